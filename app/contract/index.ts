@@ -1,0 +1,276 @@
+// The one typed API shared by every front end (Electron host, web-mode server, renderer, tests).
+// Every call and event is declared once here, with a runtime schema (zod) that main, host and
+// server use to validate what enters them. Pixels never travel as JSON: jobs carry file paths,
+// previews are fetched by URL (custom protocol in Electron, HTTP in web mode).
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------------
+// error codes a user can meet; `message` is a sentence a photographer understands, naming the file
+export const ErrorCode = z.enum([
+  'E_USAGE', // bad arguments (CLI exit 2)
+  'E_NOT_FOUND', // input file or folder does not exist
+  'E_DECODE', // not a readable image (truncated, corrupt, zero bytes)
+  'E_UNSUPPORTED', // a format we do not process (RAW, SVG, animated ...)
+  'E_TOO_LARGE', // pixel limit (decompression bomb guard)
+  'E_MASK', // the inpaint mask is missing, unreadable or empty
+  'E_WRITE', // output could not be written
+  'E_READ_ONLY', // output folder is read-only
+  'E_NO_SPACE', // disk full
+  'E_MODEL', // model missing or failed to run
+  'E_MODEL_INVALID', // a custom model failed inspection
+  'E_OOM', // out of memory even on the smallest tile
+  'E_CANCELLED',
+  'E_FORBIDDEN', // web mode: path not chosen by the user, bad token/origin/host
+  'E_INTERNAL',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const ErrorInfo = z.object({ code: ErrorCode, message: z.string(), file: z.string().optional() });
+export type ErrorInfo = z.infer<typeof ErrorInfo>;
+
+/** An error that crosses every boundary intact (code + sentence + file). */
+export class RestoraError extends Error {
+  readonly code: ErrorCode;
+  readonly file?: string;
+  constructor(code: ErrorCode, message: string, file?: string) {
+    super(message);
+    this.name = 'RestoraError';
+    this.code = code;
+    this.file = file;
+  }
+  toJSON(): ErrorInfo {
+    return { code: this.code, message: this.message, ...(this.file ? { file: this.file } : {}) };
+  }
+  static from(e: unknown): RestoraError {
+    if (e instanceof RestoraError) return e;
+    const maybe = e as { code?: unknown; message?: unknown; file?: unknown } | null;
+    if (maybe && typeof maybe.code === 'string' && ErrorCode.safeParse(maybe.code).success && typeof maybe.message === 'string') {
+      return new RestoraError(maybe.code as ErrorCode, maybe.message, typeof maybe.file === 'string' ? maybe.file : undefined);
+    }
+    return new RestoraError('E_INTERNAL', e instanceof Error ? e.message : String(e));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// data shapes
+
+export const ExecutionProvider = z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']);
+export type ExecutionProvider = z.infer<typeof ExecutionProvider>;
+
+export const Task = z.enum(['denoise', 'upscale', 'inpaint']);
+export type Task = z.infer<typeof Task>;
+
+/** One step of a recipe. Sigma is on the 0-255 scale; 'auto' estimates it from the image. */
+export const Step = z.discriminatedUnion('task', [
+  z.object({ task: z.literal('denoise'), sigma: z.union([z.number().min(0).max(100), z.literal('auto')]).default('auto'), model: z.string().optional() }),
+  z.object({ task: z.literal('upscale'), scale: z.union([z.literal(2), z.literal(4)]), model: z.string().optional() }),
+  z.object({ task: z.literal('inpaint'), mask: z.string().min(1), model: z.string().optional() }),
+]);
+export type Step = z.infer<typeof Step>;
+
+/** A chain of steps run in one pass over each image (no intermediate files). */
+export const Recipe = z.array(Step).min(1).max(8);
+export type Recipe = z.infer<typeof Recipe>;
+
+export const OutputFormat = z.enum(['keep', 'png', 'jpeg', 'tiff', 'webp']);
+export type OutputFormat = z.infer<typeof OutputFormat>;
+
+export const OutputOptions = z.object({
+  dir: z.string().optional(), // default: "<input folder>/restored"
+  suffix: z.string().max(64).default(''),
+  format: OutputFormat.default('keep'),
+  quality: z.number().int().min(1).max(100).default(92),
+  overwrite: z.boolean().default(false), // false: name collisions get -1, -2 ...
+});
+export type OutputOptions = z.infer<typeof OutputOptions>;
+
+export const RuntimeOptions = z.object({
+  ep: ExecutionProvider.default('auto'),
+  threads: z.number().int().min(0).max(256).default(0), // 0 = let the runtime choose
+  tile: z.number().int().min(0).max(8192).default(0), // 0 = the model card's advice
+});
+export type RuntimeOptions = z.infer<typeof RuntimeOptions>;
+
+export const ModelInfo = z.object({
+  id: z.string(),
+  task: Task,
+  name: z.string(),
+  scale: z.number().int().min(1),
+  source: z.enum(['bundled', 'user']),
+  architecture: z.string(),
+  params: z.number().int().nonnegative().optional(),
+  macsPerPixel: z.number().nonnegative().optional(),
+  license: z.string(),
+  metrics: z.record(z.string(), z.number()).default({}),
+  description: z.string().optional(),
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+
+export const RuntimeInfo = z.object({
+  requested: ExecutionProvider,
+  active: ExecutionProvider, // what actually runs (never 'auto')
+  available: z.array(ExecutionProvider),
+  fallbackReason: z.string().optional(), // why a GPU provider was not used, in words
+  threads: z.number().int(),
+});
+export type RuntimeInfo = z.infer<typeof RuntimeInfo>;
+
+export const FileStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'skipped']);
+export type FileStatus = z.infer<typeof FileStatus>;
+
+export const FileEntry = z.object({ path: z.string(), size: z.number().int().nonnegative(), rel: z.string() });
+export type FileEntry = z.infer<typeof FileEntry>;
+
+export const FileReport = z.object({
+  input: z.string(),
+  output: z.string().optional(),
+  status: FileStatus,
+  error: ErrorInfo.optional(),
+  seconds: z.number().optional(),
+});
+export type FileReport = z.infer<typeof FileReport>;
+
+export const BatchReport = z.object({
+  batchId: z.string(),
+  total: z.number().int(),
+  done: z.number().int(),
+  failed: z.number().int(),
+  skipped: z.number().int(), // already finished in an earlier run (resume)
+  cancelled: z.boolean(),
+  seconds: z.number(),
+  files: z.array(FileReport),
+  journal: z.string().optional(), // path of the batch journal
+});
+export type BatchReport = z.infer<typeof BatchReport>;
+
+export const Region = z.object({ x: z.number().int().min(0), y: z.number().int().min(0), width: z.number().int().min(1).max(4096), height: z.number().int().min(1).max(4096) });
+export type Region = z.infer<typeof Region>;
+
+export const ImageInfo = z.object({
+  path: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  format: z.string(),
+  bitDepth: z.number().int(),
+  hasAlpha: z.boolean(),
+  url: z.string(), // display copy (downsized for large photos) through the read-only protocol / HTTP
+  displayScale: z.number(), // display width / true width (<= 1)
+});
+export type ImageInfo = z.infer<typeof ImageInfo>;
+
+export const Settings = z.object({
+  outputDir: z.string().default(''),
+  suffix: z.string().default('-restored'),
+  format: OutputFormat.default('keep'),
+  quality: z.number().int().min(1).max(100).default(92),
+  ep: ExecutionProvider.default('auto'),
+  threads: z.number().int().min(0).max(256).default(0),
+  tile: z.number().int().min(0).max(8192).default(0),
+  recursive: z.boolean().default(true),
+  theme: z.enum(['dark', 'light']).default('dark'),
+});
+export type Settings = z.infer<typeof Settings>;
+
+export const Preset = z.object({ name: z.string().min(1).max(80), recipe: Recipe });
+export type Preset = z.infer<typeof Preset>;
+
+// ---------------------------------------------------------------------------------------------
+// calls: name -> { args, result }. Every front end routes these names to the one handler table.
+
+export const calls = {
+  'app.info': { args: z.object({}), result: z.object({ version: z.string(), runtime: RuntimeInfo, mode: z.enum(['electron', 'web']) }) },
+  'models.list': { args: z.object({}), result: z.array(ModelInfo) },
+  /** Expand dropped/picked files and folders into image files; also grants the UI read access to them. */
+  'files.add': {
+    args: z.object({ paths: z.array(z.string().min(1)).min(1).max(10000), recursive: z.boolean().default(true) }),
+    result: z.object({ files: z.array(FileEntry), errors: z.array(ErrorInfo) }),
+  },
+  'image.info': { args: z.object({ path: z.string().min(1) }), result: ImageInfo },
+  /** Process only a crop (in true-image pixels) and return URLs of the before and after crops. */
+  'preview.region': {
+    args: z.object({ path: z.string().min(1), region: Region, recipe: Recipe, runtime: RuntimeOptions.optional() }),
+    result: z.object({ beforeUrl: z.string(), afterUrl: z.string(), region: Region, scale: z.number(), seconds: z.number() }),
+  },
+  /** Store a painted mask (PNG bytes, white = fill) next to the app's data; returns its path. */
+  'mask.save': {
+    args: z.object({ forPath: z.string().min(1), png: z.instanceof(Uint8Array) }),
+    result: z.object({ path: z.string() }),
+  },
+  'batch.start': {
+    args: z.object({
+      files: z.array(z.string().min(1)).min(1).max(100000),
+      recipe: Recipe,
+      output: OutputOptions.default({ suffix: '', format: 'keep', quality: 92, overwrite: false }),
+      runtime: RuntimeOptions.optional(),
+      resume: z.boolean().default(true),
+    }),
+    result: z.object({ batchId: z.string() }),
+  },
+  /** Soft cancel stops between tiles; hard kills the worker (Electron host restarts it). */
+  'batch.cancel': { args: z.object({ batchId: z.string(), hard: z.boolean().default(false) }), result: z.object({ ok: z.boolean() }) },
+  'settings.get': { args: z.object({}), result: Settings },
+  'settings.set': { args: Settings.partial(), result: Settings },
+  'presets.list': { args: z.object({}), result: z.array(Preset) },
+  'presets.save': { args: Preset, result: z.array(Preset) },
+  'presets.delete': { args: z.object({ name: z.string() }), result: z.array(Preset) },
+  /** Desktop: reveal in the file manager. Web mode: returns the path for the UI to show. */
+  'shell.openFolder': { args: z.object({ path: z.string().min(1) }), result: z.object({ opened: z.boolean(), path: z.string() }) },
+} as const;
+
+export type CallName = keyof typeof calls;
+export type CallArgs<N extends CallName> = z.input<(typeof calls)[N]['args']>;
+export type CallResult<N extends CallName> = z.infer<(typeof calls)[N]['result']>;
+
+// ---------------------------------------------------------------------------------------------
+// events (engine -> UI)
+
+export const events = {
+  'file.progress': z.object({
+    batchId: z.string(),
+    index: z.number().int(),
+    input: z.string(),
+    status: FileStatus,
+    progress: z.number().min(0).max(1), // tiles done / tiles total over the whole recipe
+    output: z.string().optional(),
+    outputUrl: z.string().optional(),
+    error: ErrorInfo.optional(),
+  }),
+  'batch.progress': z.object({
+    batchId: z.string(),
+    total: z.number().int(),
+    done: z.number().int(),
+    failed: z.number().int(),
+    progress: z.number().min(0).max(1),
+    etaSeconds: z.number().nullable(),
+  }),
+  'batch.done': BatchReport,
+  /** The Electron host crashed; these jobs failed and the host restarted. */
+  'host.crashed': z.object({ batchId: z.string().optional(), message: z.string() }),
+} as const;
+
+export type EventName = keyof typeof events;
+export type EventPayload<N extends EventName> = z.infer<(typeof events)[N]>;
+
+// ---------------------------------------------------------------------------------------------
+// the API as the renderer sees it (window.api in Electron, the HTTP/WebSocket client in web mode)
+
+export interface RestoraApi {
+  call<N extends CallName>(name: N, args: CallArgs<N>): Promise<CallResult<N>>;
+  on<N extends EventName>(name: N, listener: (payload: EventPayload<N>) => void): () => void;
+}
+
+/** Validate call arguments where they enter a process; throws RestoraError('E_USAGE'). */
+export function parseArgs<N extends CallName>(name: N, args: unknown): z.infer<(typeof calls)[N]['args']> {
+  const spec = calls[name];
+  if (!spec) throw new RestoraError('E_USAGE', `unknown call ${String(name)}`);
+  const r = spec.args.safeParse(args ?? {});
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new RestoraError('E_USAGE', `${name}: ${issue?.path.join('.') || 'arguments'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return r.data as z.infer<(typeof calls)[N]['args']>;
+}
+
+export function isCallName(name: unknown): name is CallName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(calls, name);
+}

@@ -1,0 +1,108 @@
+// The engine's public surface. Everything outside app/engine (CLI, host, server, eval, bench,
+// tests) uses only what `createEngine` (app/engine/index.ts) returns and the types below.
+import type {
+  BatchReport,
+  EventPayload,
+  ExecutionProvider,
+  FileEntry,
+  ImageInfo,
+  ModelInfo,
+  OutputOptions,
+  Recipe,
+  Region,
+  RuntimeInfo,
+  RuntimeOptions,
+} from '../contract/index.ts';
+
+/**
+ * An image in the engine: planar float32 RGB, CHW, values in [0,1] (may exceed the range between
+ * steps; clipped only when written), sRGB primaries. `alpha` (HW, [0,1]) is carried through
+ * untouched (resized with the image when upscaling). `meta` keeps what the writer needs to
+ * re-embed: ICC profile, EXIF, XMP, source format and bit depth.
+ */
+export interface RgbImage {
+  width: number;
+  height: number;
+  data: Float32Array; // length 3 * width * height, plane order R, G, B
+  alpha?: Float32Array; // length width * height
+  meta?: ImageMeta;
+}
+
+export interface ImageMeta {
+  format: string; // sharp's format name: jpeg, png, tiff, webp, heif, avif ...
+  bitDepth: 8 | 16;
+  icc?: Buffer;
+  exif?: Buffer;
+  xmp?: Buffer;
+  orientation?: number; // as read; pixels are already rotated upright
+}
+
+export interface EngineOptions {
+  modelsDir?: string; // default: <repo>/models (or the packaged resources path)
+  userModelsDir?: string; // default: ~/.config/restora/models
+  dataDir?: string; // settings, presets, masks, preview caches. default: ~/.config/restora
+  runtime?: Partial<RuntimeOptions>;
+}
+
+export interface ProgressInfo {
+  done: number; // tiles done over the whole recipe
+  total: number;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal; // checked between tiles; aborts with RestoraError('E_CANCELLED')
+  onProgress?: (p: ProgressInfo) => void;
+  runtime?: Partial<RuntimeOptions>;
+}
+
+export interface BatchOptions extends RunOptions {
+  files: string[]; // files and folders; folders are expanded (recursive) and their tree kept in output
+  recursive?: boolean;
+  recipe: Recipe;
+  output: Partial<OutputOptions>;
+  resume?: boolean; // default true: reuse the journal beside the outputs
+  batchId?: string;
+  onEvent?: <N extends 'file.progress' | 'batch.progress'>(name: N, payload: EventPayload<N>) => void;
+}
+
+export interface Engine {
+  /** All registered models (bundled + user), cards validated against models/card.schema.json. */
+  models(): ModelInfo[];
+  /** Inspect a user's .onnx (names, layout, channels, scale by a probe run), write its card, register it. */
+  addModel(file: string, opts?: { task?: 'denoise' | 'upscale' | 'inpaint'; id?: string }): Promise<ModelInfo>;
+  /** Which execution provider runs, and why a GPU one was not used. Probes on first call. */
+  runtimeInfo(opts?: Partial<RuntimeOptions>): Promise<RuntimeInfo>;
+
+  /** Decode with EXIF orientation applied, ICC converted to sRGB. Throws RestoraError with file name. */
+  readImage(path: string): Promise<RgbImage>;
+  /** Atomic write (temp file, fsync, rename); keeps ICC/EXIF/XMP; returns the final path. */
+  writeImage(img: RgbImage, path: string, opts?: { format?: string; quality?: number; bitDepth?: 8 | 16 }): Promise<string>;
+  /** Run a recipe on pixels in memory (tiled). Used by pipelines, eval, bench and preview alike. */
+  run(img: RgbImage, recipe: Recipe, opts?: RunOptions): Promise<RgbImage>;
+  /** The noise level on the 0-255 scale that `--sigma auto` uses. */
+  estimateSigma(img: RgbImage): number;
+
+  /** Expand files and folders into image files (rel = path relative to the dropped root). */
+  expand(paths: string[], recursive?: boolean): Promise<{ files: FileEntry[]; errors: { code: string; message: string; file?: string }[] }>;
+  /** Process a batch: journal, resume, atomic writes, per-file errors, never touches an input. */
+  runBatch(opts: BatchOptions): Promise<BatchReport>;
+  /** Process only a region; returns before/after crops as PNG files in the preview cache. */
+  previewRegion(path: string, region: Region, recipe: Recipe, opts?: RunOptions): Promise<{ before: string; after: string; region: Region; scale: number; seconds: number }>;
+  /** Display copy for the UI (downsized for big photos), cached. */
+  imageInfo(path: string, maxSide?: number): Promise<Omit<ImageInfo, 'url'> & { displayPath: string }>;
+
+  close(): Promise<void>;
+}
+
+export type { ExecutionProvider };
+
+/**
+ * The pieces of the engine that batch, eval, bench and preview build on. `createEngine` builds one
+ * EngineCore and hands it to `runBatch(core, opts)` / `expand(...)` in app/engine/batch/index.ts.
+ */
+export interface EngineCore {
+  readImage(path: string): Promise<RgbImage>;
+  writeImage(img: RgbImage, path: string, opts?: { format?: string; quality?: number; bitDepth?: 8 | 16 }): Promise<string>;
+  run(img: RgbImage, recipe: Recipe, opts?: RunOptions): Promise<RgbImage>;
+  estimateSigma(img: RgbImage): number;
+}

@@ -1,0 +1,304 @@
+"""Training data and degradations.
+
+Images are HWC uint8 in memory; batches are NCHW float32 RGB in [0, 1].
+Validation images are held out of the *training* photos (every 10th file of each folder, sorted):
+nothing under shared/datasets/test is ever read here.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+def _forbid_test(path: Path) -> None:
+    parts = [p.lower() for p in path.resolve().parts]
+    if "test" in parts and "datasets" in parts:
+        raise ValueError(f"refusing to read evaluation data for training: {path}")
+
+
+def list_images(dirs) -> list[Path]:
+    files = []
+    for d in dirs:
+        d = Path(d)
+        _forbid_test(d)
+        files += sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+    return files
+
+
+def split_holdout(files: list[Path], every: int = 10) -> tuple[list[Path], list[Path]]:
+    """Deterministic split: the 10th, 20th, ... file of each folder is held out for validation."""
+    train, val = [], []
+    by_dir: dict[Path, list[Path]] = {}
+    for f in files:
+        by_dir.setdefault(f.parent, []).append(f)
+    for group in by_dir.values():
+        for i, f in enumerate(sorted(group)):
+            (val if (i + 1) % every == 0 else train).append(f)
+    return train, val
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    im = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if im is None:
+        raise ValueError(f"cannot read {path}")
+    return np.ascontiguousarray(im[:, :, ::-1])
+
+
+class CropSampler:
+    """Random crops with flips and 90-degree rotations from in-memory images."""
+
+    def __init__(self, images: list[np.ndarray], crop: int, seed: int = 0):
+        self.images = [im for im in images if min(im.shape[:2]) >= crop]
+        if not self.images:
+            raise ValueError(f"no training image is at least {crop} px on its short side")
+        self.crop = crop
+        self.rng = np.random.default_rng(seed)
+        areas = np.array([im.shape[0] * im.shape[1] for im in self.images], dtype=np.float64)
+        self.p = areas / areas.sum()
+
+    def batch(self, n: int) -> torch.Tensor:
+        out = np.empty((n, self.crop, self.crop, 3), np.uint8)
+        for k in range(n):
+            im = self.images[self.rng.choice(len(self.images), p=self.p)]
+            y = self.rng.integers(0, im.shape[0] - self.crop + 1)
+            x = self.rng.integers(0, im.shape[1] - self.crop + 1)
+            c = im[y:y + self.crop, x:x + self.crop]
+            if self.rng.random() < 0.5:
+                c = c[:, ::-1]
+            c = np.rot90(c, self.rng.integers(0, 4))
+            out[k] = c
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def center_crops(images: list[np.ndarray], size: int) -> torch.Tensor:
+    out = []
+    for im in images:
+        h, w = im.shape[:2]
+        s = min(size, h, w)
+        y, x = (h - s) // 2, (w - s) // 2
+        c = cv2.resize(im[y:y + s, x:x + s], (size, size)) if s != size else im[y:y + s, x:x + s]
+        out.append(c)
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# noise level estimation (Chen, Zhu & Heng, ICCV 2015): PCA of 8x8x3 patches. Ported exactly by
+# app/engine/pipelines/noise.ts so that `--sigma auto` means the same in training and in use.
+
+def pca_sigma(img: torch.Tensor, patch: int = 8, stride: int = 3) -> torch.Tensor:
+    """img: (N,3,H,W) in [0,1]. Returns (N,) estimated noise std on the [0,1] scale."""
+    n = img.shape[0]
+    p = F.unfold(img.double(), patch, stride=stride)  # (N, 3*patch*patch, L)
+    p = p - p.mean(dim=2, keepdim=True)
+    cov = p @ p.transpose(1, 2) / p.shape[2]
+    ev = torch.linalg.eigvalsh(cov)  # ascending
+    out = torch.empty(n, dtype=torch.float64)
+    d = ev.shape[1]
+    for k in range(n):
+        e = ev[k]
+        sigma2 = e[0].clamp(min=0)
+        for i in range(d, 0, -1):  # smallest i eigenvalues
+            sub = e[:i]
+            tau = sub.mean()
+            if int((sub > tau).sum()) == int((sub < tau).sum()):
+                sigma2 = tau.clamp(min=0)
+                break
+        out[k] = sigma2.sqrt()
+    return out.float()
+
+
+# ----------------------------------------------------------------------------------------------
+# realistic camera noise: Poisson-Gaussian in linear light on a Bayer mosaic, bilinear demosaic
+# (spatial + channel correlation), a colour-correction mix, sRGB, optional JPEG.
+
+def srgb_to_linear(x):
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x):
+    x = x.clamp(0, 1)
+    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp(min=1e-8) ** (1 / 2.4) - 0.055)
+
+
+_BILINEAR = torch.tensor([[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]])
+
+
+def _demosaic_noise(noise_sites: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """noise_sites: (N,1,H,W) noise at each Bayer site; masks (3,H,W) RGGB site masks."""
+    planes = noise_sites * masks.unsqueeze(0)  # (N,3,H,W)
+    k = _BILINEAR.to(planes).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
+    num = F.conv2d(F.pad(planes, (1, 1, 1, 1), mode="reflect"), k, groups=3)
+    den = F.conv2d(F.pad(masks.unsqueeze(0).to(planes), (1, 1, 1, 1), mode="reflect"), k, groups=3)
+    return num / den
+
+
+def bayer_masks(h: int, w: int) -> torch.Tensor:
+    m = torch.zeros(3, h, w)
+    m[0, 0::2, 0::2] = 1
+    m[1, 0::2, 1::2] = 1
+    m[1, 1::2, 0::2] = 1
+    m[2, 1::2, 1::2] = 1
+    return m
+
+
+def jpeg(img: torch.Tensor, quality: int) -> torch.Tensor:
+    """img (3,H,W) [0,1] -> JPEG round trip (4:2:0, like most cameras)."""
+    a = (img.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)[:, :, ::-1]
+    ok, buf = cv2.imencode(".jpg", a, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    assert ok
+    b = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+    return torch.from_numpy(np.ascontiguousarray(b)).permute(2, 0, 1).float() / 255.0
+
+
+def camera_noise(clean: torch.Tensor, rng: np.random.Generator, jpeg_p: float = 0.5) -> torch.Tensor:
+    """clean (N,3,H,W) sRGB [0,1] -> noisy sRGB [0,1] with realistic, correlated sensor noise."""
+    n, _, h, w = clean.shape
+    lin = srgb_to_linear(clean)
+    masks = bayer_masks(h, w)
+    out = []
+    for k in range(n):
+        # shot (signal-dependent) and read noise, log-uniform like real ISO ranges
+        a = 10 ** rng.uniform(-4.0, -1.9)
+        b = 10 ** rng.uniform(-6.0, -3.2)
+        site_signal = (lin[k] * masks).sum(0, keepdim=True)
+        std = torch.sqrt(a * site_signal.clamp(min=0) + b)
+        sites = torch.from_numpy(rng.standard_normal((1, h, w)).astype(np.float32)) * std
+        nrgb = _demosaic_noise(sites.unsqueeze(0), masks)[0]
+        # colour correction mixes channels (and so correlates their noise)
+        off = rng.uniform(-0.3, 0.3, size=(3, 3)).astype(np.float32)
+        ccm = np.eye(3, dtype=np.float32) + off - np.diag(off.sum(1))
+        nrgb = torch.einsum("ij,jhw->ihw", torch.from_numpy(ccm), nrgb)
+        noisy = linear_to_srgb(lin[k] + nrgb)
+        if rng.random() < jpeg_p:
+            noisy = jpeg(noisy, int(rng.integers(70, 96)))
+        out.append(noisy)
+    return torch.stack(out)
+
+
+# ----------------------------------------------------------------------------------------------
+# super-resolution degradation: antialiased bicubic (a = -0.5, as MATLAB imresize), 8-bit rounding
+
+def bicubic_down(hr: torch.Tensor, scale: int) -> torch.Tensor:
+    h, w = hr.shape[-2:]
+    lr = F.interpolate(hr, size=(h // scale, w // scale), mode="bicubic", align_corners=False, antialias=True)
+    return (lr.clamp(0, 1) * 255).round() / 255
+
+
+# ----------------------------------------------------------------------------------------------
+# procedural masks (white/1 = fill). Also used by scripts/make_masks.py for the committed eval masks.
+
+MASK_SIZES = {
+    # brush width range (px), number of strokes, blob radius range, target coverage
+    "thin": dict(width=(2, 6), strokes=(4, 10), blob=(3, 8), cover=(0.02, 0.06)),
+    "medium": dict(width=(8, 18), strokes=(3, 7), blob=(10, 24), cover=(0.06, 0.15)),
+    "thick": dict(width=(20, 40), strokes=(2, 5), blob=(24, 56), cover=(0.15, 0.30)),
+}
+
+
+def make_mask(h: int, w: int, kind: str, rng: np.random.Generator) -> np.ndarray:
+    """Strokes, blobs and rectangles until the coverage target is reached. uint8 {0,255}, HxW."""
+    spec = MASK_SIZES[kind]
+    scale = math.sqrt(h * w) / 512.0
+    m = np.zeros((h, w), np.uint8)
+    target = rng.uniform(*spec["cover"])
+    for _ in range(200):
+        r = rng.random()
+        if r < 0.6:  # brush stroke: a random walk of thick line segments
+            x, y = rng.uniform(0, w), rng.uniform(0, h)
+            width = max(1, int(rng.uniform(*spec["width"]) * scale))
+            ang = rng.uniform(0, 2 * math.pi)
+            for _ in range(int(rng.integers(3, 9))):
+                ang += rng.uniform(-1.2, 1.2)
+                length = rng.uniform(15, 60) * scale
+                nx = float(np.clip(x + length * math.cos(ang), 0, w - 1))
+                ny = float(np.clip(y + length * math.sin(ang), 0, h - 1))
+                cv2.line(m, (int(x), int(y)), (int(nx), int(ny)), 255, width)
+                x, y = nx, ny
+        elif r < 0.85:  # blob
+            cx, cy = int(rng.uniform(0, w)), int(rng.uniform(0, h))
+            ax = max(1, int(rng.uniform(*spec["blob"]) * scale))
+            ay = max(1, int(ax * rng.uniform(0.5, 1.5)))
+            cv2.ellipse(m, (cx, cy), (ax, ay), rng.uniform(0, 180), 0, 360, 255, -1)
+        else:  # rectangle
+            rw = max(2, int(rng.uniform(*spec["blob"]) * 1.5 * scale))
+            rh = max(2, int(rw * rng.uniform(0.4, 1.6)))
+            x0, y0 = int(rng.uniform(0, w - 1)), int(rng.uniform(0, h - 1))
+            cv2.rectangle(m, (x0, y0), (x0 + rw, y0 + rh), 255, -1)
+        if (m > 0).mean() >= target:
+            break
+    return m
+
+
+def random_masks(n: int, size: int, rng: np.random.Generator, kinds=("thin", "medium", "thick")) -> torch.Tensor:
+    ms = []
+    for _ in range(n):
+        kind = kinds[int(rng.integers(0, len(kinds)))]
+        # masks are drawn on a larger canvas and cropped, so that crops see stroke ends and edges
+        big = make_mask(size * 2, size * 2, kind, rng)
+        y, x = rng.integers(0, size + 1, size=2)
+        ms.append(big[y:y + size, x:x + size])
+    return torch.from_numpy(np.stack(ms)).float().div_(255.0).unsqueeze(1)
+
+
+# ----------------------------------------------------------------------------------------------
+# task batches: (inputs tuple, target)
+
+class TaskData:
+    def __init__(self, task: str, cfg: dict, seed: int = 0):
+        self.task = task
+        self.cfg = cfg
+        dirs = [os.path.expanduser(d) for d in cfg["dirs"]]
+        train_files, val_files = split_holdout(list_images(dirs))
+        self.train_images = [load_rgb(f) for f in train_files]
+        self.val_images = [load_rgb(f) for f in val_files]
+        self.scale = int(cfg.get("scale", 1))
+        self.crop = int(cfg["crop"]) * (self.scale if task == "upscale" else 1)
+        self.sampler = CropSampler(self.train_images, self.crop, seed)
+        self.rng = np.random.default_rng(seed + 1)
+
+    def degrade(self, clean: torch.Tensor, rng: np.random.Generator, val: bool = False):
+        t = self.task
+        if t == "denoise":
+            n = clean.shape[0]
+            cam_p = 0.0 if val else float(self.cfg.get("camera_p", 0.4))
+            noisy = torch.empty_like(clean)
+            smap = torch.empty(n, 1, *clean.shape[-2:])
+            is_cam = rng.random(n) < cam_p
+            smax = float(self.cfg.get("sigma_max", 55))
+            for k in range(n):
+                if is_cam[k]:
+                    continue
+                s = 25.0 if val else rng.uniform(0, smax)
+                noisy[k] = clean[k] + torch.from_numpy(rng.standard_normal(clean[k].shape).astype(np.float32)) * (s / 255)
+                smap[k] = s / 255
+            if is_cam.any():
+                idx = torch.from_numpy(np.nonzero(is_cam)[0])
+                cam = camera_noise(clean[idx], rng)
+                noisy[idx] = cam
+                # the map carries what the estimator reads, so `auto` means the same at inference
+                est = pca_sigma(cam)
+                for j, k in enumerate(idx.tolist()):
+                    smap[k] = est[j] * float(rng.uniform(0.9, 1.15))
+            return (noisy, smap), clean
+        if t == "upscale":
+            return (bicubic_down(clean, self.scale),), clean
+        if t == "inpaint":
+            mask = random_masks(clean.shape[0], clean.shape[-1], rng,
+                                ("medium",) if val else ("thin", "medium", "thick"))
+            return (clean * (1 - mask), mask), clean
+        raise ValueError(t)
+
+    def train_batch(self, n: int):
+        return self.degrade(self.sampler.batch(n), self.rng)
+
+    def val_batch(self, size: int = 128):
+        rng = np.random.default_rng(1234)
+        return self.degrade(center_crops(self.val_images, size), rng, val=True)

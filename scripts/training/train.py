@@ -1,0 +1,196 @@
+"""Train one Restora model from a YAML config; resumable.
+
+    /usr/bin/python3 -m scripts.training.train scripts/training/configs/denoise.yaml [--minutes M] [--device cuda]
+
+State: runs/<id>/state.pt (full: weights, EMA, optimiser, step; ignored by git, written every
+`ckpt_seconds`) and scripts/training/checkpoints/<id>.pt (EMA weights only, fp16, committed; one file
+per model, overwritten in place). Resume prefers the full state and falls back to the committed one.
+A loss blow-up (NaN, or 20x the running mean) rolls back to the last snapshot and halves the lr.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from .archs import build_model, count_params
+from .data import TaskData
+from .losses import charbonnier, masked_l1, psnr
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_config(path: str) -> dict:
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    for key in ("id", "task", "model", "data", "optim"):
+        if key not in cfg:
+            raise ValueError(f"{path}: missing key {key!r}")
+    return cfg
+
+
+def lr_at(step: int, optim: dict) -> float:
+    warm = int(optim.get("warmup", 500))
+    total = int(optim["steps"])
+    base = float(optim["lr"]) * float(optim.get("lr_scale", 1.0))
+    if step < warm:
+        return base * (step + 1) / warm
+    t = min(1.0, (step - warm) / max(1, total - warm))
+    return float(optim.get("min_lr", 1e-6)) + 0.5 * (base - float(optim.get("min_lr", 1e-6))) * (1 + math.cos(math.pi * t))
+
+
+def forward_loss(task, model, inputs, target):
+    out = model(*inputs)
+    if task == "inpaint":
+        return out, masked_l1(out, target, inputs[1])
+    return out, charbonnier(out, target)
+
+
+def evaluate(task, model, val, device) -> float:
+    model.eval()
+    inputs, target = val
+    with torch.no_grad():
+        vals = []
+        for k in range(0, target.shape[0], 8):
+            inp = tuple(x[k:k + 8].to(device) for x in inputs)
+            out = model(*inp).cpu()
+            m = inputs[1][k:k + 8] if task == "inpaint" else None
+            vals.append(psnr(out, target[k:k + 8], m))
+    model.train()
+    return sum(vals) / len(vals)
+
+
+def paths_for(cfg, root: Path = ROOT):
+    run_dir = root / "runs" / cfg["id"]
+    ckpt = root / "scripts" / "training" / "checkpoints" / f"{cfg['id']}.pt"
+    return run_dir, ckpt
+
+
+def save_atomic(obj, path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("config")
+    ap.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
+    ap.add_argument("--steps", type=int, default=None, help="stop at this step (overrides config)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("RESTORA_TRAIN_THREADS", "1")))
+    ap.add_argument("--root", default=str(ROOT), help="where runs/ and checkpoints/ live")
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config)
+    task = cfg["task"]
+    device = torch.device(args.device)
+    torch.manual_seed(int(cfg.get("seed", 0)))
+    run_dir, ckpt_path = paths_for(cfg, Path(args.root))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state_path = run_dir / "state.pt"
+    log_path = run_dir / "log.jsonl"
+
+    data = TaskData(task, cfg["data"], seed=int(cfg.get("seed", 0)) + int(time.time()) % 100000)
+    val = data.val_batch(int(cfg["data"].get("val_crop", 128)))
+    model = build_model(cfg["model"]).to(device)
+    ema = copy.deepcopy(model).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.Adam(model.parameters(), lr=float(cfg["optim"]["lr"]), betas=(0.9, 0.99))
+    step, lr_scale, train_seconds, best = 0, 1.0, 0.0, -1.0
+
+    if state_path.exists():
+        st = torch.load(state_path, map_location="cpu")
+        model.load_state_dict(st["model"]); ema.load_state_dict(st["ema"]); opt.load_state_dict(st["opt"])
+        step, lr_scale, train_seconds, best = st["step"], st.get("lr_scale", 1.0), st.get("train_seconds", 0.0), st.get("best", -1.0)
+        print(f"resumed full state at step {step}", flush=True)
+    elif ckpt_path.exists():
+        st = torch.load(ckpt_path, map_location="cpu")
+        w = {k: v.float() for k, v in st["ema"].items()}
+        model.load_state_dict(w); ema.load_state_dict(w)
+        step, train_seconds = st["step"], st.get("train_seconds", 0.0)
+        # optimiser moments are not committed: warm up again from the committed weights
+        cfg["optim"]["warmup"] = step + int(cfg["optim"].get("warmup", 500))
+        print(f"resumed committed weights at step {step} (fresh optimiser)", flush=True)
+    model.to(device); ema.to(device)
+    print(f"{cfg['id']}: {count_params(model)} params, task {task}", flush=True)
+
+    optim_cfg = dict(cfg["optim"])
+    total = args.steps or int(optim_cfg["steps"])
+    batch = int(cfg["data"]["batch"])
+    ema_decay = float(cfg.get("ema", 0.999))
+    ckpt_every = float(cfg.get("ckpt_seconds", 240))
+    val_every = int(cfg.get("val_every", 1000))
+    deadline = time.time() + args.minutes * 60 if args.minutes else None
+    snapshot = copy.deepcopy(model.state_dict())
+    run_loss, last_ckpt, t0 = None, time.time(), time.time()
+
+    def checkpoint(final=False):
+        nonlocal last_ckpt
+        save_atomic({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
+                     "lr_scale": lr_scale, "train_seconds": train_seconds, "best": best, "config": cfg}, state_path)
+        save_atomic({"ema": {k: v.detach().cpu().half() for k, v in ema.state_dict().items()}, "step": step,
+                     "train_seconds": train_seconds, "config": cfg}, ckpt_path)
+        last_ckpt = time.time()
+
+    while step < total:
+        ts = time.time()
+        inputs, target = data.train_batch(batch)
+        inputs = tuple(x.to(device) for x in inputs); target = target.to(device)
+        optim_cfg["lr_scale"] = lr_scale
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, optim_cfg | {"warmup": cfg["optim"].get("warmup", 500)})
+        _, loss = forward_loss(task, model, inputs, target)
+        lv = float(loss)
+        if not math.isfinite(lv) or (run_loss is not None and step > 200 and lv > 20 * run_loss):
+            print(f"step {step}: loss blew up ({lv:.4g}); rolling back, lr x0.5", flush=True)
+            model.load_state_dict(snapshot)
+            opt = torch.optim.Adam(model.parameters(), lr=float(cfg["optim"]["lr"]), betas=(0.9, 0.99))
+            lr_scale *= 0.5
+            continue
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["optim"].get("clip", 0.5)))
+        opt.step()
+        with torch.no_grad():
+            d = min(ema_decay, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+        run_loss = lv if run_loss is None else 0.98 * run_loss + 0.02 * lv
+        step += 1
+        train_seconds += time.time() - ts
+        if step % 250 == 0:
+            snapshot = copy.deepcopy(model.state_dict())
+        if step % 100 == 0:
+            print(f"step {step} loss {run_loss:.5f} lr {opt.param_groups[0]['lr']:.2e} "
+                  f"{(time.time() - t0) / 100:.3f}s/step", flush=True)
+            t0 = time.time()
+        if step % val_every == 0 or step == total:
+            v = evaluate(task, ema, val, device)
+            best = max(best, v)
+            with open(log_path, "a") as f:
+                f.write(json.dumps({"step": step, "loss": run_loss, "val_psnr": v, "train_seconds": train_seconds,
+                                    "time": time.time()}) + "\n")
+            print(f"step {step} val {v:.3f} dB (held-out training photos)", flush=True)
+        if time.time() - last_ckpt > ckpt_every:
+            checkpoint()
+        if deadline and time.time() > deadline:
+            break
+    checkpoint(final=True)
+    print(f"stopped at step {step}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
