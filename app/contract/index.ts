@@ -140,6 +140,7 @@ export const BatchReport = z.object({
   seconds: z.number(),
   files: z.array(FileReport),
   journal: z.string().optional(), // path of the batch journal
+  report: z.string().optional(), // path of the JSON report written beside the journal
 });
 export type BatchReport = z.infer<typeof BatchReport>;
 
@@ -170,6 +171,27 @@ export const Settings = z.object({
   theme: z.enum(['dark', 'light']).default('dark'),
 });
 export type Settings = z.infer<typeof Settings>;
+
+/**
+ * What settings.set takes: any subset of the fields, with no defaults (zod 4 applies defaults even
+ * inside .partial(), which would reset every field the caller did not name).
+ */
+const settingsShape = Settings.shape;
+export const SettingsPatch = z.object({
+  outputDir: settingsShape.outputDir.unwrap().optional(),
+  suffix: settingsShape.suffix.unwrap().optional(),
+  format: settingsShape.format.unwrap().optional(),
+  quality: settingsShape.quality.unwrap().optional(),
+  ep: settingsShape.ep.unwrap().optional(),
+  threads: settingsShape.threads.unwrap().optional(),
+  tile: settingsShape.tile.unwrap().optional(),
+  recursive: settingsShape.recursive.unwrap().optional(),
+  theme: settingsShape.theme.unwrap().optional(),
+});
+export type SettingsPatch = z.infer<typeof SettingsPatch>;
+// a Settings field missing from SettingsPatch is a type error here
+const _settingsPatchCovers: Record<keyof Settings, unknown> = SettingsPatch.shape;
+void _settingsPatchCovers;
 
 export const Preset = z.object({ name: z.string().min(1).max(80), recipe: Recipe });
 export type Preset = z.infer<typeof Preset>;
@@ -209,12 +231,20 @@ export const calls = {
   /** Soft cancel stops between tiles; hard kills the worker (Electron host restarts it). */
   'batch.cancel': { args: z.object({ batchId: z.string(), hard: z.boolean().default(false) }), result: z.object({ ok: z.boolean() }) },
   'settings.get': { args: z.object({}), result: Settings },
-  'settings.set': { args: Settings.partial(), result: Settings },
+  'settings.set': { args: SettingsPatch, result: Settings },
   'presets.list': { args: z.object({}), result: z.array(Preset) },
   'presets.save': { args: Preset, result: z.array(Preset) },
   'presets.delete': { args: z.object({ name: z.string() }), result: z.array(Preset) },
   /** Desktop: reveal in the file manager. Web mode: returns the path for the UI to show. */
   'shell.openFolder': { args: z.object({ path: z.string().min(1) }), result: z.object({ opened: z.boolean(), path: z.string() }) },
+  /**
+   * Desktop: a native open dialog ('files': images, 'folder': a folder to add, 'output': the output
+   * folder); what the user picks is granted. Cancelled dialog: paths []. Web mode: E_UNSUPPORTED.
+   */
+  'dialog.open': {
+    args: z.object({ purpose: z.enum(['files', 'folder', 'output']).default('files') }),
+    result: z.object({ paths: z.array(z.string()) }),
+  },
 } as const;
 
 export type CallName = keyof typeof calls;
@@ -246,6 +276,10 @@ export const events = {
   'batch.done': BatchReport,
   /** The Electron host crashed; these jobs failed and the host restarted. */
   'host.crashed': z.object({ batchId: z.string().optional(), message: z.string() }),
+  /** Desktop: a menu item or its shortcut was used; the UI acts on it (e.g. 'open-files' -> dialog.open). */
+  'menu.command': z.object({ command: z.enum(['open-files', 'open-folder', 'choose-output', 'start', 'cancel', 'toggle-compare', 'settings']) }),
+  /** Desktop: photos opened with Restora from the OS (file association, second launch); add them with files.add. */
+  'files.opened': z.object({ paths: z.array(z.string()) }),
 } as const;
 
 export type EventName = keyof typeof events;
@@ -257,6 +291,8 @@ export type EventPayload<N extends EventName> = z.infer<(typeof events)[N]>;
 export interface RestoraApi {
   call<N extends CallName>(name: N, args: CallArgs<N>): Promise<CallResult<N>>;
   on<N extends EventName>(name: N, listener: (payload: EventPayload<N>) => void): () => void;
+  /** Desktop only (preload, webUtils.getPathForFile): the real path of a dropped File; '' if it has none. */
+  pathForFile?(file: File): string;
 }
 
 /** Validate call arguments where they enter a process; throws RestoraError('E_USAGE'). */

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import signal
 import json
 import math
 import os
@@ -37,13 +38,14 @@ def load_config(path: str) -> dict:
     return cfg
 
 
-def lr_at(step: int, optim: dict) -> float:
+def lr_at(step: int, optim: dict, time_frac: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay over whichever runs out first: steps or the time budget."""
     warm = int(optim.get("warmup", 500))
     total = int(optim["steps"])
     base = float(optim["lr"]) * float(optim.get("lr_scale", 1.0))
     if step < warm:
         return base * (step + 1) / warm
-    t = min(1.0, (step - warm) / max(1, total - warm))
+    t = min(1.0, max((step - warm) / max(1, total - warm), time_frac))
     return float(optim.get("min_lr", 1e-6)) + 0.5 * (base - float(optim.get("min_lr", 1e-6))) * (1 + math.cos(math.pi * t))
 
 
@@ -132,7 +134,8 @@ def main(argv=None):
     ema_decay = float(cfg.get("ema", 0.999))
     ckpt_every = float(cfg.get("ckpt_seconds", 240))
     val_every = int(cfg.get("val_every", 1000))
-    deadline = time.time() + args.minutes * 60 if args.minutes else None
+    start = time.time()
+    deadline = start + args.minutes * 60 if args.minutes else None
     snapshot = copy.deepcopy(model.state_dict())
     run_loss, last_ckpt, t0 = None, time.time(), time.time()
 
@@ -144,13 +147,23 @@ def main(argv=None):
                      "train_seconds": train_seconds, "config": cfg}, ckpt_path)
         last_ckpt = time.time()
 
-    while step < total:
+    stop = {"now": False}
+
+    def on_signal(signum, _frame):  # SIGTERM/SIGINT: finish the step, write the checkpoint, exit
+        stop["now"] = True
+        print(f"signal {signum}: checkpointing and stopping", flush=True)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    while step < total and not stop["now"]:
         ts = time.time()
         inputs, target = data.train_batch(batch)
         inputs = tuple(x.to(device) for x in inputs); target = target.to(device)
         optim_cfg["lr_scale"] = lr_scale
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, optim_cfg | {"warmup": cfg["optim"].get("warmup", 500)})
+            tf = (time.time() - start) / (deadline - start) if deadline else 0.0
+            g["lr"] = lr_at(step, optim_cfg | {"warmup": cfg["optim"].get("warmup", 500)}, tf)
         _, loss = forward_loss(task, model, inputs, target)
         lv = float(loss)
         if not math.isfinite(lv) or (run_loss is not None and step > 200 and lv > 20 * run_loss):

@@ -1,0 +1,139 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseCommand } from './args.ts';
+import { formatSeconds, humanReport } from './progress.ts';
+import { parseRecipe } from './recipe.ts';
+import { UsageError } from './usage.ts';
+
+const usage = (argv: string[]) => {
+  try {
+    parseCommand(argv);
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return (e as Error).message;
+  }
+  throw new Error(`no usage error for ${argv.join(' ')}`);
+};
+
+describe('parseCommand', () => {
+  it('parses a denoise batch with every option', () => {
+    const c = parseCommand([
+      'denoise', 'a.jpg', 'folder', '--out', 'o', '-r', '--sigma', '15', '--model', 'm1', '--ep', 'cpu', '--tile', '256', '--threads', '2',
+      '--format', 'png', '--quality', '80', '--suffix', '-clean', '--overwrite', '--no-resume', '--json', '--models-dir', 'md',
+    ]);
+    expect(c).toEqual({
+      kind: 'batch',
+      command: 'denoise',
+      inputs: ['a.jpg', 'folder'],
+      recipe: [{ task: 'denoise', sigma: 15, model: 'm1' }],
+      recursive: true,
+      resume: false,
+      output: { dir: path.resolve('o'), format: 'png', quality: 80, suffix: '-clean', overwrite: true },
+      runtime: { ep: 'cpu', tile: 256, threads: 2 },
+      json: true,
+      modelsDir: path.resolve('md'),
+      userModelsDir: undefined,
+      dataDir: undefined,
+    });
+  });
+
+  it('defaults: sigma auto, scale 2, resume on, not recursive', () => {
+    const d = parseCommand(['denoise', 'x.png']);
+    expect(d).toMatchObject({ recipe: [{ task: 'denoise', sigma: 'auto' }], resume: true, recursive: false, output: {}, runtime: {}, json: false });
+    expect(parseCommand(['upscale', 'x.png'])).toMatchObject({ recipe: [{ task: 'upscale', scale: 2 }] });
+    expect(parseCommand(['upscale', 'x.png', '--scale', '4'])).toMatchObject({ recipe: [{ task: 'upscale', scale: 4 }] });
+    expect(parseCommand(['inpaint', 'x.png', '--mask', 'm.png'])).toMatchObject({ recipe: [{ task: 'inpaint', mask: path.resolve('m.png') }] });
+    expect(parseCommand(['denoise', '--', '-odd-name.jpg'])).toMatchObject({ inputs: ['-odd-name.jpg'] });
+  });
+
+  it('parses chained recipes', () => {
+    expect(parseCommand(['run', 'a.jpg', '--recipe', 'denoise:sigma=auto,upscale:scale=4:model=up4'])).toMatchObject({
+      recipe: [{ task: 'denoise', sigma: 'auto' }, { task: 'upscale', scale: 4, model: 'up4' }],
+    });
+    expect(parseRecipe('inpaint:mask=m.png, denoise:sigma=25', '/base')).toEqual([
+      { task: 'inpaint', mask: path.resolve('/base', 'm.png') },
+      { task: 'denoise', sigma: 25 },
+    ]);
+  });
+
+  it('rejects unknown flags, bad values and missing inputs with a usage error', () => {
+    expect(usage(['denoise', 'a.jpg', '--bogus'])).toMatch(/unknown option --bogus/);
+    expect(usage(['denoise', 'a.jpg', '--scale', '2'])).toMatch(/unknown option --scale/); // not a denoise flag
+    expect(usage(['denoise'])).toMatch(/at least one file/);
+    expect(usage(['denoise', 'a.jpg', '--sigma', 'loud'])).toMatch(/--sigma/);
+    expect(usage(['denoise', 'a.jpg', '--sigma', '300'])).toMatch(/0 to 100/);
+    expect(usage(['upscale', 'a.jpg', '--scale', '3'])).toMatch(/2 or 4/);
+    expect(usage(['inpaint', 'a.jpg'])).toMatch(/--mask/);
+    expect(usage(['denoise', 'a.jpg', '--ep', 'tpu'])).toMatch(/--ep must be one of/);
+    expect(usage(['denoise', 'a.jpg', '--format', 'gif'])).toMatch(/--format/);
+    expect(usage(['denoise', 'a.jpg', '--quality', '0'])).toMatch(/--quality/);
+    expect(usage(['denoise', 'a.jpg', '--threads', '-1'])).toMatch(/threads/);
+    expect(usage(['denoise', 'a.jpg', '--tile', '8'])).toMatch(/--tile/);
+    expect(usage(['denoise', 'a.jpg', '--suffix', '../x'])).toMatch(/path separator/);
+    expect(usage(['denoise', 'a.jpg', '--out'])).toMatch(/--out needs a value/);
+    expect(usage(['denoise', 'a.jpg', '--resume', '--no-resume'])).toMatch(/contradict/);
+    expect(usage(['run', 'a.jpg'])).toMatch(/--recipe/);
+    expect(usage(['run', 'a.jpg', '--recipe', 'sharpen'])).toMatch(/unknown task "sharpen"/);
+    expect(usage(['run', 'a.jpg', '--recipe', 'upscale:scale=3'])).toMatch(/2 or 4/);
+    expect(usage(['run', 'a.jpg', '--recipe', 'denoise:strength=2'])).toMatch(/unknown parameter "strength"/);
+    expect(usage(['run', 'a.jpg', '--recipe', 'inpaint'])).toMatch(/mask=FILE/);
+    expect(usage(['frobnicate'])).toMatch(/unknown command/);
+  });
+
+  it('models, info, serve', () => {
+    expect(parseCommand(['models', '--json'])).toMatchObject({ kind: 'models', json: true });
+    expect(parseCommand(['models', 'add', 'm.onnx', '--task', 'upscale', '--id', 'my-x2'])).toMatchObject({ kind: 'models-add', file: path.resolve('m.onnx'), task: 'upscale', id: 'my-x2' });
+    expect(usage(['models', 'add'])).toMatch(/one FILE.onnx/);
+    expect(usage(['models', 'add', 'm.onnx', '--task', 'colorize'])).toMatch(/--task/);
+    expect(usage(['models', 'remove'])).toMatch(/unknown sub-command/);
+    expect(parseCommand(['info', '--ep', 'cuda'])).toMatchObject({ kind: 'info', runtime: { ep: 'cuda' } });
+    expect(parseCommand(['serve', '--port', '8123'])).toMatchObject({ kind: 'serve', port: 8123 });
+    expect(usage(['serve', '--port', '70000'])).toMatch(/--port/);
+  });
+
+  it('eval and bench', () => {
+    expect(parseCommand(['eval', 'upscale', '--data', 'd', '--model', 'bicubic', '--scale', '2', '--json'])).toMatchObject({
+      kind: 'eval', task: 'upscale', data: path.resolve('d'), model: 'bicubic', scale: 2, json: true,
+    });
+    expect(parseCommand(['eval', 'upscale', '--data', 'd'])).toMatchObject({ scale: 4 });
+    expect(parseCommand(['eval', 'denoise', '--data', 'd', '--sigma', 'auto', '--limit', '3'])).toMatchObject({ sigma: 'auto', limit: 3 });
+    expect(parseCommand(['eval', 'inpaint', '--data', 'd', '--masks', 'm'])).toMatchObject({ masks: path.resolve('m') });
+    expect(usage(['eval', 'denoise'])).toMatch(/--data/);
+    expect(usage(['eval', 'sharpen', '--data', 'd'])).toMatch(/unknown task/);
+    expect(usage(['eval', 'denoise', '--data', 'd', '--scale', '2'])).toMatch(/upscale only/);
+    expect(usage(['eval', 'denoise', '--data', 'd', '--model', 'bicubic'])).toMatch(/upscale only/);
+    expect(parseCommand(['bench'])).toMatchObject({ kind: 'bench', width: 1000, height: 1000, repeats: 3 });
+    expect(parseCommand(['bench', '--task', 'upscale,denoise', '--size', '640x480', '--threads', '2', '--repeats', '5'])).toMatchObject({
+      tasks: ['upscale-x2', 'upscale-x4', 'denoise'], width: 640, height: 480, repeats: 5, runtime: { threads: 2 },
+    });
+    expect(usage(['bench', '--size', 'big'])).toMatch(/WIDTHxHEIGHT/);
+    expect(usage(['bench', '--task', 'colorize'])).toMatch(/--task/);
+  });
+});
+
+describe('human output', () => {
+  it('formats durations', () => {
+    expect(formatSeconds(null)).toBe('--');
+    expect(formatSeconds(42.4)).toBe('42s');
+    expect(formatSeconds(125)).toBe('2m05s');
+    expect(formatSeconds(7300)).toBe('2h01m');
+  });
+
+  it('lists every failed file with its code and reason, and the report path', () => {
+    const text = humanReport(
+      {
+        total: 3, done: 1, failed: 2, skipped: 0, cancelled: false, seconds: 2.25, report: '/out/restora-report-x.json',
+        files: [
+          { input: '/in/a.jpg', status: 'done', output: '/out/a.jpg' },
+          { input: '/in/b.jpg', status: 'failed', error: { code: 'E_DECODE', message: 'b.jpg is not a readable image (truncated JPEG)' } },
+          { input: '/in/c.png', status: 'failed', error: { code: 'E_TOO_LARGE', message: 'c.png has 400 megapixels' } },
+        ],
+      },
+      '/in',
+    );
+    expect(text).toContain('Finished: 3 files, 1 restored, 2 failed in 2.3 s.');
+    expect(text).toContain('E_DECODE  b.jpg: b.jpg is not a readable image (truncated JPEG)');
+    expect(text).toContain('E_TOO_LARGE  c.png: c.png has 400 megapixels');
+    expect(text).toContain('Report: /out/restora-report-x.json');
+  });
+});

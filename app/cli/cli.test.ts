@@ -1,0 +1,248 @@
+// The real command, spawned as users run it (bin/restora.js), on tiny fixtures: the fixture models
+// of test/fixtures/models (RESTORA_MODELS_DIR) and 48x40 images made here.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchReport } from '../contract/index.ts';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = path.join(repo, 'bin', 'restora.js');
+const fixtureModels = path.join(repo, 'test', 'fixtures', 'models');
+const haveModels = existsSync(path.join(fixtureModels, 'tiny-denoise', 'model.onnx')) && existsSync(path.join(repo, 'app', 'engine', 'index.ts'));
+if (!haveModels) console.log('skipping the CLI runs that need the engine: fixture models or app/engine/index.ts missing');
+
+let dir: string;
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function restora(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: opts.cwd ?? dir,
+      env: {
+        ...process.env,
+        RESTORA_MODELS_DIR: fixtureModels,
+        RESTORA_USER_MODELS_DIR: path.join(dir, 'user-models'),
+        RESTORA_DATA_DIR: path.join(dir, 'data'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const t = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(t);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function photo(file: string, seed: number, w = 48, h = 40): Promise<string> {
+  const raw = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const k = (y * w + x) * 3;
+      raw[k] = (x * 5 + seed * 40) & 255;
+      raw[k + 1] = (y * 6 + seed * 20) & 255;
+      raw[k + 2] = (((x >> 3) ^ (y >> 3)) & 1) * 120 + 60;
+    }
+  }
+  await mkdir(path.dirname(file), { recursive: true });
+  const s = sharp(raw, { raw: { width: w, height: h, channels: 3 } });
+  await (file.endsWith('.jpg') ? s.jpeg({ quality: 92 }) : s.png()).toFile(file);
+  return file;
+}
+
+async function fingerprint(files: string[]): Promise<string[]> {
+  return Promise.all(files.map(async (f) => `${f} ${createHash('sha256').update(await readFile(f)).digest('hex')} ${(await stat(f)).mtimeMs}`));
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'restora-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('restora (usage)', () => {
+  it('prints usage and exits 2 on a usage error', async () => {
+    for (const args of [['denoise'], ['denoise', 'a.png', '--frobnicate'], ['upscale', 'a.png', '--scale', '3']]) {
+      const r = await restora(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain('Usage: restora');
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('prints help and exits 0', async () => {
+    const r = await restora(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('restora denoise <files and folders...>');
+  });
+});
+
+describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
+  it('denoises a folder: exit 1 when one file is bad, each failure listed with code and reason; JSON lines and summary', async () => {
+    const inputs = [await photo(path.join(dir, 'a', 'one.png'), 1), await photo(path.join(dir, 'a', 'sub', 'two.jpg'), 2)];
+    const bad = path.join(dir, 'a', 'broken.jpg');
+    await writeFile(bad, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0]));
+    const before = await fingerprint([...inputs, bad]);
+    const r = await restora(['denoise', path.join(dir, 'a'), '--recursive', '--sigma', '10', '--threads', '1', '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    const lines = jsonLines(r.stdout);
+    const files = lines.filter((l) => l.type === 'file');
+    expect(files).toHaveLength(3);
+    const summary = lines[lines.length - 1];
+    expect(summary.type).toBe('summary');
+    const report = BatchReport.parse(summary);
+    expect(report).toMatchObject({ total: 3, done: 2, failed: 1 });
+    const failed = report.files.find((f) => f.status === 'failed')!;
+    expect(failed.input).toBe(bad);
+    expect(failed.error!.code).toBe('E_DECODE');
+    expect(failed.error!.message).toContain('broken.jpg');
+    // the human report (stderr with --json) names it too, and the JSON report's path
+    expect(r.stderr).toMatch(/E_DECODE\s+.*broken\.jpg/);
+    expect(r.stderr).toMatch(/Report: .*restora-report-[0-9a-f]+\.json/);
+    // outputs mirror the tree under a/restored; originals untouched
+    const out = await sharp(path.join(dir, 'a', 'restored', 'sub', 'two.jpg')).metadata();
+    expect([out.width, out.height, out.format]).toEqual([48, 40, 'jpeg']);
+    expect(existsSync(path.join(dir, 'a', 'restored', 'one.png'))).toBe(true);
+    expect(await fingerprint([...inputs, bad])).toEqual(before);
+
+    // the same command again: finished files are verified and skipped, the bad one fails again
+    const again = await restora(['denoise', path.join(dir, 'a'), '--recursive', '--sigma', '10', '--threads', '1', '--json']);
+    const rep2 = BatchReport.parse(jsonLines(again.stdout).pop());
+    expect(rep2).toMatchObject({ skipped: 2, done: 0, failed: 1 });
+  });
+
+  it('exit 0 when all succeed; plain lines (no JSON) without --json; never writes over an input', async () => {
+    const input = await photo(path.join(dir, 'b', 'x.png'), 3);
+    const before = await fingerprint([input]);
+    const r = await restora(['upscale', input, '--scale', '2', '--out', path.join(dir, 'b-out'), '--format', 'png', '--threads', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Finished: 1 file, 1 restored');
+    expect(r.stderr).toMatch(/done .*x\.png -> .*x\.png/);
+    const meta = await sharp(path.join(dir, 'b-out', 'x.png')).metadata();
+    expect([meta.width, meta.height]).toEqual([96, 80]);
+    // an output folder equal to the input's, no suffix: refused for that file, exit 1
+    const same = await restora(['denoise', input, '--out', path.join(dir, 'b'), '--overwrite', '--sigma', '5', '--json']);
+    expect(same.code).toBe(1);
+    const rep = BatchReport.parse(jsonLines(same.stdout).pop());
+    expect(rep.files[0].error!.code).toBe('E_WRITE');
+    expect(await fingerprint([input])).toEqual(before);
+  });
+
+  it('inpaints with a mask and runs a chained recipe', async () => {
+    const input = await photo(path.join(dir, 'c', 'p.png'), 4);
+    const mask = Buffer.alloc(48 * 40, 0);
+    for (let y = 10; y < 20; y++) for (let x = 10; x < 30; x++) mask[y * 48 + x] = 255;
+    const maskFile = path.join(dir, 'c-mask.png');
+    await sharp(mask, { raw: { width: 48, height: 40, channels: 1 } }).png().toFile(maskFile);
+    const r = await restora(['inpaint', input, '--mask', maskFile, '--suffix', '-filled', '--threads', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(path.join(dir, 'c', 'restored', 'p-filled.png'))).toBe(true);
+    const chain = await restora(['run', input, '--recipe', 'denoise:sigma=10,upscale:scale=2', '--suffix', '-dn-x2', '--threads', '1', '--json']);
+    expect(chain.code, chain.stderr).toBe(0);
+    const meta = await sharp(path.join(dir, 'c', 'restored', 'p-dn-x2.png')).metadata();
+    expect([meta.width, meta.height]).toEqual([96, 80]);
+    const missingMask = await restora(['inpaint', input, '--mask', path.join(dir, 'nope.png')]);
+    expect(missingMask.code).toBe(2);
+    expect(missingMask.stderr).toContain('E_MASK');
+  });
+
+  it('lists models and runtime info', async () => {
+    const m = await restora(['models', '--json']);
+    expect(m.code, m.stderr).toBe(0);
+    const models = JSON.parse(m.stdout.trim()) as { id: string; task: string }[];
+    expect(models.map((x) => x.id)).toEqual(expect.arrayContaining(['tiny-denoise', 'tiny-upscale-x2', 'tiny-upscale-x4', 'tiny-inpaint']));
+    const human = await restora(['models']);
+    expect(human.stdout).toMatch(/tiny-upscale-x4\s+upscale\s+x4/);
+    const info = await restora(['info', '--ep', 'cpu', '--json']);
+    expect(info.code, info.stderr).toBe(0);
+    expect(JSON.parse(info.stdout.trim())).toMatchObject({ requested: 'cpu', active: 'cpu' });
+  });
+
+  it('eval prints a table, and with --json a last line with task, data, n, psnr, ssim', async () => {
+    await photo(path.join(dir, 'set', 'e1.png'), 5);
+    await photo(path.join(dir, 'set', 'e2.png'), 6);
+    const r = await restora(['eval', 'denoise', '--data', path.join(dir, 'set'), '--sigma', '15', '--model', 'tiny-denoise', '--threads', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const last = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(last).toMatchObject({ task: 'denoise', data: path.join(dir, 'set'), n: 2, sigma: 15, model: 'tiny-denoise' });
+    expect(last.psnr).toBeGreaterThan(15);
+    expect(last.ssim).toBeGreaterThan(0);
+    const bic = await restora(['eval', 'upscale', '--data', path.join(dir, 'set'), '--model', 'bicubic', '--scale', '2']);
+    expect(bic.code, bic.stderr).toBe(0);
+    expect(bic.stdout).toMatch(/mean \(2\)/);
+  });
+
+  it('bench --json ends with {machine, results: [{task, model, seconds_per_mp, peak_rss_mb, overhead_ratio}]}', async () => {
+    const r = await restora(['bench', '--size', '64x64', '--repeats', '1', '--threads', '1', '--json'], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const last = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(last.machine).toMatchObject({ cores: expect.any(Number) });
+    const tasks = (last.results as { task: string }[]).map((x) => x.task);
+    expect(tasks).toEqual(['denoise', 'upscale-x2', 'upscale-x4', 'inpaint', 'preview']);
+    for (const row of last.results as Record<string, unknown>[]) {
+      expect(row).toMatchObject({ model: expect.any(String), seconds_per_mp: expect.any(Number), peak_rss_mb: expect.any(Number), overhead_ratio: expect.any(Number) });
+      expect(row.overhead_ratio as number).toBeGreaterThan(0);
+    }
+  });
+
+  it('resumes after kill -9: the rerun finishes only the missing files', async () => {
+    const inputs: string[] = [];
+    for (let i = 0; i < 6; i++) inputs.push(await photo(path.join(dir, 'k', `f${i}.png`), 10 + i, 160, 128));
+    const out = path.join(dir, 'k-out');
+    const args = ['denoise', path.join(dir, 'k'), '--out', out, '--sigma', '10', '--threads', '1', '--tile', '32', '--json'];
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, RESTORA_MODELS_DIR: fixtureModels, RESTORA_DATA_DIR: path.join(dir, 'data') },
+      stdio: ['ignore', 'pipe', 'ignore'],
+      detached: true,
+    });
+    let done = 0;
+    await new Promise<void>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (s: string) => {
+        done += s.split('\n').filter((l) => l.includes('"status":"done"')).length;
+        if (done >= 2) {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      });
+      child.on('close', () => resolve());
+    });
+    const finals = (await readdir(out)).filter((f) => f.endsWith('.png') && !f.startsWith('.'));
+    for (const f of finals) await expect(sharp(path.join(out, f)).raw().toBuffer()).resolves.toBeDefined();
+    const r = await restora(args);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = BatchReport.parse(jsonLines(r.stdout).pop());
+    expect(rep.skipped).toBeGreaterThanOrEqual(2);
+    expect(rep.done + rep.skipped).toBe(6);
+    const after = (await readdir(out)).filter((f) => !f.startsWith('.') && f.endsWith('.png'));
+    expect(after.sort()).toEqual(inputs.map((f) => path.basename(f)).sort());
+    expect((await readdir(out)).some((f) => f.endsWith('.tmp'))).toBe(false);
+  }, 120_000);
+});

@@ -1,0 +1,268 @@
+// The `restora` command: headless batch work, model management, eval and bench, web mode.
+// Exit status: 0 all files done, 1 some failed (or cancelled, or a command failed), 2 usage error.
+import { existsSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RestoraError, type RuntimeOptions } from '../contract/index.ts';
+import type { Engine } from '../engine/api.ts';
+import { type BatchCommand, type Command, type CommonOptions, parseCommand } from './args.ts';
+import { BatchProgress, humanReport } from './progress.ts';
+import { USAGE, UsageError } from './usage.ts';
+
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+const io: Io = { stdout: process.stdout, stderr: process.stderr };
+
+function say(s: string): void {
+  io.stdout.write(s);
+}
+function warn(s: string): void {
+  io.stderr.write(s);
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The model folders: flags, then RESTORA_MODELS_DIR / RESTORA_USER_MODELS_DIR, then the defaults. */
+export function modelDirs(c: CommonOptions): { modelsDir: string; userModelsDir: string } {
+  const env = process.env;
+  return {
+    modelsDir: path.resolve(c.modelsDir ?? env.RESTORA_MODELS_DIR ?? path.join(repoRoot, 'models')),
+    userModelsDir: path.resolve(c.userModelsDir ?? env.RESTORA_USER_MODELS_DIR ?? path.join(os.homedir(), '.config', 'restora', 'models')),
+  };
+}
+
+/** Make the engine with the CLI's folders (flags first, then RESTORA_* variables, then defaults). */
+export async function makeEngine(c: CommonOptions, runtime?: Partial<RuntimeOptions>): Promise<Engine> {
+  const { createEngine } = await import('../engine/index.ts');
+  const env = process.env;
+  const modelsDir = c.modelsDir ?? env.RESTORA_MODELS_DIR;
+  const userModelsDir = c.userModelsDir ?? env.RESTORA_USER_MODELS_DIR;
+  const dataDir = c.dataDir ?? env.RESTORA_DATA_DIR;
+  return createEngine({
+    ...(modelsDir ? { modelsDir: path.resolve(modelsDir) } : {}),
+    ...(userModelsDir ? { userModelsDir: path.resolve(userModelsDir) } : {}),
+    ...(dataDir ? { dataDir: path.resolve(dataDir) } : {}),
+    ...(runtime ? { runtime } : {}),
+  });
+}
+
+async function runBatchCommand(cmd: BatchCommand): Promise<number> {
+  for (const step of cmd.recipe) {
+    if (step.task === 'inpaint') {
+      let ok = false;
+      try {
+        ok = statSync(step.mask).isFile();
+      } catch {
+        ok = false;
+      }
+      if (!ok) throw new UsageError(`E_MASK: the mask ${step.mask} does not exist or is not a file`);
+    }
+  }
+  const engine = await makeEngine(cmd, cmd.runtime);
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      ac.abort();
+      warn('\nCancelling: the current file stops after its current tile (press Ctrl-C again to quit at once).\n');
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const progress = new BatchProgress({ stdout: io.stdout, stderr: io.stderr, json: cmd.json });
+  try {
+    const report = await engine.runBatch({
+      files: cmd.inputs,
+      recursive: cmd.recursive,
+      recipe: cmd.recipe,
+      output: cmd.output,
+      runtime: cmd.runtime,
+      resume: cmd.resume,
+      signal: ac.signal,
+      onEvent: progress.onEvent,
+    });
+    progress.finish();
+    const human = report.total === 0 ? `No image files found in ${cmd.inputs.join(', ')}.\n` : humanReport(report);
+    if (cmd.json) {
+      say(JSON.stringify({ type: 'summary', ...report }) + '\n');
+      warn(human);
+    } else {
+      say(human);
+    }
+    return report.failed > 0 || report.cancelled || report.total === 0 ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await engine.close();
+  }
+}
+
+async function runModels(cmd: Extract<Command, { kind: 'models' }>): Promise<number> {
+  const engine = await makeEngine(cmd);
+  try {
+    const models = engine.models();
+    if (cmd.json) {
+      say(JSON.stringify(models) + '\n');
+      return 0;
+    }
+    if (models.length === 0) {
+      say('No models found.\n');
+      return 0;
+    }
+    const rows = models.map((m) => [m.id, m.task, m.scale > 1 ? `x${m.scale}` : '', m.source, m.name]);
+    const head = ['ID', 'TASK', 'SCALE', 'SOURCE', 'NAME'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ') + '\n';
+    say(fmt(head) + rows.map(fmt).join(''));
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}
+
+async function runModelsAdd(cmd: Extract<Command, { kind: 'models-add' }>): Promise<number> {
+  if (!existsSync(cmd.file)) throw new RestoraError('E_NOT_FOUND', `${cmd.file} does not exist`, cmd.file);
+  const engine = await makeEngine(cmd);
+  try {
+    const m = await engine.addModel(cmd.file, { ...(cmd.task ? { task: cmd.task } : {}), ...(cmd.id ? { id: cmd.id } : {}) });
+    if (cmd.json) say(JSON.stringify(m) + '\n');
+    else say(`Added ${m.id}: ${m.task}${m.scale > 1 ? ` x${m.scale}` : ''} (${m.name}). Use it with --model ${m.id}.\n`);
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}
+
+async function runInfo(cmd: Extract<Command, { kind: 'info' }>): Promise<number> {
+  const engine = await makeEngine(cmd, cmd.runtime);
+  try {
+    const info = await engine.runtimeInfo(cmd.runtime);
+    if (cmd.json) {
+      say(JSON.stringify(info) + '\n');
+      return 0;
+    }
+    say(`Execution provider: ${info.active} (requested: ${info.requested})\n`);
+    say(`Available in this build: ${info.available.join(', ') || 'cpu'}\n`);
+    if (info.fallbackReason) say(`Why not a GPU: ${info.fallbackReason}\n`);
+    say(`Threads: ${info.threads || 'runtime default'}\n`);
+    say(`Models: ${engine.models().length}\n`);
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}
+
+async function runServe(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> {
+  const { startServer } = await import('../server/index.ts');
+  const modelsDir = cmd.modelsDir ?? process.env.RESTORA_MODELS_DIR;
+  const dataDir = cmd.dataDir ?? process.env.RESTORA_DATA_DIR;
+  const server = await startServer({ port: cmd.port, ...(modelsDir ? { modelsDir } : {}), ...(dataDir ? { dataDir } : {}) });
+  say(`Restora web mode: ${server.url}\n`);
+  if (!cmd.json) warn('Open the address above in a browser on this machine. Press Ctrl-C to stop.\n');
+  else say(JSON.stringify({ url: server.url, port: server.port }) + '\n');
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  return 0;
+}
+
+async function runEval(cmd: Extract<Command, { kind: 'eval' }>): Promise<number> {
+  const { evaluateCommand } = await import('../engine/eval/index.ts');
+  const needsEngine = !(cmd.task === 'upscale' && cmd.model === 'bicubic');
+  const engine = needsEngine ? await makeEngine(cmd, cmd.runtime) : undefined;
+  try {
+    return await evaluateCommand(engine, cmd, { out: (s) => say(s), err: (s) => warn(s) });
+  } finally {
+    await engine?.close();
+  }
+}
+
+async function runBench(cmd: Extract<Command, { kind: 'bench' }>): Promise<number> {
+  const { benchCommand } = await import('../engine/bench/index.ts');
+  const dirs = modelDirs(cmd);
+  const engine = await makeEngine({ ...cmd, ...dirs }, cmd.runtime);
+  try {
+    return await benchCommand(engine, { ...cmd, ...dirs }, { out: (s) => say(s), err: (s) => warn(s) });
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Run one command line; resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  let cmd: Command;
+  try {
+    cmd = parseCommand(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      warn(`restora: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  try {
+    switch (cmd.kind) {
+      case 'help':
+        say(USAGE);
+        return 0;
+      case 'batch':
+        return await runBatchCommand(cmd);
+      case 'models':
+        return await runModels(cmd);
+      case 'models-add':
+        return await runModelsAdd(cmd);
+      case 'info':
+        return await runInfo(cmd);
+      case 'serve':
+        return await runServe(cmd);
+      case 'eval':
+        return await runEval(cmd);
+      case 'bench':
+        return await runBench(cmd);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      warn(`restora: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    const err = RestoraError.from(e);
+    if (err.code === 'E_USAGE') {
+      warn(`restora: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if ('json' in cmd && cmd.json) say(JSON.stringify({ type: 'error', error: err.toJSON() }) + '\n');
+    warn(`restora: ${err.code}: ${err.message}\n`);
+    if (err.code === 'E_INTERNAL' && e instanceof Error && e.stack && process.env.RESTORA_DEBUG) warn(e.stack + '\n');
+    return 1;
+  }
+}
+
+function flush(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (!stream.write('', () => resolve())) stream.once('drain', () => resolve());
+  });
+}
+
+const isEntry = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntry) {
+  let code: number;
+  try {
+    code = await main(process.argv.slice(2));
+  } catch (e) {
+    warn(`restora: E_INTERNAL: ${e instanceof Error ? e.message : String(e)}\n`);
+    code = 1;
+  }
+  await Promise.all([flush(io.stdout), flush(io.stderr)]);
+  // native add-ons (onnxruntime's thread pool) may keep the loop alive: leave explicitly
+  process.exit(code);
+}

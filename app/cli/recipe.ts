@@ -1,0 +1,59 @@
+// `--recipe "denoise:sigma=auto,upscale:scale=2,inpaint:mask=m.png"`: steps separated by commas,
+// each a task name followed by `:key=value` parameters (several allowed: `denoise:sigma=25:model=x`).
+// A comma inside a mask path is not supported (name the mask file without one).
+import path from 'node:path';
+import { Recipe, type Step } from '../contract/index.ts';
+import { UsageError } from './usage.ts';
+
+/** Parse a sigma value: 'auto' or a number on the 0-255 scale (0..100). */
+export function parseSigma(v: string, flag = '--sigma'): number | 'auto' {
+  if (v === 'auto') return 'auto';
+  if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`${flag} must be a number from 0 to 100 (on the 0-255 scale) or "auto", not "${v}"`);
+  const n = Number(v);
+  if (n < 0 || n > 100) throw new UsageError(`${flag} must be from 0 to 100 (on the 0-255 scale), not ${v}`);
+  return n;
+}
+
+export function parseScale(v: string, flag = '--scale'): 2 | 4 {
+  if (v === '2') return 2;
+  if (v === '4') return 4;
+  throw new UsageError(`${flag} must be 2 or 4, not "${v}"`);
+}
+
+export function parseRecipe(text: string, cwd = process.cwd()): Recipe {
+  const steps: Step[] = [];
+  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 0) throw new UsageError('--recipe is empty; e.g. --recipe "denoise:sigma=auto,upscale:scale=2"');
+  for (const part of parts) {
+    const [task, ...params] = part.split(':');
+    const kv = new Map<string, string>();
+    for (const p of params) {
+      const eq = p.indexOf('=');
+      if (eq <= 0) throw new UsageError(`recipe step "${part}": "${p}" is not key=value`);
+      const k = p.slice(0, eq).trim();
+      if (kv.has(k)) throw new UsageError(`recipe step "${part}": ${k} is given twice`);
+      kv.set(k, p.slice(eq + 1).trim());
+    }
+    const allowed = (keys: string[]) => {
+      for (const k of kv.keys()) if (!keys.includes(k)) throw new UsageError(`recipe step "${part}": unknown parameter "${k}" (${task} takes ${keys.join(', ')})`);
+    };
+    const model = kv.get('model');
+    if (task === 'denoise') {
+      allowed(['sigma', 'model']);
+      steps.push({ task, sigma: parseSigma(kv.get('sigma') ?? 'auto', 'recipe sigma'), ...(model ? { model } : {}) });
+    } else if (task === 'upscale') {
+      allowed(['scale', 'model']);
+      steps.push({ task, scale: parseScale(kv.get('scale') ?? '2', 'recipe scale'), ...(model ? { model } : {}) });
+    } else if (task === 'inpaint') {
+      allowed(['mask', 'model']);
+      const mask = kv.get('mask');
+      if (!mask) throw new UsageError(`recipe step "${part}": inpaint needs mask=FILE (white = fill)`);
+      steps.push({ task, mask: path.resolve(cwd, mask), ...(model ? { model } : {}) });
+    } else {
+      throw new UsageError(`recipe step "${part}": unknown task "${task}" (denoise, upscale or inpaint)`);
+    }
+  }
+  const r = Recipe.safeParse(steps);
+  if (!r.success) throw new UsageError(`--recipe: ${r.error.issues[0]?.message ?? 'invalid'} (at most 8 steps)`);
+  return r.data;
+}

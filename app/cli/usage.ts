@@ -1,0 +1,51 @@
+// Usage text and the usage error (exit status 2).
+
+export class UsageError extends Error {
+  readonly code = 'E_USAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const USAGE = `Usage: restora <command> [options]
+
+Restore photographs: denoise, inpaint (fill masked gaps), upscale x2/x4.
+Originals are never modified; results go to <input folder>/restored unless --out is given.
+
+Commands
+  restora denoise <files and folders...> [--sigma N|auto]
+  restora upscale <files and folders...> [--scale 2|4]
+  restora inpaint <files and folders...> --mask FILE
+  restora run <files and folders...> --recipe "denoise:sigma=auto,upscale:scale=2"
+  restora models [--json]                      list the models
+  restora models add FILE.onnx [--task T] [--id ID]   inspect a model and add it
+  restora info [--ep E] [--json]               execution provider in use, and why
+  restora serve [--port N]                     web mode on 127.0.0.1 (prints its URL)
+  restora eval denoise|upscale|inpaint --data DIR [--sigma N|auto] [--scale 2|4]
+               [--masks DIR] [--model ID|bicubic] [--limit N] [--json]
+  restora bench [--task T] [--size WxH] [--threads N] [--ep E] [--repeats N] [--json]
+
+Batch options (denoise, upscale, inpaint, run)
+  --out DIR            output folder (default: <input folder>/restored, tree kept)
+  -r, --recursive      walk sub-folders of the folders given
+  --model ID           model to use (see: restora models)
+  --ep E               execution provider: auto, cpu, cuda, dml, coreml, webgpu (default auto)
+  --tile N             tile size in pixels (0: the model's advice)
+  --threads N          CPU threads (0: let the runtime choose)
+  --format F           keep, png, jpeg, tiff, webp (default keep)
+  --quality N          JPEG/WebP quality 1-100 (default 92)
+  --suffix S           added to output names (default none)
+  --overwrite          replace existing outputs (never an original)
+  --resume             continue a batch that was interrupted (the default)
+  --no-resume          start afresh (existing outputs are kept; new ones get -1, -2 ...)
+  --json               one JSON line per file on stdout, then a summary line
+
+Common options
+  --models-dir DIR     bundled models folder (or RESTORA_MODELS_DIR)
+  --user-models-dir DIR  user models folder (or RESTORA_USER_MODELS_DIR)
+  --data-dir DIR       settings and caches (or RESTORA_DATA_DIR)
+  -h, --help           this text
+
+Exit status: 0 all files done, 1 some failed, 2 usage error.
+`;

@@ -1,0 +1,50 @@
+// Batch ETA from the median seconds per megapixel (and per file) of the files done so far:
+// medians, because one slow outlier (a cold session, a 100 MP panorama) should not swing it.
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export class EtaEstimator {
+  // bounded windows: memory stays flat over thousands of files
+  private readonly perFile: number[] = [];
+  private readonly perMp: number[] = [];
+  private readonly window: number;
+
+  constructor(window = 200) {
+    this.window = window;
+  }
+
+  /** Record a finished file: its wall seconds and megapixels (of its input). */
+  add(seconds: number, megapixels: number): void {
+    this.perFile.push(seconds);
+    if (megapixels > 0) this.perMp.push(seconds / megapixels);
+    if (this.perFile.length > this.window) this.perFile.shift();
+    if (this.perMp.length > this.window) this.perMp.shift();
+  }
+
+  get samples(): number {
+    return this.perFile.length;
+  }
+
+  /**
+   * Seconds left: files not started at the median seconds per file, plus what is left of the
+   * running one at the median seconds per megapixel (its size is known once decoded).
+   * @returns null until one file has finished
+   */
+  estimate(filesNotStarted: number, current?: { megapixels?: number; progress: number }): number | null {
+    if (this.perFile.length === 0) return null;
+    const sPerFile = median(this.perFile);
+    let left = filesNotStarted * sPerFile;
+    if (current) {
+      const sPerMp = this.perMp.length ? median(this.perMp) : NaN;
+      const expected = current.megapixels && Number.isFinite(sPerMp) ? sPerMp * current.megapixels : sPerFile;
+      // by progress (tiles), not by elapsed time: a slow file's estimate must not go negative
+      left += Math.max(0, expected * (1 - current.progress));
+    }
+    return Math.max(0, left);
+  }
+}

@@ -1,0 +1,330 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EventPayload } from '../../contract/index.ts';
+import type { BatchOptions } from '../api.ts';
+import { readJournal } from './journal.ts';
+import { runBatch } from './run.ts';
+import { fakeCore, makeTestImage } from './testing/fake-core.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const recipe: BatchOptions['recipe'] = [{ task: 'denoise', sigma: 10 }];
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'restora-batch-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function snapshot(files: string[]): Promise<string[]> {
+  return Promise.all(
+    files.map(async (f) => {
+      const st = await stat(f);
+      const h = createHash('sha256').update(await readFile(f)).digest('hex');
+      return `${f} ${h} ${st.size} ${st.mtimeMs} ${st.ino}`;
+    }),
+  );
+}
+
+async function photos(names: string[], sub = 'in'): Promise<string[]> {
+  const out: string[] = [];
+  let seed = 1;
+  for (const n of names) {
+    const p = path.join(dir, sub, n);
+    await mkdir(path.dirname(p), { recursive: true });
+    await makeTestImage(p, seed++);
+    out.push(p);
+  }
+  return out;
+}
+
+/** All files under a folder, relative, sorted (hidden ones included). */
+async function tree(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else out.push(path.relative(root, p));
+    }
+  };
+  await walk(root);
+  return out.sort();
+}
+
+async function maxDiffInverted(input: string, output: string): Promise<number> {
+  const a = await sharp(input).removeAlpha().raw().toBuffer();
+  const b = await sharp(output).removeAlpha().raw().toBuffer();
+  expect(b.length).toBe(a.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(255 - a[i] - b[i]));
+  return m;
+}
+
+describe('runBatch', () => {
+  it('mirrors the input tree under <folder>/restored, with suffix and format, and writes a journal and a report', async () => {
+    const inputs = await photos(['a.png', 'sub/b.png', 'sub/deeper/c.jpg']);
+    const before = await snapshot(inputs);
+    const core = fakeCore();
+    const report = await runBatch(core, { files: [path.join(dir, 'in')], recipe, output: { suffix: '-r', format: 'png' } });
+    expect(report).toMatchObject({ total: 3, done: 3, failed: 0, skipped: 0, cancelled: false });
+    const out = path.join(dir, 'in', 'restored');
+    const listed = await tree(out);
+    expect(listed.filter((f) => !f.startsWith('.') && !f.startsWith('restora-report'))).toEqual(['a-r.png', 'sub/b-r.png', 'sub/deeper/c-r.png']);
+    expect(listed.some((f) => f.startsWith('.restora-batch-') && f.endsWith('.json'))).toBe(true);
+    expect(listed.some((f) => f.endsWith('.tmp'))).toBe(false);
+    expect(await maxDiffInverted(inputs[0], path.join(out, 'a-r.png'))).toBeLessThanOrEqual(1);
+    expect(report.journal).toBeDefined();
+    const j = await readJournal(report.journal!, path.basename(report.journal!).slice('.restora-batch-'.length, -'.json'.length));
+    expect(j?.entries).toHaveLength(3);
+    for (const e of j!.entries) {
+      expect(e.status).toBe('done');
+      const st = await stat(e.output!);
+      expect(e.outputSize).toBe(st.size);
+      expect(e.outputHash).toBe('sha256:' + createHash('sha256').update(await readFile(e.output!)).digest('hex'));
+    }
+    const saved = JSON.parse(await readFile(report.report!, 'utf8'));
+    expect(saved.files).toHaveLength(3);
+    expect(await snapshot(inputs)).toEqual(before);
+  });
+
+  it('never overwrites: collisions get -1, -2 unless overwrite is set', async () => {
+    const [a, aJpg] = await photos(['a.png', 'a.jpg']);
+    const out = path.join(dir, 'out');
+    await mkdir(out);
+    await writeFile(path.join(out, 'a.png'), 'not ours');
+    const report = await runBatch(fakeCore(), { files: [a, aJpg], recipe, output: { dir: out, format: 'png' }, resume: false });
+    expect(report.done).toBe(2);
+    const outputs = report.files.map((f) => path.basename(f.output!)).sort();
+    expect(outputs).toEqual(['a-1.png', 'a-2.png']);
+    expect(await readFile(path.join(out, 'a.png'), 'utf8')).toBe('not ours');
+
+    const again = await runBatch(fakeCore(), { files: [a], recipe, output: { dir: out, format: 'png', overwrite: true }, resume: false });
+    expect(again.files[0].output).toBe(path.join(out, 'a.png'));
+    expect(await maxDiffInverted(a, path.join(out, 'a.png'))).toBeLessThanOrEqual(1);
+  });
+
+  it('refuses an output that would be an input (same path, hardlink or symlink), even with overwrite', async () => {
+    const [a, b, c] = await photos(['a.png', 'b.png', 'c.png']);
+    const out = path.join(dir, 'out');
+    await mkdir(out);
+    await link(b, path.join(out, 'b.png'));
+    await symlink(c, path.join(out, 'c.png'));
+    const before = await snapshot([a, b, c]);
+    const same = await runBatch(fakeCore(), { files: [a], recipe, output: { dir: path.join(dir, 'in'), overwrite: true } });
+    expect(same.failed).toBe(1);
+    expect(same.files[0].error).toMatchObject({ code: 'E_WRITE', file: a });
+    expect(same.files[0].error!.message).toMatch(/a\.png.*replace the original/);
+    const linked = await runBatch(fakeCore(), { files: [b, c], recipe, output: { dir: out, overwrite: true } });
+    expect(linked.failed).toBe(2);
+    expect(linked.files.map((f) => f.error?.code)).toEqual(['E_WRITE', 'E_WRITE']);
+    expect(await snapshot([a, b, c])).toEqual(before);
+  });
+
+  it('one bad file does not stop the batch; the report names it with code and reason', async () => {
+    const good = await photos(['1.png', '3.png']);
+    const bad = path.join(dir, 'in', '2.png');
+    await writeFile(bad, Buffer.from('\x89PNG\r\n\x1a\n garbage'));
+    const empty = path.join(dir, 'in', '4.jpg');
+    await writeFile(empty, '');
+    const missing = path.join(dir, 'in', 'missing.png');
+    const events: string[] = [];
+    const report = await runBatch(fakeCore(), {
+      files: [...good, bad, empty, missing],
+      recipe,
+      output: {},
+      onEvent: (name, p) => {
+        if (name === 'file.progress') {
+          const fp = p as EventPayload<'file.progress'>;
+          if (fp.status !== 'running') events.push(`${path.basename(fp.input)}:${fp.status}`);
+        }
+      },
+    });
+    expect(report).toMatchObject({ total: 5, done: 2, failed: 3 });
+    const byName = new Map(report.files.map((f) => [path.basename(f.input), f]));
+    expect(byName.get('2.png')).toMatchObject({ status: 'failed', error: { code: 'E_DECODE' } });
+    expect(byName.get('2.png')!.error!.message).toContain('2.png');
+    expect(byName.get('4.jpg')).toMatchObject({ status: 'failed', error: { code: 'E_DECODE' } });
+    expect(byName.get('missing.png')).toMatchObject({ status: 'failed', error: { code: 'E_NOT_FOUND' } });
+    expect(byName.get('3.png')!.status).toBe('done');
+    expect(events).toEqual(['1.png:done', '3.png:done', '2.png:failed', '4.jpg:failed']);
+    // nothing was written for the bad ones
+    const listed = await tree(path.join(dir, 'in', 'restored'));
+    expect(listed.filter((f) => f.endsWith('.png') || f.endsWith('.jpg'))).toEqual(['1.png', '3.png']);
+  });
+
+  it('resumes: done outputs are verified and skipped; missing or changed ones are redone', async () => {
+    const inputs = await photos(['a.png', 'b.png', 'c.png', 'd.png']);
+    const opts: BatchOptions = { files: [path.join(dir, 'in')], recipe, output: { suffix: '-r' } };
+    const first = await runBatch(fakeCore(), opts);
+    expect(first.done).toBe(4);
+    const out = path.join(dir, 'in', 'restored');
+    await rm(path.join(out, 'b-r.png')); // lost output: redone under its name
+    await writeFile(path.join(out, 'c-r.png'), 'edited by someone'); // changed: left alone, redone beside it
+    const t = new Date(Date.now() + 5000);
+    await utimes(inputs[3], t, t); // input changed since: redone in place
+    const core = fakeCore();
+    const second = await runBatch(core, opts);
+    expect(core.reads.map((f) => path.basename(f)).sort()).toEqual(['b.png', 'c.png', 'd.png']);
+    expect(second).toMatchObject({ total: 4, done: 3, skipped: 1, failed: 0 });
+    const byName = new Map(second.files.map((f) => [path.basename(f.input), f]));
+    expect(byName.get('a.png')).toMatchObject({ status: 'skipped', output: path.join(out, 'a-r.png') });
+    expect(byName.get('b.png')!.output).toBe(path.join(out, 'b-r.png'));
+    expect(byName.get('c.png')!.output).toBe(path.join(out, 'c-r-1.png'));
+    expect(byName.get('d.png')!.output).toBe(path.join(out, 'd-r.png'));
+    expect(await readFile(path.join(out, 'c-r.png'), 'utf8')).toBe('edited by someone');
+    // and a third run has nothing left to do
+    const core3 = fakeCore();
+    const third = await runBatch(core3, opts);
+    expect(core3.reads).toEqual([]);
+    expect(third.skipped).toBe(4);
+    // resume: false starts afresh, and never overwrites the earlier outputs
+    const fresh = await runBatch(fakeCore(), { ...opts, files: [inputs[0]], resume: false });
+    expect(path.basename(fresh.files[0].output!)).toBe('a-r-1.png');
+  });
+
+  it('a rerun with the outputs inside the input folder skips its own outputs (no recursion)', async () => {
+    await photos(['a.png', 'b.png']);
+    const folder = path.join(dir, 'in');
+    const opts: BatchOptions = { files: [folder], recipe, output: { dir: folder, suffix: '-r' } };
+    const first = await runBatch(fakeCore(), opts);
+    expect(first.done).toBe(2);
+    const core = fakeCore();
+    const second = await runBatch(core, opts);
+    expect(core.reads).toEqual([]);
+    expect(second).toMatchObject({ total: 2, skipped: 2, failed: 0 });
+    expect((await readdir(folder)).filter((f) => f.endsWith('.png')).sort()).toEqual(['a-r.png', 'a.png', 'b-r.png', 'b.png']);
+  });
+
+  it('removes stale temps of ours and redoes a claimed file whose output was renamed in before the crash', async () => {
+    const [a, b] = await photos(['a.png', 'b.png']);
+    const out = path.join(dir, 'out');
+    const opts: BatchOptions = { files: [a, b], recipe, output: { dir: out } };
+    await runBatch(fakeCore(), opts);
+    const jFile = (await readdir(out)).find((f) => f.startsWith('.restora-batch-'))!;
+    const j = JSON.parse(await readFile(path.join(out, jFile), 'utf8'));
+    // as if killed: b was claimed (queued) and its output renamed in, but the journal not updated
+    j.entries[1].status = 'queued';
+    delete j.entries[1].outputHash;
+    await writeFile(path.join(out, jFile), JSON.stringify(j));
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((r) => dead.on('exit', r));
+    const stale = `.restora-${dead.pid}-0123456789ab.tmp`;
+    const live = `.restora-${process.ppid}-0123456789ab.tmp`; // a running process's temp: not ours to remove
+    await writeFile(path.join(out, stale), 'half written');
+    await writeFile(path.join(out, live), 'being written');
+    await writeFile(path.join(out, '.unrelated.tmp'), 'not ours');
+    const core = fakeCore();
+    const r = await runBatch(core, opts);
+    expect(core.reads).toEqual([b]);
+    expect(r.files.map((f) => path.basename(f.output!))).toEqual(['a.png', 'b.png']); // no b-1.png duplicate
+    const listed = await readdir(out);
+    expect(listed).not.toContain(stale);
+    expect(listed).toContain(live);
+    expect(listed).toContain('.unrelated.tmp');
+  });
+
+  it('cancels between tiles: the running and the remaining files are cancelled, and a rerun finishes them', async () => {
+    await photos(['a.png', 'b.png', 'c.png']);
+    const ac = new AbortController();
+    const opts: BatchOptions = {
+      files: [path.join(dir, 'in')],
+      recipe,
+      output: {},
+      signal: ac.signal,
+      onEvent: (name, p) => {
+        if (name === 'file.progress' && (p as EventPayload<'file.progress'>).status === 'done') ac.abort();
+      },
+    };
+    const r = await runBatch(fakeCore({ tileDelayMs: 5 }), opts);
+    expect(r.cancelled).toBe(true);
+    expect(r.files.map((f) => f.status)).toEqual(['done', 'cancelled', 'cancelled']);
+    const core = fakeCore();
+    const again = await runBatch(core, { ...opts, signal: undefined, onEvent: undefined });
+    expect(core.reads.map((f) => path.basename(f))).toEqual(['b.png', 'c.png']);
+    expect(again).toMatchObject({ done: 2, skipped: 1, cancelled: false });
+  });
+
+  it('reports progress and an ETA once a file is done', async () => {
+    await photos(['a.png', 'b.png', 'c.png']);
+    const batch: EventPayload<'batch.progress'>[] = [];
+    const running: number[] = [];
+    await runBatch(fakeCore({ tileDelayMs: 2 }), {
+      files: [path.join(dir, 'in')],
+      recipe,
+      output: {},
+      onEvent: (name, p) => {
+        if (name === 'batch.progress') batch.push(p as EventPayload<'batch.progress'>);
+        if (name === 'file.progress' && (p as EventPayload<'file.progress'>).status === 'running') running.push((p as EventPayload<'file.progress'>).progress);
+      },
+    });
+    expect(batch[0].etaSeconds).toBeNull();
+    const last = batch[batch.length - 1];
+    expect(last).toMatchObject({ total: 3, done: 3, failed: 0, progress: 1, etaSeconds: 0 });
+    expect(batch.some((b) => b.etaSeconds !== null && b.etaSeconds > 0)).toBe(true);
+    for (let i = 1; i < batch.length; i++) expect(batch[i].progress).toBeGreaterThanOrEqual(batch[i - 1].progress - 1e-9);
+    expect(Math.max(...running)).toBe(1);
+  });
+
+  it('stops after a full disk: the rest are reported, not attempted', async () => {
+    await photos(['a.png', 'b.png', 'c.png']);
+    const core = fakeCore({ failWrite: { match: /^b/, code: 'E_NO_SPACE' } });
+    const r = await runBatch(core, { files: [path.join(dir, 'in')], recipe, output: {} });
+    expect(r.files.map((f) => f.status)).toEqual(['done', 'failed', 'failed']);
+    expect(r.files[2].error).toMatchObject({ code: 'E_NO_SPACE' });
+    expect(r.files[2].error!.message).toMatch(/c\.png was not processed: the output disk is full/);
+    expect(core.reads.map((f) => path.basename(f))).toEqual(['a.png', 'b.png']);
+  });
+
+  it('an output folder that cannot be created fails its files before any work', async () => {
+    const [a] = await photos(['a.png']);
+    await writeFile(path.join(dir, 'file'), 'x');
+    const core = fakeCore();
+    const r = await runBatch(core, { files: [a], recipe, output: { dir: path.join(dir, 'file', 'out') } });
+    expect(r.failed).toBe(1);
+    expect(r.files[0].error!.code).toMatch(/^E_(WRITE|READ_ONLY)$/);
+    expect(r.files[0].error!.message).toContain('a.png was not processed');
+    expect(core.reads).toEqual([]);
+  });
+
+  it('resumes after kill -9 mid-batch: no half-written file under a final name, only the missing files redone', async () => {
+    const inputs = await photos(['1.png', '2.png', '3.png', '4.png', '5.png', '6.png']);
+    const before = await snapshot(inputs);
+    const out = path.join(dir, 'out');
+    const arg = JSON.stringify({ files: [path.join(dir, 'in')], out, tileDelayMs: 60 });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'testing', 'batch-child.ts'), arg], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let doneLines = 0;
+    const killed = await new Promise<boolean>((resolve) => {
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (s: string) => {
+        doneLines += s.split('\n').filter((l) => l.startsWith('done ')).length;
+        if (doneLines >= 2 && child.exitCode === null) child.kill('SIGKILL');
+      });
+      child.on('exit', (_code, signal) => resolve(signal === 'SIGKILL'));
+    });
+    expect(killed).toBe(true);
+    // whatever is under a final name is a complete image
+    const finals = (await readdir(out)).filter((f) => f.endsWith('.png') && !f.startsWith('.'));
+    expect(finals.length).toBeGreaterThanOrEqual(2);
+    expect(finals.length).toBeLessThan(6);
+    for (const f of finals) await expect(sharp(path.join(out, f)).raw().toBuffer()).resolves.toBeDefined();
+    const core = fakeCore();
+    const r = await runBatch(core, { files: [path.join(dir, 'in')], recipe, output: { dir: out, suffix: '' } });
+    expect(r.failed).toBe(0);
+    expect(r.done + r.skipped).toBe(6);
+    expect(r.skipped).toBeGreaterThanOrEqual(2);
+    expect(core.reads.length).toBe(6 - r.skipped);
+    const after = (await readdir(out)).filter((f) => !f.startsWith('.') && !f.startsWith('restora-report'));
+    expect(after.sort()).toEqual(['1.png', '2.png', '3.png', '4.png', '5.png', '6.png']); // no duplicates
+    expect((await readdir(out)).some((f) => f.endsWith('.tmp'))).toBe(false);
+    for (const [i, f] of inputs.entries()) expect(await maxDiffInverted(f, path.join(out, `${i + 1}.png`))).toBeLessThanOrEqual(1);
+    expect(await snapshot(inputs)).toEqual(before);
+  });
+});

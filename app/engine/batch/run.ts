@@ -1,0 +1,408 @@
+// The batch runner: files and folders in, one output per image, a journal beside the outputs.
+//
+// Guarantees (tested in run.test.ts and by the reliability suite):
+// - Originals are only ever read. An output path that is an input (same path, or the same file
+//   through a link: same device and inode) is refused for that file.
+// - Every output path is claimed in the journal before any pixel is processed; a claimed path is
+//   never handed to another file, and an existing file is never replaced unless `overwrite` is set
+//   or the journal says it is this batch's own output (a rerun after a crash).
+// - Outputs go through the core's writer (temp file in the same folder, fsync, rename), so a crash
+//   leaves either the complete file or none under its final name; stale temps of ours are removed
+//   on the next run.
+// - One failing file is recorded (code + sentence) and the batch goes on, except when the output
+//   disk is full or read-only: then the files not yet started are reported with that reason.
+// - One file at a time, and no reference to its pixels is kept after it is written, so memory stays
+//   flat however many files there are.
+// - Running the same command again (same inputs as given, recipe and output options) resumes: done
+//   outputs are verified (exists, size, SHA-256; input size and mtime unchanged) and skipped.
+import type { Stats } from 'node:fs';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  BatchReport,
+  type ErrorInfo,
+  type EventPayload,
+  type FileEntry,
+  type FileReport,
+  OutputOptions,
+  Recipe,
+  RestoraError,
+} from '../../contract/index.ts';
+import type { BatchOptions, EngineCore, RgbImage } from '../api.ts';
+import { EtaEstimator } from './eta.ts';
+import { expand, OUTPUT_DIR_NAME, rootOf } from './expand.ts';
+import { writeFileAtomic } from '../image/writer.ts';
+import { hashFile, type JournalData, type JournalEntry, journalKey, journalPath, readJournal, reportPath, writeJournal } from './journal.ts';
+import { naturalOutput, numbered, pathKey, writerFormat } from './naming.ts';
+
+/** Journal rewrites: after every file for batches up to this size, else at most once a second. */
+const JOURNAL_EVERY_FILE_UP_TO = 200;
+const JOURNAL_MIN_INTERVAL_MS = 1000;
+
+interface Planned {
+  file: FileEntry;
+  entry: JournalEntry;
+  skip: boolean; // verified done in an earlier run
+  refused?: ErrorInfo; // planning refused this file (output would be an input, folder read-only)
+}
+
+function errorWithFile(e: unknown, file: string): ErrorInfo {
+  const err = RestoraError.from(e);
+  const name = path.basename(file);
+  const message = err.message.includes(name) ? err.message : `${name}: ${err.message}`;
+  return { code: err.code, message, file };
+}
+
+function ioCode(e: unknown): string | undefined {
+  return (e as { code?: string } | null)?.code;
+}
+
+async function statOrNull(p: string): Promise<Stats | null> {
+  try {
+    return await stat(p);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Temp files of the one writer (`.restora-<pid>-<12 hex>.tmp`, app/engine/image/writer.ts) whose
+ * process is gone: left by a crash between write and rename, safe to remove. A live process's
+ * temp (another batch writing into the same folder) is left alone.
+ */
+export function isStaleTemp(name: string, alive: (pid: number) => boolean = pidAlive): boolean {
+  const m = /^\.restora-(\d+)-[0-9a-f]+\.tmp$/.exec(name);
+  if (!m) return false;
+  const pid = Number(m[1]);
+  return pid !== process.pid && !alive(pid);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+/**
+ * Run a recipe over files and folders.
+ * Progress: `file.progress` (running with tile progress, then done/failed/skipped/cancelled) and
+ * `batch.progress` (fraction over the whole batch and an ETA in seconds, null until a file is done)
+ * through `opts.onEvent`. Cancellation through `opts.signal`: the running file stops between tiles,
+ * files not started are reported as cancelled.
+ * @returns the report: every input with its status, output and error (code + sentence)
+ */
+export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<BatchReport> {
+  const t0 = performance.now();
+  const recipe = Recipe.parse(opts.recipe);
+  const output = OutputOptions.parse(opts.output ?? {});
+  const recursive = opts.recursive ?? true;
+  const outDirOpt = output.dir ? path.resolve(output.dir) : undefined;
+  const key = journalKey({ paths: opts.files, recursive, recipe, output });
+  const batchId = opts.batchId ?? key;
+  const emit = opts.onEvent ?? (() => {});
+
+  const expanded = await expand(opts.files, recursive, { exclude: outDirOpt ? [outDirOpt] : [] });
+  const errors = expanded.errors;
+  const outDirOf = (f: FileEntry) => outDirOpt ?? path.join(rootOf(f), OUTPUT_DIR_NAME);
+
+  // ---- journal
+  const journalDir = outDirOpt ?? (expanded.files[0] ? outDirOf(expanded.files[0]) : undefined);
+  const jPath = journalDir ? journalPath(journalDir, key) : undefined;
+  const previous = jPath && opts.resume !== false ? await readJournal(jPath, key) : undefined;
+  const prevByInput = new Map<string, JournalEntry>();
+  for (const e of previous?.entries ?? []) prevByInput.set(e.input, e);
+  // outputs of an earlier run of this batch written among its inputs (--out = an input folder)
+  // are ours, not new inputs: a rerun must not process its own results
+  const ownOutputs = new Set((previous?.entries ?? []).filter((e) => e.output).map((e) => pathKey(e.output!)));
+  const files = expanded.files.filter((f) => !ownOutputs.has(pathKey(f.path)));
+
+  // ---- identities of all inputs: no output may be one of them
+  const inputKeys = new Set<string>();
+  const inputInodes = new Set<string>();
+  const inputStats = new Map<string, Stats>();
+  for (const f of files) {
+    inputKeys.add(pathKey(f.path));
+    const st = await statOrNull(f.path);
+    if (st) {
+      inputStats.set(f.path, st);
+      inputInodes.add(`${st.dev}:${st.ino}`);
+    }
+  }
+  const isInput = async (p: string): Promise<boolean> => {
+    if (inputKeys.has(pathKey(p))) return true;
+    const st = await statOrNull(p);
+    return !!st && inputInodes.has(`${st.dev}:${st.ino}`);
+  };
+
+  // ---- output folders: create them up front, so a read-only disk is known before any work
+  const dirProblem = new Map<string, ErrorInfo>();
+  for (const d of new Set(files.map(outDirOf))) {
+    try {
+      await mkdir(d, { recursive: true });
+      const st = await stat(d);
+      if (!st.isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+    } catch (e) {
+      const c = ioCode(e);
+      const code = c === 'EROFS' || c === 'EACCES' || c === 'EPERM' ? 'E_READ_ONLY' : c === 'ENOSPC' ? 'E_NO_SPACE' : 'E_WRITE';
+      const why = code === 'E_READ_ONLY' ? 'is read-only' : code === 'E_NO_SPACE' ? 'is on a full disk' : `cannot be created (${c ?? String(e)})`;
+      dirProblem.set(d, { code, message: `the output folder ${d} ${why}`, file: d });
+    }
+  }
+
+  // ---- plan: claim an output path for every file before any pixel is processed
+  const claimed = new Set<string>();
+  const planned: Planned[] = [];
+  const cleanDirs = new Set<string>(); // folders outputs will be written to
+  for (const f of files) {
+    const st = inputStats.get(f.path);
+    const entry: JournalEntry = { input: f.path, rel: f.rel, status: 'queued', inputSize: st?.size ?? f.size, inputMtimeMs: st?.mtimeMs ?? 0 };
+    const p: Planned = { file: f, entry, skip: false };
+    planned.push(p);
+    const outDir = outDirOf(f);
+    const problem = dirProblem.get(outDir);
+    if (problem) {
+      p.refused = { ...problem, message: `${path.basename(f.path)} was not processed: ${problem.message}`, file: f.path };
+      continue;
+    }
+    const natural = naturalOutput(f.path, f.rel, outDir, output.suffix, output.format);
+    if (await isInput(natural)) {
+      p.refused = {
+        code: 'E_WRITE',
+        message: `${path.basename(f.path)} was not processed: its output would replace the original (${natural}); choose another output folder or a suffix`,
+        file: f.path,
+      };
+      continue;
+    }
+    const prev = prevByInput.get(f.path);
+    const inputSame = !!prev && !!st && prev.inputSize === st.size && prev.inputMtimeMs === st.mtimeMs;
+    let chosen: string | undefined;
+    if (prev?.output && !claimed.has(pathKey(prev.output)) && !(await isInput(prev.output))) {
+      const ost = await statOrNull(prev.output);
+      if (prev.status === 'done' && ost) {
+        const intact = ost.size === prev.outputSize && (await hashFile(prev.output).catch(() => '')) === prev.outputHash;
+        if (intact && inputSame) {
+          Object.assign(entry, { status: 'done', output: prev.output, outputSize: prev.outputSize, outputHash: prev.outputHash, seconds: prev.seconds });
+          p.skip = true;
+          chosen = prev.output;
+        } else if (intact) {
+          chosen = prev.output; // our own output of an input that changed since: redo in place
+        }
+        // an output changed by someone else since is left alone: a new name below
+      } else if (!ost || prev.status !== 'done') {
+        // claimed by an earlier run and not recorded as done: if it exists, it is that run's own
+        // output, renamed into place just before the crash, so it is redone in place
+        chosen = prev.output;
+      }
+    }
+    if (!chosen) {
+      for (let n = 0; ; n++) {
+        const cand = numbered(natural, n);
+        if (claimed.has(pathKey(cand))) continue;
+        if (await isInput(cand)) continue;
+        if (!output.overwrite && (await statOrNull(cand))) continue;
+        chosen = cand;
+        break;
+      }
+    }
+    entry.output = chosen;
+    claimed.add(pathKey(chosen));
+    if (!p.skip) cleanDirs.add(path.dirname(chosen));
+  }
+
+  // ---- the journal, written before any work
+  const journal: JournalData = {
+    version: 1,
+    key,
+    batchId,
+    created: previous?.created ?? new Date().toISOString(),
+    updated: '',
+    recipe,
+    output: { ...output, dir: outDirOpt },
+    entries: planned.filter((p) => !p.refused).map((p) => p.entry),
+  };
+  let journalOk = !!jPath;
+  let lastFlush = 0;
+  const flush = async (force: boolean): Promise<void> => {
+    if (!jPath || !journalOk) return;
+    const now = Date.now();
+    if (!force && journal.entries.length > JOURNAL_EVERY_FILE_UP_TO && now - lastFlush < JOURNAL_MIN_INTERVAL_MS) return;
+    lastFlush = now;
+    try {
+      await writeJournal(jPath, journal);
+    } catch {
+      journalOk = false; // the outputs matter more than the journal: go on without it
+    }
+  };
+  if (journal.entries.length) await flush(true);
+
+  // ---- stale temps of ours (a crash between temp write and rename) where outputs will go
+  if (journalDir) cleanDirs.add(journalDir);
+  for (const d of cleanDirs) {
+    let names: string[];
+    try {
+      names = await readdir(d);
+    } catch {
+      continue;
+    }
+    for (const name of names) if (isStaleTemp(name)) await unlink(path.join(d, name)).catch(() => {});
+  }
+
+  // ---- process, one file at a time
+  const reports: FileReport[] = [];
+  const total = files.length + errors.length;
+  let done = 0;
+  let failed = errors.length;
+  let skipped = 0;
+  let finished = errors.length; // files with a final status
+  let cancelled = false;
+  let stopAll: ErrorInfo | undefined; // disk full / read-only: no point in going on
+  const eta = new EtaEstimator();
+  const notStarted = (i: number) => planned.length - i - 1;
+
+  const batchProgress = (i: number, current?: { megapixels?: number; progress: number }) => {
+    const payload: EventPayload<'batch.progress'> = {
+      batchId,
+      total,
+      done: done + skipped,
+      failed,
+      progress: total ? Math.min(1, (finished + (current?.progress ?? 0)) / total) : 1,
+      etaSeconds: eta.estimate(Math.max(0, notStarted(i)), current),
+    };
+    emit('batch.progress', payload);
+  };
+  const fileEvent = (i: number, p: Planned, status: FileReport['status'], progress: number, error?: ErrorInfo) => {
+    emit('file.progress', {
+      batchId,
+      index: i,
+      input: p.file.path,
+      status,
+      progress,
+      ...(p.entry.output && (status === 'done' || status === 'skipped') ? { output: p.entry.output } : {}),
+      ...(error ? { error } : {}),
+    });
+  };
+
+  for (const e of errors) reports.push({ input: e.file ?? '', status: 'failed', error: e });
+
+  for (let i = 0; i < planned.length; i++) {
+    const p = planned[i];
+    const { entry } = p;
+    if (p.skip) {
+      skipped++;
+      finished++;
+      reports.push({ input: p.file.path, output: entry.output, status: 'skipped', seconds: entry.seconds });
+      fileEvent(i, p, 'skipped', 1);
+      batchProgress(i);
+      continue;
+    }
+    if (p.refused || stopAll) {
+      const error = p.refused ?? { ...stopAll!, message: `${path.basename(p.file.path)} was not processed: ${stopAll!.message}`, file: p.file.path };
+      failed++;
+      finished++;
+      if (!p.refused) entry.status = 'failed';
+      reports.push({ input: p.file.path, status: 'failed', error });
+      fileEvent(i, p, 'failed', 0, error);
+      batchProgress(i);
+      continue;
+    }
+    if (cancelled || opts.signal?.aborted) {
+      cancelled = true;
+      entry.status = 'cancelled';
+      finished++;
+      reports.push({ input: p.file.path, status: 'cancelled' });
+      fileEvent(i, p, 'cancelled', 0);
+      continue;
+    }
+
+    const started = performance.now();
+    let megapixels: number | undefined;
+    fileEvent(i, p, 'running', 0);
+    batchProgress(i, { progress: 0 });
+    try {
+      let img: RgbImage | undefined = await core.readImage(p.file.path);
+      megapixels = (img.width * img.height) / 1e6;
+      const srcFormat = img.meta?.format;
+      const srcDepth = img.meta?.bitDepth ?? 8;
+      let lastEmit = 0;
+      let out: RgbImage | undefined = await core.run(img, recipe, {
+        signal: opts.signal,
+        runtime: opts.runtime,
+        onProgress: (pr) => {
+          const frac = pr.total > 0 ? Math.min(1, pr.done / pr.total) : 0;
+          opts.onProgress?.(pr);
+          const now = performance.now();
+          if (now - lastEmit < 100 && frac < 1) return; // a few events a second is plenty
+          lastEmit = now;
+          fileEvent(i, p, 'running', frac);
+          batchProgress(i, { megapixels, progress: frac });
+        },
+      });
+      img = undefined; // let the input's pixels go before the output is encoded
+      const target = entry.output!;
+      await mkdir(path.dirname(target), { recursive: true });
+      const format = writerFormat(p.file.path, output.format, srcFormat);
+      const bitDepth: 8 | 16 = format === 'png' || format === 'tiff' ? srcDepth : 8;
+      const written = await core.writeImage(out, target, { format, quality: output.quality, bitDepth });
+      out = undefined;
+      const ost = await stat(written);
+      entry.output = written;
+      entry.outputSize = ost.size;
+      entry.outputHash = await hashFile(written);
+      entry.status = 'done';
+      entry.seconds = (performance.now() - started) / 1000;
+      delete entry.error;
+      done++;
+      finished++;
+      eta.add(entry.seconds, megapixels);
+      reports.push({ input: p.file.path, output: written, status: 'done', seconds: entry.seconds });
+      await flush(false); // recorded before it is announced: a 'done' event means it survives a crash
+      fileEvent(i, p, 'done', 1);
+    } catch (e) {
+      const error = errorWithFile(e, p.file.path);
+      const seconds = (performance.now() - started) / 1000;
+      finished++;
+      if (error.code === 'E_CANCELLED' || opts.signal?.aborted) {
+        cancelled = true;
+        entry.status = 'cancelled';
+        reports.push({ input: p.file.path, status: 'cancelled', seconds });
+        fileEvent(i, p, 'cancelled', 0);
+      } else {
+        failed++;
+        entry.status = 'failed';
+        entry.error = error;
+        reports.push({ input: p.file.path, status: 'failed', error, seconds });
+        await flush(false);
+        fileEvent(i, p, 'failed', 0, error);
+        if (error.code === 'E_NO_SPACE' || error.code === 'E_READ_ONLY') stopAll = { code: error.code, message: error.code === 'E_NO_SPACE' ? 'the output disk is full' : 'the output folder is read-only' };
+      }
+    }
+    batchProgress(i);
+  }
+  await flush(true);
+
+  const report: BatchReport = {
+    batchId,
+    total,
+    done,
+    failed,
+    skipped,
+    cancelled,
+    seconds: (performance.now() - t0) / 1000,
+    files: reports,
+    ...(jPath && journalOk ? { journal: jPath } : {}),
+  };
+  // the human-readable record of the run, beside the journal (the journal is for resuming)
+  if (journalDir && jPath && journalOk && total > 0) {
+    const rPath = reportPath(journalDir, key);
+    try {
+      await writeFileAtomic(rPath, JSON.stringify({ ...report, report: rPath, recipe, output: journal.output }, null, 2) + '\n');
+      report.report = rPath;
+    } catch {
+      // no report file; the returned report still lists everything
+    }
+  }
+  return BatchReport.parse(report);
+}

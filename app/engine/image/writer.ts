@@ -1,0 +1,194 @@
+// The one writer. Every file the engine (and the app around it) writes goes through
+// `writeFileAtomic`: temp file in the destination folder, fsync, rename, fsync the folder. A crash
+// leaves either the old file or the new one, never half of one. Images are encoded by
+// `writeImage`, which re-embeds ICC (converting the sRGB pixels back to the original RGB profile),
+// EXIF (orientation reset to 1) and XMP, and refuses to write over any file opened as an input.
+import crypto from 'node:crypto';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { RestoraError } from '../../contract/index.ts';
+import type { RgbImage } from '../api.ts';
+import { isInput } from './inputs.ts';
+import { exifTiff, iccIsRgb, setExifOrientation, spliceExifJpeg, spliceExifPng, spliceExifWebp, xmpResetOrientation } from './metadata.ts';
+import { planarToInterleaved } from './pixels.ts';
+
+export type WriteFormat = 'png' | 'jpeg' | 'tiff' | 'webp' | 'avif';
+
+export interface WriteImageOptions {
+  /** 'keep' (the source format), png, jpeg/jpg, tiff/tif, webp, avif/heif. Default: from the extension, else the source format. */
+  format?: string;
+  /** 1-100 for JPEG, WebP and AVIF (WebP at 100 is lossless). Default 92. */
+  quality?: number;
+  /** 8 or 16 bits per sample; 16 only for PNG and TIFF. Default: the source's depth where the format allows. */
+  bitDepth?: 8 | 16;
+}
+
+const FORMAT_ALIASES: Record<string, WriteFormat> = {
+  png: 'png', jpeg: 'jpeg', jpg: 'jpeg', tiff: 'tiff', tif: 'tiff', webp: 'webp', avif: 'avif', heif: 'avif', heic: 'avif',
+};
+
+/** The extension the writer uses for a format. */
+export const EXTENSION: Record<WriteFormat, string> = { png: '.png', jpeg: '.jpg', tiff: '.tif', webp: '.webp', avif: '.avif' };
+
+/** Resolve a requested format ('keep', alias, or none) against the output name and the source. */
+export function resolveFormat(requested: string | undefined, outPath: string, sourceFormat?: string): WriteFormat {
+  const fromExt = FORMAT_ALIASES[path.extname(outPath).slice(1).toLowerCase()];
+  const fromSource = sourceFormat ? FORMAT_ALIASES[sourceFormat] : undefined;
+  if (!requested) return fromExt ?? fromSource ?? 'png';
+  if (requested === 'keep') return fromSource ?? fromExt ?? 'png';
+  const f = FORMAT_ALIASES[requested.toLowerCase()];
+  if (!f) throw new RestoraError('E_USAGE', `unknown output format "${requested}" (use keep, png, jpeg, tiff or webp)`);
+  return f;
+}
+
+function writeError(e: unknown, file: string): RestoraError {
+  if (e instanceof RestoraError) return e;
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const base = path.basename(file);
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new RestoraError('E_READ_ONLY', `cannot write ${base}: the folder is read-only or not writable`, file);
+  }
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new RestoraError('E_NO_SPACE', `cannot write ${base}: the disk is full`, file);
+  if (code === 'ENAMETOOLONG') return new RestoraError('E_WRITE', `cannot write ${base}: the file name is too long`, file);
+  if (code === 'ENOTDIR' || code === 'EEXIST') return new RestoraError('E_WRITE', `cannot write ${base}: a file is in the way of its folder`, file);
+  if (code === 'EISDIR') return new RestoraError('E_WRITE', `cannot write ${base}: a folder has that name`, file);
+  const msg = e instanceof Error ? e.message : String(e);
+  return new RestoraError('E_WRITE', `cannot write ${base} (${code ?? msg})`, file);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // not every platform can fsync a directory (Windows); the rename is still atomic there
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Write `data` to `file` atomically: a temp file in the same folder (created exclusively),
+ * fsync, rename over the destination, fsync the folder. Creates missing parent folders.
+ * Refuses to replace a file opened as an input. Errors: E_READ_ONLY (EACCES/EPERM/EROFS),
+ * E_NO_SPACE (ENOSPC, the temp file is removed), E_WRITE otherwise; each names the file.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  if (isInput(file)) {
+    throw new RestoraError('E_WRITE', `refusing to write over the original ${path.basename(file)}; choose another name or folder`, file);
+  }
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.restora-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tmp`);
+  let fh: fsp.FileHandle | undefined;
+  let created = false;
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+    fh = await fsp.open(tmp, 'wx', 0o644);
+    created = true;
+    await fh.writeFile(data);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await fsp.rename(tmp, file);
+    created = false;
+    await fsyncDir(dir);
+  } catch (e) {
+    await fh?.close().catch(() => undefined);
+    if (created) await fsp.unlink(tmp).catch(() => undefined);
+    throw writeError(e, file);
+  }
+}
+
+const iccFiles = new Map<string, string>();
+
+/** sharp embeds profiles from a file path: keep one temp copy per distinct profile. */
+async function iccPath(icc: Buffer): Promise<string> {
+  const key = crypto.createHash('sha256').update(icc).digest('hex').slice(0, 32);
+  const known = iccFiles.get(key);
+  if (known) return known;
+  const p = path.join(os.tmpdir(), `restora-icc-${process.getuid?.() ?? 'u'}`, `${key}.icc`);
+  await writeFileAtomic(p, icc);
+  iccFiles.set(key, p);
+  return p;
+}
+
+/**
+ * Encode an engine image (planar float32 RGB, [0,1], clipped here; sRGB) to file bytes.
+ * ICC: an RGB source profile is re-applied (pixels converted sRGB -> that profile, profile
+ * embedded); a CMYK/grey source profile cannot describe RGB output, so sRGB is embedded instead.
+ * EXIF: spliced in for JPEG, PNG and WebP with orientation 1. XMP: kept (orientation 1).
+ * Alpha: kept for PNG, TIFF, WebP, AVIF; JPEG has none, so transparent pixels are flattened on white.
+ */
+export async function encodeImage(img: RgbImage, format: WriteFormat, opts: { quality?: number; bitDepth?: 8 | 16 } = {}): Promise<Buffer> {
+  const { width, height } = img;
+  if (img.data.length !== 3 * width * height) throw new RestoraError('E_INTERNAL', `image data has ${img.data.length} values for ${width} x ${height} x 3`);
+  const meta = img.meta;
+  const quality = Math.min(100, Math.max(1, Math.round(opts.quality ?? 92)));
+  const wants16 = (opts.bitDepth ?? meta?.bitDepth ?? 8) === 16;
+  const depth: 8 | 16 = wants16 && (format === 'png' || format === 'tiff') ? 16 : 8;
+  const alpha = img.alpha && img.alpha.length === width * height ? img.alpha : undefined;
+  const raw = planarToInterleaved(img.data, alpha, width, height, depth);
+  let s = sharp(raw, { raw: { width, height, channels: alpha ? 4 : 3 }, limitInputPixels: false });
+  if (alpha && format === 'jpeg') s = s.flatten({ background: '#ffffff' });
+  if (depth === 16) s = s.toColourspace('rgb16');
+  if (meta?.icc && iccIsRgb(meta.icc)) s = s.withIccProfile(await iccPath(meta.icc));
+  else if (meta?.icc) s = s.withIccProfile('srgb');
+  if (meta?.xmp && meta.xmp.length) {
+    const xmp = xmpResetOrientation(meta.xmp.toString('utf8'));
+    if (xmp.trim()) s = s.withXmp(xmp);
+  }
+  switch (format) {
+    case 'png':
+      s = s.png({ compressionLevel: 6 });
+      break;
+    case 'jpeg':
+      s = s.jpeg({ quality, chromaSubsampling: quality >= 90 ? '4:4:4' : '4:2:0', mozjpeg: false });
+      break;
+    case 'tiff':
+      s = s.tiff({ compression: 'deflate', predictor: 'horizontal' }); // sharp's default (JPEG) would force 8-bit and lose detail
+      break;
+    case 'webp':
+      s = quality >= 100 ? s.webp({ lossless: true }) : s.webp({ quality, alphaQuality: 100 });
+      break;
+    case 'avif':
+      s = s.avif({ quality, effort: 4 });
+      break;
+  }
+  let out: Buffer;
+  try {
+    out = await s.toBuffer();
+  } catch (e) {
+    throw new RestoraError('E_WRITE', `could not encode the image as ${format.toUpperCase()} (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+  }
+  const tiff = meta?.exif ? exifTiff(meta.exif) : undefined;
+  if (tiff) {
+    const fixed = setExifOrientation(tiff, 1);
+    if (format === 'jpeg') out = spliceExifJpeg(out, fixed);
+    else if (format === 'png') out = spliceExifPng(out, fixed);
+    else if (format === 'webp') out = spliceExifWebp(out, fixed, width, height);
+  }
+  return out;
+}
+
+/**
+ * Encode and write an image atomically to `file` (the caller chooses the final name; this never
+ * picks names). Returns the path written. Throws E_WRITE when `file` is an open input.
+ */
+export async function writeImage(img: RgbImage, file: string, opts: WriteImageOptions = {}): Promise<string> {
+  if (isInput(file)) {
+    throw new RestoraError('E_WRITE', `refusing to write over the original ${path.basename(file)}; choose another name or folder`, file);
+  }
+  const format = resolveFormat(opts.format, file, img.meta?.format);
+  let bytes: Buffer;
+  try {
+    bytes = await encodeImage(img, format, opts);
+  } catch (e) {
+    const r = RestoraError.from(e);
+    throw new RestoraError(r.code, `${path.basename(file)}: ${r.message}`, file);
+  }
+  await writeFileAtomic(file, bytes);
+  return file;
+}

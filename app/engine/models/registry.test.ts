@@ -1,0 +1,113 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FIXTURE_MODELS, tmpDir } from '../../../test/fixtures/images/make.ts';
+import { validateCard } from './card.ts';
+import { ModelRegistry, toRunnable } from './registry.ts';
+
+const { dir, cleanup } = tmpDir();
+afterAll(cleanup);
+const REPO = path.resolve(import.meta.dirname, '..', '..', '..');
+
+function copyModel(id: string, to: string, edit?: (c: Record<string, unknown>) => void, cardText?: string) {
+  const d = path.join(to, id);
+  fs.mkdirSync(d, { recursive: true });
+  fs.copyFileSync(path.join(FIXTURE_MODELS, id.replace(/-(copy|bad|dup|nofile|json)$/, ''), 'model.onnx'), path.join(d, 'model.onnx'));
+  const c = JSON.parse(fs.readFileSync(path.join(FIXTURE_MODELS, id.replace(/-(copy|bad|dup|nofile|json)$/, ''), 'card.json'), 'utf8'));
+  edit?.(c);
+  fs.writeFileSync(path.join(d, 'card.json'), cardText ?? JSON.stringify(c));
+  return d;
+}
+
+describe('card schema', () => {
+  it('every committed card (fixtures and models/) passes the schema', () => {
+    for (const root of [FIXTURE_MODELS, path.join(REPO, 'models')]) {
+      for (const id of fs.readdirSync(root)) {
+        const f = path.join(root, id, 'card.json');
+        if (!fs.existsSync(f)) continue;
+        const v = validateCard(JSON.parse(fs.readFileSync(f, 'utf8')));
+        expect(v.ok ? [] : v.reasons, f).toEqual([]);
+      }
+    }
+  });
+
+  it('rejects what the schema and the rules forbid, with readable reasons', () => {
+    const good = JSON.parse(fs.readFileSync(path.join(FIXTURE_MODELS, 'tiny-denoise', 'card.json'), 'utf8'));
+    const bad = (edit: (c: Record<string, unknown>) => void) => {
+      const c = structuredClone(good);
+      edit(c);
+      const v = validateCard(c);
+      return v.ok ? [] : v.reasons;
+    };
+    expect(bad((c) => delete c.task)).toEqual([expect.stringMatching(/must have required property 'task'/)]);
+    expect(bad((c) => ((c.inputs as { layout: string }[])[0].layout = 'NHWC'))[0]).toMatch(/\/inputs\/0\/layout/);
+    expect(bad((c) => ((c.inputs as { range: number[] }[])[0].range = [0]))[0]).toMatch(/range/);
+    expect(bad((c) => (c.color_space = 'AdobeRGB'))[0]).toMatch(/color_space/);
+    expect(bad((c) => (c.size_multiple = 0))[0]).toMatch(/size_multiple/);
+    expect(bad((c) => (c.scale = 2))[0]).toMatch(/scale: 2 does not fit task denoise/);
+    expect(bad((c) => (c.task = 'inpaint'))).toContain('inputs: an inpainter needs a mask input');
+    expect(bad((c) => (c.surprise = 1))[0]).toMatch(/additional properties \(surprise\)/);
+    expect(bad((c) => (c.metrics = { 'Kodak24/sigma25/psnr': 'high' }))[0]).toMatch(/metrics/);
+  });
+});
+
+describe('ModelRegistry', () => {
+  it('reads the bundled folder and maps cards to ModelInfo and RunnableModel', () => {
+    const r = new ModelRegistry({ bundled: FIXTURE_MODELS });
+    expect(r.list().map((m) => m.id).sort()).toEqual(['tiny-denoise', 'tiny-inpaint', 'tiny-upscale-x2', 'tiny-upscale-x4']);
+    expect(r.skipped).toEqual([]);
+    const d = r.list().find((m) => m.id === 'tiny-denoise')!;
+    expect(d).toMatchObject({ task: 'denoise', scale: 1, source: 'bundled', license: 'MIT', metrics: {} });
+    expect(d.params).toBeGreaterThan(0);
+    const run = toRunnable(r.get('tiny-denoise')!);
+    expect(run).toMatchObject({ sizeMultiple: 4, tile: 64, overlap: 16, output: 'output', scale: 1 });
+    expect(run.inputs.map((i) => i.role)).toEqual(['image', 'sigma']);
+  });
+
+  it('picks defaults by task and scale, and checks explicit ids', () => {
+    const r = new ModelRegistry({ bundled: FIXTURE_MODELS });
+    expect(r.pick('denoise').card.id).toBe('tiny-denoise');
+    expect(r.pick('upscale', 4).card.id).toBe('tiny-upscale-x4');
+    expect(r.pick('upscale', 2, 'tiny-upscale-x2').card.id).toBe('tiny-upscale-x2');
+    expect(() => r.pick('upscale', 2, 'tiny-upscale-x4')).toThrow(/upscales x4, not x2/);
+    expect(() => r.pick('inpaint', undefined, 'tiny-denoise')).toThrow(/is a denoise model, not a inpaint model/);
+    expect(() => r.pick('denoise', undefined, 'nope')).toThrow(/there is no model named nope/);
+    expect(() => new ModelRegistry({}).pick('denoise')).toThrow(/no denoise model is installed/);
+  });
+
+  it('skips invalid user cards with a reason and never crashes; bundled wins on duplicate ids', () => {
+    const user = path.join(dir, 'user');
+    copyModel('tiny-denoise-copy', user, (c) => (c.id = 'my-denoise'));
+    copyModel('tiny-denoise-bad', user, (c) => (c.task = 'colorize'));
+    copyModel('tiny-denoise-dup', user); // same id as the bundled one
+    copyModel('tiny-denoise-json', user, undefined, '{ not json');
+    const nf = copyModel('tiny-denoise-nofile', user, (c) => (c.id = 'no-file'));
+    fs.rmSync(path.join(nf, 'model.onnx'));
+    fs.mkdirSync(path.join(user, 'empty-folder'));
+    const r = new ModelRegistry({ bundled: FIXTURE_MODELS, user });
+    const ids = r.list().map((m) => m.id);
+    expect(ids).toContain('my-denoise');
+    expect(r.list().find((m) => m.id === 'my-denoise')!.source).toBe('user');
+    expect(r.pick('denoise').card.id).toBe('tiny-denoise'); // bundled first
+    const reasons = r.skipped.map((s) => `${path.basename(path.dirname(s.path))}: ${s.reason}`).sort();
+    expect(reasons).toEqual([
+      expect.stringMatching(/^tiny-denoise-bad: card\.json does not match the schema: \/task: must be equal to one of the allowed values/),
+      expect.stringMatching(/^tiny-denoise-dup: another model already has the id tiny-denoise/),
+      expect.stringMatching(/^tiny-denoise-json: card\.json is not valid JSON/),
+      expect.stringMatching(/^tiny-denoise-nofile: model\.onnx is missing beside card\.json/),
+    ]);
+  });
+
+  it('verifies model files against the card sha256', async () => {
+    const root = path.join(dir, 'sha');
+    const d = copyModel('tiny-upscale-x2-copy', root, (c) => (c.id = 'x2'));
+    const r = new ModelRegistry({ bundled: root });
+    await expect(r.verify(r.get('x2')!)).resolves.toBeUndefined();
+    const f = path.join(d, 'model.onnx');
+    const b = fs.readFileSync(f);
+    b[b.length - 5] ^= 0xff;
+    fs.writeFileSync(f, b);
+    fs.utimesSync(f, new Date(), new Date(Date.now() + 5000));
+    await expect(r.verify(r.get('x2')!)).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringMatching(/model x2 is damaged/) });
+  });
+});

@@ -1,0 +1,190 @@
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RestoraError } from '../../contract/index.ts';
+import { FIXTURE_MODELS, maxAbsDiff, rng } from '../../../test/fixtures/images/make.ts';
+import { decode } from '../image/decode.ts';
+import { axisWeights, planAxis, reflectIndex, runTiled, tileCount, type TileTensor } from './tiler.ts';
+
+const REPO = path.resolve(import.meta.dirname, '..', '..', '..');
+const sessions: Record<string, ort.InferenceSession> = {};
+
+beforeAll(async () => {
+  for (const id of ['tiny-denoise', 'tiny-upscale-x2', 'tiny-upscale-x4']) {
+    sessions[id] = await ort.InferenceSession.create(path.join(FIXTURE_MODELS, id, 'model.onnx'), { intraOpNumThreads: 1, executionProviders: ['cpu'] });
+  }
+});
+afterAll(async () => {
+  for (const s of Object.values(sessions)) await s.release();
+});
+
+function runner(id: string, calls?: { n: number }) {
+  return async (feeds: Record<string, TileTensor>) => {
+    if (calls) calls.n++;
+    const f: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', v.data, v.dims);
+    const r = await sessions[id].run(f);
+    return r.output.data as Float32Array;
+  };
+}
+
+/** A stand-in model: nearest-neighbour upsampling by `scale` of the `image` input (identity at 1). */
+function nearest(scale: number) {
+  return async (feeds: Record<string, TileTensor>) => {
+    const { data, dims } = feeds.image;
+    const [, c, h, w] = dims;
+    const out = new Float32Array(c * h * w * scale * scale);
+    for (let k = 0; k < c; k++) for (let y = 0; y < h * scale; y++) for (let x = 0; x < w * scale; x++) {
+      out[k * h * w * scale * scale + y * w * scale + x] = data[k * h * w + Math.floor(y / scale) * w + Math.floor(x / scale)];
+    }
+    return out;
+  };
+}
+
+function randomImage(w: number, h: number, seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: 3 * w * h }, () => r());
+}
+
+describe('planning', () => {
+  it('windows are aligned, cover the axis and overlap by at least the overlap', () => {
+    for (const [len, tile, ov, m] of [[1000, 256, 32, 8], [257, 64, 16, 4], [100, 64, 16, 16], [64, 64, 16, 4], [65, 64, 16, 4], [7, 64, 16, 4], [513, 96, 24, 1]]) {
+      const p = planAxis(len, tile, ov, m);
+      expect(p.window % m).toBe(0);
+      for (const s of p.starts) expect(s % m).toBe(0);
+      expect(p.starts[0]).toBe(0);
+      expect(p.starts[p.starts.length - 1] + p.window).toBeGreaterThanOrEqual(len);
+      expect(p.starts[p.starts.length - 1] + p.window - len).toBeLessThan(Math.max(m, 1) + (p.starts.length === 1 ? 0 : 0));
+      for (let i = 1; i < p.starts.length; i++) expect(p.starts[i - 1] + p.window - p.starts[i]).toBeGreaterThanOrEqual(p.overlap);
+    }
+  });
+
+  it('1-D weights of all windows sum to exactly 1 at every output pixel (scales 1, 2, 4)', () => {
+    for (const scale of [1, 2, 4]) {
+      for (const [len, tile, ov, m] of [[1000, 256, 32, 8], [300, 64, 16, 4], [129, 48, 8, 1]]) {
+        const p = planAxis(len, tile, ov, m);
+        const sum = new Float64Array(len * scale);
+        p.starts.forEach((s, i) => {
+          const w = axisWeights(p, i, scale);
+          for (let x = 0; x < w.length && s * scale + x < sum.length; x++) sum[s * scale + x] += w[x];
+        });
+        for (let x = 0; x < sum.length; x++) expect(Math.abs(sum[x] - 1)).toBeLessThan(1e-6);
+      }
+    }
+  });
+
+  it('reflects indices past the edges', () => {
+    expect([-2, -1, 0, 1, 4, 5, 6, 7].map((i) => reflectIndex(i, 5))).toEqual([2, 1, 0, 1, 4, 3, 2, 1]);
+    expect(reflectIndex(3, 1)).toBe(0);
+  });
+});
+
+describe('runTiled with a stand-in model', () => {
+  it('identity and nearest x2/x4 come back exactly, any size (also smaller than a tile)', async () => {
+    for (const [w, h] of [[131, 77], [10, 7], [64, 64], [3, 2]]) {
+      const img = randomImage(w, h, w * h);
+      for (const scale of [1, 2, 4]) {
+        const out = await runTiled({ width: w, height: h, inputs: { image: { channels: 3, data: img } }, scale, sizeMultiple: 4, tile: 32, overlap: 8, run: nearest(scale) });
+        const want = new Float32Array(3 * w * h * scale * scale);
+        for (let c = 0; c < 3; c++) for (let y = 0; y < h * scale; y++) for (let x = 0; x < w * scale; x++) {
+          want[c * w * h * scale * scale + y * w * scale + x] = img[c * w * h + Math.floor(y / scale) * w + Math.floor(x / scale)];
+        }
+        expect(maxAbsDiff(out, want), `${w}x${h} x${scale}`).toBeLessThan(1e-6);
+      }
+    }
+  });
+
+  it('reports progress per tile and stops between tiles when aborted', async () => {
+    const img = randomImage(100, 60, 1);
+    const seen: [number, number][] = [];
+    const total = tileCount(100, 60, 32, 8, 4);
+    await runTiled({ width: 100, height: 60, inputs: { image: { channels: 3, data: img } }, scale: 1, sizeMultiple: 4, tile: 32, overlap: 8, run: nearest(1), onTile: (d, t) => seen.push([d, t]) });
+    expect(seen.length).toBe(total);
+    expect(seen.map((s) => s[0])).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(new Set(seen.map((s) => s[1]))).toEqual(new Set([total]));
+
+    const ac = new AbortController();
+    let calls = 0;
+    const run = async (f: Record<string, TileTensor>) => {
+      calls++;
+      if (calls === 2) ac.abort();
+      return nearest(1)(f);
+    };
+    await expect(runTiled({ width: 100, height: 60, inputs: { image: { channels: 3, data: img } }, scale: 1, sizeMultiple: 4, tile: 32, overlap: 8, run, signal: ac.signal })).rejects.toMatchObject({ code: 'E_CANCELLED' });
+    expect(calls).toBe(2);
+  });
+
+  it('constant planes are fed without a full-size map', async () => {
+    const img = randomImage(40, 40, 2);
+    let seen = -1;
+    await runTiled({
+      width: 40, height: 40, inputs: { image: { channels: 3, data: img }, sigma: { channels: 1, value: 0.1 } }, scale: 1, sizeMultiple: 1, tile: 24, overlap: 8,
+      run: async (f) => {
+        seen = f.sigma.data[5];
+        expect(f.sigma.dims).toEqual([1, 1, f.image.dims[2], f.image.dims[3]]);
+        return f.image.data;
+      },
+    });
+    expect(seen).toBeCloseTo(0.1, 6);
+  });
+
+  it('a model returning the wrong size is an E_MODEL error', async () => {
+    const img = randomImage(20, 20, 3);
+    await expect(runTiled({ width: 20, height: 20, inputs: { image: { channels: 3, data: img } }, scale: 2, sizeMultiple: 1, tile: 64, overlap: 8, run: nearest(1) })).rejects.toBeInstanceOf(RestoraError);
+  });
+});
+
+describe('runTiled with real conv models (ONNX fixtures)', () => {
+  // a real photo: a crop of the sample that ships with the repo
+  let photo: { width: number; height: number; data: Float32Array };
+  beforeAll(async () => {
+    photo = await decode(path.join(REPO, 'samples', 'parrots-iso6400.jpg'), { region: { left: 200, top: 120, width: 250, height: 190 } });
+  });
+
+  it('denoiser: tiled and single-pass outputs differ by at most 1/255 (max abs)', async () => {
+    const { width, height, data } = photo;
+    const inputs = { image: { channels: 3, data }, sigma: { channels: 1, value: 25 / 255 } };
+    const single = await runTiled({ width, height, inputs, scale: 1, sizeMultiple: 4, tile: 4096, overlap: 0, run: runner('tiny-denoise') });
+    const calls = { n: 0 };
+    const tiled = await runTiled({ width, height, inputs, scale: 1, sizeMultiple: 4, tile: 64, overlap: 16, run: runner('tiny-denoise', calls) });
+    expect(calls.n).toBeGreaterThan(9);
+    const d = maxAbsDiff(tiled, single);
+    expect(d).toBeLessThanOrEqual(1 / 255);
+    // and the model really changed the image (the test is not comparing two copies of the input)
+    expect(maxAbsDiff(single, data)).toBeGreaterThan(5 / 255);
+  });
+
+  it('upscalers x2 and x4: tiled equals single pass within 1/255', async () => {
+    const { width, height, data } = photo;
+    for (const [id, scale] of [['tiny-upscale-x2', 2], ['tiny-upscale-x4', 4]] as const) {
+      const inputs = { image: { channels: 3, data } };
+      const single = await runTiled({ width, height, inputs, scale, sizeMultiple: 1, tile: 4096, overlap: 0, run: runner(id) });
+      const tiled = await runTiled({ width, height, inputs, scale, sizeMultiple: 1, tile: 48, overlap: 8, run: runner(id) });
+      expect(single.length).toBe(3 * width * height * scale * scale);
+      expect(maxAbsDiff(tiled, single), id).toBeLessThanOrEqual(1 / 255);
+    }
+  });
+
+  it('a smooth gradient shows no seam', async () => {
+    const w = 160;
+    const h = 96;
+    const g = new Float32Array(3 * w * h);
+    for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) g[c * w * h + y * w + x] = 0.1 + 0.7 * (x / w) * (0.6 + 0.4 * c / 2) + 0.1 * (y / h);
+    const inputs = { image: { channels: 3, data: g }, sigma: { channels: 1, value: 15 / 255 } };
+    const tiled = await runTiled({ width: w, height: h, inputs, scale: 1, sizeMultiple: 4, tile: 48, overlap: 16, run: runner('tiny-denoise') });
+    const single = await runTiled({ width: w, height: h, inputs, scale: 1, sizeMultiple: 4, tile: 4096, overlap: 0, run: runner('tiny-denoise') });
+    expect(maxAbsDiff(tiled, single)).toBeLessThan(0.5 / 255);
+    // second differences across the interior: a seam would be a kink much larger than the gradient's
+    const kink = (img: Float32Array) => {
+      let m = 0;
+      for (let c = 0; c < 3; c++) for (let y = 8; y < h - 8; y++) for (let x = 8; x < w - 8; x++) {
+        const i = c * w * h + y * w + x;
+        m = Math.max(m, Math.abs(img[i + 1] - 2 * img[i] + img[i - 1]), Math.abs(img[i + w] - 2 * img[i] + img[i - w]));
+      }
+      return m;
+    };
+    expect(kink(tiled)).toBeLessThan(kink(single) + 0.25 / 255);
+    // the difference image is flat: nothing step- or kink-like where the tiles meet
+    expect(kink(tiled.map((v, i) => v - single[i]))).toBeLessThan(0.25 / 255);
+  });
+});

@@ -1,0 +1,249 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RestoraError, calls, events, type EventName } from '../contract/index.ts';
+import { createGrantSet } from './grants.ts';
+import { createHandlers, dispatch, isPng, type HandlerContext, type Handlers } from './handlers.ts';
+import { createFakeEngine, type FakeEngine } from './testing/fake-engine.ts';
+
+// a real 1x1 PNG
+const PNG = Uint8Array.from(Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64'));
+
+let dir: string;
+let dataDir: string;
+let engine: FakeEngine;
+let handlers: Handlers;
+let emitted: { name: EventName; payload: unknown }[];
+let ctx: HandlerContext;
+
+const call = (name: unknown, args: unknown) => dispatch(handlers, name, args);
+const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (e: RestoraError) => e.code);
+const waitFor = async (pred: () => boolean, ms = 5000) => {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+beforeEach(() => {
+  dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'restora-handlers-')));
+  dataDir = path.join(dir, 'data');
+  fs.mkdirSync(path.join(dir, 'shoot', 'day2'), { recursive: true });
+  for (const f of ['shoot/a.jpg', 'shoot/day2/b.jpg', 'shoot/notes.txt', 'loose.jpg', 'bad.jpg']) fs.writeFileSync(path.join(dir, f), 'x');
+  engine = createFakeEngine({ dataDir });
+  emitted = [];
+  const grants = createGrantSet();
+  ctx = {
+    mode: 'web',
+    emit: (name, payload) => emitted.push({ name, payload }),
+    urlFor: (p) => `/files?path=${encodeURIComponent(p)}`,
+    grant: (p) => grants.grant(p),
+    isGranted: (p) => grants.isGranted(p),
+  };
+  handlers = createHandlers(engine, ctx, { dataDir, version: '9.9.9' });
+});
+
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('dispatch', () => {
+  it('covers every call of the contract', () => {
+    expect(Object.keys(handlers).sort()).toEqual(Object.keys(calls).sort());
+  });
+  it('validates names and arguments with the contract: E_USAGE', async () => {
+    expect(await codeOf(call('nope', {}))).toBe('E_USAGE');
+    expect(await codeOf(call(42, {}))).toBe('E_USAGE');
+    expect(await codeOf(call('files.add', { paths: [] }))).toBe('E_USAGE');
+    expect(await codeOf(call('settings.set', { quality: 500 }))).toBe('E_USAGE');
+    expect(await codeOf(call('batch.start', { files: ['/a.jpg'], recipe: [{ task: 'upscale', scale: 3 }] }))).toBe('E_USAGE');
+    expect(engine.calls).toHaveLength(0);
+  });
+  it('turns any failure into a RestoraError with a code', async () => {
+    engine.runtimeInfo = async () => {
+      throw new Error('boom');
+    };
+    const err = await call('app.info', {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RestoraError);
+    expect((err as RestoraError).code).toBe('E_INTERNAL');
+  });
+});
+
+describe('app and models', () => {
+  it('app.info reports version, mode and the runtime for the saved settings', async () => {
+    await call('settings.set', { ep: 'cuda' });
+    const info = (await call('app.info', {})) as { version: string; mode: string; runtime: { requested: string } };
+    expect(info).toMatchObject({ version: '9.9.9', mode: 'web', runtime: { requested: 'cuda', active: 'cpu' } });
+    expect(calls['app.info'].result.safeParse(info).success).toBe(true);
+    expect(calls['models.list'].result.safeParse(await call('models.list', {})).success).toBe(true);
+  });
+});
+
+describe('grants', () => {
+  it('files.add expands folders and grants the image files only', async () => {
+    const r = (await call('files.add', { paths: [path.join(dir, 'shoot'), path.join(dir, 'loose.jpg'), path.join(dir, 'missing.jpg')] })) as {
+      files: { path: string; rel: string }[];
+      errors: { code: string; file?: string }[];
+    };
+    expect(r.files.map((f) => f.rel)).toEqual(['a.jpg', path.join('day2', 'b.jpg'), 'loose.jpg']);
+    expect(r.errors).toEqual([{ code: 'E_NOT_FOUND', message: 'missing.jpg does not exist', file: path.join(dir, 'missing.jpg') }]);
+    expect(calls['files.add'].result.safeParse(r).success).toBe(true);
+    expect(ctx.isGranted(path.join(dir, 'shoot', 'day2', 'b.jpg'))).toBe(true);
+    expect(ctx.isGranted(path.join(dir, 'shoot', 'notes.txt'))).toBe(false);
+    expect(ctx.isGranted(path.join(dir, 'shoot'))).toBe(false);
+  });
+
+  it('image.info, preview.region, batch.start, mask.save, shell.openFolder refuse ungranted paths: E_FORBIDDEN', async () => {
+    const p = path.join(dir, 'loose.jpg');
+    const recipe = [{ task: 'denoise', sigma: 10 }];
+    expect(await codeOf(call('image.info', { path: p }))).toBe('E_FORBIDDEN');
+    expect(await codeOf(call('preview.region', { path: p, region: { x: 0, y: 0, width: 8, height: 8 }, recipe }))).toBe('E_FORBIDDEN');
+    expect(await codeOf(call('batch.start', { files: [p], recipe }))).toBe('E_FORBIDDEN');
+    expect(await codeOf(call('mask.save', { forPath: p, png: PNG }))).toBe('E_FORBIDDEN');
+    expect(await codeOf(call('shell.openFolder', { path: '/etc' }))).toBe('E_FORBIDDEN');
+    const e = (await call('image.info', { path: p }).catch((x: unknown) => x)) as RestoraError;
+    expect(e.message).toContain('loose.jpg');
+    expect(e.file).toBe(p);
+    expect(engine.calls).toHaveLength(0);
+  });
+
+  it('a granted file reached through `..` or a symlink counts as itself; a different file does not', async () => {
+    await call('files.add', { paths: [path.join(dir, 'loose.jpg')] });
+    fs.symlinkSync(path.join(dir, 'loose.jpg'), path.join(dir, 'alias.jpg'));
+    expect(await codeOf(call('image.info', { path: `${dir}/shoot/../loose.jpg` }))).toBe('resolved');
+    expect(await codeOf(call('image.info', { path: path.join(dir, 'alias.jpg') }))).toBe('resolved');
+    expect(await codeOf(call('image.info', { path: `${dir}/loose.jpg/../bad.jpg` }))).toBe('E_FORBIDDEN');
+  });
+
+  it('image.info and preview.region return URLs of granted, served files', async () => {
+    const p = path.join(dir, 'loose.jpg');
+    await call('files.add', { paths: [p] });
+    const info = (await call('image.info', { path: p })) as { url: string; width: number };
+    expect(calls['image.info'].result.safeParse(info).success).toBe(true);
+    expect(info).not.toHaveProperty('displayPath');
+    const display = decodeURIComponent(info.url.split('path=')[1]);
+    expect(ctx.isGranted(display)).toBe(true);
+    const pr = (await call('preview.region', { path: p, region: { x: 0, y: 0, width: 8, height: 8 }, recipe: [{ task: 'denoise' }] })) as { beforeUrl: string; afterUrl: string };
+    expect(calls['preview.region'].result.safeParse(pr).success).toBe(true);
+    expect(ctx.isGranted(decodeURIComponent(pr.afterUrl.split('path=')[1]))).toBe(true);
+  });
+
+  it('an inpaint mask must be granted too; mask.save checks the PNG, stores it under dataDir/masks and grants it', async () => {
+    const p = path.join(dir, 'loose.jpg');
+    await call('files.add', { paths: [p] });
+    const region = { x: 0, y: 0, width: 8, height: 8 };
+    expect(await codeOf(call('preview.region', { path: p, region, recipe: [{ task: 'inpaint', mask: '/etc/passwd' }] }))).toBe('E_FORBIDDEN');
+    expect(await codeOf(call('mask.save', { forPath: p, png: new Uint8Array([1, 2, 3]) }))).toBe('E_MASK');
+    const jpegish = Uint8Array.from([0xff, 0xd8, ...PNG.slice(2)]);
+    expect(await codeOf(call('mask.save', { forPath: p, png: jpegish }))).toBe('E_MASK');
+    expect(await codeOf(call('mask.save', { forPath: p, png: PNG.slice(0, PNG.length - 4) }))).toBe('E_MASK');
+    const { path: maskPath } = (await call('mask.save', { forPath: p, png: PNG })) as { path: string };
+    expect(path.dirname(maskPath)).toBe(path.join(dataDir, 'masks'));
+    expect(path.basename(maskPath)).toMatch(/^loose-[0-9a-f]{12}\.png$/);
+    expect(Buffer.compare(fs.readFileSync(maskPath), Buffer.from(PNG))).toBe(0);
+    expect(ctx.isGranted(maskPath)).toBe(true);
+    expect(await codeOf(call('preview.region', { path: p, region, recipe: [{ task: 'inpaint', mask: maskPath }] }))).toBe('resolved');
+    // the original is untouched
+    expect(fs.readFileSync(p, 'utf8')).toBe('x');
+    expect(isPng(PNG)).toBe(true);
+  });
+});
+
+describe('batches', () => {
+  it('start returns at once; progress, then exactly one batch.done, go out through ctx.emit', async () => {
+    const r = (await call('files.add', { paths: [path.join(dir, 'shoot')] })) as { files: { path: string }[] };
+    const { batchId } = (await call('batch.start', { files: r.files.map((f) => f.path), recipe: [{ task: 'denoise' }] })) as { batchId: string };
+    expect(batchId).toMatch(/^[0-9a-f-]{36}$/);
+    await waitFor(() => emitted.some((e) => e.name === 'batch.done'));
+    for (const e of emitted) expect(events[e.name].safeParse(e.payload).success, e.name).toBe(true);
+    expect(emitted.filter((e) => e.name === 'batch.done')).toHaveLength(1);
+    expect(emitted.at(-1)!.name).toBe('batch.done');
+    const done = emitted.filter((e) => e.name === 'file.progress' && (e.payload as { status: string }).status === 'done').map((e) => e.payload as { output: string; outputUrl: string });
+    expect(done).toHaveLength(2);
+    for (const d of done) {
+      expect(d.outputUrl).toBe(`/files?path=${encodeURIComponent(d.output)}`);
+      expect(ctx.isGranted(d.output)).toBe(true);
+    }
+    // the output folder becomes a place the user may reveal
+    expect(await codeOf(call('shell.openFolder', { path: path.dirname(done[0].output) }))).toBe('resolved');
+  });
+
+  it('cancel aborts between tiles; an unknown batch is not ok', async () => {
+    engine.hold = true;
+    const r = (await call('files.add', { paths: [path.join(dir, 'shoot')] })) as { files: { path: string }[] };
+    const { batchId } = (await call('batch.start', { files: r.files.map((f) => f.path), recipe: [{ task: 'denoise' }] })) as { batchId: string };
+    await waitFor(() => emitted.some((e) => e.name === 'file.progress'));
+    expect(await call('batch.cancel', { batchId: 'nope' })).toEqual({ ok: false });
+    expect(await call('batch.cancel', { batchId })).toEqual({ ok: true });
+    await waitFor(() => emitted.some((e) => e.name === 'batch.done'));
+    const report = emitted.find((e) => e.name === 'batch.done')!.payload as { cancelled: boolean; files: { status: string }[] };
+    expect(report.cancelled).toBe(true);
+    expect(report.files.map((f) => f.status)).toEqual(['cancelled', 'cancelled']);
+    expect(engine.tilesRun).toBe(0);
+    expect(await call('batch.cancel', { batchId })).toEqual({ ok: false });
+  });
+
+  it('a batch the engine throws on still ends with one batch.done listing every file as failed', async () => {
+    engine.runBatch = async () => {
+      throw new RestoraError('E_MODEL', 'no denoise model is installed');
+    };
+    await call('files.add', { paths: [path.join(dir, 'loose.jpg')] });
+    await call('batch.start', { files: [path.join(dir, 'loose.jpg')], recipe: [{ task: 'denoise' }] });
+    await waitFor(() => emitted.some((e) => e.name === 'batch.done'));
+    const report = emitted.find((e) => e.name === 'batch.done')!.payload;
+    expect(events['batch.done'].safeParse(report).success).toBe(true);
+    expect(report).toMatchObject({ total: 1, failed: 1, cancelled: false, files: [{ status: 'failed', error: { code: 'E_MODEL' } }] });
+  });
+
+  it('output folders must be chosen: a dropped folder or a picked one', async () => {
+    const p = path.join(dir, 'loose.jpg');
+    await call('files.add', { paths: [p] });
+    expect(await codeOf(call('batch.start', { files: [p], recipe: [{ task: 'denoise' }], output: { dir: '/tmp/elsewhere' } }))).toBe('E_FORBIDDEN');
+    expect(await codeOf(call('settings.set', { outputDir: '/tmp/elsewhere' }))).toBe('E_FORBIDDEN');
+    await call('files.add', { paths: [path.join(dir, 'shoot')] });
+    expect(await codeOf(call('batch.start', { files: [p], recipe: [{ task: 'denoise' }], output: { dir: path.join(dir, 'shoot', 'out') } }))).toBe('resolved');
+    expect(await codeOf(call('dialog.open', { purpose: 'output' }))).toBe('E_UNSUPPORTED');
+    const picked = path.join(dir, 'picked');
+    ctx.choosePaths = vi.fn(async () => [picked]);
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    expect(await call('dialog.open', { purpose: 'output' })).toEqual({ paths: [picked] });
+    expect(await call('settings.set', { outputDir: picked })).toMatchObject({ outputDir: picked });
+  });
+});
+
+describe('settings and presets persist in dataDir', () => {
+  it('settings.set merges (a field not named keeps its value) and survives a new handler table', async () => {
+    expect(await call('settings.get', {})).toMatchObject({ suffix: '-restored', theme: 'dark', quality: 92 });
+    await call('settings.set', { quality: 80 });
+    const s = await call('settings.set', { theme: 'light' });
+    expect(s).toMatchObject({ quality: 80, theme: 'light' });
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    expect(await call('settings.get', {})).toMatchObject({ quality: 80, theme: 'light' });
+    expect(JSON.parse(fs.readFileSync(path.join(dataDir, 'settings.json'), 'utf8'))).toMatchObject({ quality: 80 });
+    // no temp files left behind by the atomic writer
+    expect(fs.readdirSync(dataDir).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  it('concurrent settings.set calls do not lose updates', async () => {
+    await Promise.all([call('settings.set', { quality: 50 }), call('settings.set', { theme: 'light' }), call('settings.set', { suffix: '-x' })]);
+    expect(await call('settings.get', {})).toMatchObject({ quality: 50, theme: 'light', suffix: '-x' });
+  });
+
+  it('a broken settings file reads as defaults and is kept aside', async () => {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(path.join(dataDir, 'settings.json'), '{"quality": 9000');
+    expect(await call('settings.get', {})).toMatchObject({ quality: 92 });
+    expect(fs.existsSync(path.join(dataDir, 'settings.json.broken'))).toBe(true);
+  });
+
+  it('presets: save (replace by name), list sorted, delete', async () => {
+    await call('presets.save', { name: 'Zoom', recipe: [{ task: 'upscale', scale: 2 }] });
+    await call('presets.save', { name: 'High ISO', recipe: [{ task: 'denoise', sigma: 30 }] });
+    const list = (await call('presets.save', { name: 'Zoom', recipe: [{ task: 'upscale', scale: 4 }] })) as { name: string; recipe: { scale?: number }[] }[];
+    expect(list.map((p) => p.name)).toEqual(['High ISO', 'Zoom']);
+    expect(list[1].recipe[0].scale).toBe(4);
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    expect(((await call('presets.list', {})) as unknown[]).length).toBe(2);
+    expect(await call('presets.delete', { name: 'Zoom' })).toEqual([{ name: 'High ISO', recipe: [{ task: 'denoise', sigma: 30 }] }]);
+  });
+});

@@ -1,0 +1,267 @@
+// THE handler table: every call of the contract is implemented here once, and both front ends use
+// it, so they cannot drift: the Electron host (app/host/host.ts, over a MessagePort) and the
+// web-mode server (app/server, over HTTP/WebSocket).
+//
+//   const handlers = createHandlers(engine, ctx, { dataDir, version });
+//   const result = await dispatch(handlers, name, args);   // validates, runs, maps errors
+//
+// - `dispatch` is the only entry: it checks the call name, validates the arguments with the
+//   contract's zod schemas (`parseArgs`, E_USAGE on failure), calls the handler and rethrows any
+//   failure as a RestoraError (code + sentence + file). Handlers never validate again.
+// - Results are plain structured-clone/JSON-able data. The one binary argument is mask.save's png.
+// - Paths: a call may only use paths the user chose. `files.add` grants the image files it expands
+//   (and remembers dropped folders as output/reveal locations); `dialog.open` grants what the user
+//   picks; outputs, previews, display copies and masks that Restora makes are granted as they appear.
+//   `image.info`, `preview.region`, `batch.start` (inputs, masks, output dir), `mask.save` and
+//   `shell.openFolder` refuse anything else with E_FORBIDDEN.
+// - Batches: `batch.start` returns { batchId } at once and runs in the background; progress goes out
+//   through ctx.emit ('file.progress', 'batch.progress', then exactly one 'batch.done').
+//   `batch.cancel` aborts the batch's AbortController (the engine stops between tiles); a hard cancel
+//   is the host's business (it kills the process; see app/main/host-bridge.ts).
+// - Settings/presets persist in `<dataDir>` (store.ts); masks go to `<dataDir>/masks/`.
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { z } from 'zod';
+import {
+  RestoraError,
+  isCallName,
+  parseArgs,
+  type BatchReport,
+  type CallName,
+  type CallResult,
+  type ErrorInfo,
+  type EventName,
+  type EventPayload,
+  type Recipe,
+  type calls,
+} from '../contract/index.ts';
+import type { Engine } from '../engine/api.ts';
+import { writeFileAtomic } from '../engine/image/writer.ts';
+import { createStore } from './store.ts';
+
+export interface HandlerContext {
+  mode: 'electron' | 'web';
+  emit<N extends EventName>(name: N, payload: EventPayload<N>): void;
+  /** How the renderer fetches a file: restora:// URL in Electron, /files?... in web mode. */
+  urlFor(absPath: string): string;
+  /** The user chose this file, or Restora made it (output, preview, mask): it may be served and processed. */
+  grant(absPath: string): void;
+  /** Containment by real path. */
+  isGranted(absPath: string): boolean;
+  /** Desktop: reveal in the file manager. Absent in web mode (the UI shows the path). */
+  openFolder?(absPath: string): Promise<boolean>;
+  /** Desktop: a native open dialog; [] when cancelled. Absent in web mode (E_UNSUPPORTED). */
+  choosePaths?(purpose: 'files' | 'folder' | 'output'): Promise<string[]>;
+}
+
+export type Handlers = { [N in CallName]: (args: z.infer<(typeof calls)[N]['args']>) => Promise<CallResult<N>> };
+
+export interface HandlerOptions {
+  dataDir: string;
+  version: string;
+  /** Folders the user already chose (a restarted host, a server's --out): valid output/reveal places. */
+  dirs?: string[];
+}
+
+const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
+const MAX_MASK_BYTES = 256 * 1024 * 1024;
+
+/** True if `bytes` is a whole PNG: signature, an IHDR first, an IEND last. */
+export function isPng(bytes: Uint8Array): boolean {
+  if (bytes.length < 8 + 25 + 12) return false;
+  for (let i = 0; i < 8; i++) if (bytes[i] !== PNG_SIGNATURE[i]) return false;
+  const ascii = (from: number) => String.fromCharCode(bytes[from], bytes[from + 1], bytes[from + 2], bytes[from + 3]);
+  const ihdrLen = (bytes[8] << 24) | (bytes[9] << 16) | (bytes[10] << 8) | bytes[11];
+  return ihdrLen === 13 && ascii(12) === 'IHDR' && ascii(bytes.length - 8) === 'IEND';
+}
+
+export function createHandlers(engine: Engine, ctx: HandlerContext, opts: HandlerOptions): Handlers {
+  const store = createStore(opts.dataDir);
+  const batches = new Map<string, AbortController>();
+  // folders the user dropped or picked: valid output folders and places to reveal
+  const chosenDirs = new Set<string>((opts.dirs ?? []).map((d) => path.resolve(d)));
+
+  const abs = (p: string) => path.resolve(p);
+  const name = (p: string) => path.basename(p);
+  const forbid = (p: string, what = 'was not added to Restora'): never => {
+    throw new RestoraError('E_FORBIDDEN', `${name(p)} ${what}; add it by dropping it or choosing it first`, p);
+  };
+  const requireFile = (p: string): string => {
+    const a = abs(p);
+    if (!ctx.isGranted(a)) forbid(a);
+    return a;
+  };
+  const dirAllowed = (dir: string): boolean => {
+    const a = abs(dir);
+    if (ctx.isGranted(a)) return true;
+    for (const d of chosenDirs) {
+      const rel = path.relative(d, a);
+      if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) return true;
+    }
+    return false;
+  };
+  const requireMasks = (recipe: Recipe) => {
+    for (const step of recipe) if (step.task === 'inpaint') requireFile(step.mask);
+  };
+  const served = (p: string): string => {
+    ctx.grant(p);
+    return ctx.urlFor(p);
+  };
+  const errorInfo = (e: unknown): ErrorInfo => RestoraError.from(e).toJSON();
+
+  function failedReport(batchId: string, files: string[], e: unknown, started: number): BatchReport {
+    const err = RestoraError.from(e);
+    const cancelled = err.code === 'E_CANCELLED';
+    return {
+      batchId,
+      total: files.length,
+      done: 0,
+      failed: cancelled ? 0 : files.length,
+      skipped: 0,
+      cancelled,
+      seconds: (Date.now() - started) / 1000,
+      files: files.map((input) => ({ input, status: cancelled ? 'cancelled' : 'failed', error: err.toJSON() })),
+    };
+  }
+
+  return {
+    'app.info': async () => {
+      const s = await store.getSettings();
+      return { version: opts.version, runtime: await engine.runtimeInfo({ ep: s.ep, threads: s.threads, tile: s.tile }), mode: ctx.mode };
+    },
+
+    'models.list': async () => engine.models(),
+
+    'files.add': async ({ paths, recursive }) => {
+      const roots = paths.map(abs);
+      const { files, errors } = await engine.expand(roots, recursive);
+      for (const f of files) ctx.grant(f.path);
+      for (const r of roots) {
+        const st = await fs.stat(r).catch(() => null);
+        if (st?.isDirectory()) chosenDirs.add(r);
+      }
+      return { files, errors: errors.map(errorInfo) };
+    },
+
+    'image.info': async ({ path: p }) => {
+      const file = requireFile(p);
+      const { displayPath, ...info } = await engine.imageInfo(file);
+      return { ...info, url: served(displayPath) };
+    },
+
+    'preview.region': async ({ path: p, region, recipe, runtime }) => {
+      const file = requireFile(p);
+      requireMasks(recipe);
+      const r = await engine.previewRegion(file, region, recipe, { runtime });
+      return { beforeUrl: served(r.before), afterUrl: served(r.after), region: r.region, scale: r.scale, seconds: r.seconds };
+    },
+
+    'mask.save': async ({ forPath, png }) => {
+      const file = requireFile(forPath);
+      if (png.length > MAX_MASK_BYTES || !isPng(png)) throw new RestoraError('E_MASK', `the mask for ${name(file)} is not a PNG image`, file);
+      const dir = path.join(opts.dataDir, 'masks');
+      await fs.mkdir(dir, { recursive: true });
+      const stem = name(file).replace(/\.[^.]*$/, '').replace(/[^\p{L}\p{N}_.-]+/gu, '_').slice(0, 80) || 'mask';
+      const id = crypto.createHash('sha256').update(file).digest('hex').slice(0, 12);
+      const out = path.join(dir, `${stem}-${id}.png`);
+      await writeFileAtomic(out, Buffer.from(png.buffer, png.byteOffset, png.byteLength));
+      ctx.grant(out);
+      return { path: out };
+    },
+
+    'batch.start': async ({ files, recipe, output, runtime, resume }) => {
+      const inputs = files.map(requireFile);
+      requireMasks(recipe);
+      if (output.dir && !dirAllowed(output.dir)) forbid(abs(output.dir), 'is not a folder you chose for output');
+      const batchId = crypto.randomUUID();
+      const ac = new AbortController();
+      batches.set(batchId, ac);
+      const started = Date.now();
+      const out = output.dir ? { ...output, dir: abs(output.dir) } : output;
+      void (async () => {
+        let report: BatchReport;
+        try {
+          report = await engine.runBatch({
+            batchId,
+            files: inputs,
+            recipe,
+            output: out,
+            runtime,
+            resume,
+            signal: ac.signal,
+            onEvent: (ev, payload) => {
+              if (ev === 'file.progress') {
+                const fp = payload as EventPayload<'file.progress'>;
+                ctx.emit('file.progress', fp.output && fp.status === 'done' ? { ...fp, outputUrl: served(fp.output) } : fp);
+              } else ctx.emit(ev, payload);
+            },
+          });
+          for (const f of report.files) if (f.output && f.status === 'done') ctx.grant(f.output);
+          if (report.files.some((f) => f.output)) {
+            const dirs = new Set(report.files.filter((f) => f.output).map((f) => path.dirname(f.output as string)));
+            for (const d of dirs) chosenDirs.add(d);
+          }
+        } catch (e) {
+          report = failedReport(batchId, inputs, e, started);
+        } finally {
+          batches.delete(batchId);
+        }
+        ctx.emit('batch.done', report);
+      })();
+      return { batchId };
+    },
+
+    'batch.cancel': async ({ batchId }) => {
+      const ac = batches.get(batchId);
+      if (!ac) return { ok: false };
+      ac.abort(new RestoraError('E_CANCELLED', 'the batch was cancelled'));
+      return { ok: true };
+    },
+
+    'settings.get': async () => store.getSettings(),
+
+    'settings.set': async (patch) => {
+      if (patch.outputDir && !dirAllowed(patch.outputDir)) forbid(abs(patch.outputDir), 'is not a folder you chose for output');
+      return store.setSettings(patch.outputDir ? { ...patch, outputDir: abs(patch.outputDir) } : patch);
+    },
+
+    'presets.list': async () => store.listPresets(),
+    'presets.save': async (preset) => store.savePreset(preset),
+    'presets.delete': async ({ name: n }) => store.deletePreset(n),
+
+    'shell.openFolder': async ({ path: p }) => {
+      const target = abs(p);
+      if (!ctx.isGranted(target) && !dirAllowed(target)) forbid(target);
+      const opened = ctx.openFolder ? await ctx.openFolder(target) : false;
+      return { opened, path: target };
+    },
+
+    'dialog.open': async ({ purpose }) => {
+      if (!ctx.choosePaths) throw new RestoraError('E_UNSUPPORTED', 'file dialogs are only available in the desktop app');
+      const picked = (await ctx.choosePaths(purpose)).map(abs);
+      // picked files are granted; a picked folder becomes an output/reveal location, and its images
+      // are granted when the UI adds it (files.add), so non-images in it are never served
+      for (const p of picked) {
+        if (purpose === 'files') ctx.grant(p);
+        else chosenDirs.add(p);
+      }
+      return { paths: picked };
+    },
+  };
+}
+
+/**
+ * Validate and run one call. `name` and `args` come straight off the wire; the result is whatever
+ * the handler returns. Every failure leaves as a RestoraError (unknown name / bad args: E_USAGE).
+ */
+export async function dispatch(handlers: Handlers, name: unknown, args: unknown): Promise<unknown> {
+  if (!isCallName(name)) throw new RestoraError('E_USAGE', `unknown call ${typeof name === 'string' ? name : typeof name}`);
+  try {
+    const parsed = parseArgs(name, args);
+    const handler = handlers[name] as (a: unknown) => Promise<unknown>;
+    return await handler(parsed);
+  } catch (e) {
+    throw RestoraError.from(e);
+  }
+}

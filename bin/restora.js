@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// The `restora` launcher: runs app/cli/main.ts through tsx (resolved from this package's own
+// node_modules, so it works from any working directory), forwarding arguments, stdio, the exit
+// status and signals.
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(path.join(root, 'package.json'));
+let loader;
+try {
+  loader = pathToFileURL(require.resolve('tsx')).href;
+} catch {
+  process.stderr.write('restora: the "tsx" package is missing; run "npm install" in ' + root + '\n');
+  process.exit(1);
+}
+const entry = path.join(root, 'app', 'cli', 'main.ts');
+const child = spawn(process.execPath, [...process.execArgv, '--import', loader, entry, ...process.argv.slice(2)], { stdio: 'inherit' });
+
+// The child shares our terminal, so Ctrl-C already reaches it; forward what arrives otherwise
+// (kill <pid>, a parent's SIGTERM) so it can cancel cleanly.
+const forward = (sig) => () => {
+  if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+};
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']) process.on(sig, forward(sig));
+
+child.on('error', (e) => {
+  process.stderr.write(`restora: cannot start node: ${e.message}\n`);
+  process.exit(1);
+});
+child.on('exit', (code, signal) => {
+  if (signal) {
+    // die of the same signal, so callers (shells, tests) see how the CLI ended
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']) process.removeAllListeners(sig);
+    process.kill(process.pid, signal);
+    return;
+  }
+  process.exit(code ?? 1);
+});

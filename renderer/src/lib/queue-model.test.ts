@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import type { BatchReport } from '../../../app/contract/index.ts';
+import { applyFileProgress, applyReport, countItems, itemFromEntry } from './queue-model.ts';
+import { formatEta } from './format.ts';
+
+const ev = (input: string, status: 'running' | 'done' | 'failed', progress: number, extra = {}) => ({ batchId: 'b', index: 0, input, status, progress, ...extra });
+
+describe('queue model', () => {
+  it('follows file events; a late "running" never undoes "done"', () => {
+    const item = itemFromEntry({ path: '/p/a.jpg', rel: 'a.jpg', size: 10 });
+    applyFileProgress(item, ev('/p/a.jpg', 'running', 0.4));
+    expect(item).toMatchObject({ status: 'running', progress: 0.4 });
+    applyFileProgress(item, ev('/p/a.jpg', 'done', 1, { output: '/p/restored/a.jpg', outputUrl: '/files?x' }));
+    applyFileProgress(item, ev('/p/a.jpg', 'running', 0.9));
+    expect(item).toMatchObject({ status: 'done', progress: 1, output: '/p/restored/a.jpg' });
+  });
+
+  it('a failed file keeps its reason; the report settles every file of a cancelled batch', () => {
+    const a = itemFromEntry({ path: '/a', rel: 'a', size: 1 });
+    const b = itemFromEntry({ path: '/b', rel: 'b', size: 1 });
+    const c = itemFromEntry({ path: '/c', rel: 'c', size: 1 });
+    a.status = 'queued';
+    b.status = 'running';
+    c.status = 'queued';
+    applyFileProgress(a, ev('/a', 'failed', 0, { error: { code: 'E_DECODE', message: 'a is not a readable image' } }));
+    const report: BatchReport = {
+      batchId: 'b',
+      total: 3,
+      done: 1,
+      failed: 1,
+      skipped: 0,
+      cancelled: true,
+      seconds: 1,
+      files: [
+        { input: '/a', status: 'failed', error: { code: 'E_DECODE', message: 'a is not a readable image' } },
+        { input: '/b', status: 'done', output: '/out/b' },
+      ],
+    };
+    applyReport(new Map([['/a', a], ['/b', b], ['/c', c]]), report);
+    expect(a.error?.code).toBe('E_DECODE');
+    expect(b).toMatchObject({ status: 'done', output: '/out/b' });
+    expect(c.status).toBe('cancelled');
+    expect(countItems([a, b, c])).toMatchObject({ failed: 1, done: 1, cancelled: 1, total: 3 });
+  });
+
+  it('says the ETA in words', () => {
+    expect(formatEta(null)).toBe('estimating…');
+    expect(formatEta(42)).toBe('about 42 s left');
+    expect(formatEta(150)).toBe('about 2 min 30 s left');
+    expect(formatEta(7200 + 600)).toBe('about 2 h 10 min left');
+  });
+});

@@ -1,0 +1,96 @@
+// The queue as plain data: how events and reports change it. Kept apart from the rune class so the
+// rules (what a late event may overwrite, how a cancelled batch ends) are unit-tested.
+import type { BatchReport, ErrorInfo, EventPayload, FileEntry, FileStatus, ImageInfo } from '../../../app/contract/index.ts';
+
+export type ItemStatus = FileStatus | 'ready';
+
+export interface QueueItem {
+  path: string;
+  rel: string;
+  size: number;
+  status: ItemStatus;
+  /** 0-1 over the whole recipe */
+  progress: number;
+  error?: ErrorInfo;
+  output?: string;
+  outputUrl?: string;
+  info?: ImageInfo;
+  infoError?: ErrorInfo;
+  outputInfo?: ImageInfo;
+}
+
+export function itemFromEntry(f: FileEntry): QueueItem {
+  return { path: f.path, rel: f.rel, size: f.size, status: 'ready', progress: 0 };
+}
+
+const FINAL: ItemStatus[] = ['done', 'failed', 'cancelled', 'skipped'];
+
+export function isFinal(s: ItemStatus): boolean {
+  return FINAL.includes(s);
+}
+
+/** Apply a file.progress event. A late 'running' event never undoes a final status. */
+export function applyFileProgress(item: QueueItem, ev: EventPayload<'file.progress'>): void {
+  if (isFinal(item.status) && !isFinal(ev.status)) return;
+  item.status = ev.status;
+  item.progress = ev.status === 'done' || ev.status === 'skipped' ? 1 : Math.max(ev.status === 'running' ? item.progress : 0, ev.progress);
+  if (ev.error) item.error = ev.error;
+  else if (ev.status !== 'failed') item.error = undefined;
+  if (ev.output) item.output = ev.output;
+  if (ev.outputUrl) item.outputUrl = ev.outputUrl;
+}
+
+/** Apply the final report: every file of the batch ends in a final state. */
+export function applyReport(items: Map<string, QueueItem>, report: BatchReport): void {
+  for (const f of report.files) {
+    const item = items.get(f.input);
+    if (!item) continue;
+    item.status = f.status;
+    item.progress = f.status === 'done' || f.status === 'skipped' ? 1 : item.progress;
+    item.error = f.error;
+    if (f.output) {
+      if (item.output !== f.output) item.outputInfo = undefined;
+      item.output = f.output;
+    }
+  }
+  // files of this batch the report does not list (a crash) are not left "running"
+  if (report.cancelled) {
+    for (const item of items.values()) if (item.status === 'running' || item.status === 'queued') item.status = 'cancelled';
+  }
+}
+
+export interface QueueCounts {
+  total: number;
+  ready: number;
+  queued: number;
+  running: number;
+  done: number;
+  failed: number;
+  cancelled: number;
+  skipped: number;
+}
+
+export function countItems(items: QueueItem[]): QueueCounts {
+  const c: QueueCounts = { total: items.length, ready: 0, queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, skipped: 0 };
+  for (const i of items) c[i.status]++;
+  return c;
+}
+
+export function statusLabel(s: ItemStatus): string {
+  switch (s) {
+    case 'ready':
+      return 'Ready';
+    case 'queued':
+      return 'Waiting';
+    case 'running':
+      return 'Processing';
+    case 'done':
+      return 'Done';
+    case 'failed':
+      return 'Failed';
+    case 'cancelled':
+      return 'Cancelled';
+    case 'skipped':
+      return 'Already done';
+  }
+}

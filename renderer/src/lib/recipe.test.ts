@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import type { ModelInfo } from '../../../app/contract/index.ts';
+import { describeRecipe, draftFromStep, modelsFor, newStep, recipeProblem, recipeScale, sigmaToStrength, strengthToSigma, toRecipe } from './recipe.ts';
+
+describe('recipe', () => {
+  it('maps the strength slider 0-100 onto sigma 0-50 and back', () => {
+    expect(strengthToSigma(0)).toBe(0);
+    expect(strengthToSigma(50)).toBe(25);
+    expect(strengthToSigma(100)).toBe(50);
+    expect(strengthToSigma(150)).toBe(50);
+    expect(sigmaToStrength(15)).toBe(30);
+  });
+
+  it('builds a chained recipe the contract accepts (denoise then upscale x2)', () => {
+    const d = newStep('denoise');
+    const u = newStep('upscale');
+    if (d.task === 'denoise') {
+      d.auto = false;
+      d.strength = 30;
+    }
+    const r = toRecipe([d, u], undefined);
+    expect(r).toEqual([
+      { task: 'denoise', sigma: 15 },
+      { task: 'upscale', scale: 2 },
+    ]);
+    expect(describeRecipe(r)).toBe('Denoise σ 15 → Upscale ×2');
+    expect(recipeScale(r)).toBe(2);
+  });
+
+  it('inpaint needs a mask; an empty recipe says what to do', () => {
+    expect(recipeProblem([], undefined)).toMatch(/Add a step/);
+    expect(recipeProblem([newStep('inpaint')], undefined)).toMatch(/mask/);
+    expect(recipeProblem([newStep('inpaint')], '/m.png')).toBeUndefined();
+    expect(toRecipe([newStep('inpaint')], '/m.png')).toEqual([{ task: 'inpaint', mask: '/m.png' }]);
+  });
+
+  it('round-trips presets and picks models by task and scale', () => {
+    const back = draftFromStep({ task: 'denoise', sigma: 25, model: 'dn' });
+    expect(back).toMatchObject({ task: 'denoise', auto: false, strength: 50, model: 'dn' });
+    const models = [
+      { id: 'a', task: 'upscale', scale: 2 },
+      { id: 'b', task: 'upscale', scale: 4 },
+      { id: 'c', task: 'denoise', scale: 1 },
+    ] as ModelInfo[];
+    const up4 = newStep('upscale');
+    if (up4.task === 'upscale') up4.scale = 4;
+    expect(modelsFor(models, up4).map((m) => m.id)).toEqual(['b']);
+    expect(modelsFor(models, newStep('denoise')).map((m) => m.id)).toEqual(['c']);
+  });
+});

@@ -1,0 +1,83 @@
+// The recipe editor's model: the steps as the UI shows them, and the Recipe the engine runs.
+import { Recipe, type ModelInfo, type Step } from '../../../app/contract/index.ts';
+
+/** The strength slider runs 0-100; the denoiser's noise level is sigma 0-50 on the 0-255 scale. */
+export const SIGMA_MAX = 50;
+
+export function strengthToSigma(strength: number): number {
+  const s = Math.min(100, Math.max(0, strength));
+  return Math.round(((s / 100) * SIGMA_MAX) * 10) / 10;
+}
+
+export function sigmaToStrength(sigma: number): number {
+  return Math.round((Math.min(SIGMA_MAX, Math.max(0, sigma)) / SIGMA_MAX) * 100);
+}
+
+export type StepDraft =
+  | { id: number; task: 'denoise'; auto: boolean; strength: number; model: string }
+  | { id: number; task: 'upscale'; scale: 2 | 4; model: string }
+  | { id: number; task: 'inpaint'; model: string };
+
+let nextId = 1;
+
+export function newStep(task: Step['task']): StepDraft {
+  const id = nextId++;
+  if (task === 'denoise') return { id, task, auto: true, strength: 50, model: '' };
+  if (task === 'upscale') return { id, task, scale: 2, model: '' };
+  return { id, task, model: '' };
+}
+
+export function draftFromStep(step: Step): StepDraft {
+  const id = nextId++;
+  const model = step.model ?? '';
+  if (step.task === 'denoise') {
+    const auto = step.sigma === 'auto' || step.sigma === undefined;
+    return { id, task: 'denoise', auto, strength: auto ? 50 : sigmaToStrength(step.sigma as number), model };
+  }
+  if (step.task === 'upscale') return { id, task: 'upscale', scale: step.scale, model };
+  return { id, task: 'inpaint', model };
+}
+
+/** Why a recipe cannot run yet, in words; undefined when it can. */
+export function recipeProblem(drafts: StepDraft[], maskPath: string | undefined): string | undefined {
+  if (drafts.length === 0) return 'Add a step: denoise, upscale or inpaint.';
+  if (drafts.length > 8) return 'A recipe has at most 8 steps.';
+  if (drafts.some((d) => d.task === 'inpaint') && !maskPath) return 'Inpaint needs a mask: paint one in the Mask view first.';
+  return undefined;
+}
+
+/** The Recipe for the engine; the inpaint steps use the saved mask at `maskPath`. */
+export function toRecipe(drafts: StepDraft[], maskPath: string | undefined): Recipe {
+  const steps: Step[] = drafts.map((d) => {
+    const model = d.model ? { model: d.model } : {};
+    if (d.task === 'denoise') return { task: 'denoise', sigma: d.auto ? 'auto' : strengthToSigma(d.strength), ...model };
+    if (d.task === 'upscale') return { task: 'upscale', scale: d.scale, ...model };
+    return { task: 'inpaint', mask: maskPath ?? '', ...model };
+  });
+  return Recipe.parse(steps);
+}
+
+export function describeStep(s: Step): string {
+  if (s.task === 'denoise') return s.sigma === 'auto' || s.sigma === undefined ? 'Denoise (auto)' : `Denoise σ ${s.sigma}`;
+  if (s.task === 'upscale') return `Upscale ×${s.scale}`;
+  return 'Inpaint';
+}
+
+export function describeRecipe(r: Recipe): string {
+  return r.map(describeStep).join(' → ');
+}
+
+/** Models that can run a step: same task, and for upscale the same scale. */
+export function modelsFor(models: ModelInfo[], d: StepDraft): ModelInfo[] {
+  return models.filter((m) => m.task === d.task && (d.task !== 'upscale' || m.scale === d.scale));
+}
+
+/** Total scale of a recipe (the output is this many times larger). */
+export function recipeScale(r: Recipe): number {
+  return r.reduce((s, step) => (step.task === 'upscale' ? s * step.scale : s), 1);
+}
+
+/** A stable key for caching previews: same key, same pixels. */
+export function recipeKey(r: Recipe): string {
+  return JSON.stringify(r);
+}

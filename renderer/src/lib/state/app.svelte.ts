@@ -1,0 +1,167 @@
+// The app model: every piece of state, wired together once, handed to components by context.
+import { getContext, setContext } from 'svelte';
+import type { Recipe } from '../../../../app/contract/index.ts';
+import type { Platform } from '../platform.ts';
+import { CompareState } from './compare.svelte.ts';
+import { MaskState } from './mask.svelte.ts';
+import { QueueState } from './queue.svelte.ts';
+import { RecipeState } from './recipe.svelte.ts';
+import { SessionState } from './session.svelte.ts';
+import { fitView, type Size, type View } from '../view/viewport.ts';
+
+export type ViewerTab = 'compare' | 'mask';
+
+export class AppModel {
+  readonly platform: Platform;
+  readonly session: SessionState;
+  readonly queue: QueueState;
+  readonly recipe: RecipeState;
+  readonly compare: CompareState;
+  readonly mask: MaskState;
+  tab = $state<ViewerTab>('compare');
+  settingsOpen = $state(false);
+  shortcutsOpen = $state(false);
+  /** the mask painter's own view (zoom/pan), separate from the compare's */
+  maskView = $state<View>({ zoom: 1, cx: 0, cy: 0 });
+  maskPane = $state<Size>({ width: 800, height: 600 });
+  inpainting = $state(false);
+
+  constructor(platform: Platform) {
+    this.platform = platform;
+    this.session = new SessionState(platform.api, platform.mode);
+    this.queue = new QueueState(this.session);
+    this.recipe = new RecipeState();
+    this.compare = new CompareState(this.session, this.queue, this.recipe);
+    this.mask = new MaskState(this.session, this.recipe);
+    platform.web?.onConnection((c) => (this.session.connected = c));
+    platform.api.on('menu.command', ({ command }) => this.command(command));
+  }
+
+  async init(): Promise<void> {
+    await Promise.all([this.session.init(), this.platform.web?.ready()]);
+  }
+
+  /** Open a photo in the viewer (compare by default). */
+  async select(path: string, tab?: ViewerTab): Promise<void> {
+    this.queue.selected = path;
+    if (tab) this.tab = tab;
+    await this.queue.loadInfo(path);
+    const item = this.queue.get(path);
+    if (item?.output) await this.queue.loadOutputInfo(path);
+  }
+
+  /** Run the recipe over the whole queue (or `paths`) as one batch. */
+  async run(paths?: string[]): Promise<void> {
+    const recipe = this.recipe.recipe;
+    if (!recipe) {
+      this.session.notify(this.recipe.problem ?? 'The recipe is not ready.', 'info');
+      return;
+    }
+    if (this.recipe.hasInpaint() && this.recipe.mask && this.mask.forPath === this.recipe.mask.forPath) {
+      // the painter may have changed since the mask was last saved
+      const info = this.queue.get(this.recipe.mask.forPath)?.info;
+      if (info) await this.mask.save(info.width, info.height);
+    }
+    await this.queue.start(this.recipe.recipe as Recipe, paths, (report) => {
+      const sel = this.queue.selected;
+      if (sel && report.files.some((f) => f.input === sel && f.status === 'done')) void this.queue.loadOutputInfo(sel);
+    });
+  }
+
+  /** Save the painted mask, inpaint this photo alone, and show the result in compare. */
+  async inpaintSelected(): Promise<void> {
+    const item = this.queue.selectedItem;
+    const info = item?.info;
+    if (!item || !info) return;
+    this.inpainting = true;
+    try {
+      const maskPath = await this.mask.save(info.width, info.height);
+      if (!maskPath) return;
+      const step = this.recipe.steps.find((s) => s.task === 'inpaint');
+      const recipe: Recipe = [{ task: 'inpaint', mask: maskPath, ...(step?.model ? { model: step.model } : {}) }];
+      const id = await this.queue.start(recipe, [item.path], async (report) => {
+        this.inpainting = false;
+        const f = report.files.find((r) => r.input === item.path);
+        if (f?.status === 'done') {
+          await this.queue.loadOutputInfo(item.path);
+          this.tab = 'compare';
+          this.compare.fit(true);
+        }
+      });
+      if (!id) this.inpainting = false;
+    } catch (e) {
+      this.inpainting = false;
+      this.session.error(e);
+    }
+  }
+
+  /** Save the mask and make sure the recipe has an inpaint step that uses it. */
+  async useMaskInRecipe(): Promise<void> {
+    const info = this.queue.selectedItem?.info;
+    if (!info) return;
+    const p = await this.mask.save(info.width, info.height);
+    if (!p) return;
+    if (!this.recipe.hasInpaint()) this.recipe.add('inpaint');
+    this.session.notify('The mask is now used by the Inpaint step of the recipe.', 'success');
+  }
+
+  fitMask(): void {
+    const info = this.queue.selectedItem?.info;
+    if (info) this.maskView = fitView({ width: info.width, height: info.height }, this.maskPane, this.compare.dpr);
+  }
+
+  command(c: string): void {
+    switch (c) {
+      case 'start':
+        void this.run();
+        break;
+      case 'cancel':
+        void this.queue.cancel();
+        break;
+      case 'toggle-compare':
+        this.compare.mode = this.compare.mode === 'slider' ? 'side' : 'slider';
+        break;
+      case 'settings':
+        this.settingsOpen = true;
+        break;
+      case 'open-files':
+      case 'open-folder':
+        void this.choose(c === 'open-files' ? 'files' : 'folder');
+        break;
+      case 'choose-output':
+        void this.chooseOutput();
+        break;
+    }
+  }
+
+  /** Desktop: native dialog, then add what was picked. */
+  async choose(purpose: 'files' | 'folder'): Promise<void> {
+    try {
+      const { paths } = await this.session.api.call('dialog.open', { purpose });
+      if (paths.length) await this.queue.addPaths(paths);
+    } catch (e) {
+      this.session.error(e);
+    }
+  }
+
+  async chooseOutput(): Promise<void> {
+    try {
+      const { paths } = await this.session.api.call('dialog.open', { purpose: 'output' });
+      if (paths[0]) await this.session.updateSettings({ outputDir: paths[0] }, 0);
+    } catch (e) {
+      this.session.error(e);
+    }
+  }
+}
+
+const KEY = Symbol('restora.app');
+
+export function provideApp(app: AppModel): void {
+  setContext(KEY, app);
+}
+
+export function useApp(): AppModel {
+  const app = getContext<AppModel | undefined>(KEY);
+  if (!app) throw new Error('useApp() outside <App>');
+  return app;
+}

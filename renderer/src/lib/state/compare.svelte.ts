@@ -1,0 +1,151 @@
+// Before/after compare: one shared view (zoom, pan) for both sides, the mode, and region previews.
+//
+// What is on screen never needs the full photo: each side shows the display copy (image.info,
+// downsized for big photos) and, where the view is zoomed past it or nothing has been processed
+// yet, full-resolution crops of exactly the visible part from preview.region (before and after).
+import type { Region } from '../../../../app/contract/index.ts';
+import { capRegion, contains, fitView, needsFullRes, visibleRegion, type Size, type View } from '../view/viewport.ts';
+import type { QueueState } from './queue.svelte.ts';
+import type { RecipeState } from './recipe.svelte.ts';
+import type { SessionState } from './session.svelte.ts';
+
+export interface Tile {
+  path: string;
+  key: string;
+  region: Region;
+  beforeUrl: string;
+  afterUrl: string;
+  scale: number;
+  seconds: number;
+}
+
+export interface PreviewStat {
+  region: Region;
+  /** engine time */
+  seconds: number;
+  /** request to answer, as the user waits for it */
+  wallSeconds: number;
+  clipped: boolean;
+}
+
+/** Automatic previews stay small so they come back in about a second on a laptop CPU. */
+export const AUTO_PREVIEW_MAX_AREA = 1024 * 1024;
+export const AUTO_PREVIEW_MAX_SIDE = 1024;
+export const MANUAL_PREVIEW_MAX_SIDE = 2048;
+
+export type CompareMode = 'slider' | 'side';
+
+export class CompareState {
+  readonly session: SessionState;
+  readonly queue: QueueState;
+  readonly recipe: RecipeState;
+  view = $state<View>({ zoom: 1, cx: 0, cy: 0 });
+  pane = $state<Size>({ width: 800, height: 600 });
+  dpr = $state(1);
+  mode = $state<CompareMode>('slider');
+  /** slider position over the pane, 0 (all after) .. 1 (all before) from the left */
+  split = $state(0.5);
+  holdBefore = $state(false);
+  autoPreview = $state(true);
+  tiles = $state.raw<Tile[]>([]);
+  busy = $state(false);
+  lastPreview = $state.raw<PreviewStat | null>(null);
+  #queued: 'auto' | 'manual' | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #fittedFor = '';
+
+  constructor(session: SessionState, queue: QueueState, recipe: RecipeState) {
+    this.session = session;
+    this.queue = queue;
+    this.recipe = recipe;
+  }
+
+  get image() {
+    return this.queue.selectedItem?.info ?? null;
+  }
+
+  get size(): Size | null {
+    const i = this.image;
+    return i ? { width: i.width, height: i.height } : null;
+  }
+
+  /** Tiles for this photo and the current recipe, oldest first (newer ones drawn on top). */
+  get visibleTiles(): Tile[] {
+    const path = this.image?.path;
+    const r = this.recipe.recipe;
+    if (!path || !r) return [];
+    const key = this.recipe.key();
+    return this.tiles.filter((t) => t.path === path && t.key === key);
+  }
+
+  /** Fit the view when a different photo is shown (or when asked). */
+  fit(force = false): void {
+    const s = this.size;
+    const path = this.image?.path ?? '';
+    if (!s || (!force && this.#fittedFor === path)) return;
+    this.#fittedFor = path;
+    this.view = fitView(s, this.pane, this.dpr);
+  }
+
+  /** Call after every view change; previews what is visible once the user stops moving. */
+  viewChanged(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.autoPreview && this.wantsPreview()) void this.preview(false);
+    }, 300);
+  }
+
+  /** Automatic preview is useful when zoomed past the display copy, or when there is no result yet. */
+  wantsPreview(): boolean {
+    const img = this.image;
+    if (!img) return false;
+    const hasOutput = !!this.queue.selectedItem?.outputInfo;
+    return needsFullRes(this.view, img.displayScale, this.dpr) || !hasOutput;
+  }
+
+  /** Process the visible part of the photo with the current recipe (before and after crops). */
+  async preview(manual: boolean): Promise<void> {
+    const img = this.image;
+    const recipe = this.recipe.recipe;
+    if (!img) return;
+    if (!recipe) {
+      if (manual) this.session.notify(this.recipe.problem ?? 'The recipe is not ready.', 'info');
+      return;
+    }
+    const seen = visibleRegion(this.view, this.pane, img);
+    if (!manual && seen.width * seen.height > AUTO_PREVIEW_MAX_AREA * 1.2) return;
+    const maxSide = manual ? MANUAL_PREVIEW_MAX_SIDE : AUTO_PREVIEW_MAX_SIDE;
+    const region = capRegion(seen, maxSide, img);
+    const clipped = region.width < seen.width || region.height < seen.height;
+    const key = this.recipe.key();
+    if (this.tiles.some((t) => t.path === img.path && t.key === key && contains(t.region, region))) return;
+    if (this.busy) {
+      this.#queued = manual || this.#queued === 'manual' ? 'manual' : 'auto';
+      return;
+    }
+    this.busy = true;
+    const t0 = performance.now();
+    try {
+      const s = this.session.settings;
+      const r = await this.session.api.call('preview.region', { path: img.path, region, recipe, runtime: { ep: s.ep, threads: s.threads, tile: s.tile } });
+      const tile: Tile = { path: img.path, key, region: r.region, beforeUrl: r.beforeUrl, afterUrl: r.afterUrl, scale: r.scale, seconds: r.seconds };
+      // keep a few recent tiles per photo so panning back is instant
+      const others = this.tiles.filter((t) => !(t.path === img.path && t.key === key));
+      const mine = this.tiles.filter((t) => t.path === img.path && t.key === key).slice(-5);
+      this.tiles = [...others.slice(-12), ...mine, tile];
+      this.lastPreview = { region: r.region, seconds: r.seconds, wallSeconds: (performance.now() - t0) / 1000, clipped };
+    } catch (e) {
+      this.session.error(e);
+    } finally {
+      this.busy = false;
+      const q = this.#queued;
+      this.#queued = null;
+      if (q) void this.preview(q === 'manual');
+    }
+  }
+
+  clearTiles(path?: string): void {
+    this.tiles = path ? this.tiles.filter((t) => t.path !== path) : [];
+  }
+}

@@ -1,0 +1,141 @@
+// The mask painter's state: one mask per photo (kept for the last few photos), tool settings, and
+// saving the mask (mask.save) for the inpaint step.
+import { RestoraError } from '../../../../app/contract/index.ts';
+import { coverageFraction, createMask, isEmpty, maskSize, MaskEditor, type Brush, type Rect } from '../mask/mask.ts';
+import { encodeMaskPng } from '../mask/export.ts';
+import type { RecipeState } from './recipe.svelte.ts';
+import type { SessionState } from './session.svelte.ts';
+
+const KEEP = 4;
+
+export class MaskState {
+  readonly session: SessionState;
+  readonly recipe: RecipeState;
+  /** the mask being painted; replaced (never mutated in place by Svelte): $state.raw */
+  editor = $state.raw<MaskEditor | null>(null);
+  forPath = $state<string | null>(null);
+  /** mask pixels per true pixel */
+  scale = $state(1);
+  tool = $state<'paint' | 'erase'>('paint');
+  /** brush diameter in true-image pixels */
+  size = $state(48);
+  /** 0 hard .. 1 soft */
+  feather = $state(0.35);
+  overlay = $state(true);
+  /** bumped after every change, with the rectangle to redraw */
+  version = $state(0);
+  dirty: Rect | null = null;
+  canUndo = $state(false);
+  canRedo = $state(false);
+  saving = $state(false);
+  /** the path of the last saved version of this photo's mask, if unchanged since */
+  #saved = new Map<string, { version: number; path: string }>();
+  #editors = new Map<string, MaskEditor>();
+  #saves = 0;
+
+  constructor(session: SessionState, recipe: RecipeState) {
+    this.session = session;
+    this.recipe = recipe;
+  }
+
+  /** Show the mask for this photo (true size width x height), creating an empty one. */
+  open(path: string, width: number, height: number): void {
+    if (this.forPath === path && this.editor) return;
+    let ed = this.#editors.get(path);
+    const size = maskSize(width, height);
+    if (!ed || ed.mask.width !== size.width || ed.mask.height !== size.height) {
+      ed = new MaskEditor(createMask(size.width, size.height), 128 * 1024 * 1024);
+      this.#editors.set(path, ed);
+      while (this.#editors.size > KEEP) {
+        const oldest = this.#editors.keys().next().value as string;
+        this.#editors.delete(oldest);
+      }
+    }
+    this.editor = ed;
+    this.forPath = path;
+    this.scale = size.scale;
+    this.#changed({ x: 0, y: 0, width: size.width, height: size.height });
+  }
+
+  brush(): Brush {
+    return { radius: Math.max(0.5, (this.size * this.scale) / 2), feather: this.feather, mode: this.tool };
+  }
+
+  #changed(rect: Rect | null): void {
+    this.dirty = rect;
+    this.canUndo = this.editor?.canUndo ?? false;
+    this.canRedo = this.editor?.canRedo ?? false;
+    this.version++;
+  }
+
+  beginStroke(): void {
+    this.editor?.begin();
+  }
+  /** (x, y) in true-image pixels */
+  strokeTo(x: number, y: number): void {
+    const ed = this.editor;
+    if (!ed) return;
+    const r = ed.strokeTo(x * this.scale, y * this.scale, this.brush());
+    if (r) this.#changed(r);
+  }
+  endStroke(): void {
+    if (this.editor?.end()) this.#changed(null);
+  }
+  undo(): void {
+    const r = this.editor?.undo() ?? null;
+    if (r) this.#changed(r);
+  }
+  redo(): void {
+    const r = this.editor?.redo() ?? null;
+    if (r) this.#changed(r);
+  }
+  clear(): void {
+    if (this.editor) this.#changed(this.editor.clear());
+  }
+  invert(): void {
+    if (this.editor) this.#changed(this.editor.invert());
+  }
+  grow(delta: number): void {
+    this.size = Math.min(1024, Math.max(2, Math.round(this.size * (delta > 0 ? 1.2 : 1 / 1.2))));
+  }
+
+  empty(): boolean {
+    return !this.editor || isEmpty(this.editor.mask);
+  }
+
+  coverage(): number {
+    return this.editor ? coverageFraction(this.editor.mask) : 0;
+  }
+
+  /**
+   * Save the painted mask (scaled to the photo's true size) and make it the recipe's mask.
+   * Returns the saved path, or undefined (with a notice) when there is nothing to save.
+   */
+  async save(trueWidth: number, trueHeight: number): Promise<string | undefined> {
+    const ed = this.editor;
+    const forPath = this.forPath;
+    if (!ed || !forPath) return undefined;
+    if (isEmpty(ed.mask)) {
+      this.session.notify('The mask is empty: paint over what should be filled first.', 'info');
+      return undefined;
+    }
+    const prev = this.#saved.get(forPath);
+    if (prev && prev.version === this.version) {
+      if (this.recipe.mask?.path !== prev.path || this.recipe.mask.forPath !== forPath) this.recipe.mask = { path: prev.path, forPath, version: ++this.#saves };
+      return prev.path;
+    }
+    this.saving = true;
+    try {
+      const png = await encodeMaskPng(ed.mask, trueWidth, trueHeight);
+      const { path } = await this.session.api.call('mask.save', { forPath, png });
+      this.#saved.set(forPath, { version: this.version, path });
+      this.recipe.mask = { path, forPath, version: ++this.#saves };
+      return path;
+    } catch (e) {
+      this.session.error(RestoraError.from(e));
+      return undefined;
+    } finally {
+      this.saving = false;
+    }
+  }
+}

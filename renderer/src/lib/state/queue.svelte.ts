@@ -1,0 +1,281 @@
+// The queue: files the user added, their status while a batch runs, and the batch's progress.
+import { RestoraError, type BatchReport, type ErrorInfo, type ImageInfo, type Recipe } from '../../../../app/contract/index.ts';
+import { applyFileProgress, applyReport, countItems, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
+import { basename, dirname } from '../format.ts';
+import type { SessionState } from './session.svelte.ts';
+
+export interface BatchView {
+  id: string;
+  total: number;
+  done: number;
+  failed: number;
+  progress: number;
+  eta: number | null;
+  running: boolean;
+  cancelling: boolean;
+  startedAt: number;
+  paths: string[];
+}
+
+/** At most `n` calls at once (thumbnails: the engine makes display copies one by one anyway). */
+function limiter(n: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+export class QueueState {
+  readonly session: SessionState;
+  items = $state<QueueItem[]>([]);
+  selected = $state<string | null>(null);
+  batch = $state<BatchView | null>(null);
+  lastReport = $state.raw<BatchReport | null>(null);
+  addErrors = $state<ErrorInfo[]>([]);
+  adding = $state<{ done: number; total: number } | null>(null);
+  counts = $derived(countItems(this.items));
+  selectedItem = $derived(this.items.find((i) => i.path === this.selected) ?? null);
+  #index = new Map<string, QueueItem>();
+  #infoLimit = limiter(2);
+  #infoPending = new Map<string, Promise<ImageInfo | undefined>>();
+  #onDone = new Map<string, (r: BatchReport) => void>();
+
+  constructor(session: SessionState) {
+    this.session = session;
+    const api = session.api;
+    api.on('file.progress', (ev) => {
+      const item = this.#index.get(ev.input);
+      if (item) applyFileProgress(item, ev);
+    });
+    api.on('batch.progress', (ev) => {
+      const b = this.batch;
+      if (!b || (b.id && b.id !== ev.batchId)) return;
+      b.done = ev.done;
+      b.failed = ev.failed;
+      b.total = ev.total;
+      b.progress = ev.progress;
+      b.eta = ev.etaSeconds;
+    });
+    api.on('batch.done', (report) => this.#finish(report));
+    api.on('host.crashed', (ev) => {
+      this.session.notify(`The engine stopped unexpectedly and was restarted: ${ev.message}`, 'error');
+    });
+  }
+
+  #reindex(): void {
+    this.#index = new Map(this.items.map((i) => [i.path, i]));
+  }
+
+  get(path: string): QueueItem | undefined {
+    return this.#index.get(path);
+  }
+
+  /** Expand and add files/folders (paths on the engine's machine); selects the first new one. */
+  async addPaths(paths: string[], recursive = this.session.settings.recursive): Promise<number> {
+    const clean = paths.map((p) => p.trim()).filter((p) => p.length > 0);
+    if (clean.length === 0) return 0;
+    try {
+      const { files, errors } = await this.session.api.call('files.add', { paths: clean, recursive });
+      let added = 0;
+      for (const f of files) {
+        if (this.#index.has(f.path)) continue;
+        this.items.push(itemFromEntry(f));
+        added++;
+      }
+      this.#reindex();
+      this.addErrors = [...this.addErrors, ...errors].slice(-50);
+      if (added > 0 && !this.selected) this.selected = files[0].path;
+      if (files.length === 0 && errors.length === 0) this.session.notify('No photos found there.', 'info');
+      else if (added > 0) this.session.notify(`Added ${added} photo${added === 1 ? '' : 's'}`, 'success');
+      return added;
+    } catch (e) {
+      this.session.error(e);
+      return 0;
+    }
+  }
+
+  remove(path: string): void {
+    if (this.batch?.running && this.batch.paths.includes(path)) return;
+    this.items = this.items.filter((i) => i.path !== path);
+    this.#reindex();
+    if (this.selected === path) this.selected = this.items[0]?.path ?? null;
+  }
+
+  clearFinished(): void {
+    this.items = this.items.filter((i) => !isFinal(i.status) || i.status === 'failed');
+    this.#reindex();
+    if (this.selected && !this.#index.has(this.selected)) this.selected = this.items[0]?.path ?? null;
+  }
+
+  clearAll(): void {
+    if (this.batch?.running) return;
+    this.items = [];
+    this.#reindex();
+    this.selected = null;
+    this.addErrors = [];
+  }
+
+  /** Display copy info of the input (thumbnail, compare, mask painter), loaded once. */
+  async loadInfo(path: string): Promise<ImageInfo | undefined> {
+    const item = this.#index.get(path);
+    if (item?.info) return item.info;
+    const pending = this.#infoPending.get(path);
+    if (pending) return pending;
+    const p = this.#infoLimit(async () => {
+      try {
+        const info = await this.session.api.call('image.info', { path });
+        const it = this.#index.get(path);
+        if (it) it.info = info;
+        return info;
+      } catch (e) {
+        const it = this.#index.get(path);
+        if (it) it.infoError = RestoraError.from(e).toJSON();
+        return undefined;
+      } finally {
+        this.#infoPending.delete(path);
+      }
+    });
+    this.#infoPending.set(path, p);
+    return p;
+  }
+
+  /** Display copy of the output, for the "after" side of the compare. */
+  async loadOutputInfo(path: string): Promise<ImageInfo | undefined> {
+    const item = this.#index.get(path);
+    if (!item?.output) return undefined;
+    if (item.outputInfo && item.outputInfo.path === item.output) return item.outputInfo;
+    try {
+      const info = await this.session.api.call('image.info', { path: item.output });
+      item.outputInfo = info;
+      return info;
+    } catch (e) {
+      this.session.error(e);
+      return undefined;
+    }
+  }
+
+  /** Run `recipe` over `paths` (default: every file not done yet) as one batch. */
+  async start(recipe: Recipe, paths?: string[], onDone?: (r: BatchReport) => void): Promise<string | undefined> {
+    if (this.batch?.running) {
+      this.session.notify('A batch is already running.', 'info');
+      return undefined;
+    }
+    const files = paths ?? this.items.filter((i) => i.status !== 'done' && i.status !== 'skipped').map((i) => i.path);
+    if (files.length === 0) {
+      this.session.notify('Nothing to process: add photos first (or they are all done).', 'info');
+      return undefined;
+    }
+    const s = this.session.settings;
+    for (const p of files) {
+      const item = this.#index.get(p);
+      if (!item) continue;
+      item.status = 'queued';
+      item.progress = 0;
+      item.error = undefined;
+    }
+    this.batch = { id: '', total: files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files };
+    try {
+      const { batchId } = await this.session.api.call('batch.start', {
+        files,
+        recipe,
+        output: { ...(s.outputDir ? { dir: s.outputDir } : {}), suffix: s.suffix, format: s.format, quality: s.quality, overwrite: false },
+        runtime: { ep: s.ep, threads: s.threads, tile: s.tile },
+        // the journal is keyed by inputs + recipe + output options: a rerun of the same work after a
+        // crash skips what is finished, a new recipe starts afresh
+        resume: true,
+      });
+      if (this.batch) this.batch.id = batchId;
+      if (onDone) this.#onDone.set(batchId, onDone);
+      const early = this.#early.get(batchId);
+      if (early) {
+        this.#early.delete(batchId);
+        this.#finish(early);
+      }
+      return batchId;
+    } catch (e) {
+      this.batch = null;
+      for (const p of files) {
+        const item = this.#index.get(p);
+        if (item && item.status === 'queued') item.status = 'ready';
+      }
+      this.session.error(e);
+      return undefined;
+    }
+  }
+
+  #early = new Map<string, BatchReport>();
+
+  #finish(report: BatchReport): void {
+    const b = this.batch;
+    if (b && !b.id) {
+      // batch.done before batch.start answered (a tiny batch): apply once we know the id
+      this.#early.set(report.batchId, report);
+      return;
+    }
+    if (b && b.id !== report.batchId) return;
+    const batchItems = new Map<string, QueueItem>();
+    for (const p of b?.paths ?? report.files.map((f) => f.input)) {
+      const it = this.#index.get(p);
+      if (it) batchItems.set(p, it);
+    }
+    applyReport(batchItems, report);
+    this.lastReport = report;
+    if (b) {
+      b.running = false;
+      b.cancelling = false;
+      b.done = report.done;
+      b.failed = report.failed;
+      b.progress = 1;
+      b.eta = 0;
+    }
+    const n = report.files.filter((f) => f.status === 'done').length;
+    if (report.cancelled) this.session.notify(`Batch cancelled: ${n} of ${report.total} finished, the rest left untouched.`, 'info');
+    else if (report.failed > 0) this.session.notify(`${n} of ${report.total} photos restored; ${report.failed} failed (see the queue).`, 'error');
+    else this.session.notify(`${n} photo${n === 1 ? '' : 's'} restored in ${report.seconds.toFixed(1)} s`, 'success');
+    const cb = this.#onDone.get(report.batchId);
+    this.#onDone.delete(report.batchId);
+    cb?.(report);
+  }
+
+  async cancel(): Promise<void> {
+    const b = this.batch;
+    if (!b?.running || !b.id) return;
+    b.cancelling = true;
+    try {
+      await this.session.api.call('batch.cancel', { batchId: b.id, hard: false });
+    } catch (e) {
+      b.cancelling = false;
+      this.session.error(e);
+    }
+  }
+
+  /** Where outputs go: the settings' folder, else where the last batch wrote, else "<input>/restored". */
+  outputFolder(): string | undefined {
+    if (this.session.settings.outputDir) return this.session.settings.outputDir;
+    const withOutput = this.items.find((i) => i.output);
+    if (withOutput?.output) return dirname(withOutput.output);
+    return undefined;
+  }
+
+  async openOutputFolder(): Promise<void> {
+    const folder = this.outputFolder();
+    if (!folder) {
+      this.session.notify('No output folder yet: outputs go to a “restored” folder beside each photo.', 'info');
+      return;
+    }
+    try {
+      const r = await this.session.api.call('shell.openFolder', { path: folder });
+      if (!r.opened) this.session.notify(`Output folder (${basename(r.path)}):`, 'info', r.path);
+    } catch (e) {
+      this.session.error(e);
+    }
+  }
+}

@@ -1,0 +1,132 @@
+// App-wide state: what the engine says about itself, models, settings, presets, notices.
+import {
+  RestoraError,
+  Settings,
+  type CallResult,
+  type ModelInfo,
+  type Preset,
+  type RestoraApi,
+  type SettingsPatch,
+} from '../../../../app/contract/index.ts';
+
+export type AppInfo = CallResult<'app.info'>;
+
+export interface Notice {
+  id: number;
+  kind: 'info' | 'error' | 'success';
+  text: string;
+  /** a path the user may want to copy (web mode "open output folder") */
+  path?: string;
+}
+
+let noticeId = 1;
+
+export class SessionState {
+  readonly api: RestoraApi;
+  readonly mode: 'electron' | 'web';
+  info = $state<AppInfo | null>(null);
+  models = $state.raw<ModelInfo[]>([]);
+  settings = $state<Settings>(Settings.parse({}));
+  presets = $state.raw<Preset[]>([]);
+  notices = $state<Notice[]>([]);
+  connected = $state(true);
+  loading = $state(true);
+  fatal = $state<string | null>(null);
+  #settingsTimer: ReturnType<typeof setTimeout> | null = null;
+  #pending: SettingsPatch = {};
+
+  constructor(api: RestoraApi, mode: 'electron' | 'web') {
+    this.api = api;
+    this.mode = mode;
+  }
+
+  async init(): Promise<void> {
+    try {
+      const [info, models, settings, presets] = await Promise.all([
+        this.api.call('app.info', {}),
+        this.api.call('models.list', {}),
+        this.api.call('settings.get', {}),
+        this.api.call('presets.list', {}),
+      ]);
+      this.info = info;
+      this.models = models;
+      this.settings = settings;
+      this.presets = presets;
+    } catch (e) {
+      this.fatal = RestoraError.from(e).message;
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  async refreshInfo(): Promise<void> {
+    try {
+      this.info = await this.api.call('app.info', {});
+    } catch (e) {
+      this.error(e);
+    }
+  }
+
+  notify(text: string, kind: Notice['kind'] = 'info', path?: string): void {
+    const n: Notice = { id: noticeId++, kind, text, ...(path ? { path } : {}) };
+    this.notices = [...this.notices.slice(-4), n];
+    if (kind !== 'error' && !path) setTimeout(() => this.dismiss(n.id), 6000);
+  }
+
+  error(e: unknown): void {
+    const err = RestoraError.from(e);
+    this.notify(`${err.code}: ${err.message}`, 'error');
+  }
+
+  dismiss(id: number): void {
+    this.notices = this.notices.filter((n) => n.id !== id);
+  }
+
+  /** Change settings now in the UI, persist shortly after (typing in a field sends one call). */
+  updateSettings(patch: SettingsPatch, delay = 300): Promise<void> {
+    this.settings = { ...this.settings, ...patch } as Settings;
+    this.#pending = { ...this.#pending, ...patch };
+    if (this.#settingsTimer) clearTimeout(this.#settingsTimer);
+    return new Promise((resolve) => {
+      this.#settingsTimer = setTimeout(async () => {
+        this.#settingsTimer = null;
+        const p = this.#pending;
+        this.#pending = {};
+        try {
+          this.settings = await this.api.call('settings.set', p);
+          if (p.ep !== undefined || p.threads !== undefined) await this.refreshInfo();
+        } catch (e) {
+          this.error(e);
+          try {
+            this.settings = await this.api.call('settings.get', {});
+          } catch {
+            // keep what we have
+          }
+        }
+        resolve();
+      }, delay);
+    });
+  }
+
+  async savePreset(preset: Preset): Promise<void> {
+    try {
+      this.presets = await this.api.call('presets.save', preset);
+      this.notify(`Preset “${preset.name}” saved`, 'success');
+    } catch (e) {
+      this.error(e);
+    }
+  }
+
+  async deletePreset(name: string): Promise<void> {
+    try {
+      this.presets = await this.api.call('presets.delete', { name });
+    } catch (e) {
+      this.error(e);
+    }
+  }
+
+  modelName(id: string | undefined): string {
+    if (!id) return '';
+    return this.models.find((m) => m.id === id)?.name ?? id;
+  }
+}

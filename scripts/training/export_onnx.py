@@ -1,0 +1,315 @@
+"""Export a trained Restora model to ONNX, check ONNX Runtime against PyTorch, write its model card.
+
+    /usr/bin/python3 -m scripts.training.export_onnx scripts/training/configs/denoise.yaml \
+        [--checkpoint scripts/training/checkpoints/restora-denoise.pt] [--out models/restora-denoise]
+
+Writes <out>/model.onnx (opset 17, fp32, constant-folded, dynamic N/H/W) and <out>/card.json.
+Inputs: `image` (N,3,H,W) RGB [0,1]; `sigma` (denoiser, N,1,H,W, noise std on the [0,1] scale);
+`mask` (inpainter, N,1,H,W, 1 = fill). Output: `output` (N,3,H*scale,W*scale), not clipped.
+
+Parity: two seeded random inputs (different non-square sizes) go through PyTorch and through
+onnxruntime-node (scripts/ort_parity.mjs; there is no Python onnxruntime here); the max abs difference
+must be <= 1e-4 or the export fails and nothing in <out> is replaced. Re-exporting keeps the card's `metrics` (filled by `restora eval`).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .archs import build_model, count_params
+from .data import make_mask
+from .train import ROOT, load_config, paths_for
+
+OPSET = 17
+PARITY_TOL = 1e-4
+MAX_ONNX_BYTES = 20 * 1000 * 1000
+TILE = 512
+OVERLAP = {"denoise": 32, "upscale": 32, "inpaint": 96}  # in input pixels
+
+INPUTS = {
+    "denoise": [("image", "image", 3), ("sigma", "sigma", 1)],
+    "inpaint": [("image", "image", 3), ("mask", "mask", 1)],
+    "upscale": [("image", "image", 3)],
+}
+
+# what each training folder is, and under which terms its photographs may be used
+DATA_NOTES = {
+    "BSD200": "BSD200 (BSDS300 train split, 199 photos; Berkeley Segmentation Dataset, free for non-commercial "
+              "research and education)",
+    "T91": "T91 (Yang et al., IEEE TIP 2010, 91 photos; no licence stated by the source)",
+}
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+def model_scale(cfg: dict) -> int:
+    return int(cfg["model"].get("scale", cfg["data"].get("scale", 1))) if cfg["task"] == "upscale" else 1
+
+
+def load_weights(model: nn.Module, ckpt_path: Path) -> dict:
+    if not ckpt_path.exists():
+        raise ExportError(f"{ckpt_path}: no checkpoint (train first, or pass --checkpoint)")
+    st = torch.load(ckpt_path, map_location="cpu")
+    weights = st["ema"] if "ema" in st else st
+    try:
+        model.load_state_dict({k: v.float() for k, v in weights.items()})
+    except RuntimeError as e:
+        raise ExportError(f"{ckpt_path}: does not fit the model in the config ({e})") from e
+    return st
+
+
+def example_inputs(task: str, n: int, h: int, w: int, seed: int) -> tuple[torch.Tensor, ...]:
+    """Seeded random inputs in the ranges the engine feeds (image [0,1], sigma up to 50/255, binary mask)."""
+    rng = np.random.default_rng(seed)
+    image = torch.from_numpy(rng.random((n, 3, h, w), dtype=np.float32))
+    if task == "denoise":
+        sigma = torch.from_numpy(rng.uniform(0, 50 / 255, (n, 1, h, w)).astype(np.float32))
+        return image, sigma
+    if task == "inpaint":
+        masks = np.stack([make_mask(h, w, "medium", rng) for _ in range(n)])[:, None].astype(np.float32) / 255
+        return image, torch.from_numpy(masks)
+    return (image,)
+
+
+def count_macs(model: nn.Module, task: str, scale: int, size: int = 256) -> float:
+    """Conv multiply-accumulates per output pixel, measured with forward hooks on a size x size input."""
+    total = [0]
+
+    def hook(mod, _inp, out):
+        k = mod.kernel_size[0] * mod.kernel_size[1]
+        total[0] += out.numel() // out.shape[0] * (mod.in_channels // mod.groups) * k
+
+    hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            model(*example_inputs(task, 1, size, size, seed=0))
+    finally:
+        for h in hs:
+            h.remove()
+    return total[0] / (size * size * scale * scale)
+
+
+def export(model: nn.Module, task: str, path: Path, probe_hw: tuple[int, int]) -> None:
+    names = [n for n, _, _ in INPUTS[task]]
+    out_axes = {0: "N", 2: "H", 3: "W"} if task != "upscale" else {0: "N", 2: "H_out", 3: "W_out"}
+    dyn = {n: {0: "N", 2: "H", 3: "W"} for n in names} | {"output": out_axes}
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch 1.13 warns about shape inference of the Resize scales constant; parity below is the real check
+        warnings.filterwarnings("ignore", message="The shape inference of prim::Constant")
+        # newer torch (2.9+) defaults to the dynamo exporter, which ignores dynamic_axes: keep the TorchScript one
+        extra = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+        torch.onnx.export(model, example_inputs(task, 1, *probe_hw, seed=1), str(path), opset_version=OPSET,
+                          input_names=names, output_names=["output"], dynamic_axes=dyn,
+                          do_constant_folding=True, export_params=True, **extra)
+    import onnx
+
+    m = onnx.load(str(path))
+    onnx.checker.check_model(m)
+    for t in m.graph.initializer:
+        if t.data_type != onnx.TensorProto.FLOAT:
+            raise ExportError(f"{path}: initializer {t.name} is not float32")
+
+
+def run_ort(onnx_path: Path, inputs: dict[str, np.ndarray], work: Path, threads: int = 1) -> tuple[np.ndarray, str]:
+    """Runs the model in onnxruntime-node through scripts/ort_parity.mjs; returns (`output`, ORT version)."""
+    node = shutil.which("node")
+    if node is None:
+        raise ExportError("node is not on PATH: it is needed to run onnxruntime-node for the parity check")
+    spec = {"model": str(onnx_path), "threads": threads, "outDir": str(work / "ort-out"), "inputs": []}
+    for name, arr in inputs.items():
+        f = work / f"{name}.f32"
+        np.ascontiguousarray(arr, dtype="<f4").tofile(f)
+        spec["inputs"].append({"name": name, "shape": list(arr.shape), "file": str(f)})
+    spec_path = work / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    r = subprocess.run([node, str(ROOT / "scripts" / "ort_parity.mjs"), str(spec_path)], cwd=str(ROOT),
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ExportError(f"onnxruntime-node failed on {onnx_path.name}: {r.stderr.strip() or r.stdout.strip()}")
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    out = next(o for o in res["outputs"] if o["name"] == "output")
+    return np.fromfile(out["file"], dtype="<f4").reshape(out["shape"]), str(res.get("ort", "unknown"))
+
+
+def parity(model: nn.Module, task: str, onnx_path: Path, sizes, seed: int = 0) -> dict:
+    """Max abs difference ORT vs PyTorch over seeded random inputs of several (H, W): also proves H/W are dynamic."""
+    worst, shapes, version = 0.0, [], "unknown"
+    with tempfile.TemporaryDirectory(prefix="restora-parity-") as tmp:
+        for i, (h, w) in enumerate(sizes):
+            inputs = example_inputs(task, 1, h, w, seed + i)
+            with torch.no_grad():
+                ref = model(*inputs).numpy()
+            feeds = {n: t.numpy() for (n, _, _), t in zip(INPUTS[task], inputs)}
+            got, version = run_ort(onnx_path, feeds, Path(tmp))
+            if got.shape != ref.shape:
+                raise ExportError(f"{onnx_path.name}: ORT output {got.shape} != PyTorch {ref.shape} for input {h}x{w}")
+            worst = max(worst, float(np.abs(got.astype(np.float64) - ref).max()))
+            shapes.append([1, 3, h, w])
+    return {"opset": OPSET, "parity_max_abs_diff": worst, "parity_tolerance": PARITY_TOL, "parity_inputs": shapes,
+            "parity_seed": seed, "runtime": f"onnxruntime-node {version} CPU"}
+
+
+def architecture_text(cfg: dict, model: nn.Module) -> str:
+    m = cfg["model"]
+    widths = "-".join(str(w) for w in m.get("widths", []))
+    blocks = "-".join(str(b) for b in m.get("blocks", []))
+    levels = f"{len(m.get('widths', []))}-level U-Net of residual blocks (widths {widths}, blocks {blocks})"
+    task = cfg["task"]
+    if task == "denoise":
+        return (f"FFDNet-like denoising autoencoder: image + noise-level map, 2x pixel-unshuffled, {levels}, "
+                "stride-2 convs down, pixel-shuffle up, additive skips, residual output")
+    if task == "inpaint":
+        return (f"Inpainting autoencoder: hole-zeroed image + mask, 2x pixel-unshuffled, {levels}, "
+                "pixel-shuffle up; known pixels pass through unchanged")
+    return (f"Super-resolution autoencoder at low resolution: {levels}, pixel-shuffle x{model_scale(cfg)} "
+            "tail plus a bilinear upsample of the input")
+
+
+def training_data_text(cfg: dict) -> str:
+    notes = []
+    for d in cfg["data"]["dirs"]:
+        base = Path(d).name
+        notes.append(DATA_NOTES.get(base, f"{base} (licence: see its source)"))
+    return "; ".join(notes) + ". Validation: every 10th photo of each training folder, held out."
+
+
+def default_name(cfg: dict) -> str:
+    return {"denoise": "Restora Denoise", "inpaint": "Restora Inpaint"}.get(
+        cfg["task"], f"Restora Upscale x{model_scale(cfg)}")
+
+
+DESCRIPTIONS = {
+    "denoise": "Removes noise from photos, from clean to heavy (sigma 0-50) and real camera noise. The noise "
+               "level is an input map: a strength slider, or estimated from the photo (auto).",
+    "inpaint": "Fills the painted (masked) parts of a photo from their surroundings: dust, scratches, small objects.",
+    "upscale": "Enlarges photos by {scale}x, restoring detail that plain resizing blurs.",
+}
+
+
+def repo_rel(p: Path) -> str:
+    try:
+        return str(Path(p).resolve().relative_to(ROOT))
+    except ValueError:
+        return Path(p).name
+
+
+def build_card(cfg, model, ckpt, old, export_info: dict, onnx_path: Path, hardware: str | None,
+               config_path: Path, ckpt_path: Path) -> dict:
+    """A card valid against models/card.schema.json. macs_per_pixel is per *output* pixel."""
+    task = cfg["task"]
+    scale = model_scale(cfg)
+    io = lambda name, role, ch: {"name": name, "role": role, "channels": ch, "layout": "NCHW",  # noqa: E731
+                                 "range": [0, 1], "dtype": "float32"}
+    old_training = old.get("training", {}) if isinstance(old.get("training"), dict) else {}
+    train_seconds = float(ckpt.get("train_seconds", 0.0))
+    hw = hardware or ckpt.get("hardware") or old_training.get("hardware") or \
+        "CPU: 2-core x86-64 VM, 1 thread per run, Debian PyTorch 1.13"
+    return {
+        "id": cfg["id"],
+        "name": cfg.get("name", old.get("name", default_name(cfg))),
+        "task": task,
+        "version": str(cfg.get("version", old.get("version", "0.1.0"))),
+        "scale": scale,
+        "file": "model.onnx",
+        "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+        "inputs": [io(n, r, c) for n, r, c in INPUTS[task]],
+        "outputs": [io("output", "image", 3)],
+        "size_multiple": int(model.size_multiple),
+        "tiling": {"tile": TILE, "overlap": OVERLAP[task]},
+        "fp16_safe": False,
+        "color_space": "sRGB",
+        "license": "MIT",
+        "architecture": architecture_text(cfg, model),
+        "params": int(count_params(model)),
+        "macs_per_pixel": round(count_macs(model, task, scale), 1),
+        "training": {
+            "data": training_data_text(cfg),
+            "steps": int(ckpt.get("step", 0)),
+            "hours": round(train_seconds / 3600, 3),
+            "hardware": hw,
+            "config": repo_rel(config_path),
+            "checkpoint": repo_rel(ckpt_path),
+            "export": export_info,
+        },
+        "metrics": dict(old.get("metrics", {})),
+        "description": old.get("description", DESCRIPTIONS[task].format(scale=scale)),
+        "source": "Trained for Restora with scripts/training (PyTorch), exported by scripts/training/export_onnx.py",
+    }
+
+
+def write_json_atomic(obj: dict, path: Path) -> None:
+    text = json.dumps(obj, indent=2)
+    # keep short lists of numbers (ranges, shapes) on one line
+    text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
+    json.loads(text)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text + "\n")
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("config")
+    ap.add_argument("--checkpoint", help="default: scripts/training/checkpoints/<id>.pt")
+    ap.add_argument("--out", help="default: models/<id>")
+    ap.add_argument("--hardware", help="what it was trained on, for the card (default: kept from the card)")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    try:
+        cfg = load_config(args.config)
+        model = build_model(cfg["model"]).eval()
+        ckpt_path = Path(args.checkpoint) if args.checkpoint else paths_for(cfg)[1]
+        ckpt = load_weights(model, ckpt_path)
+        out = Path(args.out) if args.out else ROOT / "models" / cfg["id"]
+        out.mkdir(parents=True, exist_ok=True)
+        task = cfg["task"]
+        mult = int(model.size_multiple)
+        # non-square, different sizes: a shape baked into the graph would fail the second run
+        up = lambda v: -(-v // mult) * mult  # noqa: E731
+        sizes = [(up(96), up(128)), (up(56), up(40))]
+        tmp_onnx = out / "model.onnx.tmp"
+        try:
+            export(model, task, tmp_onnx, sizes[0])
+            info = parity(model, task, tmp_onnx, sizes)
+            diff = info["parity_max_abs_diff"]
+            print(f"{cfg['id']}: ONNX Runtime vs PyTorch max abs diff {diff:.3g} on {info['parity_inputs']}", flush=True)
+            if not diff <= PARITY_TOL:
+                raise ExportError(f"{cfg['id']}: parity {diff:.3g} exceeds {PARITY_TOL:g}; {out / 'model.onnx'} not replaced")
+            size = tmp_onnx.stat().st_size
+            if size > MAX_ONNX_BYTES:
+                raise ExportError(f"{cfg['id']}: model.onnx is {size / 1e6:.1f} MB, above the 20 MB limit")
+            os.replace(tmp_onnx, out / "model.onnx")
+        finally:
+            tmp_onnx.unlink(missing_ok=True)
+        card_path = out / "card.json"
+        old = json.loads(card_path.read_text()) if card_path.exists() else {}
+        card = build_card(cfg, model, ckpt, old, info, out / "model.onnx", args.hardware, Path(args.config), ckpt_path)
+        write_json_atomic(card, card_path)
+        print(f"wrote {out / 'model.onnx'} ({size / 1e6:.2f} MB, {card['params']} params, "
+              f"{card['macs_per_pixel']:.0f} MACs/px) and {card_path}", flush=True)
+        return 0
+    except ExportError as e:
+        print(f"export_onnx: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Degradations and data: noise-level estimation, camera noise statistics, bicubic, masks, holdout."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from scripts.training import data as D
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def smooth_textured(n: int = 256) -> torch.Tensor:
+    """(1,3,n,n): gradients, a disc, and one quadrant of fine periodic texture."""
+    y, x = np.mgrid[0:n, 0:n] / n
+    im = np.stack([0.2 + 0.6 * x, 0.3 + 0.4 * y, 0.5 + 0.3 * np.sin(3 * x + 2 * y)], 0)
+    im[:, :n // 2, n // 2:] += (0.08 * np.sin(2 * np.pi * x * n / 6) * np.sin(2 * np.pi * y * n / 9))[:n // 2, n // 2:]
+    im += 0.1 * ((x - 0.3) ** 2 + (y - 0.7) ** 2 < 0.02)
+    return torch.from_numpy(np.clip(im, 0, 1)).float()[None]
+
+
+@pytest.mark.parametrize("sigma", [15, 25, 50])
+def test_pca_sigma_on_awgn(sigma):
+    clean = smooth_textured()
+    g = torch.Generator().manual_seed(sigma)
+    noisy = clean + torch.randn(clean.shape, generator=g) * (sigma / 255)  # not clipped, as in eval
+    est = float(D.pca_sigma(noisy)[0]) * 255
+    assert abs(est - sigma) <= 0.1 * sigma, est
+
+
+def test_pca_sigma_clean_and_batch():
+    clean = smooth_textured(128)
+    assert float(D.pca_sigma(clean)[0]) * 255 < 3.0
+    g = torch.Generator().manual_seed(0)
+    two = torch.cat([clean + torch.randn(clean.shape, generator=g) * s / 255 for s in (10, 40)])
+    est = D.pca_sigma(two) * 255
+    assert est.shape == (2,) and est[0] < est[1]
+
+
+LEVELS = [0.25, 0.45, 0.65, 0.85]  # sRGB grey levels of four flat bands
+BAND = 48
+
+
+def flat_bands(n: int) -> torch.Tensor:
+    c = torch.zeros(n, 3, 64, BAND * len(LEVELS))
+    for i, v in enumerate(LEVELS):
+        c[..., i * BAND:(i + 1) * BAND] = v
+    return c
+
+
+def band(x, i, m=8):  # interior of band i, away from the demosaic's 3x3 reach across band edges
+    return x[..., m:-m, i * BAND + m:(i + 1) * BAND - m]
+
+
+def test_camera_noise_is_signal_dependent_in_linear_light():
+    clean = flat_bands(12)
+    noisy = D.camera_noise(clean, np.random.default_rng(0), jpeg_p=0.0)
+    assert noisy.shape == clean.shape and noisy.min() >= 0 and noisy.max() <= 1
+    resid = D.srgb_to_linear(noisy) - D.srgb_to_linear(clean)
+    var = np.array([[float(band(resid[k], i).var()) for i in range(len(LEVELS))] for k in range(clean.shape[0])])
+    mean = var.mean(0)
+    assert all(a < b for a, b in zip(mean, mean[1:])), mean  # brighter -> noisier (shot noise)
+    ratios = var[:, -1] / var[:, 0]
+    # linear light levels 0.05 .. 0.69: pure read noise would give ratios near 1 (only when read noise
+    # dominates a sample, as at low ISO, is its ratio that small)
+    assert ratios.min() > 1.0 and np.median(ratios) > 3.0, ratios
+
+
+def test_camera_noise_channels_and_neighbours_correlated():
+    clean = flat_bands(12)
+    noisy = D.camera_noise(clean, np.random.default_rng(1), jpeg_p=0.0)
+    awgn = clean + torch.randn(clean.shape, generator=torch.Generator().manual_seed(1)) * 0.02
+    stats = {}
+    for name, x in (("camera", noisy), ("awgn", awgn)):
+        r = band(x - clean, 1)
+        cross, spatial = [], []
+        for k in range(r.shape[0]):
+            c = np.corrcoef(r[k].reshape(3, -1).numpy())
+            cross.append(max(abs(c[0, 1]), abs(c[1, 2]), abs(c[0, 2])))
+            g = r[k, 1].numpy()
+            spatial.append(np.corrcoef(g[:, :-1].ravel(), g[:, 1:].ravel())[0, 1])
+        stats[name] = (float(np.mean(cross)), float(np.mean(spatial)))
+    assert stats["camera"][0] > 0.2 and stats["awgn"][0] < 0.1, stats  # colour correction mixes channels
+    assert stats["camera"][1] > 0.3 and abs(stats["awgn"][1]) < 0.1, stats  # demosaic spreads a site's noise
+
+
+def test_camera_noise_jpeg_is_8bit():
+    clean = flat_bands(4)
+    out = D.camera_noise(clean, np.random.default_rng(2), jpeg_p=1.0)
+    assert torch.allclose(out * 255, (out * 255).round(), atol=1e-4)
+
+
+def matlab_imresize_down(x: np.ndarray, scale: int) -> np.ndarray:
+    """Reference MATLAB imresize(x, 1/scale, 'bicubic') along both axes (HxW float), mirrored borders."""
+
+    def cubic(t):
+        t = np.abs(t)
+        return np.where(t <= 1, 1.5 * t ** 3 - 2.5 * t ** 2 + 1,
+                        np.where(t <= 2, -0.5 * t ** 3 + 2.5 * t ** 2 - 4 * t + 2, 0.0))
+
+    def axis(a, n_out):
+        n_in = a.shape[0]
+        u = np.arange(1, n_out + 1) * scale + 0.5 * (1 - scale)  # x / (1/scale) + 0.5 (1 - scale), 1-based
+        width = 4 * scale
+        left = np.floor(u - width / 2)
+        idx = left[:, None] + np.arange(int(math.ceil(width)) + 2)[None]
+        wts = cubic((u[:, None] - idx) / scale) / scale
+        wts /= wts.sum(1, keepdims=True)
+        idx = idx - 1  # 0-based
+        mirror = np.concatenate([np.arange(n_in), np.arange(n_in - 1, -1, -1)])
+        idx = mirror[np.mod(idx, 2 * n_in).astype(int)]
+        return np.einsum("ok,ok...->o...", wts, a[idx])
+
+    h, w = x.shape
+    return axis(axis(x, h // scale).T, w // scale).T
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_bicubic_down_known_values(scale):
+    # a ramp 0, 2, 4, ... (8-bit): every interior low-res pixel is the mean of its scale x scale block
+    w = 64
+    ramp = torch.arange(w, dtype=torch.float32).mul(2 / 255).expand(1, 3, 16, w).clone()
+    lr = D.bicubic_down(ramp, scale)
+    assert lr.shape == (1, 3, 16 // scale, w // scale)
+    got = (lr[0, 0, 0] * 255).round()
+    j = torch.arange(w // scale, dtype=torch.float32)
+    expect = 2 * (scale * j + (scale - 1) / 2)  # ramp value at the block centre
+    assert torch.equal(got[2:-2], expect[2:-2])
+    # constant in, constant out (the kernel's weights are normalised, borders included)
+    flat = torch.full((1, 3, 24, 24), 100 / 255)
+    assert torch.allclose(D.bicubic_down(flat, scale) * 255, torch.full((1, 3, 24 // scale, 24 // scale), 100.0))
+    # rounded to 8-bit
+    assert torch.equal(lr * 255, (lr * 255).round())
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_bicubic_down_matches_matlab_imresize_inside(scale):
+    rng = np.random.default_rng(scale)
+    hr = np.clip(np.cumsum(np.cumsum(rng.normal(0, 0.02, (64, 64)), 0), 1) * 0.2 + 0.5, 0, 1)
+    ref = matlab_imresize_down(hr, scale)
+    got = D.bicubic_down(torch.from_numpy(hr).float()[None, None], scale)[0, 0].double().numpy()
+    b = 2  # torch renormalises the kernel at the border where MATLAB mirrors: compare the inside
+    diff = np.abs(got[b:-b, b:-b] * 255 - np.round(ref[b:-b, b:-b] * 255))
+    assert diff.max() <= 1.0 and diff.mean() < 0.1
+
+
+@pytest.mark.parametrize("kind", ["thin", "medium", "thick"])
+def test_make_mask_coverage(kind):
+    lo, hi = D.MASK_SIZES[kind]["cover"]
+    cover = []
+    for seed in range(8):
+        m = D.make_mask(256, 320, kind, np.random.default_rng(seed))
+        assert m.shape == (256, 320) and m.dtype == np.uint8 and set(np.unique(m)) <= {0, 255}
+        cover.append((m > 0).mean())
+    assert min(cover) >= lo and max(cover) <= hi + 0.08, cover  # one last shape may overshoot the target
+    assert lo <= np.mean(cover) <= hi
+
+
+def test_mask_kinds_are_ordered_and_seeded():
+    means = [np.mean([(D.make_mask(200, 200, k, np.random.default_rng(s)) > 0).mean() for s in range(6)])
+             for k in ("thin", "medium", "thick")]
+    assert means[0] < means[1] < means[2]
+    a = D.make_mask(64, 64, "medium", np.random.default_rng(7))
+    b = D.make_mask(64, 64, "medium", np.random.default_rng(7))
+    assert np.array_equal(a, b)
+
+
+def test_random_masks_shape_and_values():
+    m = D.random_masks(5, 32, np.random.default_rng(0))
+    assert m.shape == (5, 1, 32, 32) and set(torch.unique(m).tolist()) <= {0.0, 1.0}
+
+
+def test_committed_eval_masks_are_the_seeded_ones():
+    """test/fixtures/masks holds 24 masks per kind, binary, white = fill, exactly what make_masks.py makes."""
+    import sys
+
+    from PIL import Image
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_masks
+
+    base = ROOT / "test" / "fixtures" / "masks"
+    for kind in ("thin", "medium", "thick"):
+        files = sorted((base / kind).glob("*.png"))
+        assert [f.stem for f in files] == [f"kodim{i:02d}" for i in range(1, 25)]
+        lo, hi = D.MASK_SIZES[kind]["cover"]
+        for f in files[:4]:
+            m = np.array(Image.open(f).convert("L"))
+            assert set(np.unique(m)) <= {0, 255}
+            regen = make_masks.mask_for(f"{f.stem}.png", m.shape[0], m.shape[1], kind)
+            assert np.array_equal(m > 0, regen > 0), f
+            assert lo <= (m > 0).mean() <= hi + 0.08
+
+
+def test_holdout_and_test_data_refused(tmp_path):
+    files = [tmp_path / "a" / f"{i:02d}.png" for i in range(25)]
+    train, val = D.split_holdout(files)
+    assert [f.name for f in val] == ["09.png", "19.png"] and len(train) == 23
+    forbidden = tmp_path / "datasets" / "test" / "Kodak24"
+    forbidden.mkdir(parents=True)
+    with pytest.raises(ValueError, match="evaluation data"):
+        D.list_images([forbidden])

@@ -1,0 +1,91 @@
+"""train.py on tiny configs: a few steps, checkpoint, resume (full state and committed weights), blow-up rollback."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from scripts.training import train as T
+
+
+def run(cfg, root, *extra):
+    return T.main([str(cfg), "--root", str(root), *extra])
+
+
+@pytest.mark.parametrize("task", ["denoise", "inpaint", "upscale"])
+def test_three_steps_write_checkpoints(task, tiny_config, tmp_path):
+    cfg = tiny_config(task)
+    assert run(cfg, tmp_path) == 0
+    state = torch.load(tmp_path / "runs" / f"tiny-{task}" / "state.pt")
+    ckpt = torch.load(tmp_path / "scripts" / "training" / "checkpoints" / f"tiny-{task}.pt")
+    assert state["step"] == 3 and ckpt["step"] == 3
+    assert set(ckpt) >= {"ema", "step", "train_seconds", "config"}
+    assert all(v.dtype == torch.float16 for v in ckpt["ema"].values())
+    assert ckpt["config"]["id"] == f"tiny-{task}" and ckpt["train_seconds"] > 0
+    log = [json.loads(line) for line in (tmp_path / "runs" / f"tiny-{task}" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 3 and math.isfinite(log[-1]["val_psnr"])
+
+
+def test_resume_full_state_then_committed_weights(tiny_config, tmp_path, capsys):
+    cfg = tiny_config("denoise")
+    assert run(cfg, tmp_path) == 0
+    first = torch.load(tmp_path / "runs" / "tiny-denoise" / "state.pt")
+    capsys.readouterr()
+    assert run(cfg, tmp_path, "--steps", "5") == 0
+    out = capsys.readouterr().out
+    assert "resumed full state at step 3" in out and "stopped at step 5" in out
+    second = torch.load(tmp_path / "runs" / "tiny-denoise" / "state.pt")
+    assert second["step"] == 5 and second["train_seconds"] > first["train_seconds"]
+    assert not torch.equal(first["model"]["head.weight"], second["model"]["head.weight"])
+
+    # without the (ignored) full state, resume from the committed fp16 EMA weights
+    (tmp_path / "runs" / "tiny-denoise" / "state.pt").unlink()
+    committed = torch.load(tmp_path / "scripts" / "training" / "checkpoints" / "tiny-denoise.pt")
+    assert run(cfg, tmp_path, "--steps", "6") == 0
+    out = capsys.readouterr().out
+    assert "resumed committed weights at step 5 (fresh optimiser)" in out and "stopped at step 6" in out
+    third = torch.load(tmp_path / "runs" / "tiny-denoise" / "state.pt")
+    assert third["step"] == 6
+    # one step from the committed weights: the EMA moved from them, but only a little
+    d = (third["ema"]["head.weight"] - committed["ema"]["head.weight"].float()).abs().max()
+    assert 0 < d < 0.05
+
+
+def test_blow_up_rolls_back_and_halves_lr(tiny_config, tmp_path, capsys, monkeypatch):
+    cfg = tiny_config("denoise")
+    real = T.forward_loss
+    calls = {"n": 0}
+
+    def flaky(task, model, inputs, target):
+        out, loss = real(task, model, inputs, target)
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second step's loss is NaN
+            return out, loss * float("nan")
+        return out, loss
+
+    monkeypatch.setattr(T, "forward_loss", flaky)
+    assert run(cfg, tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "step 1: loss blew up (nan); rolling back, lr x0.5" in out
+    st = torch.load(tmp_path / "runs" / "tiny-denoise" / "state.pt")
+    assert st["step"] == 3 and st["lr_scale"] == 0.5
+    assert calls["n"] == 4  # the failed step was retried, not counted
+    assert all(torch.isfinite(v).all() for v in st["model"].values())
+    assert all(torch.isfinite(v).all() for v in st["ema"].values())
+
+
+def test_bad_config_is_refused(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\ntask: denoise\n")
+    with pytest.raises(ValueError, match="missing key 'model'"):
+        T.load_config(str(bad))
+
+
+def test_lr_schedule():
+    opt = {"lr": 1e-3, "steps": 100, "warmup": 10, "min_lr": 1e-5}
+    assert T.lr_at(0, opt) == pytest.approx(1e-4)
+    assert T.lr_at(10, opt) == pytest.approx(1e-3)
+    assert T.lr_at(100, opt) == pytest.approx(1e-5)
+    assert T.lr_at(55, opt | {"lr_scale": 0.5}) < T.lr_at(55, opt)

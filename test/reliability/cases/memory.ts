@@ -1,0 +1,39 @@
+// Cheap versions of the memory measurements (memory.ts has the full ones): a 300-file batch must
+// hold RSS flat, and denoising a 24-megapixel photo must peak at no more than 2 GB.
+import { peak, soak } from '../memory.ts';
+import { check } from '../harness.ts';
+import type { Case } from './common.ts';
+
+/** Slope allowed for the cheap soak: the plan's 5 MB/100 files, plus room for GC noise over few files. */
+const SOAK_SLOPE_LIMIT = 8;
+const PEAK_LIMIT_MB = 2048;
+
+export const memoryCases: Case[] = [
+  {
+    id: 'memory-soak-300',
+    title: '300-file batch (48x48 JPEGs): RSS flat (least-squares slope per 100 files)',
+    plan: [34],
+    timeoutMs: 300_000,
+    async run(ctx, env) {
+      ctx.seal();
+      const s = await soak({ dir: ctx.dir, model: env.denoiser, threads: 1, files: 300, side: 48, env: ctx.env });
+      check(s.exit === 0, `the batch exited ${s.exit}`);
+      check(s.samples >= 5, `only ${s.samples} RSS samples`);
+      check(s.slopeMBper100 < SOAK_SLOPE_LIMIT, `RSS grows ${s.slopeMBper100.toFixed(2)} MB per 100 files (limit ${SOAK_SLOPE_LIMIT})`);
+      return `slope ${s.slopeMBper100.toFixed(2)} MB/100 files (${s.samples} samples, RSS ${s.startMB.toFixed(0)} -> ${s.endMB.toFixed(0)} MB, ${s.seconds.toFixed(0)} s)`;
+    },
+  },
+  {
+    id: 'memory-24mp-peak',
+    title: 'denoise a 24-megapixel photo: peak RSS <= 2 GB',
+    plan: [35],
+    timeoutMs: 600_000,
+    async run(ctx, env) {
+      ctx.seal();
+      const p = await peak({ dir: ctx.dir, model: env.denoiser, threads: 2, megapixels: 24, env: ctx.env, timeoutMs: 580_000 });
+      check(p.exit === 0, `exit ${p.exit}: ${p.stderr.trim().split('\n').slice(-3).join(' ')}`);
+      check(p.peakHwmMB <= PEAK_LIMIT_MB, `peak RSS ${p.peakHwmMB.toFixed(0)} MB > ${PEAK_LIMIT_MB} MB`);
+      return `peak RSS ${p.peakHwmMB.toFixed(0)} MB in ${p.seconds.toFixed(0)} s`;
+    },
+  },
+];
