@@ -87,7 +87,7 @@ afterAll(async () => {
 
 describe('restora (usage)', () => {
   it('prints usage and exits 2 on a usage error', async () => {
-    for (const args of [['denoise'], ['denoise', 'a.png', '--frobnicate'], ['upscale', 'a.png', '--scale', '3']]) {
+    for (const args of [['denoise'], ['upscale', 'a.png', '--scale', '3', '--frobnicate']]) {
       const r = await restora(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toContain('Usage: restora');
@@ -176,8 +176,15 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     expect(m.code, m.stderr).toBe(0);
     const models = JSON.parse(m.stdout.trim()) as { id: string; task: string }[];
     expect(models.map((x) => x.id)).toEqual(expect.arrayContaining(['tiny-denoise', 'tiny-upscale-x2', 'tiny-upscale-x4', 'tiny-inpaint']));
-    const human = await restora(['models']);
-    expect(human.stdout).toMatch(/tiny-upscale-x4\s+upscale\s+x4/);
+    const hostile = path.join(fixtureModels, 'hostile');
+    if (existsSync(path.join(hostile, 'user-nearest-x2.onnx'))) {
+      const added = await restora(['models', 'add', path.join(hostile, 'user-nearest-x2.onnx'), '--id', 'my-x2', '--json']);
+      expect(added.code, added.stderr).toBe(0);
+      expect(JSON.parse(added.stdout.trim())).toMatchObject({ id: 'my-x2', task: 'upscale', scale: 2, source: 'user' });
+      const refused = await restora(['models', 'add', path.join(hostile, 'not-onnx.onnx')]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/E_MODEL_INVALID: not-onnx\.onnx/);
+    }
     const info = await restora(['info', '--ep', 'cpu', '--json']);
     expect(info.code, info.stderr).toBe(0);
     expect(JSON.parse(info.stdout.trim())).toMatchObject({ requested: 'cpu', active: 'cpu' });

@@ -1,11 +1,10 @@
 // The `restora` command: headless batch work, model management, eval and bench, web mode.
 // Exit status: 0 all files done, 1 some failed (or cancelled, or a command failed), 2 usage error.
 import { existsSync, statSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RestoraError, type RuntimeOptions } from '../contract/index.ts';
-import type { Engine } from '../engine/api.ts';
+import type { EngineImpl } from '../engine/index.ts';
 import { type BatchCommand, type Command, type CommonOptions, parseCommand } from './args.ts';
 import { BatchProgress, humanReport } from './progress.ts';
 import { USAGE, UsageError } from './usage.ts';
@@ -24,19 +23,8 @@ function warn(s: string): void {
   io.stderr.write(s);
 }
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** The model folders: flags, then RESTORA_MODELS_DIR / RESTORA_USER_MODELS_DIR, then the defaults. */
-export function modelDirs(c: CommonOptions): { modelsDir: string; userModelsDir: string } {
-  const env = process.env;
-  return {
-    modelsDir: path.resolve(c.modelsDir ?? env.RESTORA_MODELS_DIR ?? path.join(repoRoot, 'models')),
-    userModelsDir: path.resolve(c.userModelsDir ?? env.RESTORA_USER_MODELS_DIR ?? path.join(os.homedir(), '.config', 'restora', 'models')),
-  };
-}
-
 /** Make the engine with the CLI's folders (flags first, then RESTORA_* variables, then defaults). */
-export async function makeEngine(c: CommonOptions, runtime?: Partial<RuntimeOptions>): Promise<Engine> {
+export async function makeEngine(c: CommonOptions, runtime?: Partial<RuntimeOptions>): Promise<EngineImpl> {
   const { createEngine } = await import('../engine/index.ts');
   const env = process.env;
   const modelsDir = c.modelsDir ?? env.RESTORA_MODELS_DIR;
@@ -65,9 +53,13 @@ async function runBatchCommand(cmd: BatchCommand): Promise<number> {
   const engine = await makeEngine(cmd, cmd.runtime);
   const ac = new AbortController();
   let interrupts = 0;
+  let firstAt = 0;
   const onSignal = () => {
+    // one Ctrl-C arrives twice, from the terminal and forwarded by bin/restora.js: count it once
+    if (interrupts === 1 && Date.now() - firstAt < 300) return;
     interrupts++;
     if (interrupts === 1) {
+      firstAt = Date.now();
       ac.abort();
       warn('\nCancelling: the current file stops after its current tile (press Ctrl-C again to quit at once).\n');
     } else {
@@ -189,10 +181,9 @@ async function runEval(cmd: Extract<Command, { kind: 'eval' }>): Promise<number>
 
 async function runBench(cmd: Extract<Command, { kind: 'bench' }>): Promise<number> {
   const { benchCommand } = await import('../engine/bench/index.ts');
-  const dirs = modelDirs(cmd);
-  const engine = await makeEngine({ ...cmd, ...dirs }, cmd.runtime);
+  const engine = await makeEngine(cmd, cmd.runtime);
   try {
-    return await benchCommand(engine, { ...cmd, ...dirs }, { out: (s) => say(s), err: (s) => warn(s) });
+    return await benchCommand(engine, { ...cmd, registry: engine.registry }, { out: (s) => say(s), err: (s) => warn(s) });
   } finally {
     await engine.close();
   }

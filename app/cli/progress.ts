@@ -100,7 +100,7 @@ export class BatchProgress {
     const failed = b.failed ? `, ${b.failed} failed` : '';
     const cur = this.current ? `  ${path.basename(this.current.input)}` : '';
     let line = `[${bar}] ${pct} ${b.done}/${b.total} files${failed}  ETA ${formatSeconds(b.etaSeconds)}${cur}`;
-    const cols = this.err.columns ?? 100;
+    const cols = this.err.columns && this.err.columns >= 40 ? this.err.columns : 100; // 0 under some pseudo-terminals
     if (line.length > cols - 1) line = line.slice(0, Math.max(10, cols - 1));
     this.err.write('\r\x1b[2K' + line);
     this.barShown = true;

@@ -42,6 +42,7 @@ export interface EngineOptions {
   userModelsDir?: string; // default: ~/.config/restora/models
   dataDir?: string; // settings, presets, masks, preview caches. default: ~/.config/restora
   runtime?: Partial<RuntimeOptions>;
+  maxPixels?: number; // decompression-bomb guard and result-size cap, pixels. default: 200e6
 }
 
 export interface ProgressInfo {

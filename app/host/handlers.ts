@@ -38,6 +38,7 @@ import {
 } from '../contract/index.ts';
 import type { Engine } from '../engine/api.ts';
 import { writeFileAtomic } from '../engine/image/writer.ts';
+import { realPath } from './grants.ts';
 import { createStore } from './store.ts';
 
 export interface HandlerContext {
@@ -95,8 +96,10 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
   const dirAllowed = (dir: string): boolean => {
     const a = abs(dir);
     if (ctx.isGranted(a)) return true;
+    // on real paths: a symlink inside a chosen folder must not carry outputs out of it
+    const real = realPath(a);
     for (const d of chosenDirs) {
-      const rel = path.relative(d, a);
+      const rel = path.relative(realPath(d), real);
       if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) return true;
     }
     return false;

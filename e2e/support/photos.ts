@@ -72,8 +72,18 @@ export function scene(width: number, height: number, seed = 1): Buffer {
 
 export function addNoise(clean: Buffer, sigma: number, seed = 7): Buffer {
   const r = rng(seed);
+  // a table of Gaussian samples indexed by a fast generator: 24 MP in well under a second
+  const table = new Float32Array(1 << 16);
+  for (let i = 0; i < table.length; i++) table[i] = sigma * r.gauss();
+  let s = (seed * 2654435761) >>> 0 || 1;
   const out = Buffer.alloc(clean.length);
-  for (let i = 0; i < clean.length; i++) out[i] = Math.max(0, Math.min(255, Math.round(clean[i] + sigma * r.gauss())));
+  for (let i = 0; i < clean.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    const v = clean[i] + table[(s >>> 0) & 0xffff];
+    out[i] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+  }
   return out;
 }
 
@@ -81,7 +91,14 @@ export function addNoise(clean: Buffer, sigma: number, seed = 7): Buffer {
 export async function makePhoto(file: string, o: PhotoOptions = {}): Promise<Buffer> {
   const width = o.width ?? 320;
   const height = o.height ?? 240;
-  const clean = scene(width, height, o.seed ?? 1);
+  // big photos: draw the scene at a quarter of the size and let sharp enlarge it (seconds, not tens)
+  const big = width * height > 4e6;
+  const clean = big
+    ? await sharp(scene(Math.round(width / 4), Math.round(height / 4), o.seed ?? 1), { raw: { width: Math.round(width / 4), height: Math.round(height / 4), channels: 3 } })
+        .resize(width, height, { kernel: 'cubic' })
+        .raw()
+        .toBuffer()
+    : scene(width, height, o.seed ?? 1);
   const pixels = o.sigma ? addNoise(clean, o.sigma, (o.seed ?? 1) * 31 + 7) : clean;
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const img = sharp(pixels, { raw: { width, height, channels: 3 } });

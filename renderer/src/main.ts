@@ -1,4 +1,5 @@
 // Entry: pick the door to the engine (Electron preload or web mode), then mount the UI.
+import './lib/zod-config.ts';
 import { mount } from 'svelte';
 import App from './App.svelte';
 import { detectPlatform } from './lib/platform.ts';

@@ -9,7 +9,8 @@ Inputs: `image` (N,3,H,W) RGB [0,1]; `sigma` (denoiser, N,1,H,W, noise std on th
 
 Parity: two seeded random inputs (different non-square sizes) go through PyTorch and through
 onnxruntime-node (scripts/ort_parity.mjs; there is no Python onnxruntime here); the max abs difference
-must be <= 1e-4 or the export fails and nothing in <out> is replaced. Re-exporting keeps the card's `metrics` (filled by `restora eval`).
+must be <= 1e-4 or the export fails and nothing in <out> is replaced. Re-exporting keeps the card's
+`metrics` (filled by `restora eval`).
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ OPSET = 17
 PARITY_TOL = 1e-4
 MAX_ONNX_BYTES = 20 * 1000 * 1000
 TILE = 512
-OVERLAP = {"denoise": 32, "upscale": 32, "inpaint": 96}  # in input pixels
+OVERLAP = {"denoise": 64, "upscale": 32, "inpaint": 96}  # in input pixels; denoise 32 gave 1.24/255 tiled vs whole, 64 gives <0.3/255
 
 INPUTS = {
     "denoise": [("image", "image", 3), ("sigma", "sigma", 1)],

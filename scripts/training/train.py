@@ -38,13 +38,17 @@ def load_config(path: str) -> dict:
     return cfg
 
 
-def lr_at(step: int, optim: dict, time_frac: float = 0.0) -> float:
-    """Linear warm-up, then cosine decay over whichever runs out first: steps or the time budget."""
+def lr_at(step: int, optim: dict, time_frac: float = 0.0, warm_from: int = 0) -> float:
+    """Linear warm-up (from step `warm_from`, which is where a run resumed without optimiser
+    state), then cosine decay over whichever runs out first: steps or the time budget."""
     warm = int(optim.get("warmup", 500))
     total = int(optim["steps"])
     base = float(optim["lr"]) * float(optim.get("lr_scale", 1.0))
-    if step < warm:
-        return base * (step + 1) / warm
+    if step - warm_from < warm:
+        ramp = base * (step - warm_from + 1) / warm
+        if step < warm:
+            return ramp
+        return min(ramp, lr_at(step, optim, time_frac))
     t = min(1.0, max((step - warm) / max(1, total - warm), time_frac))
     return float(optim.get("min_lr", 1e-6)) + 0.5 * (base - float(optim.get("min_lr", 1e-6))) * (1 + math.cos(math.pi * t))
 
@@ -111,6 +115,7 @@ def main(argv=None):
         p.requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=float(cfg["optim"]["lr"]), betas=(0.9, 0.99))
     step, lr_scale, train_seconds, best = 0, 1.0, 0.0, -1.0
+    warm_from = 0
 
     if state_path.exists():
         st = torch.load(state_path, map_location="cpu")
@@ -123,7 +128,7 @@ def main(argv=None):
         model.load_state_dict(w); ema.load_state_dict(w)
         step, train_seconds = st["step"], st.get("train_seconds", 0.0)
         # optimiser moments are not committed: warm up again from the committed weights
-        cfg["optim"]["warmup"] = step + int(cfg["optim"].get("warmup", 500))
+        warm_from = step
         print(f"resumed committed weights at step {step} (fresh optimiser)", flush=True)
     model.to(device); ema.to(device)
     print(f"{cfg['id']}: {count_params(model)} params, task {task}", flush=True)
@@ -144,7 +149,8 @@ def main(argv=None):
         save_atomic({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
                      "lr_scale": lr_scale, "train_seconds": train_seconds, "best": best, "config": cfg}, state_path)
         save_atomic({"ema": {k: v.detach().cpu().half() for k, v in ema.state_dict().items()}, "step": step,
-                     "train_seconds": train_seconds, "config": cfg}, ckpt_path)
+                     "train_seconds": train_seconds, "config": cfg,
+                     "hardware": os.environ.get("RESTORA_TRAIN_HARDWARE", f"{args.device}, {args.threads} thread(s)")}, ckpt_path)
         last_ckpt = time.time()
 
     stop = {"now": False}
@@ -163,7 +169,7 @@ def main(argv=None):
         optim_cfg["lr_scale"] = lr_scale
         for g in opt.param_groups:
             tf = (time.time() - start) / (deadline - start) if deadline else 0.0
-            g["lr"] = lr_at(step, optim_cfg | {"warmup": cfg["optim"].get("warmup", 500)}, tf)
+            g["lr"] = lr_at(step, optim_cfg, tf, warm_from)
         _, loss = forward_loss(task, model, inputs, target)
         lv = float(loss)
         if not math.isfinite(lv) or (run_loss is not None and step > 200 and lv > 20 * run_loss):

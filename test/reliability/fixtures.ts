@@ -477,6 +477,20 @@ export const hostileModels: HostileModel[] = [
         }),
       ),
   },
+  {
+    id: 'nan-output',
+    what: 'a model whose output is NaN/Inf (divides by zero)',
+    make: (d) =>
+      put(
+        `${d}/nan.onnx`,
+        encodeModel({
+          inputs: [IMG('input')],
+          outputs: [IMG('output')],
+          nodes: [{ op: 'Div', inputs: ['input', 'zero'], outputs: ['output'] }],
+          initializers: [floatTensor('zero', [1], [0])],
+        }),
+      ),
+  },
   ...(['dotdot', 'absolute', 'symlink'] as const).map((kind) => ({
     id: `external-${kind}`,
     what:

@@ -105,6 +105,7 @@ export interface CliResult {
   timedOut: boolean;
   killed: boolean; // killed by the case (kill callback), not by the timeout
   overMemory: boolean; // killed by the harness because its tree passed maxRssMB
+  msAfterInterrupt?: number; // from the interrupt signal to the child's exit
   peakRssMB: number; // largest VmHWM of any process in the child's tree
   report?: BatchReport; // the --json batch report, when one was printed
   json: unknown[]; // every JSON value printed on stdout (one per line, or the whole stdout)
@@ -116,6 +117,8 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Called every ~30 ms while the child runs; return true to SIGKILL its whole process group. */
   killWhen?: () => boolean;
+  /** Send `signal` once when `when()` turns true: to the whole process group (a terminal's Ctrl-C) or to the CLI process only. */
+  interrupt?: { when: () => boolean; signal: NodeJS.Signals; group: boolean };
   /** Kill the child's tree when its RSS sum passes this (protects the machine). Default 6000 MB. */
   maxRssMB?: number;
   /** Sample process-tree RSS (MB) every `everyMs` with a caller-defined x (e.g. files done). */
@@ -190,6 +193,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
   let timedOut = false;
   let killed = false;
   let overMemory = false;
+  let interruptedAt = 0;
   const killGroup = () => {
     try {
       process.kill(-child.pid!, 'SIGKILL');
@@ -225,6 +229,14 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
       overMemory = true;
       killGroup();
     }
+    if (opts.interrupt && !interruptedAt && opts.interrupt.when()) {
+      interruptedAt = Date.now();
+      try {
+        process.kill(opts.interrupt.group ? -child.pid! : child.pid!, opts.interrupt.signal);
+      } catch {
+        /* gone */
+      }
+    }
     if (opts.killWhen && !killed && opts.killWhen()) {
       killed = true;
       killGroup();
@@ -242,7 +254,20 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
       killGroup(); // nothing it started may outlive it
       const json = parseJsonOutput(stdout);
       const report = findReport(json);
-      res({ code, signal, stdout, stderr, ms: Date.now() - t0, timedOut, killed, overMemory, peakRssMB: peak, report, json });
+      res({
+        code,
+        signal,
+        stdout,
+        stderr,
+        ms: Date.now() - t0,
+        timedOut,
+        killed,
+        overMemory,
+        ...(interruptedAt ? { msAfterInterrupt: Date.now() - interruptedAt } : {}),
+        peakRssMB: peak,
+        report,
+        json,
+      });
     });
   });
 }

@@ -18,6 +18,7 @@ export interface SoakResult {
   files: number;
   seconds: number;
   samples: number;
+  warmup: number; // files done before samples count
   startMB: number; // RSS after warm-up
   endMB: number;
   peakMB: number;
@@ -30,6 +31,8 @@ export interface PeakResult {
   seconds: number;
   peakHwmMB: number; // largest VmHWM of one process
   exit: number | null;
+  output?: { width: number; height: number }; // the written result, when there is one
+  input: { width: number; height: number };
   stderr: string;
 }
 
@@ -38,6 +41,8 @@ export interface MemoryOptions {
   model: string;
   threads: number;
   env?: Record<string, string>;
+  /** Called with the inputs folder once the inputs exist, before the CLI starts (snapshots). */
+  onInputs?: (dir: string) => void;
 }
 
 /** Least-squares slope of y on x. */
@@ -75,10 +80,11 @@ export async function makeSmallBatch(dir: string, n: number, side: number): Prom
   }
 }
 
-export async function soak(o: MemoryOptions & { files: number; side: number }): Promise<SoakResult> {
+export async function soak(o: MemoryOptions & { files: number; side: number; warmup?: number; onSample?: (x: number, rss: number) => void }): Promise<SoakResult> {
   const inDir = join(o.dir, 'soak-in');
   const outDir = join(o.dir, 'soak-out');
   await makeSmallBatch(inDir, o.files, o.side);
+  o.onInputs?.(inDir);
   const xs: number[] = [];
   const ys: number[] = [];
   const t0 = Date.now();
@@ -91,10 +97,11 @@ export async function soak(o: MemoryOptions & { files: number; side: number }): 
       onSample: (x, rss) => {
         xs.push(x);
         ys.push(rss);
+        o.onSample?.(x, rss);
       },
     },
   });
-  const warm = Math.ceil(o.files * 0.1);
+  const warm = o.warmup ?? Math.ceil(o.files * 0.1);
   const keep = xs.map((x, i) => [x, ys[i]] as const).filter(([x]) => x >= warm && x < o.files);
   const kx = keep.map(([x]) => x);
   const ky = keep.map(([, y]) => y);
@@ -102,6 +109,7 @@ export async function soak(o: MemoryOptions & { files: number; side: number }): 
     files: o.files,
     seconds: (Date.now() - t0) / 1000,
     samples: keep.length,
+    warmup: warm,
     startMB: ky[0] ?? 0,
     endMB: ky[ky.length - 1] ?? 0,
     peakMB: Math.max(0, ...ys),
@@ -129,13 +137,22 @@ export async function peak(o: MemoryOptions & { megapixels: number; timeoutMs?: 
   const inDir = join(o.dir, 'peak-in');
   mkdirSync(inDir, { recursive: true });
   const file = join(inDir, 'big.jpg');
-  await makeBigPhoto(file, o.megapixels);
+  const size = await makeBigPhoto(file, o.megapixels);
+  o.onInputs?.(inDir);
   const t0 = Date.now();
   const r = await runCli(['denoise', file, '--out', join(o.dir, 'peak-out'), '--threads', String(o.threads), '--sigma', '15', '--model', o.model, '--json'], {
     env: o.env,
     timeoutMs: o.timeoutMs ?? 1_800_000,
   });
-  return { megapixels: o.megapixels, seconds: (Date.now() - t0) / 1000, peakHwmMB: r.peakRssMB, exit: r.code, stderr: r.stderr };
+  const seconds = (Date.now() - t0) / 1000;
+  let output: PeakResult['output'];
+  try {
+    const m = await sharp(join(o.dir, 'peak-out', 'big.jpg'), { limitInputPixels: false }).metadata();
+    output = { width: m.width ?? 0, height: m.height ?? 0 };
+  } catch {
+    output = undefined;
+  }
+  return { megapixels: o.megapixels, seconds, peakHwmMB: r.peakRssMB, exit: r.code, stderr: r.stderr, output, input: size };
 }
 
 async function main(): Promise<void> {

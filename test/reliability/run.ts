@@ -10,7 +10,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { encodeModel, floatTensor, identityConvWeights } from './onnx-writer.ts';
+import { encodeModel, floatTensor, identityConvWeights, type Node, type Tensor } from './onnx-writer.ts';
 import { CaseFailure, CaseSkip, cliAvailable, Ctx, fmtMs, listAll, makeRoot, REPO, undecodable, type CaseResult } from './harness.ts';
 import type { Case, SuiteEnv } from './cases/common.ts';
 import { inputCases } from './cases/inputs.ts';
@@ -26,11 +26,12 @@ const allCases: Case[] = [...inputCases, ...formatCases, ...pathCases, ...output
 
 const FIXTURE_MODELS = join(REPO, 'test/fixtures/models');
 const IDENTITY_ID = 'rel-identity-denoise';
+const NAN_ID = 'rel-nan-denoise';
 
 /**
- * The suite's models folder: the committed fixture models plus an identity "denoiser" with the
- * fixture denoiser's inputs (image, sigma) and card, so colour, depth and orientation cases can
- * require output == input up to encoding tolerance.
+ * The suite's models folder: the committed fixture models plus two "denoisers" with the fixture
+ * denoiser's inputs (image, sigma) and card: an identity, so colour, depth and orientation cases
+ * can require output == input up to encoding tolerance, and one that emits only NaN/Inf.
  */
 function prepareModels(root: string): SuiteEnv {
   const modelsDir = join(root, 'models');
@@ -53,37 +54,45 @@ function prepareModels(root: string): SuiteEnv {
     }
   }
   if (!denoiser || !denoiseCard) throw new Error(`no denoise fixture model under ${FIXTURE_MODELS} (run npm run fixtures)`);
-  const image = 'image';
-  const sigma = 'sigma';
-  const model = encodeModel({
-    inputs: [
-      { name: image, shape: [1, 3, 'height', 'width'] },
-      { name: sigma, shape: [1, 1, 'height', 'width'] },
-    ],
-    outputs: [{ name: 'output', shape: [1, 3, 'height', 'width'] }],
-    nodes: [
-      { op: 'Conv', inputs: [image, 'w', 'b'], outputs: ['c'] },
-      { op: 'Mul', inputs: [sigma, 'zero'], outputs: ['z'] },
-      { op: 'Add', inputs: ['c', 'z'], outputs: ['output'] },
-    ],
-    initializers: [identityConvWeights(), floatTensor('b', [3], [0, 0, 0]), floatTensor('zero', [1], [0])],
-  });
-  const dir = join(modelsDir, IDENTITY_ID);
-  mkdirSync(dir);
-  writeFileSync(join(dir, 'model.onnx'), model);
-  const card = {
-    ...denoiseCard,
-    id: IDENTITY_ID,
-    name: 'Identity (reliability suite)',
-    architecture: 'Identity 1x1 convolution (reliability suite)',
-    description: 'Returns its input: lets the reliability suite compare output and input pixels exactly.',
-    params: 12,
-    macs_per_pixel: 9,
-    sha256: createHash('sha256').update(model).digest('hex'),
-    source: 'test/reliability/run.ts',
+  const cardBase = denoiseCard;
+  /** A "denoiser" with the fixture denoiser's inputs (image, sigma) and card; `tail` maps c (= image) to output. */
+  const install = (id: string, name: string, description: string, tail: Node[], extra: Tensor[] = []) => {
+    const model = encodeModel({
+      inputs: [
+        { name: 'image', shape: [1, 3, 'height', 'width'] },
+        { name: 'sigma', shape: [1, 1, 'height', 'width'] },
+      ],
+      outputs: [{ name: 'output', shape: [1, 3, 'height', 'width'] }],
+      nodes: [
+        { op: 'Conv', inputs: ['image', 'w', 'b'], outputs: ['c0'] },
+        { op: 'Mul', inputs: ['sigma', 'zero'], outputs: ['z'] },
+        { op: 'Add', inputs: ['c0', 'z'], outputs: ['c'] },
+        ...tail,
+      ],
+      initializers: [identityConvWeights(), floatTensor('b', [3], [0, 0, 0]), floatTensor('zero', [1], [0]), ...extra],
+    });
+    const dir = join(modelsDir, id);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'model.onnx'), model);
+    const card = {
+      ...cardBase,
+      id,
+      name,
+      architecture: `${name} (reliability suite)`,
+      description,
+      params: 12,
+      macs_per_pixel: 9,
+      sha256: createHash('sha256').update(model).digest('hex'),
+      source: 'test/reliability/run.ts',
+    };
+    writeFileSync(join(dir, 'card.json'), JSON.stringify(card, null, 2) + '\n');
   };
-  writeFileSync(join(dir, 'card.json'), JSON.stringify(card, null, 2) + '\n');
-  return { root, modelsDir, denoiser, identity: IDENTITY_ID, upscaler };
+  install(IDENTITY_ID, 'Identity', 'Returns its input: lets the reliability suite compare output and input pixels exactly.', [
+    { op: 'Identity', inputs: ['c'], outputs: ['output'] },
+  ]);
+  // a bundled model that passed every check but emits NaN/Inf on real photos (a broken export, fp16 overflow)
+  install(NAN_ID, 'Broken (NaN)', 'Divides by zero: every output value is NaN or infinite.', [{ op: 'Div', inputs: ['c', 'zero'], outputs: ['output'] }]);
+  return { root, modelsDir, denoiser, identity: IDENTITY_ID, broken: NAN_ID, upscaler };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -171,7 +180,9 @@ async function main(): Promise<void> {
     const r = await runCase(c, env, keep);
     results.push(r);
     const tag = r.status === 'pass' ? 'PASS' : r.status === 'fail' ? 'FAIL' : 'SKIP';
-    console.log(`${tag}  ${c.id.padEnd(28)} ${fmtMs(r.ms).padStart(7)}  ${r.detail}`);
+    // CI's summary takes "<n> passed/failed/skipped" from any line: only the last line may say that
+    const detail = r.detail.replace(/\n/g, ' ').replace(/(\d+)(\s+)(passed|failed|skipped)\b/g, '($1)$2$3');
+    console.log(`${tag}  ${c.id.padEnd(28)} ${fmtMs(r.ms).padStart(7)}  ${detail}`);
   }
   await closeWeb();
   const passed = results.filter((r) => r.status === 'pass').length;

@@ -33,10 +33,15 @@ export class EtaEstimator {
   /**
    * Seconds left: files not started at the median seconds per file, plus what is left of the
    * running one at the median seconds per megapixel (its size is known once decoded).
-   * @returns null until one file has finished
+   * @returns null until a file has finished or the first one is 5 % done
    */
-  estimate(filesNotStarted: number, current?: { megapixels?: number; progress: number }): number | null {
-    if (this.perFile.length === 0) return null;
+  estimate(filesNotStarted: number, current?: { megapixels?: number; progress: number; elapsed?: number }): number | null {
+    if (this.perFile.length === 0) {
+      // nothing finished yet: extrapolate the running file once it is a little way in
+      if (!current || !current.elapsed || current.progress < 0.05) return null;
+      const whole = current.elapsed / current.progress;
+      return Math.max(0, whole * (1 - current.progress) + filesNotStarted * whole);
+    }
     const sPerFile = median(this.perFile);
     let left = filesNotStarted * sPerFile;
     if (current) {

@@ -28,7 +28,7 @@ import {
   Recipe,
   RestoraError,
 } from '../../contract/index.ts';
-import type { BatchOptions, EngineCore, RgbImage } from '../api.ts';
+import type { BatchOptions, EngineCore, RgbImage, RunOptions } from '../api.ts';
 import { EtaEstimator } from './eta.ts';
 import { expand, OUTPUT_DIR_NAME, rootOf } from './expand.ts';
 import { writeFileAtomic } from '../image/writer.ts';
@@ -262,7 +262,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
   const eta = new EtaEstimator();
   const notStarted = (i: number) => planned.length - i - 1;
 
-  const batchProgress = (i: number, current?: { megapixels?: number; progress: number }) => {
+  const batchProgress = (i: number, current?: { megapixels?: number; progress: number; elapsed?: number }) => {
     const payload: EventPayload<'batch.progress'> = {
       batchId,
       total,
@@ -286,6 +286,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
   };
 
   for (const e of errors) reports.push({ input: e.file ?? '', status: 'failed', error: e });
+  batchProgress(-1); // totals known before the first file
 
   for (let i = 0; i < planned.length; i++) {
     const p = planned[i];
@@ -327,7 +328,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       const srcFormat = img.meta?.format;
       const srcDepth = img.meta?.bitDepth ?? 8;
       let lastEmit = 0;
-      let out: RgbImage | undefined = await core.run(img, recipe, {
+      const runOpts: RunOptions = {
         signal: opts.signal,
         runtime: opts.runtime,
         onProgress: (pr) => {
@@ -337,9 +338,12 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
           if (now - lastEmit < 100 && frac < 1) return; // a few events a second is plenty
           lastEmit = now;
           fileEvent(i, p, 'running', frac);
-          batchProgress(i, { megapixels, progress: frac });
+          batchProgress(i, { megapixels, progress: frac, elapsed: (now - started) / 1000 });
         },
-      });
+      };
+      // the engine's core also takes the photo's path (not in RunOptions), to name it in mask errors
+      Object.assign(runOpts, { source: p.file.path });
+      let out: RgbImage | undefined = await core.run(img, recipe, runOpts);
       img = undefined; // let the input's pixels go before the output is encoded
       const target = entry.output!;
       await mkdir(path.dirname(target), { recursive: true });

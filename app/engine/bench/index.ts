@@ -24,8 +24,8 @@ import type { Recipe, RuntimeOptions } from '../../contract/index.ts';
 import type { Engine, RgbImage } from '../api.ts';
 import { median } from '../batch/eta.ts';
 import { writeFileAtomic } from '../image/writer.ts';
-import { ModelRegistry, toRunnable } from '../models/index.ts';
-import type { InferenceBackend, RunnableModel, TensorData } from '../runtime/index.ts';
+import { type ModelRegistry, toRunnable } from '../models/index.ts';
+import type { ConcreteEp, InferenceBackend, RunnableModel, TensorData } from '../runtime/index.ts';
 import { OrtBackend } from '../runtime/index.ts';
 import { effectiveTiling, planAxis } from '../tiling/tiler.ts';
 import { synthMask, synthPhoto } from './synth.ts';
@@ -41,9 +41,8 @@ export interface BenchOptions {
   height: number;
   repeats: number;
   runtime?: Partial<RuntimeOptions>;
-  /** Model folders, as the engine was made with (to resolve each task's default model). */
-  modelsDir: string;
-  userModelsDir?: string;
+  /** The engine's model registry (resolves each task's default model exactly as the engine does). */
+  registry: ModelRegistry;
   /** Inference backend for the bare runs (default: onnxruntime-node, as the engine). */
   backend?: InferenceBackend;
   log?: (s: string) => void;
@@ -125,41 +124,38 @@ export function tilePlan(model: RunnableModel, width: number, height: number, ti
   return { tile, windowW: px.window, windowH: py.window, count: px.starts.length * py.starts.length };
 }
 
-/** Median seconds of bare session.run over the tiles of one image (each repeat sums all tiles). */
-async function bareSeconds(backend: InferenceBackend, model: RunnableModel, plan: ReturnType<typeof tilePlan>, ep: string, threads: number, repeats: number): Promise<number> {
-  const session = await backend.load(model.path, { ep: ep as never, threads });
-  try {
-    const feeds: Record<string, TensorData> = {};
-    for (const inp of model.inputs) {
-      const n = inp.channels * plan.windowW * plan.windowH;
-      const data = new Float32Array(n);
-      if (inp.role === 'sigma') data.fill(25 / 255);
-      else if (inp.role === 'mask') for (let i = 0; i < n; i++) data[i] = i % 7 === 0 ? 1 : 0;
-      else for (let i = 0; i < n; i++) data[i] = ((i * 2654435761) >>> 0) / 4294967296;
-      feeds[inp.name] = { data, dims: [1, inp.channels, plan.windowH, plan.windowW] };
-    }
-    await session.run(feeds); // warm-up
-    const times: number[] = [];
-    for (let r = 0; r < repeats; r++) {
+/** A bare session of the model with feeds of the tile shape; `once()` times run over all tiles. */
+async function bareRunner(backend: InferenceBackend, model: RunnableModel, plan: ReturnType<typeof tilePlan>, ep: string, threads: number) {
+  const session = await backend.load(model.path, { ep: ep as ConcreteEp, threads });
+  const feeds: Record<string, TensorData> = {};
+  for (const inp of model.inputs) {
+    const n = inp.channels * plan.windowW * plan.windowH;
+    const data = new Float32Array(n);
+    if (inp.role === 'sigma') data.fill(25 / 255);
+    else if (inp.role === 'mask') for (let i = 0; i < n; i++) data[i] = i % 7 === 0 ? 1 : 0;
+    else for (let i = 0; i < n; i++) data[i] = ((i * 2654435761) >>> 0) / 4294967296;
+    feeds[inp.name] = { data, dims: [1, inp.channels, plan.windowH, plan.windowW] };
+  }
+  await session.run(feeds); // warm-up
+  return {
+    async once(): Promise<number> {
       let sum = 0;
       for (let t = 0; t < plan.count; t++) {
         const t0 = performance.now();
         await session.run(feeds);
         sum += performance.now() - t0;
       }
-      times.push(sum / 1000);
-    }
-    return median(times);
-  } finally {
-    await session.dispose();
-  }
+      return sum / 1000;
+    },
+    dispose: () => session.dispose(),
+  };
 }
 
 /** Run the benchmark rows; resolves to the machine description and one result per row. */
 export async function runBench(engine: Engine, opts: BenchOptions): Promise<{ machine: MachineInfo; results: BenchResult[] }> {
   const log = opts.log ?? (() => {});
   const rows = (opts.tasks ?? [...BENCH_ROWS]) as BenchRow[];
-  const registry = new ModelRegistry({ bundled: opts.modelsDir, ...(opts.userModelsDir ? { user: opts.userModelsDir } : {}) });
+  const registry = opts.registry;
   const backend = opts.backend ?? new OrtBackend();
   const runtime = opts.runtime ?? {};
   const info = await engine.runtimeInfo(runtime);
@@ -207,16 +203,28 @@ export async function runBench(engine: Engine, opts: BenchOptions): Promise<{ ma
       const warm: RgbImage = { width: Math.min(64, width), height: Math.min(64, height), data: synthPhoto(Math.min(64, width), Math.min(64, height), 3) };
       if (spec.task !== 'inpaint') await engine.run(warm, recipe, { runtime });
       else await once();
-      resetPeakRss();
-      const times: number[] = [];
-      for (let r = 0; r < opts.repeats; r++) {
+      const timed = async () => {
         const t0 = performance.now();
         await once();
-        times.push((performance.now() - t0) / 1000);
-      }
+        return (performance.now() - t0) / 1000;
+      };
+      // the peak of one end-to-end run, before the bare session adds its own memory
+      resetPeakRss();
+      const times = [await timed()];
       const peak = peakRssMb();
       const plan = tilePlan(model, planW, planH, runtime.tile);
-      const bare = await bareSeconds(backend, model, plan, info.active, threads, opts.repeats);
+      const bareRun = await bareRunner(backend, model, plan, info.active, threads);
+      const bareTimes: number[] = [];
+      try {
+        // interleaved, so that a machine busy with other work slows both alike
+        for (let r = 0; r < opts.repeats; r++) {
+          bareTimes.push(await bareRun.once());
+          if (r > 0) times.push(await timed());
+        }
+      } finally {
+        await bareRun.dispose();
+      }
+      const bare = median(bareTimes);
       const seconds = median(times);
       results.push({
         task: row,
@@ -260,8 +268,7 @@ export interface BenchCliOptions {
   repeats: number;
   runtime?: Partial<RuntimeOptions>;
   json: boolean;
-  modelsDir: string;
-  userModelsDir?: string;
+  registry: ModelRegistry;
 }
 
 /** `restora bench ...`: a table (or, with --json, `{machine, results}` as the last line). */
@@ -272,8 +279,7 @@ export async function benchCommand(engine: Engine, cmd: BenchCliOptions, io: { o
     height: cmd.height,
     repeats: cmd.repeats,
     ...(cmd.runtime ? { runtime: cmd.runtime } : {}),
-    modelsDir: cmd.modelsDir,
-    ...(cmd.userModelsDir ? { userModelsDir: cmd.userModelsDir } : {}),
+    registry: cmd.registry,
     log: (s) => io.err(s + '\n'),
   });
   if (cmd.json) {

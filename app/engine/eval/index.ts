@@ -20,7 +20,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RestoraError, type Recipe, type RuntimeOptions, type Task } from '../../contract/index.ts';
-import type { Engine, RgbImage } from '../api.ts';
+import type { Engine, RgbImage, RunOptions } from '../api.ts';
 import { isImagePath } from '../batch/expand.ts';
 import { decode, decodeMask } from '../image/decode.ts';
 import { imresizeRgb8 } from './imresize.ts';
@@ -129,7 +129,18 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
   const model = opts.model;
   const images: ImageResult[] = [];
   const pairs = opts.task === 'denoise' && existsSync(path.join(opts.data, 'noisy')) && existsSync(path.join(opts.data, 'clean'));
-  const runOpts = { ...(opts.runtime ? { runtime: opts.runtime } : {}) };
+  // the engine fills `trace` (not part of the Engine interface): the model it picked, the sigma used
+  let usedModel: string | undefined;
+  const runWith = async (img: RgbImage, recipe: Recipe): Promise<{ out: RgbImage; seconds: number; sigma?: number }> => {
+    const trace: { model?: string; sigma?: number }[] = [];
+    const o: RunOptions = { ...(opts.runtime ? { runtime: opts.runtime } : {}) };
+    Object.assign(o, { trace });
+    const t = performance.now();
+    const out = await needEngine().run(img, recipe, o);
+    const seconds = (performance.now() - t) / 1000;
+    if (trace[0]?.model) usedModel = trace[0].model;
+    return { out, seconds, ...(trace[0]?.sigma !== undefined ? { sigma: trace[0].sigma } : {}) };
+  };
   let sigma = opts.sigma;
   let masksDir: string | undefined;
 
@@ -172,13 +183,13 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
           throw new RestoraError('E_DECODE', `${noisyName} is ${input.width} x ${input.height} but its clean reference is ${clean.width} x ${clean.height}`);
         }
         if (sigma === 'auto' && engine?.estimateSigma) estimated = engine.estimateSigma(input);
+        if (Number.isNaN(estimated)) estimated = undefined;
       } else {
         input = { width: clean.width, height: clean.height, data: addGaussianNoise(toFloat(clean8), sigma as number, cleanName) };
       }
       const recipe: Recipe = [{ task: 'denoise', sigma: sigma as number | 'auto', ...(model ? { model } : {}) }];
-      const t = performance.now();
-      const out = await needEngine().run({ width: input.width, height: input.height, data: input.data }, recipe, runOpts);
-      const seconds = (performance.now() - t) / 1000;
+      const { out, seconds, sigma: used } = await runWith({ width: input.width, height: input.height, data: input.data }, recipe);
+      if (estimated === undefined && sigma === 'auto' && used !== undefined) estimated = used;
       const out8 = quantize(out.data);
       result = {
         name: pairs ? noisyName : cleanName,
@@ -196,15 +207,17 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
       const hr8 = cropPlanar8(quantize(hr.data), hr.width, hr.height, W, H);
       const lr = imresizeRgb8(hr8, W, H, 1 / scale);
       let sr8: Uint8Array;
-      const t = performance.now();
+      let seconds: number;
       if (model === 'bicubic') {
+        const t = performance.now();
         sr8 = imresizeRgb8(lr.data, lr.width, lr.height, scale).data;
+        seconds = (performance.now() - t) / 1000;
       } else {
-        const out = await needEngine().run({ width: lr.width, height: lr.height, data: toFloat(lr.data) }, [{ task: 'upscale', scale, ...(model ? { model } : {}) }], runOpts);
-        if (out.width !== W || out.height !== H) throw new RestoraError('E_MODEL', `the upscaler returned ${out.width} x ${out.height} for ${entry}, expected ${W} x ${H}`);
-        sr8 = quantize(out.data);
+        const r = await runWith({ width: lr.width, height: lr.height, data: toFloat(lr.data) }, [{ task: 'upscale', scale, ...(model ? { model } : {}) }]);
+        if (r.out.width !== W || r.out.height !== H) throw new RestoraError('E_MODEL', `the upscaler returned ${r.out.width} x ${r.out.height} for ${entry}, expected ${W} x ${H}`);
+        sr8 = quantize(r.out.data);
+        seconds = r.seconds;
       }
-      const seconds = (performance.now() - t) / 1000;
       const y1 = shave(rgbToY(hr8, W, H), W, H, scale);
       const y2 = shave(rgbToY(sr8, W, H), W, H, scale);
       result = { name: entry, width: W, height: H, psnr: psnr(y1.data, y2.data), ssim: ssimPlane(y1.data, y2.data, y1.width, y1.height), seconds };
@@ -220,9 +233,7 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
       // the engine never sees the pixels it must invent
       const input = toFloat(gt8);
       for (let c = 0; c < 3; c++) for (let k = 0; k < n; k++) if (hole[k]) input[c * n + k] = 0;
-      const t = performance.now();
-      const out = await needEngine().run({ width: img.width, height: img.height, data: input }, [{ task: 'inpaint', mask: maskFile, ...(model ? { model } : {}) }], runOpts);
-      const seconds = (performance.now() - t) / 1000;
+      const { out, seconds } = await runWith({ width: img.width, height: img.height, data: input }, [{ task: 'inpaint', mask: maskFile, ...(model ? { model } : {}) }]);
       const out8 = quantize(out.data);
       result = { name: entry, width: img.width, height: img.height, psnr: psnrMasked(gt8, out8, hole), ssim: ssimPlanar(gt8, out8, img.width, img.height), seconds };
     }
@@ -236,7 +247,7 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
     n: images.length,
     psnr: mean(images.map((r) => r.psnr)),
     ssim: mean(images.map((r) => r.ssim)),
-    model: model ?? 'default',
+    model: model ?? usedModel ?? 'default',
     mode: pairs ? 'pairs' : 'synthetic',
     ...(opts.task === 'denoise' ? { sigma } : {}),
     ...(opts.task === 'upscale' ? { scale } : {}),
@@ -262,8 +273,7 @@ export interface EvalCliOptions {
 
 /** `restora eval ...`: a table (or, with --json, one JSON object as the last line); exit status. */
 export async function evaluateCommand(engine: EvalEngine | undefined, cmd: EvalCliOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
-  const nameWidth = 18;
-  const row = (name: string, size: string, p: string, s: string, t: string) => `${name.padEnd(nameWidth)} ${size.padStart(10)} ${p.padStart(8)} ${s.padStart(7)} ${t.padStart(7)}\n`;
+  const row = (name: string, size: string, p: string, s: string, t: string) => `${size.padStart(10)} ${p.padStart(8)} ${s.padStart(7)} ${t.padStart(8)}  ${name}\n`;
   if (!cmd.json) io.out(row('image', 'size', 'PSNR', 'SSIM', 'seconds'));
   const result = await evaluate(engine, {
     task: cmd.task,
@@ -275,7 +285,7 @@ export async function evaluateCommand(engine: EvalEngine | undefined, cmd: EvalC
     ...(cmd.limit ? { limit: cmd.limit } : {}),
     ...(cmd.runtime ? { runtime: cmd.runtime } : {}),
     onImage: (r, i, total) => {
-      const line = row(r.name.length > nameWidth ? r.name.slice(0, nameWidth - 1) + '~' : r.name, `${r.width}x${r.height}`, r.psnr.toFixed(2), r.ssim.toFixed(4), r.seconds.toFixed(2));
+      const line = row(r.sigmaEstimated !== undefined ? `${r.name} (sigma ${r.sigmaEstimated.toFixed(1)})` : r.name, `${r.width}x${r.height}`, r.psnr.toFixed(2), r.ssim.toFixed(4), r.seconds.toFixed(2));
       if (cmd.json) io.err(`[${i + 1}/${total}] ${line}`);
       else io.out(line);
     },

@@ -117,6 +117,26 @@ describe('writeImage', () => {
     expect((await sharp(jpg).metadata()).hasAlpha).toBe(false);
   });
 
+  it('writes AVIF where the sharp build encodes HEIF, with ICC', async () => {
+    if (!sharp.format.heif.output.buffer) return;
+    const img = await decode(p('camera.jpg'));
+    const out = await writeImage(img, p('camera-out.avif'), { quality: 90 });
+    const m = await sharp(out).metadata();
+    expect(m.format).toBe('heif');
+    expect(m.compression).toBe('av1');
+    expect(m.icc?.length).toBeGreaterThan(100);
+    expect(meanAbsDiff((await decode(out)).data, img.data)).toBeLessThan(4 / 255);
+  });
+
+  it('16-bit with alpha round-trips in PNG', async () => {
+    const n = W * H;
+    const img: RgbImage = { ...ref, alpha: Float32Array.from({ length: n }, (_, i) => i / (n - 1)), meta: { format: 'png', bitDepth: 16 } };
+    const back = await decode(await writeImage(img, p('deep-alpha.png')));
+    expect(back.meta?.bitDepth).toBe(16);
+    expect(maxAbsDiff(back.alpha!, img.alpha!)).toBeLessThanOrEqual(0.5 / 65535 + 1e-7);
+    expect(maxAbsDiff(back.data, ref.data)).toBeLessThanOrEqual(0.5 / 65535 + 1e-7);
+  });
+
   it('clips out-of-range values and NaN when writing', async () => {
     const img: RgbImage = { width: 2, height: 1, data: new Float32Array([-0.5, 1.5, NaN, 0.5, 2, -1]) };
     const back = await decode(await writeImage(img, p('clip.png')));

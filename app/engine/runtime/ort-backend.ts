@@ -31,6 +31,16 @@ function nvidiaDevicePresent(): boolean {
   return true; // Windows: cannot tell cheaply; the probe decides
 }
 
+/** Linux: a GPU shows up as a DRM render node or an NVIDIA device; without one, only software Vulkan exists. */
+function linuxGpuPresent(): boolean {
+  try {
+    if (fs.readdirSync('/dev/dri').some((n) => n.startsWith('renderD'))) return true;
+  } catch {
+    // no /dev/dri
+  }
+  return fs.existsSync('/dev/nvidiactl');
+}
+
 function cudaAddonPresent(dir: string | undefined): boolean {
   if (!dir) return true;
   const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
@@ -90,6 +100,8 @@ export class OrtBackend implements InferenceBackend {
         if (!nvidiaDevicePresent()) why.push('no NVIDIA GPU device');
         if (why.length) return { ep, present: false, reason: why.join('; ') };
       }
+      // probing WebGPU with no GPU would only find a software Vulkan driver (and print native warnings)
+      if (ep === 'webgpu' && process.platform === 'linux' && !linuxGpuPresent()) return { ep, present: false, reason: 'no GPU device (no /dev/dri render node or NVIDIA device)' };
       return { ep, present: true };
     });
   }
@@ -99,7 +111,7 @@ export class OrtBackend implements InferenceBackend {
     const provider: ort.InferenceSession.ExecutionProviderConfig = ep === 'cuda' ? { name: 'cuda', deviceId: 0 } : ep;
     const s = await ort.InferenceSession.create(modelPath, {
       executionProviders: [provider],
-      intraOpNumThreads: opts.threads > 0 ? opts.threads : undefined,
+      ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       enableMemPattern: false, // tile shapes vary between images; patterns only waste memory

@@ -36,22 +36,24 @@ class FakeBackend implements InferenceBackend {
     const fail = this.o.loadFails?.[opts.ep];
     if (fail) throw new Error(fail);
     this.loads.push({ ep: opts.ep, threads: opts.threads });
-    const self = this;
     const ep = opts.ep;
+    const runs = this.runs;
+    const o = this.o;
+    const onDispose = () => this.disposed++;
     return {
       ep,
       inputs: [{ name: 'image', dims: ['N', 3, 'H', 'W'], type: 'float32' }],
       outputs: [{ name: 'output', dims: ['N', 3, 'H', 'W'], type: 'float32' }],
       async run(feeds: Record<string, TensorData>) {
         const img = feeds.image;
-        self.runs.push({ ep, side: img.dims[3] });
-        const limit = self.o.oomAbove?.[ep] ?? Infinity;
+        runs.push({ ep, side: img.dims[3] });
+        const limit = o.oomAbove?.[ep] ?? Infinity;
         if (img.dims[3] > limit) throw new Error(OOM);
-        const b = self.o.bias?.[ep] ?? 0;
+        const b = o.bias?.[ep] ?? 0;
         return { output: { data: img.data.map((v) => 0.5 * v + 0.25 + b), dims: img.dims } };
       },
       async dispose() {
-        self.disposed++;
+        onDispose();
       },
     };
   }
@@ -156,6 +158,12 @@ describe('out-of-memory ladder', () => {
     const be = new FakeBackend({ oomAbove: { cpu: 0 } });
     const rt = new Runtime(be, { ep: 'cpu' });
     await expect(rt.runTiled(MODEL, job(100, 100))).rejects.toMatchObject({ code: 'E_OOM' });
+  });
+
+  it('non-finite model output is an E_MODEL error, not a silently black pixel', async () => {
+    const be = new FakeBackend({ bias: { cpu: NaN } });
+    const rt = new Runtime(be, { ep: 'cpu' });
+    await expect(rt.runTiled(MODEL, job(20, 20))).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringMatching(/produced invalid values \(NaN or infinity\)/) });
   });
 
   it('other model failures are E_MODEL, not retried', async () => {

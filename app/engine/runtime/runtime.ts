@@ -270,7 +270,12 @@ export class Runtime {
             const r = await session.run(feeds);
             const out = r[model.output];
             if (!out) throw new RestoraError('E_MODEL', `model ${model.id} has no output named ${model.output}`);
-            return out.data;
+            const d = out.data;
+            for (let i = 0; i < d.length; i++) {
+              // NaN/Inf would be written as black or white pixels without anyone noticing
+              if (!Number.isFinite(d[i])) throw new RestoraError('E_MODEL', `model ${model.id} produced invalid values (NaN or infinity) on the ${EP_NAME[ep]}`);
+            }
+            return d;
           },
         });
         return { data, ep, tile, ...(notes.length ? { note: notes.join('; ') } : {}) };

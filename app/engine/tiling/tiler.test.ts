@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +164,25 @@ describe('runTiled with real conv models (ONNX fixtures)', () => {
       expect(single.length).toBe(3 * width * height * scale * scale);
       expect(maxAbsDiff(tiled, single), id).toBeLessThanOrEqual(1 / 255);
     }
+  });
+
+  // the trained model (when it has landed in models/): its card's overlap must keep tiles invisible
+  const trained = path.join(REPO, 'models', 'restora-denoise');
+  it.runIf(fs.existsSync(path.join(trained, 'model.onnx')))('trained restora-denoise: tiled with its card overlap vs single pass within 1/255', async () => {
+    const card = JSON.parse(fs.readFileSync(path.join(trained, 'card.json'), 'utf8'));
+    const s = await ort.InferenceSession.create(path.join(trained, 'model.onnx'), { executionProviders: ['cpu'] });
+    const run = async (feeds: Record<string, TileTensor>) => {
+      const f: Record<string, ort.Tensor> = {};
+      for (const [k, v] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', v.data, v.dims);
+      return (await s.run(f)).output.data as Float32Array;
+    };
+    const full = await decode(path.join(REPO, 'samples', 'parrots-iso6400.jpg'));
+    const inputs = { image: { channels: 3, data: full.data }, sigma: { channels: 1, value: 25 / 255 } };
+    const o = { width: full.width, height: full.height, inputs, scale: 1, sizeMultiple: card.size_multiple, run };
+    const single = await runTiled({ ...o, tile: 4096, overlap: 0 });
+    const tiled = await runTiled({ ...o, tile: Math.min(card.tiling.tile, 256), overlap: card.tiling.overlap });
+    await s.release();
+    expect(maxAbsDiff(tiled, single) * 255).toBeLessThanOrEqual(1);
   });
 
   it('a smooth gradient shows no seam', async () => {

@@ -118,3 +118,4 @@ def test_committed_baseline_results_are_complete():
     doc = json.loads((ROOT / "docs" / "baselines" / "telea.json").read_text())
     assert doc["images"] == 24 and set(doc["results"]) == {"thin", "medium", "thick"}
     assert set(doc["results"]["medium"]) == {"r3", "r5"}
+    assert all(doc["best"][k] in (3, 5) for k in doc["results"])

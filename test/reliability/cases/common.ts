@@ -10,6 +10,7 @@ export interface SuiteEnv {
   modelsDir: string; // fixture models plus the suite's identity denoiser
   denoiser: string; // the fixture denoiser's id
   identity: string; // a 3->3 identity "denoiser" with the fixture's I/O: exact colour checks
+  broken: string; // a registered "denoiser" whose every output value is NaN/Inf
   upscaler?: string; // the fixture x2 upscaler's id
 }
 

@@ -4,8 +4,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fixedSizeModel, hostileModels, makeImage, validModel, type HostileModel } from '../fixtures.ts';
-import { check, decodeStrict, listAll, pixelDiff, type CliResult, type Ctx } from '../harness.ts';
-import { expectDone, human, reportOf, tail, type Case } from './common.ts';
+import { check, decodeStrict, listAll, listImages, pixelDiff, type CliResult, type Ctx } from '../harness.ts';
+import { expectDone, expectFailed, human, reportOf, tail, type Case } from './common.ts';
 
 /** `restora models add FILE --json` in this case's isolated HOME. */
 function addModel(ctx: Ctx, file: string, extra: string[] = []): Promise<CliResult> {
@@ -33,7 +33,7 @@ function hostileCase(h: HostileModel): Case {
   return {
     id: `model-${h.id}`,
     title: `models add refuses ${h.what}`,
-    plan: h.id.startsWith('external') ? [15] : h.id.startsWith('huge') ? [16] : h.id === 'pickle' ? [20] : h.id === 'rank2' || h.id === 'classifier' || h.id === 'int64-input' ? [17] : [14],
+    plan: h.id.startsWith('external') ? [15] : h.id.startsWith('huge') ? [16] : h.id === 'pickle' ? [20] : h.id === 'nan-output' ? [18] : h.id === 'rank2' || h.id === 'classifier' || h.id === 'int64-input' ? [17] : [14],
     async run(ctx) {
       const secret = join(ctx.dir, 'secret.bin');
       writeFileSync(secret, Buffer.alloc(64, 0x42));
@@ -60,6 +60,19 @@ function hostileCase(h: HostileModel): Case {
 
 export const modelCases: Case[] = [
   ...hostileModels.map(hostileCase),
+  {
+    id: 'model-emits-nan',
+    title: 'a registered model that emits NaN/Inf on photos: each file fails (E_MODEL), nothing written',
+    plan: [18],
+    async run(ctx, env) {
+      const files = [await makeImage(join(ctx.in, 'one.jpg')), await makeImage(join(ctx.in, 'two.png'), 40, 30, 2)];
+      ctx.seal();
+      const rep = reportOf(await ctx.cli(['denoise', ...files, '--out', ctx.out, '--model', env.broken, '--threads', '1', '--sigma', '10', '--json']), 1);
+      for (const f of files) expectFailed(rep, f, ['E_MODEL', 'E_MODEL_INVALID']);
+      check(listImages(ctx.out).length === 0, `outputs written from NaN: ${listImages(ctx.out).join(', ')}`);
+      return `both refused: "${rep.files[0].error?.message.slice(0, 90)}"; nothing written`;
+    },
+  },
   {
     id: 'model-valid-control',
     title: 'models add accepts a valid custom model, which then runs on a photo',

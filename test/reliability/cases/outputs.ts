@@ -148,7 +148,7 @@ export const outputCases: Case[] = [
         const line = text2.split('\n').find((l) => l.includes(basename(f)) && l.includes(code));
         check(line, `the human report has no line naming ${basename(f)} with ${code}`);
       }
-      return `exit 1; 4 done, 4 failed, each with code and file name in JSON and in words`;
+      return `exit 1; 4 done, 4 failures, each with code and file name in JSON and in words`;
     },
   },
 ];

@@ -1,7 +1,7 @@
 // Crash and resume: a batch killed with SIGKILL at several points, then run again, finishes only
 // what is missing, leaves finished outputs alone (same inode, mtime and bytes), and never shows
 // a half-written file under a final name.
-import { lstatSync, rmSync, truncateSync } from 'node:fs';
+import { lstatSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pattern, writeRaw } from '../fixtures.ts';
 import { check, listAll, listImages, sha256, undecodable, type Ctx } from '../harness.ts';
@@ -37,8 +37,18 @@ export const resumeCases: Case[] = [
       const files = await makeInputs(ctx, N, 160);
       ctx.seal();
       const kills: string[] = [];
-      for (const at of [3, 12, 22]) {
-        const r = await ctx.cli(batchArgs(ctx, env), { killWhen: () => listImages(ctx.out).length >= at, timeoutMs: 120_000 });
+      // kill right after an output appears, then at odd moments after one (mid-decode, mid-write)
+      for (const [at, delayMs] of [
+        [3, 0],
+        [12, 23],
+        [22, 61],
+      ]) {
+        let reached = 0;
+        const killWhen = () => {
+          if (!reached && listImages(ctx.out).length >= at) reached = Date.now();
+          return reached > 0 && Date.now() - reached >= delayMs;
+        };
+        const r = await ctx.cli(batchArgs(ctx, env), { killWhen, timeoutMs: 120_000 });
         check(r.killed, `the batch ended (exit ${r.code}) before ${at} outputs existed; it cannot be killed mid-way`);
         const bad = await undecodable(ctx.out);
         check(bad.length === 0, `after kill -9: partial file under a final name: ${bad.join('; ')}`);
@@ -46,6 +56,9 @@ export const resumeCases: Case[] = [
         check(n < N, `all ${N} outputs existed when killed`);
         kills.push(String(n));
       }
+      // what a crash between the writer's temp write and its rename leaves (a pid that cannot run)
+      const stale = join(ctx.out, '.restora-4194303-0123456789ab.tmp');
+      writeFileSync(stale, 'half an image');
       const before = outputState(ctx.out);
       const r = await ctx.cli(batchArgs(ctx, env, ['--resume']), { timeoutMs: 120_000 });
       const rep = reportOf(r, 0);
@@ -65,9 +78,39 @@ export const resumeCases: Case[] = [
       check(redone.length <= 1, `finished outputs redone: ${redone.join(', ')}`);
       const temps = listAll(ctx.out).filter((n) => /\.(tmp|part)$/.test(n));
       check(temps.length === 0, `temp files left: ${temps.join(', ')}`);
-      return `killed at ${kills.join(', ')} outputs; resume did ${rep.done}, kept ${rep.skipped}; ${N} outputs, 0 partial, 0 duplicates`;
+      return `killed at ${kills.join(', ')} outputs; resume did ${rep.done}, kept ${rep.skipped}; ${N} outputs, 0 partial, 0 duplicates, stale temp removed`;
     },
   },
+  ...([true, false] as const).map(
+    (group): Case => ({
+      id: group ? 'cancel-ctrl-c' : 'cancel-sigint-pid',
+      title: group
+        ? 'Ctrl-C (SIGINT to the process group, as a terminal sends it) mid-batch: prompt clean stop with a report, then resume'
+        : 'SIGINT to the restora process only (kill -INT <pid>) mid-batch: prompt clean stop with a report',
+      plan: [33],
+      timeoutMs: 180_000,
+      async run(ctx, env) {
+        const N = 24;
+        await makeInputs(ctx, N, 160);
+        ctx.seal();
+        const r = await ctx.cli(batchArgs(ctx, env), { interrupt: { when: () => listImages(ctx.out).length >= 4, signal: 'SIGINT', group }, timeoutMs: 120_000 });
+        check(r.msAfterInterrupt !== undefined, `the batch ended (exit ${r.code}) before it could be interrupted`);
+        check(r.msAfterInterrupt < 5000, `it took ${r.msAfterInterrupt} ms to stop after SIGINT`);
+        const rep = reportOf(r, [1, 130]);
+        check(rep.cancelled, 'the report does not say the batch was cancelled');
+        const cancelled = rep.files.filter((f) => f.status === 'cancelled').length;
+        check(cancelled > 0 && rep.done < N, `done ${rep.done}, cancelled ${cancelled} of ${N}`);
+        const kept = outputState(ctx.out);
+        check(kept.size === rep.done, `${kept.size} outputs on disk, report says ${rep.done} done`);
+        const temps = listAll(ctx.out).filter((n) => /\.(tmp|part)$/.test(n));
+        check(temps.length === 0, `temp files left after cancel: ${temps.join(', ')}`);
+        const again = reportOf(await ctx.cli(batchArgs(ctx, env)), 0);
+        check(again.skipped === rep.done && again.done === N - rep.done, `resume after cancel: done ${again.done}, skipped ${again.skipped}`);
+        for (const [n, st] of kept) check(outputState(ctx.out).get(n) === st, `${n} changed by the resume`);
+        return `stopped ${r.msAfterInterrupt} ms after SIGINT (exit ${r.code}): ${rep.done} done, ${cancelled} cancelled; resume did the rest`;
+      },
+    }),
+  ),
   {
     id: 'resume-verifies-outputs',
     title: 'rerun after outputs were damaged or deleted: deleted redone, damaged one never overwritten, rest kept',

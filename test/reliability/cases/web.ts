@@ -5,6 +5,8 @@
 // the legitimate request still works, so a server that refuses everything would fail.
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import type { Engine } from '../../../app/engine/api.ts';
@@ -105,6 +107,57 @@ function request(w: Web, o: { method?: string; path: string; headers?: Record<st
     if (o.body) req.write(o.body);
     req.end();
   });
+}
+
+/** Send raw bytes on a fresh connection; resolves with the status line's code (0: closed without one). */
+function rawStatus(w: Web, head: string, body: Buffer, timeoutMs = 10_000): Promise<{ status: number; ms: number }> {
+  return new Promise((res) => {
+    const t0 = Date.now();
+    const sock = net.connect(w.port, '127.0.0.1');
+    let got = '';
+    const done = (status: number) => {
+      sock.destroy();
+      res({ status, ms: Date.now() - t0 });
+    };
+    const timer = setTimeout(() => done(0), timeoutMs);
+    sock.on('connect', () => {
+      sock.write(head);
+      sock.write(body);
+    });
+    sock.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(got);
+      if (m) {
+        clearTimeout(timer);
+        done(Number(m[1]));
+      }
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      clearTimeout(timer);
+      done(0);
+    });
+  });
+}
+
+/** Listening sockets on `port` from /proc/net/tcp{,6}: hex local addresses. */
+function listeners(port: number): string[] {
+  const out: string[] = [];
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 4 || cols[3] !== '0A') continue; // 0A = LISTEN
+      const [addr, portHex] = cols[1].split(':');
+      if (parseInt(portHex, 16) === port) out.push(`${f.endsWith('6') ? 'tcp6' : 'tcp'} ${addr}`);
+    }
+  }
+  return out;
 }
 
 function call(w: Web, name: string, args: unknown, headers: Record<string, string> = {}, host?: string): Promise<Resp> {
@@ -365,6 +418,71 @@ export const webCases: Case[] = [
       }
       for (const p of ['/tmp/abs-escape.png', join(env.root, 'escape.png'), join(env.root, 'web-data', 'escape.png')]) check(!existsSync(p), `${p} was written`);
       return names.map((n, k) => `${JSON.stringify(n)}: ${results[k]}`).join(', ');
+    },
+  },
+  {
+    id: 'web-loopback-only',
+    title: 'web mode listens on 127.0.0.1 only: no wildcard or public bind, not reachable on other addresses',
+    plan: [39],
+    async run(ctx, env) {
+      const w = await web(env);
+      protectWeb(ctx, w);
+      const l = listeners(w.port);
+      check(l.length > 0, `no listening socket found for port ${w.port}`);
+      const wrong = l.filter((x) => x !== 'tcp 0100007F');
+      check(wrong.length === 0, `bound beyond loopback: ${wrong.join(', ')}`);
+      const others = Object.values(os.networkInterfaces())
+        .flat()
+        .filter((i): i is os.NetworkInterfaceInfo => !!i && !i.internal && i.family === 'IPv4')
+        .map((i) => i.address);
+      const reached: string[] = [];
+      for (const a of others) {
+        const ok = await new Promise<boolean>((res) => {
+          const s = net.connect({ host: a, port: w.port, timeout: 2000 }, () => {
+            s.destroy();
+            res(true);
+          });
+          s.on('error', () => res(false));
+          s.on('timeout', () => {
+            s.destroy();
+            res(false);
+          });
+        });
+        if (ok) reached.push(a);
+      }
+      check(reached.length === 0, `reachable on ${reached.join(', ')}`);
+      return `listening only on 127.0.0.1:${w.port}; ${others.length} other address(es) refused`;
+    },
+  },
+  {
+    id: 'web-request-limits',
+    title: 'web mode limits: a declared 10 GB body and a 40 MB chunked body get 413 early; 200 parallel calls all answered',
+    plan: [42],
+    async run(ctx, env) {
+      const w = await web(env);
+      protectWeb(ctx, w);
+      const head = (path: string, extra: string) =>
+        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${w.port}\r\nX-Restora-Token: ${w.token}\r\nContent-Type: application/json\r\n${extra}\r\n`;
+      const declared = await rawStatus(w, head('/api/call/files.add', 'Content-Length: 10737418240\r\n'), Buffer.alloc(1024, 0x20));
+      check(declared.status === 413, `declared 10 GB call body: HTTP ${declared.status || '(none)'}`);
+      const upload = await rawStatus(
+        w,
+        `POST /upload?name=big.png HTTP/1.1\r\nHost: 127.0.0.1:${w.port}\r\nX-Restora-Token: ${w.token}\r\nContent-Type: application/octet-stream\r\nContent-Length: 10737418240\r\n\r\n`,
+        Buffer.alloc(1024),
+      );
+      check(upload.status === 413, `declared 10 GB upload: HTTP ${upload.status || '(none)'}`);
+      // 40 MB of JSON whitespace in chunks, no length declared: refused once past the limit
+      const chunk = Buffer.alloc(1 << 20, 0x20);
+      const chunks = Buffer.concat(Array.from({ length: 40 }, () => Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')])));
+      const streamed = await rawStatus(w, head('/api/call/files.add', 'Transfer-Encoding: chunked\r\n'), Buffer.concat([chunks, Buffer.from('0\r\n\r\n')]), 30_000);
+      check(streamed.status === 413, `40 MB chunked body: HTTP ${streamed.status || '(none)'}`);
+      const t0 = Date.now();
+      const all = await Promise.all(Array.from({ length: 200 }, () => call(w, 'models.list', {})));
+      const codes = [...new Set(all.map((r) => r.status))];
+      check(codes.length === 1 && codes[0] === 200, `parallel calls answered ${codes.join('/')}`);
+      const after = await call(w, 'models.list', {});
+      check(after.status === 200, `server unwell after the flood: ${after.status}`);
+      return `413 in ${declared.ms} / ${upload.ms} / ${streamed.ms} ms; 200 parallel calls answered 200 in ${Date.now() - t0} ms`;
     },
   },
 ];

@@ -3,7 +3,7 @@
 // What is on screen never needs the full photo: each side shows the display copy (image.info,
 // downsized for big photos) and, where the view is zoomed past it or nothing has been processed
 // yet, full-resolution crops of exactly the visible part from preview.region (before and after).
-import type { Region } from '../../../../app/contract/index.ts';
+import { RestoraError, type Region } from '../../../../app/contract/index.ts';
 import { capRegion, contains, fitView, needsFullRes, visibleRegion, type Size, type View } from '../view/viewport.ts';
 import type { QueueState } from './queue.svelte.ts';
 import type { RecipeState } from './recipe.svelte.ts';
@@ -40,7 +40,8 @@ export class CompareState {
   readonly queue: QueueState;
   readonly recipe: RecipeState;
   view = $state<View>({ zoom: 1, cx: 0, cy: 0 });
-  pane = $state<Size>({ width: 800, height: 600 });
+  /** one pane's size in CSS px; 0 until the pane is laid out */
+  pane = $state<Size>({ width: 0, height: 0 });
   dpr = $state(1);
   mode = $state<CompareMode>('slider');
   /** slider position over the pane, 0 (all after) .. 1 (all before) from the left */
@@ -50,6 +51,8 @@ export class CompareState {
   tiles = $state.raw<Tile[]>([]);
   busy = $state(false);
   lastPreview = $state.raw<PreviewStat | null>(null);
+  /** why the last preview failed (shown beside the preview button, not as a popup for automatic ones) */
+  previewError = $state<string | null>(null);
   #queued: 'auto' | 'manual' | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #fittedFor = '';
@@ -82,7 +85,7 @@ export class CompareState {
   fit(force = false): void {
     const s = this.size;
     const path = this.image?.path ?? '';
-    if (!s || (!force && this.#fittedFor === path)) return;
+    if (!s || this.pane.width <= 0 || (!force && this.#fittedFor === path)) return;
     this.#fittedFor = path;
     this.view = fitView(s, this.pane, this.dpr);
   }
@@ -108,7 +111,7 @@ export class CompareState {
   async preview(manual: boolean): Promise<void> {
     const img = this.image;
     const recipe = this.recipe.recipe;
-    if (!img) return;
+    if (!img || this.pane.width <= 0) return;
     if (!recipe) {
       if (manual) this.session.notify(this.recipe.problem ?? 'The recipe is not ready.', 'info');
       return;
@@ -135,8 +138,11 @@ export class CompareState {
       const mine = this.tiles.filter((t) => t.path === img.path && t.key === key).slice(-5);
       this.tiles = [...others.slice(-12), ...mine, tile];
       this.lastPreview = { region: r.region, seconds: r.seconds, wallSeconds: (performance.now() - t0) / 1000, clipped };
+      this.previewError = null;
     } catch (e) {
-      this.session.error(e);
+      const err = RestoraError.from(e);
+      this.previewError = `${err.code}: ${err.message}`;
+      if (manual) this.session.error(err);
     } finally {
       this.busy = false;
       const q = this.#queued;

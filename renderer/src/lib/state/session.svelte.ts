@@ -69,7 +69,8 @@ export class SessionState {
 
   notify(text: string, kind: Notice['kind'] = 'info', path?: string): void {
     const n: Notice = { id: noticeId++, kind, text, ...(path ? { path } : {}) };
-    this.notices = [...this.notices.slice(-4), n];
+    // the same message again replaces the old one instead of stacking up
+    this.notices = [...this.notices.filter((o) => o.text !== text || o.path !== path).slice(-3), n];
     if (kind !== 'error' && !path) setTimeout(() => this.dismiss(n.id), 6000);
   }
 

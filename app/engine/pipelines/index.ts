@@ -1,0 +1,195 @@
+// Pipelines: denoise, upscale and inpaint as steps of a recipe, run in memory one after the other
+// (no intermediate files), each through the one tiler and the runtime's provider/OOM handling.
+// Images are planar float32 RGB (CHW, R,G,B), sRGB, nominally [0,1]; values are not clipped
+// between steps (the writer clips). Alpha (HW) never reaches a model: it is kept for denoise and
+// inpaint and resized bilinearly for upscale.
+import path from 'node:path';
+import { RestoraError, type Recipe, type RuntimeOptions, type Step } from '../../contract/index.ts';
+import type { ProgressInfo, RgbImage } from '../api.ts';
+import { decodeMask } from '../image/decode.ts';
+import { cropPlanes, resizePlaneBilinear } from '../image/pixels.ts';
+import { toRunnable, type ModelEntry, type ModelRegistry } from '../models/registry.ts';
+import type { Runtime, RunnableModel } from '../runtime/runtime.ts';
+import type { PlaneSource } from '../tiling/tiler.ts';
+import { effectiveTiling, tileCount } from '../tiling/tiler.ts';
+import { estimateSigma } from './noise.ts';
+
+export { estimateSigma, pcaSigma } from './noise.ts';
+
+export interface PipelineContext {
+  registry: ModelRegistry;
+  runtime: Runtime;
+  /** Largest image (input or result) in pixels; bigger results are refused with E_TOO_LARGE. */
+  maxPixels: number;
+  /** Runtime options used when a run does not say (the engine's defaults). */
+  runtime_defaults?: Partial<RuntimeOptions>;
+}
+
+/** Where the image being processed sits inside a bigger one (region preview): step-1 pixels. */
+export interface RegionOrigin {
+  x: number;
+  y: number;
+  fullWidth: number;
+  fullHeight: number;
+}
+
+export interface RecipeOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: ProgressInfo) => void;
+  runtime?: Partial<RuntimeOptions>;
+  /** Set when `img` is a crop (masks are cropped to match). */
+  origin?: RegionOrigin;
+  /** The photo's path, named in mask errors. */
+  source?: string;
+  /** Filled in as steps run: provider, tile and any OOM/fallback note per step, sigma used. */
+  trace?: StepTrace[];
+}
+
+export interface StepTrace {
+  task: Step['task'];
+  model: string;
+  ep: string;
+  tile: number;
+  sigma?: number; // 0-255, denoise only
+  note?: string;
+}
+
+interface PlannedStep {
+  step: Step;
+  entry: ModelEntry;
+  model: RunnableModel;
+  width: number; // input size of this step
+  height: number;
+  scaleBefore: number; // product of the scales of earlier steps
+  tiles: number;
+}
+
+function modelFor(ctx: PipelineContext, step: Step): ModelEntry {
+  if (step.task === 'upscale') return ctx.registry.pick('upscale', step.scale, step.model);
+  return ctx.registry.pick(step.task, undefined, step.model);
+}
+
+/** Resolve models and sizes for every step and count the tiles (for recipe-wide progress). */
+export function planRecipe(ctx: PipelineContext, width: number, height: number, recipe: Recipe, runtime?: Partial<RuntimeOptions>): PlannedStep[] {
+  if (!recipe.length) throw new RestoraError('E_USAGE', 'the recipe has no steps');
+  const out: PlannedStep[] = [];
+  let w = width;
+  let h = height;
+  let scale = 1;
+  const tile = runtime?.tile || ctx.runtime_defaults?.tile || 0;
+  for (const step of recipe) {
+    const entry = modelFor(ctx, step);
+    const model = toRunnable(entry);
+    const t = effectiveTiling(tile || model.tile, model.overlap, model.sizeMultiple).tile;
+    out.push({ step, entry, model, width: w, height: h, scaleBefore: scale, tiles: tileCount(w, h, t, model.overlap, model.sizeMultiple) });
+    w *= model.scale;
+    h *= model.scale;
+    scale *= model.scale;
+  }
+  return out;
+}
+
+/**
+ * Run a recipe on an image in memory. Progress is tiles done / tiles total over all steps (an
+ * out-of-memory retry re-counts its step). Throws RestoraError: E_MODEL, E_MASK, E_TOO_LARGE,
+ * E_OOM, E_CANCELLED.
+ */
+export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Recipe, opts: RecipeOptions = {}): Promise<RgbImage> {
+  const runtime = { ...ctx.runtime_defaults, ...opts.runtime };
+  const plan = planRecipe(ctx, img.width, img.height, recipe, runtime);
+  const last = plan[plan.length - 1];
+  const outW = last.width * last.model.scale;
+  const outH = last.height * last.model.scale;
+  const fullScale = (plan.reduce((s, p) => s * p.model.scale, 1));
+  const finalPixels = opts.origin ? opts.origin.fullWidth * opts.origin.fullHeight * fullScale * fullScale : outW * outH;
+  if (finalPixels > ctx.maxPixels) {
+    const fw = opts.origin ? opts.origin.fullWidth * fullScale : outW;
+    const fh = opts.origin ? opts.origin.fullHeight * fullScale : outH;
+    const who = opts.source ? `${path.basename(opts.source)}: ` : '';
+    throw new RestoraError('E_TOO_LARGE', `${who}the result would be ${fw} x ${fh} (${(fw * fh / 1e6).toFixed(0)} MP), over the ${(ctx.maxPixels / 1e6).toFixed(0)} MP limit`, opts.source);
+  }
+  const totals = plan.map((p) => p.tiles);
+  const doneBefore = (k: number) => totals.slice(0, k).reduce((a, b) => a + b, 0);
+  const total = () => totals.reduce((a, b) => a + b, 0);
+  opts.onProgress?.({ done: 0, total: total() });
+
+  let cur = img;
+  for (let k = 0; k < plan.length; k++) {
+    if (opts.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
+    const p = plan[k];
+    await ctx.registry.verify(p.entry);
+    const onTile = (done: number, t: number) => {
+      totals[k] = t;
+      opts.onProgress?.({ done: doneBefore(k) + done, total: total() });
+    };
+    const run = (inputs: Record<string, PlaneSource>) =>
+      ctx.runtime.runTiled(p.model, { width: cur.width, height: cur.height, inputs }, { ep: runtime.ep, threads: runtime.threads, tile: runtime.tile, signal: opts.signal, onTile });
+    const byRole = (role: 'image' | 'sigma' | 'mask') => p.model.inputs.find((i) => i.role === role)?.name;
+    const imageName = byRole('image')!;
+    const trace: StepTrace = { task: p.step.task, model: p.model.id, ep: '', tile: 0 };
+
+    if (p.step.task === 'denoise') {
+      const requested = (p.step as { sigma?: number | 'auto' }).sigma ?? 'auto';
+      const sigma255 = requested === 'auto' ? estimateSigma(cur) : requested;
+      trace.sigma = sigma255;
+      const inputs: Record<string, PlaneSource> = { [imageName]: { channels: 3, data: cur.data } };
+      const sigmaName = byRole('sigma');
+      // the model's sigma map is the noise std on the [0,1] scale
+      if (sigmaName) inputs[sigmaName] = { channels: 1, value: sigma255 / 255 };
+      const r = await run(inputs);
+      Object.assign(trace, { ep: r.ep, tile: r.tile, ...(r.note ? { note: r.note } : {}) });
+      cur = { width: cur.width, height: cur.height, data: r.data, alpha: cur.alpha, meta: cur.meta };
+    } else if (p.step.task === 'upscale') {
+      const r = await run({ [imageName]: { channels: 3, data: cur.data } });
+      Object.assign(trace, { ep: r.ep, tile: r.tile, ...(r.note ? { note: r.note } : {}) });
+      const s = p.model.scale;
+      const alpha = cur.alpha ? resizePlaneBilinear(cur.alpha, cur.width, cur.height, cur.width * s, cur.height * s) : undefined;
+      cur = { width: cur.width * s, height: cur.height * s, data: r.data, alpha, meta: cur.meta };
+    } else {
+      const soft = await maskFor(p.step.mask, cur, p.scaleBefore, opts);
+      const n = cur.width * cur.height;
+      const hard = new Float32Array(n);
+      for (let i = 0; i < n; i++) hard[i] = soft[i] >= 0.02 ? 1 : 0;
+      // the hole is zeroed in what the model sees (our inpainter does it too; user models may not)
+      const fed = new Float32Array(cur.data);
+      for (let c = 0; c < 3; c++) for (let i = 0; i < n; i++) if (hard[i]) fed[c * n + i] = 0;
+      const maskName = byRole('mask');
+      if (!maskName) throw new RestoraError('E_MODEL', `model ${p.model.id} has no mask input`);
+      const r = await run({ [imageName]: { channels: 3, data: fed }, [maskName]: { channels: 1, data: hard } });
+      Object.assign(trace, { ep: r.ep, tile: r.tile, ...(r.note ? { note: r.note } : {}) });
+      // a feathered mask blends: white takes the model's fill, grey a mix, black keeps the photo
+      const out = r.data;
+      for (let c = 0; c < 3; c++) {
+        for (let i = 0; i < n; i++) {
+          const m = soft[i];
+          const j = c * n + i;
+          out[j] = m >= 1 ? out[j] : m <= 0 ? cur.data[j] : cur.data[j] * (1 - m) + out[j] * m;
+        }
+      }
+      cur = { width: cur.width, height: cur.height, data: out, alpha: cur.alpha, meta: cur.meta };
+    }
+    opts.trace?.push(trace);
+  }
+  return cur;
+}
+
+/**
+ * The mask for an inpaint step, as a soft plane (HW, [0,1], 1 = fill) at the current image's
+ * size. The mask file must match the photo's upright size (or its size after the earlier
+ * upscale steps); for a region preview the mask is cropped to the region.
+ */
+async function maskFor(file: string, cur: RgbImage, scaleBefore: number, opts: RecipeOptions): Promise<Float32Array> {
+  const o = opts.origin;
+  const fullW = o ? o.fullWidth : cur.width / scaleBefore;
+  const fullH = o ? o.fullHeight : cur.height / scaleBefore;
+  let m = await decodeMask(file, fullW, fullH, opts.source);
+  let w = fullW;
+  let h = fullH;
+  if (scaleBefore !== 1) {
+    m = resizePlaneBilinear(m, w, h, w * scaleBefore, h * scaleBefore);
+    w *= scaleBefore;
+    h *= scaleBefore;
+  }
+  if (o) m = cropPlanes(m, 1, w, h, o.x * scaleBefore, o.y * scaleBefore, cur.width, cur.height);
+  return m;
+}

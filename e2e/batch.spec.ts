@@ -1,0 +1,59 @@
+// A folder of five photos, one of them corrupt: four outputs, one clear error, originals untouched.
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { addPath, expect, row, shot, test } from './support/fixtures.ts';
+import { listFiles, makePhoto, makeTruncatedJpeg, snapshot } from './support/photos.ts';
+
+const IMAGE = /\.(jpe?g|png|tiff?|webp)$/i;
+
+test('a folder of five photos with one corrupt file gives four outputs and one clear error', async ({ app: page, work }) => {
+  const shoot = path.join(work, 'shoot');
+  const good = [path.join(shoot, 'beach.jpg'), path.join(shoot, 'dunes.jpg'), path.join(shoot, 'day2', 'harbour.jpg'), path.join(shoot, 'day2', 'pier.png')];
+  for (const [i, f] of good.entries()) await makePhoto(f, { seed: i + 1, sigma: 12, width: 320, height: 240 });
+  const broken = path.join(shoot, 'broken.jpg');
+  await makeTruncatedJpeg(broken);
+  const inputs = [...good, broken];
+  const before = snapshot(inputs);
+
+  await addPath(page, shoot);
+  await expect(page.locator('li[data-path]')).toHaveCount(5);
+  for (const f of inputs) await expect(row(page, f)).toBeVisible();
+  // thumbnails of the readable photos come from display copies over /files
+  await expect(row(page, good[0]).locator('img')).toHaveJSProperty('complete', true);
+
+  await page.getByRole('button', { name: /^Run on 5 photos/ }).click();
+  await expect(page.getByLabel('Overall progress')).toBeVisible();
+  await expect(page.getByText(/^Finished · 4 done · 1 failed/)).toBeVisible({ timeout: 120_000 });
+
+  for (const f of good) await expect(row(page, f).getByTestId('status')).toHaveText('Done');
+  await expect(row(page, broken).getByTestId('status')).toHaveText('Failed');
+  // the reason names the file and says what is wrong, with the contract's code
+  const reason = row(page, broken).getByTestId('error');
+  await expect(reason).toContainText('E_DECODE');
+  await expect(reason).toContainText('broken.jpg');
+  await expect(page.getByText(/4 of 5 photos restored; 1 failed/)).toBeVisible();
+
+  // each output lands in a "restored" folder beside its photo; each is a whole image of the same size
+  const outputs = listFiles(shoot).filter((f) => IMAGE.test(f) && f.includes(`${path.sep}restored${path.sep}`));
+  expect(outputs, outputs.join('\n')).toHaveLength(4);
+  for (const g of good) expect(outputs.some((o) => path.basename(o).startsWith(path.parse(g).name)), g).toBe(true);
+  for (const o of outputs) {
+    const m = await sharp(o).metadata();
+    expect([m.width, m.height]).toEqual([320, 240]);
+  }
+  expect(listFiles(shoot).filter((f) => /\.tmp$|\.part$/.test(f))).toEqual([]);
+
+  // originals: same bytes, same mtime, same inode
+  const after = snapshot(inputs);
+  for (const f of inputs) expect(after.get(f), f).toEqual(before.get(f));
+  expect(fs.readdirSync(shoot).sort()).toEqual(['beach.jpg', 'broken.jpg', 'day2', 'dunes.jpg', 'restored']);
+  expect(fs.readdirSync(path.join(shoot, 'day2')).sort()).toEqual(['harbour.jpg', 'pier.png', 'restored']);
+
+  await row(page, good[0]).getByRole('button', { name: /^beach\.jpg, Done/ }).click();
+  await shot(page, 'batch-done', 'queue');
+
+  // "open output folder": in web mode the UI shows the folder's path
+  await page.getByRole('button', { name: 'Open output folder' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Output folder' }).locator('code')).toContainText(path.join(shoot, 'restored'));
+});

@@ -1,0 +1,118 @@
+// A painted mask is inpainted, and the output changes only in and near the mask.
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { addPath, expect, row, shot, test } from './support/fixtures.ts';
+import { listFiles, makePhoto, rawRgb, snapshot } from './support/photos.ts';
+
+const coverage = async (page: import('@playwright/test').Page) => {
+  const t = (await page.getByTestId('mask-coverage').textContent()) ?? '';
+  return Number(/covers ([\d.]+)/.exec(t)?.[1] ?? NaN);
+};
+
+test('a painted mask inpainted, with the output changed only in and near the mask', async ({ app: page, work, served }) => {
+  const file = path.join(work, 'wall.png');
+  await makePhoto(file, { seed: 3, width: 400, height: 300 });
+  const before = snapshot([file]);
+  await addPath(page, file);
+  await expect(row(page, file)).toBeVisible();
+  await page.getByRole('button', { name: 'Paint a mask on wall.png' }).click();
+  await expect(page.getByRole('tab', { name: 'Mask' })).toHaveAttribute('aria-selected', 'true');
+
+  const pane = page.getByTestId('mask-pane');
+  await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '400');
+  await page.getByLabel('Brush size in pixels').fill('24');
+  const b = (await pane.boundingBox())!;
+  const cx = b.x + b.width / 2;
+  const cy = b.y + b.height / 2;
+  // one stroke across the middle of the photo
+  await page.mouse.move(cx - 90, cy - 10);
+  await page.mouse.down();
+  await page.mouse.move(cx + 90, cy + 10, { steps: 15 });
+  await page.mouse.up();
+  await expect.poll(() => coverage(page)).toBeGreaterThan(0);
+  const painted = await coverage(page);
+
+  // undo / redo with the keyboard
+  await page.keyboard.press('Control+z');
+  await expect.poll(() => coverage(page)).toBe(0);
+  await page.keyboard.press('Control+Shift+z');
+  await expect.poll(() => coverage(page)).toBe(painted);
+
+  // invert and back, clear and undo, the eraser
+  await page.getByRole('button', { name: 'Invert the mask' }).click();
+  await expect.poll(() => coverage(page)).toBeGreaterThan(90);
+  await page.getByRole('button', { name: 'Undo (Ctrl+Z)' }).click();
+  await expect.poll(() => coverage(page)).toBe(painted);
+  await page.getByRole('button', { name: 'Clear the mask' }).click();
+  await expect.poll(() => coverage(page)).toBe(0);
+  await page.getByRole('button', { name: 'Undo (Ctrl+Z)' }).click();
+  await expect.poll(() => coverage(page)).toBe(painted);
+  await page.getByRole('button', { name: 'Eraser', exact: true }).click();
+  await page.mouse.move(cx + 40, cy - 30);
+  await page.mouse.down();
+  await page.mouse.move(cx + 40, cy + 30, { steps: 6 });
+  await page.mouse.up();
+  await expect.poll(() => coverage(page)).toBeLessThan(painted);
+  await page.getByRole('button', { name: 'Brush', exact: true }).click();
+
+  // overlay off and on
+  await page.getByRole('button', { name: 'Show the mask overlay (O)' }).click();
+  await expect(page.getByTestId('mask-canvas')).toBeHidden();
+  await page.getByRole('button', { name: 'Show the mask overlay (O)' }).click();
+  await expect(page.getByTestId('mask-canvas')).toBeVisible();
+  await shot(page, 'mask-painter', 'mask');
+
+  // inpaint: the result opens in compare
+  await page.getByRole('button', { name: 'Inpaint this photo with the mask' }).click();
+  await expect(row(page, file).getByTestId('status')).toHaveText('Done', { timeout: 60_000 });
+  await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
+  await expect(page.getByTestId('compare-pane').getByText('After', { exact: true })).toBeVisible();
+  await shot(page, 'inpaint-result', 'inpaint-result');
+
+  // the saved mask: white where painted, at the photo's size
+  const masks = listFiles(path.join(served.dataDir, 'masks')).filter((f) => f.endsWith('.png') && f.includes('wall'));
+  expect(masks).toHaveLength(1);
+  const mask = await sharp(masks[0]).greyscale().raw().toBuffer({ resolveWithObject: true });
+  expect([mask.info.width, mask.info.height]).toEqual([400, 300]);
+
+  const outputs = listFiles(path.join(work, 'restored')).filter((f) => /\.png$/.test(f));
+  expect(outputs).toHaveLength(1);
+  const inp = await rawRgb(file);
+  const out = await rawRgb(outputs[0]);
+  expect([out.width, out.height]).toEqual([400, 300]);
+
+  // "near": within 12 px of a painted pixel (feathered edge and blending margin)
+  const W = 400;
+  const H = 300;
+  const NEAR = 12;
+  const near = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      if (mask.data[y * W + x] < 8) continue;
+      for (let dy = -NEAR; dy <= NEAR; dy++)
+        for (let dx = -NEAR; dx <= NEAR; dx++) {
+          const xx = x + dx;
+          const yy = y + dy;
+          if (xx >= 0 && yy >= 0 && xx < W && yy < H) near[yy * W + xx] = 1;
+        }
+    }
+  let outsideMax = 0;
+  let insideSum = 0;
+  let insideN = 0;
+  for (let i = 0; i < W * H; i++) {
+    const d = Math.max(Math.abs(inp.data[i * 3] - out.data[i * 3]), Math.abs(inp.data[i * 3 + 1] - out.data[i * 3 + 1]), Math.abs(inp.data[i * 3 + 2] - out.data[i * 3 + 2]));
+    if (!near[i]) outsideMax = Math.max(outsideMax, d);
+    if (mask.data[i] >= 128) {
+      insideSum += d;
+      insideN++;
+    }
+  }
+  console.log(`inpaint: max change outside the mask (+${NEAR} px) ${outsideMax}/255, mean change inside ${(insideSum / insideN).toFixed(1)}/255 over ${insideN} px`);
+  expect(insideN).toBeGreaterThan(500);
+  expect(outsideMax).toBeLessThanOrEqual(2);
+  expect(insideSum / insideN).toBeGreaterThan(2);
+
+  expect(snapshot([file]).get(file)).toEqual(before.get(file));
+  expect(fs.readdirSync(work).sort()).toEqual(['restored', 'wall.png']);
+});

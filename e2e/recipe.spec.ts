@@ -1,0 +1,61 @@
+// Recipes: denoise then upscale x2, saved as a named preset, applied to a whole batch in one pass.
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { addPath, expect, shot, test } from './support/fixtures.ts';
+import { listFiles, makePhoto } from './support/photos.ts';
+
+test('a chained recipe saved as a preset and applied to a batch in one pass', async ({ app: page, work }) => {
+  const dir = path.join(work, 'scans');
+  await makePhoto(path.join(dir, 'a.png'), { seed: 11, sigma: 10, width: 160, height: 120 });
+  await makePhoto(path.join(dir, 'b.png'), { seed: 12, sigma: 10, width: 160, height: 120 });
+
+  // denoise at a fixed strength, then upscale x2
+  const denoise = page.locator('li[data-task="denoise"]');
+  await denoise.getByLabel('Auto: estimate the noise level of each photo').uncheck();
+  await denoise.getByLabel('Strength').fill('30');
+  await expect(denoise.locator('output')).toHaveText('σ 15');
+  await page.getByRole('button', { name: '+ Upscale' }).click();
+  const up = page.locator('li[data-task="upscale"]');
+  await expect(up.getByLabel('×2')).toBeChecked();
+  await expect(page.getByTestId('recipe-summary')).toHaveText('Denoise σ 15 → Upscale ×2');
+  // every step shows its model card
+  await up.getByText(/^Model card:/).click();
+  await expect(up.getByText('Architecture')).toBeVisible();
+
+  await page.getByLabel('Name for a new preset').fill('Scans: clean + 2x');
+  await page.getByRole('button', { name: 'Save preset' }).click();
+  await expect(page.getByText('Preset “Scans: clean + 2x” saved')).toBeVisible();
+
+  // change the recipe, then get it back from the preset
+  await page.getByRole('button', { name: 'Remove Upscale (step 2)' }).click();
+  await page.getByRole('button', { name: 'Remove Denoise (step 1)' }).click();
+  await expect(page.getByText('Add a step: denoise, upscale or inpaint.')).toBeVisible();
+  await page.getByLabel('Preset', { exact: true }).selectOption('Scans: clean + 2x');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('recipe-summary')).toHaveText('Denoise σ 15 → Upscale ×2');
+  await shot(page, 'recipe', 'recipe');
+
+  await addPath(page, dir);
+  await expect(page.locator('li[data-path]')).toHaveCount(2);
+  await page.getByRole('button', { name: 'Run on 2 photos' }).click();
+  await expect(page.getByText(/^Finished · 2 done/)).toBeVisible({ timeout: 60_000 });
+
+  // one output per photo, twice the size; no intermediate (denoised-only) files anywhere
+  const images = listFiles(dir).filter((f) => /\.(png|jpe?g|tiff?|webp)$/i.test(f));
+  const outputs = images.filter((f) => f.includes(`${path.sep}restored${path.sep}`));
+  expect(outputs).toHaveLength(2);
+  expect(images).toHaveLength(4);
+  for (const o of outputs) {
+    const m = await sharp(o).metadata();
+    expect([m.width, m.height]).toEqual([320, 240]);
+  }
+  expect(fs.readdirSync(dir).sort()).toEqual(['a.png', 'b.png', 'restored']);
+
+  // the preset survives a reload (it lives in the engine's data folder)
+  await page.reload();
+  await expect(page.getByLabel('Preset', { exact: true }).locator('option', { hasText: 'Scans: clean + 2x' })).toHaveCount(1);
+  await page.getByLabel('Preset', { exact: true }).selectOption('Scans: clean + 2x');
+  await page.getByRole('button', { name: 'Delete preset Scans: clean + 2x' }).click();
+  await expect(page.getByLabel('Preset', { exact: true }).locator('option', { hasText: 'Scans: clean + 2x' })).toHaveCount(0);
+});

@@ -1,0 +1,183 @@
+// The UI as a whole: dark by default, every control keyboard-reachable with an accessible name,
+// settings that persist, and web mode's refusals as a browser sees them.
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { addPath, expect, row, shot, test } from './support/fixtures.ts';
+import { makePhoto } from './support/photos.ts';
+
+const INTERACTIVE = new Set(['button', 'checkbox', 'combobox', 'link', 'listbox', 'menuitem', 'radio', 'slider', 'spinbutton', 'switch', 'tab', 'textbox', 'searchbox', 'application']);
+
+interface AXNode {
+  role?: { value?: string };
+  name?: { value?: string };
+  ignored?: boolean;
+  properties?: { name: string; value: { value?: unknown } }[];
+}
+
+/** Interactive nodes of the accessibility tree that have no name (what a screen reader would say). */
+async function unnamed(page: import('@playwright/test').Page): Promise<string[]> {
+  const cdp = await page.context().newCDPSession(page);
+  const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as { nodes: AXNode[] };
+  await cdp.detach();
+  return nodes
+    .filter((n) => !n.ignored && INTERACTIVE.has(String(n.role?.value ?? '')))
+    .filter((n) => !String(n.name?.value ?? '').trim())
+    .map((n) => `${n.role?.value}`);
+}
+
+test('dark by default; every control has an accessible name and is reachable with Tab', async ({ app: page, work }) => {
+  const file = path.join(work, 'portrait.jpg');
+  await makePhoto(file, { seed: 2, width: 300, height: 400 });
+  await addPath(page, file);
+  await expect(row(page, file)).toBeVisible();
+
+  expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const [r, g, b] = (bg.match(/\d+/g) ?? []).map(Number);
+  expect(0.2126 * r + 0.7152 * g + 0.0722 * b).toBeLessThan(40);
+
+  // all three kinds of step, so their controls are on screen too
+  await page.getByRole('button', { name: '+ Upscale' }).click();
+  await page.getByRole('button', { name: '+ Inpaint' }).click();
+
+  for (const tab of ['Compare', 'Mask'] as const) {
+    await page.getByRole('tab', { name: tab }).click();
+    await expect(page.getByRole('tab', { name: tab })).toHaveAttribute('aria-selected', 'true');
+    expect(await unnamed(page), `unnamed controls in ${tab}`).toEqual([]);
+
+    // Tab visits every enabled control on screen, in order, and comes back around
+    const expected = await page.evaluate(() => {
+      const sel = 'button:not([disabled]), input:not([disabled]):not([type=hidden]):not([hidden]), select:not([disabled]), [tabindex="0"], a[href]';
+      return [...document.querySelectorAll<HTMLElement>(sel)].filter((e) => e.offsetParent !== null && !e.closest('dialog:not([open])') && e.tabIndex >= 0).length;
+    });
+    const seen = new Set<string>();
+    await page.locator('body').focus();
+    for (let i = 0; i < expected + 25; i++) {
+      await page.keyboard.press('Tab');
+      const id = await page.evaluate(() => {
+        const e = document.activeElement as HTMLElement | null;
+        if (!e || e === document.body) return '';
+        const all = [...document.querySelectorAll('*')];
+        return `${e.tagName}#${all.indexOf(e)}`;
+      });
+      if (id) seen.add(id);
+    }
+    expect(seen.size, `controls reached by Tab in ${tab}`).toBeGreaterThanOrEqual(expected);
+  }
+
+  // dialogs too
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await expect(page.getByRole('dialog', { name: 'Settings' })).toBeVisible();
+  expect(await unnamed(page)).toEqual([]);
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('dialog', { name: 'Settings' })).toBeHidden();
+  await page.keyboard.press('?');
+  await expect(page.getByRole('dialog', { name: 'Keyboard shortcuts' })).toBeVisible();
+  await page.keyboard.press('Escape');
+});
+
+test('settings persist: output folder, suffix, format, quality, execution provider, threads, tile size', async ({ app: page, work }) => {
+  const out = path.join(work, 'out');
+  const file = path.join(work, 'one.jpg');
+  await makePhoto(file, { seed: 4, width: 200, height: 150 });
+  // web mode writes only where the user chose: add the folder that will hold the output folder first
+  await addPath(page, work);
+  await expect(row(page, file)).toBeVisible();
+
+  const original = await page.evaluate(async () => {
+    const r = await fetch('/api/call/settings.get', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Restora-Token': sessionStorage.getItem('restora.token') ?? '' }, body: '{}' });
+    return (await r.json()).result;
+  });
+  try {
+    await page.getByRole('button', { name: 'Settings' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Settings' });
+    await dlg.getByLabel('Output folder').fill(out);
+    await dlg.getByLabel('Output folder').press('Tab');
+    await dlg.getByLabel('File name suffix').fill('-e2e');
+    await dlg.getByLabel('Format').selectOption('jpeg');
+    await dlg.getByLabel('Quality').fill('80');
+    await dlg.getByLabel('Execution provider').selectOption('cpu');
+    await dlg.getByLabel('CPU threads').fill('1');
+    await dlg.getByLabel('CPU threads').press('Tab');
+    await dlg.getByLabel('Tile size').fill('256');
+    await dlg.getByLabel('Tile size').press('Tab');
+    await expect(dlg.getByText(/In use: CPU/)).toBeVisible();
+    await shot(page, 'settings', 'settings');
+    await dlg.getByRole('button', { name: 'Close settings' }).click();
+    // let the debounced save land, then reload: everything comes back from the engine's data folder
+    await page.waitForTimeout(800);
+    await page.reload();
+    await expect(page.getByRole('heading', { name: /^Queue/ })).toBeVisible();
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await expect(dlg.getByLabel('Output folder')).toHaveValue(out);
+    await expect(dlg.getByLabel('File name suffix')).toHaveValue('-e2e');
+    await expect(dlg.getByLabel('Format')).toHaveValue('jpeg');
+    await expect(dlg.getByLabel('Quality')).toHaveValue('80');
+    await expect(dlg.getByLabel('Execution provider')).toHaveValue('cpu');
+    await expect(dlg.getByLabel('CPU threads')).toHaveValue('1');
+    await expect(dlg.getByLabel('Tile size')).toHaveValue('256');
+    await dlg.getByRole('button', { name: 'Close settings' }).click();
+
+    // and they are used: the output lands in the chosen folder, with the suffix and format (the
+    // queue itself is not kept across reloads: add the photo again)
+    await addPath(page, file);
+    await expect(row(page, file)).toBeVisible();
+    await page.getByRole('button', { name: 'Run on 1 photo' }).click();
+    await expect(page.getByText(/^Finished · 1 done/)).toBeVisible({ timeout: 60_000 });
+    expect(fs.existsSync(path.join(out, 'one-e2e.jpg'))).toBe(true);
+  } finally {
+    await page.evaluate(async (s) => {
+      await fetch('/api/call/settings.set', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Restora-Token': sessionStorage.getItem('restora.token') ?? '' }, body: JSON.stringify(s) });
+    }, original);
+  }
+});
+
+test('web mode, as a browser sees it: no token, other origins and unchosen files are refused', async ({ page, served, problems }) => {
+  void problems;
+  // no token: the page is not served
+  const res = await page.goto(`${served.origin}/`);
+  expect(res?.status()).toBe(401);
+  expect(await page.textContent('body')).toContain('E_FORBIDDEN');
+
+  // a page on another origin (another local port) tries the API and the event socket
+  const evil = http.createServer((_req, r) => {
+    r.writeHead(200, { 'Content-Type': 'text/html' });
+    r.end(`<!doctype html><script>
+      (async () => {
+        const out = {};
+        try { const x = await fetch('${served.origin}/api/call/app.info', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Restora-Token': 'guess' }, body: '{}' }); out.fetch = 'status ' + x.status; }
+        catch (e) { out.fetch = 'blocked'; }
+        try { const x = await fetch('${served.origin}/api/call/settings.set', { method: 'POST', mode: 'no-cors', headers: { 'Content-Type': 'text/plain' }, body: '{"suffix":"-pwned"}' }); out.simple = x.type; }
+        catch (e) { out.simple = 'blocked'; }
+        out.ws = await new Promise((res) => { const w = new WebSocket('${served.origin.replace('http', 'ws')}/ws?token=${served.token}'); w.onopen = () => res('open'); w.onerror = () => res('refused'); });
+        document.title = JSON.stringify(out);
+      })();
+    </script>`);
+  });
+  await new Promise<void>((r) => evil.listen(0, '127.0.0.1', () => r()));
+  try {
+    const port = (evil.address() as import('node:net').AddressInfo).port;
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await expect(page).toHaveTitle(/ws/, { timeout: 15_000 });
+    const out = JSON.parse(await page.title()) as { fetch: string; simple: string; ws: string };
+    expect(out.fetch).toBe('blocked');
+    expect(out.ws).toBe('refused');
+  } finally {
+    evil.close();
+  }
+  // even with a leaked token a foreign origin is refused (checked on the server side), and the
+  // simple no-cors POST above changed nothing
+  await page.goto(served.url);
+  await expect(page.getByRole('heading', { name: /^Queue/ })).toBeVisible();
+  const check = await page.evaluate(async () => {
+    const token = sessionStorage.getItem('restora.token') ?? '';
+    const s = await fetch('/api/call/settings.get', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Restora-Token': token }, body: '{}' });
+    const f = await fetch(`/files?path=${encodeURIComponent('/etc/passwd')}&token=${token}`);
+    const t = await fetch(`/files?path=${encodeURIComponent('/etc/../etc/passwd')}&token=${token}`);
+    return { suffix: (await s.json()).result.suffix, passwd: f.status, traversal: t.status };
+  });
+  expect(check.suffix).not.toBe('-pwned');
+  expect(check.passwd).toBe(403);
+  expect(check.traversal).toBe(403);
+});
