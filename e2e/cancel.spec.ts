@@ -21,6 +21,8 @@ test('a batch cancelled midway', async ({ app: page, work, served }) => {
   await expect(page.locator('li[data-path]')).toHaveCount(n);
 
   await page.getByRole('button', { name: `Run on ${n} photos` }).click();
+  // overall progress with an estimate of the time left
+  await expect(page.getByTestId('eta')).toHaveText(/left|estimating/);
   // wait for the first finished file, then cancel
   await expect(page.locator('li[data-status="done"]').first()).toBeVisible({ timeout: 90_000 });
   await page.getByRole('button', { name: 'Cancel batch' }).first().click();

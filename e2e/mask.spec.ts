@@ -68,6 +68,10 @@ test('a painted mask inpainted, with the output changed only in and near the mas
   await expect(row(page, file).getByTestId('status')).toHaveText('Done', { timeout: 60_000 });
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
   await expect(page.getByTestId('compare-pane').getByText('After', { exact: true })).toBeVisible();
+  // the after side is the inpainted file itself, not a preview of the recipe being edited (denoise)
+  await page.waitForTimeout(1500);
+  await expect(page.getByTestId('after-layer').locator('img.tile')).toHaveCount(0);
+  await expect(page.getByTestId('after-layer').locator('img.base')).toHaveAttribute('alt', 'Result: wall.png');
   await shot(page, 'inpaint-result', 'inpaint-result');
 
   // the saved mask: white where painted, at the photo's size

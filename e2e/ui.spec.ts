@@ -32,6 +32,15 @@ test('dark by default; every control has an accessible name and is reachable wit
   await addPath(page, file);
   await expect(row(page, file)).toBeVisible();
 
+  // the execution provider in use, and why a GPU one was not used, as the engine reports them
+  const info = await page.evaluate(async () => {
+    const r = await fetch('/api/call/app.info', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Restora-Token': sessionStorage.getItem('restora.token') ?? '' }, body: '{}' });
+    return (await r.json()).result as { runtime: { active: string; fallbackReason?: string } };
+  });
+  const badge = page.getByRole('status', { name: /Execution provider in use/ });
+  await expect(badge).toContainText(info.runtime.active === 'cpu' ? 'Running on CPU' : 'Running on');
+  if (info.runtime.fallbackReason) await expect(badge).toHaveAccessibleName(new RegExp(info.runtime.fallbackReason.slice(0, 40).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+
   expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   const [r, g, b] = (bg.match(/\d+/g) ?? []).map(Number);

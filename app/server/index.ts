@@ -81,6 +81,14 @@ async function readVersion(): Promise<string> {
   }
 }
 
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new RestoraError('E_USAGE', 'bad URL encoding');
+  }
+}
+
 async function makeEngine(dataDir: string, modelsDir: string | undefined): Promise<Engine> {
   // loaded only when no engine is given, so tests with a fake engine never load onnxruntime
   const { createEngine } = await import('../engine/index.ts');
@@ -154,7 +162,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   // routes
 
   async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, setCookie: boolean): Promise<void> {
-    const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname.slice(1));
+    const rel = pathname === '/' ? 'index.html' : safeDecode(pathname.slice(1));
     if (rel.includes('\0') || rel.split(/[\\/]+/).some((s) => s === '..')) throw forbidden('bad path');
     const file = path.join(rendererDir, rel);
     let real: string;
@@ -278,7 +286,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     const { pathname } = url;
     if (pathname.startsWith('/api/call/')) {
       if (method !== 'POST') throw Object.assign(new RestoraError('E_USAGE', 'calls are POST'), { status: 405 });
-      return serveCall(req, res, url, decodeURIComponent(pathname.slice('/api/call/'.length)));
+      return serveCall(req, res, url, safeDecode(pathname.slice('/api/call/'.length)));
     }
     if (pathname === '/upload') {
       if (method !== 'POST') throw Object.assign(new RestoraError('E_USAGE', 'uploads are POST'), { status: 405 });

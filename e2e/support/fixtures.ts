@@ -164,8 +164,13 @@ export function row(page: Page, file: string) {
 export async function shot(page: Page, name: string, docs?: string): Promise<void> {
   const dir = path.join(artifacts, 'screens');
   fs.mkdirSync(dir, { recursive: true });
+  const forDocs = !!docs && process.env.RESTORA_DOCS_SCREENSHOTS === '1';
+  if (forDocs) {
+    // passing notifications would only clutter the README's pictures
+    for (const b of await page.getByRole('button', { name: 'Dismiss notification' }).all()) await b.click();
+  }
   const buf = await page.screenshot({ path: path.join(dir, `${name}.png`) });
-  if (docs && process.env.RESTORA_DOCS_SCREENSHOTS === '1') {
+  if (forDocs && docs) {
     const outDir = path.join(root, 'docs', 'screenshots');
     fs.mkdirSync(outDir, { recursive: true });
     let width = 1360;

@@ -1,6 +1,6 @@
 // The queue as plain data: how events and reports change it. Kept apart from the rune class so the
 // rules (what a late event may overwrite, how a cancelled batch ends) are unit-tested.
-import type { BatchReport, ErrorInfo, EventPayload, FileEntry, FileStatus, ImageInfo } from '../../../app/contract/index.ts';
+import type { BatchReport, ErrorInfo, EventPayload, FileEntry, FileStatus, ImageInfo, Recipe } from '../../../app/contract/index.ts';
 
 export type ItemStatus = FileStatus | 'ready';
 
@@ -17,6 +17,10 @@ export interface QueueItem {
   info?: ImageInfo;
   infoError?: ErrorInfo;
   outputInfo?: ImageInfo;
+  /** the recipe of the batch that is making / made `output` (what the after side shows) */
+  outputRecipe?: Recipe;
+  /** its cache key (recipe + mask version) */
+  outputKey?: string;
 }
 
 export function itemFromEntry(f: FileEntry): QueueItem {

@@ -62,10 +62,15 @@ export class AppModel {
       const info = this.queue.get(this.recipe.mask.forPath)?.info;
       if (info) await this.mask.save(info.width, info.height);
     }
-    await this.queue.start(this.recipe.recipe as Recipe, paths, (report) => {
-      const sel = this.queue.selected;
-      if (sel && report.files.some((f) => f.input === sel && f.status === 'done')) void this.queue.loadOutputInfo(sel);
-    });
+    await this.queue.start(
+      recipe,
+      paths,
+      (report) => {
+        const sel = this.queue.selected;
+        if (sel && report.files.some((f) => f.input === sel && f.status === 'done')) void this.queue.loadOutputInfo(sel);
+      },
+      this.recipe.keyFor(recipe),
+    );
   }
 
   /** Save the painted mask, inpaint this photo alone, and show the result in compare. */
@@ -79,15 +84,21 @@ export class AppModel {
       if (!maskPath) return;
       const step = this.recipe.steps.find((s) => s.task === 'inpaint');
       const recipe: Recipe = [{ task: 'inpaint', mask: maskPath, ...(step?.model ? { model: step.model } : {}) }];
-      const id = await this.queue.start(recipe, [item.path], async (report) => {
-        this.inpainting = false;
-        const f = report.files.find((r) => r.input === item.path);
-        if (f?.status === 'done') {
-          await this.queue.loadOutputInfo(item.path);
-          this.tab = 'compare';
-          this.compare.fit(true);
-        }
-      });
+      const id = await this.queue.start(
+        recipe,
+        [item.path],
+        async (report) => {
+          this.inpainting = false;
+          const f = report.files.find((r) => r.input === item.path);
+          if (f?.status === 'done') {
+            await this.queue.loadOutputInfo(item.path);
+            this.compare.showCurrent = false;
+            this.tab = 'compare';
+            this.compare.fit(true);
+          }
+        },
+        this.recipe.keyFor(recipe),
+      );
       if (!id) this.inpainting = false;
     } catch (e) {
       this.inpainting = false;

@@ -3,7 +3,7 @@
 // What is on screen never needs the full photo: each side shows the display copy (image.info,
 // downsized for big photos) and, where the view is zoomed past it or nothing has been processed
 // yet, full-resolution crops of exactly the visible part from preview.region (before and after).
-import { RestoraError, type Region } from '../../../../app/contract/index.ts';
+import { RestoraError, type Recipe, type Region } from '../../../../app/contract/index.ts';
 import { capRegion, contains, fitView, needsFullRes, visibleRegion, type Size, type View } from '../view/viewport.ts';
 import type { QueueState } from './queue.svelte.ts';
 import type { RecipeState } from './recipe.svelte.ts';
@@ -20,6 +20,8 @@ export interface Tile {
 }
 
 export interface PreviewStat {
+  path: string;
+  key: string;
   region: Region;
   /** engine time */
   seconds: number;
@@ -53,6 +55,8 @@ export class CompareState {
   lastPreview = $state.raw<PreviewStat | null>(null);
   /** why the last preview failed (shown beside the preview button, not as a popup for automatic ones) */
   previewError = $state<string | null>(null);
+  /** show the recipe being edited on the after side, even where the photo has a result */
+  showCurrent = $state(false);
   #queued: 'auto' | 'manual' | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #fittedFor = '';
@@ -72,13 +76,23 @@ export class CompareState {
     return i ? { width: i.width, height: i.height } : null;
   }
 
-  /** Tiles for this photo and the current recipe, oldest first (newer ones drawn on top). */
+  /**
+   * What the after side shows: the photo's result (the recipe that made its output), or, when there
+   * is none yet or the user asked for a preview, the recipe being edited.
+   */
+  get afterSource(): { recipe: Recipe; key: string; kind: 'output' | 'preview' } | null {
+    const item = this.queue.selectedItem;
+    if (item?.output && item.outputRecipe && item.outputKey && !this.showCurrent) return { recipe: item.outputRecipe, key: item.outputKey, kind: 'output' };
+    const r = this.recipe.recipe;
+    return r ? { recipe: r, key: this.recipe.key(), kind: 'preview' } : null;
+  }
+
+  /** Tiles for this photo and what the after side shows, oldest first (newer ones drawn on top). */
   get visibleTiles(): Tile[] {
     const path = this.image?.path;
-    const r = this.recipe.recipe;
-    if (!path || !r) return [];
-    const key = this.recipe.key();
-    return this.tiles.filter((t) => t.path === path && t.key === key);
+    const src = this.afterSource;
+    if (!path || !src) return [];
+    return this.tiles.filter((t) => t.path === path && t.key === src.key);
   }
 
   /** Fit the view when a different photo is shown (or when asked). */
@@ -86,6 +100,7 @@ export class CompareState {
     const s = this.size;
     const path = this.image?.path ?? '';
     if (!s || this.pane.width <= 0 || (!force && this.#fittedFor === path)) return;
+    if (this.#fittedFor !== path) this.showCurrent = false;
     this.#fittedFor = path;
     this.view = fitView(s, this.pane, this.dpr);
   }
@@ -103,25 +118,28 @@ export class CompareState {
   wantsPreview(): boolean {
     const img = this.image;
     if (!img) return false;
-    const hasOutput = !!this.queue.selectedItem?.outputInfo;
+    const hasOutput = this.afterSource?.kind === 'output' && !!this.queue.selectedItem?.outputInfo;
     return needsFullRes(this.view, img.displayScale, this.dpr) || !hasOutput;
   }
 
   /** Process the visible part of the photo with the current recipe (before and after crops). */
   async preview(manual: boolean): Promise<void> {
     const img = this.image;
-    const recipe = this.recipe.recipe;
     if (!img || this.pane.width <= 0) return;
-    if (!recipe) {
+    // asking for a preview means "show me the recipe I am editing", even over a finished result
+    if (manual && this.recipe.recipe) this.showCurrent = true;
+    const src = this.afterSource;
+    if (!src) {
       if (manual) this.session.notify(this.recipe.problem ?? 'The recipe is not ready.', 'info');
       return;
     }
+    const recipe = src.recipe;
     const seen = visibleRegion(this.view, this.pane, img);
     if (!manual && seen.width * seen.height > AUTO_PREVIEW_MAX_AREA * 1.2) return;
     const maxSide = manual ? MANUAL_PREVIEW_MAX_SIDE : AUTO_PREVIEW_MAX_SIDE;
     const region = capRegion(seen, maxSide, img);
     const clipped = region.width < seen.width || region.height < seen.height;
-    const key = this.recipe.key();
+    const key = src.key;
     if (this.tiles.some((t) => t.path === img.path && t.key === key && contains(t.region, region))) return;
     if (this.busy) {
       this.#queued = manual || this.#queued === 'manual' ? 'manual' : 'auto';
@@ -137,7 +155,7 @@ export class CompareState {
       const others = this.tiles.filter((t) => !(t.path === img.path && t.key === key));
       const mine = this.tiles.filter((t) => t.path === img.path && t.key === key).slice(-5);
       this.tiles = [...others.slice(-12), ...mine, tile];
-      this.lastPreview = { region: r.region, seconds: r.seconds, wallSeconds: (performance.now() - t0) / 1000, clipped };
+      this.lastPreview = { path: img.path, key, region: r.region, seconds: r.seconds, wallSeconds: (performance.now() - t0) / 1000, clipped };
       this.previewError = null;
     } catch (e) {
       const err = RestoraError.from(e);
@@ -149,6 +167,12 @@ export class CompareState {
       this.#queued = null;
       if (q) void this.preview(q === 'manual');
     }
+  }
+
+  /** The last preview's figures, if it was of what is on screen now. */
+  get currentPreview(): PreviewStat | null {
+    const p = this.lastPreview;
+    return p && p.path === this.image?.path && p.key === this.afterSource?.key ? p : null;
   }
 
   clearTiles(path?: string): void {

@@ -163,7 +163,7 @@ export class QueueState {
   }
 
   /** Run `recipe` over `paths` (default: every file not done yet) as one batch. */
-  async start(recipe: Recipe, paths?: string[], onDone?: (r: BatchReport) => void): Promise<string | undefined> {
+  async start(recipe: Recipe, paths?: string[], onDone?: (r: BatchReport) => void, key = JSON.stringify(recipe)): Promise<string | undefined> {
     if (this.batch?.running) {
       this.session.notify('A batch is already running.', 'info');
       return undefined;
@@ -180,6 +180,8 @@ export class QueueState {
       item.status = 'queued';
       item.progress = 0;
       item.error = undefined;
+      item.outputRecipe = recipe;
+      item.outputKey = key;
     }
     this.batch = { id: '', total: files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files };
     try {

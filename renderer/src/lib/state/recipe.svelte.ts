@@ -65,8 +65,13 @@ export class RecipeState {
   /** Same key, same pixels: the recipe and the version of the mask it reads. */
   key(): string {
     const r = this.recipe;
-    if (!r) return '';
-    return this.hasInpaint() ? `${recipeKey(r)}#mask${this.mask?.version ?? 0}` : recipeKey(r);
+    return r ? this.keyFor(r) : '';
+  }
+
+  keyFor(r: Recipe): string {
+    const mask = r.find((s) => s.task === 'inpaint');
+    // the mask file keeps its name when repainted: the version tells the paintings apart
+    return mask && mask.task === 'inpaint' && mask.mask === this.mask?.path ? `${recipeKey(r)}#mask${this.mask.version}` : recipeKey(r);
   }
 
   hasInpaint(): boolean {
