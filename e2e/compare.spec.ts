@@ -1,5 +1,6 @@
 // A denoise opened in compare: slider by mouse and keyboard, hold-to-toggle, side by side with
 // synchronised zoom/pan, 1:1, and region previews that process only the visible crop.
+import os from 'node:os';
 import path from 'node:path';
 import { addPath, expect, row, shot, test } from './support/fixtures.ts';
 import { makePhoto, psnr, rawRgb } from './support/photos.ts';
@@ -166,13 +167,17 @@ test('a 24 MP photo: display copy only, smooth zoom and pan, 512x512 region prev
       return { wall: (performance.now() - t0) / 1000, engine: body.result.seconds as number, region: body.result.region };
     };
     await call(0, 0);
-    return [await call(1500, 1000), await call(3000, 2000), await call(4500, 3000)];
+    return [await call(1500, 1000), await call(3000, 2000), await call(4500, 3000), await call(800, 2600)];
   }, file);
   for (const t of times) expect(t.region).toMatchObject({ width: 512, height: 512 });
   const best = Math.min(...times.map((t) => t.wall));
   console.log(`region preview 512x512: ${times.map((t) => `${t.wall.toFixed(2)} s (engine ${t.engine.toFixed(2)} s)`).join(', ')}`);
-  // "about a second" on a 2-core CPU; the bound leaves room for a loaded CI machine
-  expect(best).toBeLessThan(3.5);
+  // "about a second" on a 2-core CPU: 2.5 s on a quiet machine; when other work already keeps every
+  // core busy (load average above the core count) the bound grows with the load, and says so
+  const contention = Math.max(1, os.loadavg()[0] / os.cpus().length);
+  const bound = 2.5 * contention;
+  console.log(`region preview bound ${bound.toFixed(1)} s (load ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`);
+  expect(best).toBeLessThan(bound);
 
   // and through the UI: zoom to 1:1 on the photo, the visible crop is previewed automatically
   await page.getByRole('button', { name: 'Zoom to 100 % (1:1)' }).click();

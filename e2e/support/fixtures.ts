@@ -167,7 +167,8 @@ export async function shot(page: Page, name: string, docs?: string): Promise<voi
   const forDocs = !!docs && process.env.RESTORA_DOCS_SCREENSHOTS === '1';
   if (forDocs) {
     // passing notifications would only clutter the README's pictures
-    for (const b of await page.getByRole('button', { name: 'Dismiss notification' }).all()) await b.click();
+    const dismiss = page.getByRole('button', { name: 'Dismiss notification' });
+    for (let i = 0; i < 10 && (await dismiss.count()) > 0; i++) await dismiss.first().click({ timeout: 2000 }).catch(() => undefined);
   }
   const buf = await page.screenshot({ path: path.join(dir, `${name}.png`) });
   if (forDocs && docs) {

@@ -388,7 +388,9 @@ export function listImages(dir: string): string[] {
     }
     for (const e of entries) {
       const p = join(d, e);
-      const st = lstatSync(p);
+      // a batch may be renaming its temp file while we look: a vanished entry is not an error
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (!st) continue;
       if (st.isDirectory()) walk(p);
       else if (st.isFile() && IMAGE_EXT.test(e)) out.push(relative(dir, p));
     }
@@ -408,7 +410,8 @@ export function listAll(dir: string): string[] {
     }
     for (const e of entries) {
       const p = join(d, e);
-      const st = lstatSync(p);
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (!st) continue; // renamed or removed while we looked
       if (st.isDirectory()) walk(p);
       else out.push(relative(dir, p));
     }
