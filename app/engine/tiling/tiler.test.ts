@@ -185,6 +185,42 @@ describe('runTiled with real conv models (ONNX fixtures)', () => {
     expect(maxAbsDiff(tiled, single) * 255).toBeLessThanOrEqual(1);
   });
 
+  // every other shipped model, on a crop of the sample photo (inpaint with a mask of strokes and blocks)
+  for (const id of ['restora-upscale-x2', 'restora-upscale-x4', 'restora-inpaint']) {
+    const dir = path.join(REPO, 'models', id);
+    it.runIf(fs.existsSync(path.join(dir, 'model.onnx')))(`trained ${id}: tiled with its card overlap vs single pass within 1/255`, async () => {
+      const card = JSON.parse(fs.readFileSync(path.join(dir, 'card.json'), 'utf8'));
+      const s = await ort.InferenceSession.create(path.join(dir, 'model.onnx'), { executionProviders: ['cpu'] });
+      const run = async (feeds: Record<string, TileTensor>) => {
+        const f: Record<string, ort.Tensor> = {};
+        for (const [k, v] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', v.data, v.dims);
+        return (await s.run(f)).output.data as Float32Array;
+      };
+      const full = await decode(path.join(REPO, 'samples', 'parrots-iso6400.jpg'));
+      const upscale = card.task === 'upscale';
+      const w = upscale ? 200 : 512;
+      const h = upscale ? 136 : 384;
+      const data = new Float32Array(3 * w * h);
+      for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[c * w * h + y * w + x] = full.data[c * full.width * full.height + (y + 60) * full.width + x + 120];
+      const inputs: Record<string, { channels: number; data?: Float32Array; value?: number }> = { image: { channels: 3, data } };
+      if (card.task === 'inpaint') {
+        const m = new Float32Array(w * h);
+        for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+          const stroke = Math.abs(y - (0.3 * h + 0.25 * x)) < 6 || Math.abs(x - 0.7 * w - 20 * Math.sin(y / 30)) < 9;
+          const block = x > 60 && x < 130 && y > 250 && y < 330;
+          m[y * w + x] = stroke || block ? 1 : 0;
+        }
+        for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) data[c * w * h + i] *= 1 - m[i];
+        inputs.mask = { channels: 1, data: m };
+      }
+      const o = { width: w, height: h, inputs, scale: card.scale, sizeMultiple: card.size_multiple, run } as Parameters<typeof runTiled>[0];
+      const single = await runTiled({ ...o, tile: 4096, overlap: 0 });
+      const tiled = await runTiled({ ...o, tile: upscale ? 64 : 256, overlap: card.tiling.overlap });
+      await s.release();
+      expect(maxAbsDiff(tiled, single) * 255).toBeLessThanOrEqual(1);
+    });
+  }
+
   it('a smooth gradient shows no seam', async () => {
     const w = 160;
     const h = 96;
