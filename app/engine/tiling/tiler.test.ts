@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RestoraError } from '../../contract/index.ts';
 import { FIXTURE_MODELS, maxAbsDiff, rng } from '../../../test/fixtures/images/make.ts';
 import { decode } from '../image/decode.ts';
-import { axisWeights, planAxis, reflectIndex, runTiled, tileCount, type TileTensor } from './tiler.ts';
+import { axisWeights, planAxis, reflectIndex, runTiled, tileCount, type PlaneSource, type TileTensor } from './tiler.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..', '..', '..');
 const sessions: Record<string, ort.InferenceSession> = {};
@@ -202,7 +202,7 @@ describe('runTiled with real conv models (ONNX fixtures)', () => {
       const h = upscale ? 136 : 384;
       const data = new Float32Array(3 * w * h);
       for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[c * w * h + y * w + x] = full.data[c * full.width * full.height + (y + 60) * full.width + x + 120];
-      const inputs: Record<string, { channels: number; data?: Float32Array; value?: number }> = { image: { channels: 3, data } };
+      const inputs: Record<string, PlaneSource> = { image: { channels: 3, data } };
       if (card.task === 'inpaint') {
         const m = new Float32Array(w * h);
         for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
@@ -213,7 +213,7 @@ describe('runTiled with real conv models (ONNX fixtures)', () => {
         for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) data[c * w * h + i] *= 1 - m[i];
         inputs.mask = { channels: 1, data: m };
       }
-      const o = { width: w, height: h, inputs, scale: card.scale, sizeMultiple: card.size_multiple, run } as Parameters<typeof runTiled>[0];
+      const o = { width: w, height: h, inputs, scale: card.scale as number, sizeMultiple: card.size_multiple as number, run };
       const single = await runTiled({ ...o, tile: 4096, overlap: 0 });
       const tiled = await runTiled({ ...o, tile: upscale ? 64 : 256, overlap: card.tiling.overlap });
       await s.release();
