@@ -5,22 +5,14 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
+import { rng } from '../fixtures/images/make.ts';
 import { encodeModel, floatTensor, identityConvWeights, int64Tensor, DT, type ModelSpec } from './onnx-writer.ts';
 
 // ---------------------------------------------------------------------------------------------
 // pixels
 
-/** Deterministic PRNG (mulberry32) so that every run makes the same bytes. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// one seeded PRNG for every fixture maker (mulberry32, in test/fixtures/images/make.ts)
+export { rng };
 
 export interface Raw {
   data: Buffer; // interleaved, row-major, 8-bit unless depth 16 (little-endian uint16 as sharp wants)

@@ -4,7 +4,7 @@
 // tolerant image comparison.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -377,7 +377,8 @@ export function pixelDiff(a: Decoded, b: Decoded, channels = 3): PixelDiff {
 export const IMAGE_EXT = /\.(jpe?g|png|tiff?|webp|gif|avif|heic|heif)$/i;
 
 /** Image files under dir (recursive, no symlink following), relative paths sorted. */
-export function listImages(dir: string): string[] {
+/** Non-directory entries under dir (relative, sorted), without following symlinks, that `keep` accepts. */
+function listFiles(dir: string, keep: (name: string, st: Stats) => boolean): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     let entries: string[];
@@ -392,32 +393,19 @@ export function listImages(dir: string): string[] {
       const st = lstatSync(p, { throwIfNoEntry: false });
       if (!st) continue;
       if (st.isDirectory()) walk(p);
-      else if (st.isFile() && IMAGE_EXT.test(e)) out.push(relative(dir, p));
+      else if (keep(e, st)) out.push(relative(dir, p));
     }
   };
   walk(dir);
   return out.sort();
 }
 
+export function listImages(dir: string): string[] {
+  return listFiles(dir, (e, st) => st.isFile() && IMAGE_EXT.test(e));
+}
+
 export function listAll(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    let entries: string[];
-    try {
-      entries = readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(d, e);
-      const st = lstatSync(p, { throwIfNoEntry: false });
-      if (!st) continue; // renamed or removed while we looked
-      if (st.isDirectory()) walk(p);
-      else out.push(relative(dir, p));
-    }
-  };
-  walk(dir);
-  return out.sort();
+  return listFiles(dir, () => true);
 }
 
 /**
