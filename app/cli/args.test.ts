@@ -97,6 +97,9 @@ describe('parseCommand', () => {
     });
     expect(parseCommand(['eval', 'upscale', '--data', 'd'])).toMatchObject({ scale: 4 });
     expect(parseCommand(['eval', 'denoise', '--data', 'd', '--sigma', 'auto', '--limit', '3'])).toMatchObject({ sigma: 'auto', limit: 3 });
+    expect(parseCommand(['eval', 'denoise', '--data', 'd', '--sigma', 'auto', '--noise', '25'])).toMatchObject({ sigma: 'auto', noise: 25 });
+    expect(usage(['eval', 'denoise', '--data', 'd', '--noise', 'auto'])).toMatch(/--noise/);
+    expect(usage(['eval', 'upscale', '--data', 'd', '--noise', '25'])).toMatch(/--noise applies to eval denoise/);
     expect(parseCommand(['eval', 'inpaint', '--data', 'd', '--masks', 'm'])).toMatchObject({ masks: path.resolve('m') });
     expect(usage(['eval', 'denoise'])).toMatch(/--data/);
     expect(usage(['eval', 'sharpen', '--data', 'd'])).toMatch(/unknown task/);

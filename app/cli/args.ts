@@ -45,6 +45,7 @@ export interface EvalCommand extends CommonOptions {
   task: Task;
   data: string;
   sigma?: number | 'auto';
+  noise?: number; // synthetic denoise: the Gaussian noise level added (default: sigma, or 25)
   scale?: 2 | 4;
   masks?: string;
   model?: string; // a model id, or 'bicubic' (upscale only)
@@ -232,7 +233,7 @@ function parseBatch(command: BatchCommand['command'], argv: string[]): BatchComm
 function parseEval(argv: string[]): EvalCommand | HelpCommand {
   const { values: v, positionals } = parse(
     argv,
-    { ...common, ...runtimeOpts, data: { type: 'string' }, sigma: { type: 'string' }, scale: { type: 'string' }, masks: { type: 'string' }, model: { type: 'string' }, limit: { type: 'string' } },
+    { ...common, ...runtimeOpts, data: { type: 'string' }, sigma: { type: 'string' }, noise: { type: 'string' }, scale: { type: 'string' }, masks: { type: 'string' }, model: { type: 'string' }, limit: { type: 'string' } },
     'eval',
   );
   if (v.help) return { kind: 'help' };
@@ -247,6 +248,10 @@ function parseEval(argv: string[]): EvalCommand | HelpCommand {
   const sigmaS = str(v, 'sigma');
   const scaleS = str(v, 'scale');
   if (sigmaS !== undefined && task !== 'denoise') throw new UsageError('--sigma applies to eval denoise only');
+  const noiseS = str(v, 'noise');
+  if (noiseS !== undefined && task !== 'denoise') throw new UsageError('--noise applies to eval denoise only');
+  const noise = noiseS === undefined ? undefined : parseSigma(noiseS, '--noise');
+  if (noise === 'auto') throw new UsageError('--noise is the noise level to add to clean images, a number from 0 to 100; "auto" belongs to --sigma');
   if (scaleS !== undefined && task !== 'upscale') throw new UsageError('--scale applies to eval upscale only');
   if (str(v, 'masks') !== undefined && task !== 'inpaint') throw new UsageError('--masks applies to eval inpaint only');
   const model = str(v, 'model');
@@ -257,6 +262,7 @@ function parseEval(argv: string[]): EvalCommand | HelpCommand {
     task,
     data: path.resolve(data),
     ...(sigmaS !== undefined ? { sigma: parseSigma(sigmaS) } : {}),
+    ...(noise !== undefined ? { noise } : {}),
     ...(task === 'upscale' ? { scale: parseScale(scaleS ?? '4') } : {}),
     ...(masks ? { masks: path.resolve(masks) } : {}),
     ...(model ? { model } : {}),

@@ -22,8 +22,10 @@ Commands
   restora models add FILE.onnx [--task T] [--id ID]   inspect a model and add it
   restora info [--ep E] [--json]               execution provider in use, and why
   restora serve [--port N]                     web mode on 127.0.0.1 (prints its URL)
-  restora eval denoise|upscale|inpaint --data DIR [--sigma N|auto] [--scale 2|4]
+  restora eval denoise|upscale|inpaint --data DIR [--sigma N|auto] [--noise N] [--scale 2|4]
                [--masks DIR] [--model ID|bicubic] [--limit N] [--json]
+               (a folder of clean images gets Gaussian noise of --noise, default the
+               --sigma given or 25; --sigma auto then lets the engine estimate it)
   restora bench [--task T] [--size WxH] [--threads N] [--ep E] [--repeats N] [--json]
 
 Batch options (denoise, upscale, inpaint, run)

@@ -38,7 +38,16 @@ from .train import ROOT, load_config, paths_for
 OPSET = 17
 PARITY_TOL = 1e-4
 MAX_ONNX_BYTES = 20 * 1000 * 1000
-TILE = 512
+# Advised window side in input pixels. Larger windows waste less on overlaps (a 1 MP image runs in
+# one window); x4 stays at 512 because its 2048 px output window already takes about 1 GB on CPU.
+TILE = {"denoise": 1024, "inpaint": 1024, "upscale": {2: 1024, 4: 512}}
+
+
+def advised_tile(task: str, scale: int) -> int:
+    t = TILE[task]
+    return t[scale] if isinstance(t, dict) else t
+
+
 OVERLAP = {"denoise": 64, "upscale": 32, "inpaint": 128}  # input px; measured by app/engine/tiling/tiler.test.ts: denoise 32 gave 1.24/255, 64 < 0.3/255; inpaint 96 gave 1.31/255 at tile 192
 
 INPUTS = {
@@ -176,7 +185,9 @@ def architecture_text(cfg: dict, model: nn.Module) -> str:
         return (f"FFDNet-like denoising autoencoder: image + noise-level map, 2x pixel-unshuffled, {levels}, "
                 "stride-2 convs down, pixel-shuffle up, additive skips, residual output")
     if task == "inpaint":
-        return (f"Inpainting autoencoder: hole-zeroed image + mask, 2x pixel-unshuffled, {levels}, "
+        pre = ("the hole is first filled by a parameter-free push-pull pyramid, which the network refines; "
+               if m.get("prefill") else "")
+        return (f"Inpainting autoencoder: hole-zeroed image + mask, {pre}2x pixel-unshuffled, {levels}, "
                 "pixel-shuffle up; known pixels pass through unchanged")
     return (f"Super-resolution autoencoder at low resolution: {levels}, pixel-shuffle x{model_scale(cfg)} "
             "tail plus a bilinear upsample of the input")
@@ -232,7 +243,7 @@ def build_card(cfg, model, ckpt, old, export_info: dict, onnx_path: Path, hardwa
         "inputs": [io(n, r, c) for n, r, c in INPUTS[task]],
         "outputs": [io("output", "image", 3)],
         "size_multiple": int(model.size_multiple),
-        "tiling": {"tile": TILE, "overlap": OVERLAP[task]},
+        "tiling": {"tile": advised_tile(task, scale), "overlap": OVERLAP[task]},
         "fp16_safe": False,
         "color_space": "sRGB",
         "license": "MIT",

@@ -229,6 +229,27 @@ describe('evaluate through an engine', () => {
     expect(again.psnr).toBe(r.psnr); // seeded
   });
 
+  it('denoise with sigma auto on clean images: the same seeded noise as the true sigma, the engine estimates', async () => {
+    calls.length = 0;
+    const truth = await evaluate(engine, { task: 'denoise', data: path.join(dir, 'set'), sigma: 25 });
+    const truthInputs = calls.map((c) => c.img.data);
+    calls.length = 0;
+    const auto = await evaluate(engine, { task: 'denoise', data: path.join(dir, 'set'), sigma: 'auto', noise: 25 });
+    expect(auto).toMatchObject({ mode: 'synthetic', sigma: 'auto', noise: 25, n: 2, sigmaEstimated: 12.5 });
+    expect(calls[0].recipe).toEqual([{ task: 'denoise', sigma: 'auto' }]);
+    // the noisy images are bit-identical, so the two runs differ only in what the model is told
+    calls.forEach((c, i) => expect(c.img.data).toEqual(truthInputs[i]));
+    expect(auto.images.map((r) => r.sigmaEstimated)).toEqual([12.5, 12.5]);
+    expect(auto.psnr).toBe(truth.psnr); // the identity stand-in ignores sigma
+    // auto without --noise adds the default level; a numeric sigma without --noise adds that level
+    expect((await evaluate(engine, { task: 'denoise', data: path.join(dir, 'set'), sigma: 'auto' })).noise).toBe(25);
+    expect((await evaluate(engine, { task: 'denoise', data: path.join(dir, 'set'), sigma: 15 })).noise).toBe(15);
+    // noise 15 told 25 differs from noise 25 told 25
+    const mismatch = await evaluate(engine, { task: 'denoise', data: path.join(dir, 'set'), sigma: 25, noise: 15 });
+    expect(mismatch.psnr).toBeGreaterThan(truth.psnr + 3);
+    await expect(evaluate(engine, { task: 'denoise', data: path.join(dir, 'pairs'), noise: 25 })).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+
   it('denoise on noisy/clean pairs: sigma auto unless given', async () => {
     calls.length = 0;
     const r = await evaluate(engine, { task: 'denoise', data: path.join(dir, 'pairs') });

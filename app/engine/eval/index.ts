@@ -1,9 +1,10 @@
 // `restora eval`: the evaluation protocol of DESIGN.md, through the engine's own path (engine.run,
 // tiling included), so that every figure we publish is what users get.
 //
-// Denoise (synthetic): clean image in float [0,1]; white Gaussian noise of sigma/255 from a
-//   generator seeded by the image's file name and sigma; the noisy image is NOT clipped; the model
-//   is told the true sigma; its output is clipped to [0,1] and rounded to 8-bit; PSNR over all RGB
+// Denoise (synthetic): clean image in float [0,1]; white Gaussian noise of `noise`/255 (default:
+//   the sigma given, or 25) from a generator seeded by the image's file name and level; the noisy
+//   image is NOT clipped; the model is told the true level, or with sigma 'auto' whatever the
+//   engine estimates from the noisy image (the loss of auto against the truth); its output is clipped to [0,1] and rounded to 8-bit; PSNR over all RGB
 //   samples on the 0-255 scale; SSIM per RGB channel (Gaussian 11x11, sigma 1.5), averaged.
 // Denoise (real pairs: DATA/noisy + DATA/clean, matched by base name): the noisy file goes in as
 //   decoded; sigma 'auto' (estimated) unless --sigma is given; metrics as above.
@@ -42,6 +43,7 @@ export interface EvalOptions {
   task: Task;
   data: string;
   sigma?: number | 'auto';
+  noise?: number; // synthetic denoise: the noise level added (default: sigma, or DEFAULT_SIGMA)
   scale?: 2 | 4;
   masks?: string;
   model?: string; // model id; 'bicubic' = MATLAB bicubic (upscale only, no engine needed)
@@ -57,7 +59,7 @@ export interface ImageResult {
   psnr: number;
   ssim: number;
   seconds: number; // engine.run time
-  sigmaEstimated?: number; // real pairs with sigma auto: the engine's estimate
+  sigmaEstimated?: number; // sigma auto: the engine's estimate
 }
 
 export interface EvalResult {
@@ -69,6 +71,8 @@ export interface EvalResult {
   model: string;
   mode: 'synthetic' | 'pairs';
   sigma?: number | 'auto';
+  noise?: number; // synthetic denoise: the Gaussian noise level that was added
+  sigmaEstimated?: number; // sigma auto: mean of the per-image estimates
   scale?: number;
   masks?: string;
   psnrOn: string;
@@ -142,6 +146,7 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
     return { out, seconds, ...(trace[0]?.sigma !== undefined ? { sigma: trace[0].sigma } : {}) };
   };
   let sigma = opts.sigma;
+  let noise: number | undefined;
   let masksDir: string | undefined;
 
   let names: string[];
@@ -158,8 +163,10 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
   if (names.length === 0) throw new RestoraError('E_NOT_FOUND', `no images to evaluate in ${opts.data}`, opts.data);
 
   if (opts.task === 'denoise' && !pairs) {
-    if (sigma === undefined) sigma = DEFAULT_SIGMA;
-    if (sigma === 'auto') throw new RestoraError('E_USAGE', '--sigma auto applies to noisy/clean pairs; for a set of clean images give the noise level to add, e.g. --sigma 25');
+    noise = opts.noise ?? (typeof sigma === 'number' ? sigma : DEFAULT_SIGMA);
+    if (sigma === undefined) sigma = noise;
+  } else if (opts.noise !== undefined) {
+    throw new RestoraError('E_USAGE', `--noise adds noise to clean images; ${opts.data} holds noisy/clean pairs (or this is not a denoise evaluation)`);
   }
   if (opts.task === 'inpaint') {
     masksDir = opts.masks ?? DEFAULT_MASKS_DIR;
@@ -185,7 +192,9 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
         if (sigma === 'auto' && engine?.estimateSigma) estimated = engine.estimateSigma(input);
         if (Number.isNaN(estimated)) estimated = undefined;
       } else {
-        input = { width: clean.width, height: clean.height, data: addGaussianNoise(toFloat(clean8), sigma as number, cleanName) };
+        input = { width: clean.width, height: clean.height, data: addGaussianNoise(toFloat(clean8), noise as number, cleanName) };
+        if (sigma === 'auto' && engine?.estimateSigma) estimated = engine.estimateSigma(input);
+        if (Number.isNaN(estimated)) estimated = undefined;
       }
       const recipe: Recipe = [{ task: 'denoise', sigma: sigma as number | 'auto', ...(model ? { model } : {}) }];
       const { out, seconds, sigma: used } = await runWith({ width: input.width, height: input.height, data: input.data }, recipe);
@@ -250,6 +259,8 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
     model: model ?? usedModel ?? 'default',
     mode: pairs ? 'pairs' : 'synthetic',
     ...(opts.task === 'denoise' ? { sigma } : {}),
+    ...(noise !== undefined ? { noise } : {}),
+    ...(images.some((r) => r.sigmaEstimated !== undefined) ? { sigmaEstimated: mean(images.flatMap((r) => (r.sigmaEstimated !== undefined ? [r.sigmaEstimated] : []))) } : {}),
     ...(opts.task === 'upscale' ? { scale } : {}),
     ...(masksDir ? { masks: masksDir } : {}),
     psnrOn: opts.task === 'upscale' ? `Y (BT.601), ${scale} px shaved` : opts.task === 'inpaint' ? 'RGB, masked pixels only' : 'RGB',
@@ -263,6 +274,7 @@ export interface EvalCliOptions {
   task: Task;
   data: string;
   sigma?: number | 'auto';
+  noise?: number;
   scale?: 2 | 4;
   masks?: string;
   model?: string;
@@ -279,6 +291,7 @@ export async function evaluateCommand(engine: EvalEngine | undefined, cmd: EvalC
     task: cmd.task,
     data: cmd.data,
     ...(cmd.sigma !== undefined ? { sigma: cmd.sigma } : {}),
+    ...(cmd.noise !== undefined ? { noise: cmd.noise } : {}),
     ...(cmd.scale !== undefined ? { scale: cmd.scale } : {}),
     ...(cmd.masks ? { masks: cmd.masks } : {}),
     ...(cmd.model ? { model: cmd.model } : {}),
@@ -291,7 +304,8 @@ export async function evaluateCommand(engine: EvalEngine | undefined, cmd: EvalC
     },
   });
   const params = [
-    result.sigma !== undefined ? `sigma ${result.sigma}` : '',
+    result.noise !== undefined ? `noise ${result.noise}` : '',
+    result.sigma !== undefined ? `sigma ${result.sigma}${result.sigmaEstimated !== undefined ? ` (mean estimate ${result.sigmaEstimated.toFixed(2)})` : ''}` : '',
     result.scale !== undefined ? `x${result.scale}` : '',
     `model ${result.model}`,
     result.masks ? `masks ${result.masks}` : '',

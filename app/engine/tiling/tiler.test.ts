@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RestoraError } from '../../contract/index.ts';
 import { FIXTURE_MODELS, maxAbsDiff, rng } from '../../../test/fixtures/images/make.ts';
 import { decode } from '../image/decode.ts';
-import { axisWeights, planAxis, reflectIndex, runTiled, tileCount, type PlaneSource, type TileTensor } from './tiler.ts';
+import { axisWeights, effectiveTiling, planAxis, reflectIndex, runTiled, tileCount, type PlaneSource, type TileTensor } from './tiler.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..', '..', '..');
 const sessions: Record<string, ort.InferenceSession> = {};
@@ -42,6 +42,8 @@ function nearest(scale: number) {
   };
 }
 
+const alignUpT = (v: number, m: number) => Math.ceil(v / m) * m;
+
 function randomImage(w: number, h: number, seed: number): Float32Array {
   const r = rng(seed);
   return Float32Array.from({ length: 3 * w * h }, () => r());
@@ -57,6 +59,37 @@ describe('planning', () => {
       expect(p.starts[p.starts.length - 1] + p.window).toBeGreaterThanOrEqual(len);
       expect(p.starts[p.starts.length - 1] + p.window - len).toBeLessThan(Math.max(m, 1) + (p.starts.length === 1 ? 0 : 0));
       for (let i = 1; i < p.starts.length; i++) expect(p.starts[i - 1] + p.window - p.starts[i]).toBeGreaterThanOrEqual(p.overlap);
+    }
+  });
+
+  it('uses the fewest windows and shrinks them to cover the axis without waste', () => {
+    // 1000 px, 512 px tiles, 64 px overlap: 3 windows of 376 px, not 3 of 512
+    const p = planAxis(1000, 512, 64, 8);
+    expect(p.starts).toEqual([0, 312, 624]);
+    expect(p.window).toBe(376);
+    const r = rng(7);
+    for (let k = 0; k < 3000; k++) {
+      const m = [1, 2, 4, 8, 16][Math.floor(r() * 5)];
+      const len = 1 + Math.floor(r() * 5000);
+      const tile = 16 + Math.floor(r() * 1200);
+      const ov = Math.floor(r() * 160);
+      const p = planAxis(len, tile, ov, m);
+      const { tile: t, overlap: o } = effectiveTiling(tile, ov, m);
+      const n = p.starts.length;
+      expect(p.window).toBeLessThanOrEqual(Math.max(t, alignUpT(len, m)));
+      expect(p.starts[n - 1] + p.window).toBeGreaterThanOrEqual(len);
+      expect(p.starts[n - 1] + p.window - len).toBeLessThan(m);
+      for (let i = 1; i < n; i++) {
+        expect(p.starts[i]).toBeGreaterThan(p.starts[i - 1]);
+        expect(p.starts[i] % m).toBe(0);
+        expect(p.starts[i - 1] + p.window - p.starts[i]).toBeGreaterThanOrEqual(o);
+      }
+      if (n > 1) {
+        expect(n).toBe(Math.ceil((len - o) / (t - o))); // no spare window
+        expect(p.window).toBeGreaterThanOrEqual(2 * o + m); // a middle window's blend zones never touch
+        // computed pixels: at most one multiple per window beyond what the overlaps need
+        expect(n * p.window).toBeLessThanOrEqual(Math.max(len + (n - 1) * o + n * m, n * (2 * o + m)));
+      }
     }
   });
 

@@ -67,21 +67,30 @@ export function effectiveTiling(tile: number, overlap: number, multiple: number)
 
 /**
  * Plan windows along one axis of `length` pixels. Every start is a multiple of `multiple`; the
- * last window ends at or past `length` (the excess is reflect-padded); consecutive windows
- * overlap by at least `overlap`; a length that fits one window gets one window of the length
- * rounded up to the multiple.
+ * last window ends at or past `length` (the excess, less than one multiple, is reflect-padded);
+ * consecutive windows overlap by at least `overlap`; a length that fits one window gets one
+ * window of the length rounded up to the multiple.
+ *
+ * The window count is the fewest `tile`-sized windows that cover the axis, and the windows are
+ * then shrunk to the smallest common size that still covers it with that count: 1000 px with
+ * 512 px tiles and a 64 px overlap runs 3 windows of 376 px (1128 px computed), not 3 of 512
+ * (1536 px, the last one nearly all recomputation).
  */
 export function planAxis(length: number, tile: number, overlap: number, multiple: number): AxisPlan {
   const { tile: t, overlap: o } = effectiveTiling(tile, overlap, multiple);
   const m = Math.max(1, Math.floor(multiple));
   if (length <= t) return { starts: [0], window: alignUp(length, m), overlap: 0 };
-  const stride = t - o;
-  const last = alignUp(length - t, m);
-  const starts = [0];
-  while (starts[starts.length - 1] + t < length) {
-    starts.push(Math.min(starts[starts.length - 1] + stride, last));
+  const n = Math.ceil((length - o) / (t - o));
+  // n * w - (n - 1) * o >= length, and room for both blend zones of a middle window
+  const w = Math.min(t, Math.max(alignUp(Math.ceil((length + (n - 1) * o) / n), m), 2 * o + m));
+  const stride = alignUp(Math.ceil((length - w) / (n - 1)), m); // <= w - o
+  const last = alignUp(length - w, m); // <= (n - 1) * stride
+  const starts: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = i === n - 1 ? last : Math.min(i * stride, last);
+    if (!starts.length || s > starts[starts.length - 1]) starts.push(s);
   }
-  return { starts, window: t, overlap: o };
+  return { starts, window: w, overlap: o };
 }
 
 /** How many windows a run will use (for recipe-wide progress totals). */

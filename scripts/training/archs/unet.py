@@ -86,16 +86,46 @@ class Denoiser(nn.Module):
         return image + self.shuffle(y)
 
 
-class Inpainter(nn.Module):
-    """Image with the hole zeroed + mask (1 = fill) -> filled image; known pixels pass through."""
+def pushpull_fill(known, weight, levels: int, iters: int):
+    """Fill the hole of `known` (colours where weight = 1, zero where weight = 0) smoothly from its
+    surroundings: a push-pull pyramid. Push: `levels` 2x2 average-poolings of the premultiplied
+    colours and of the weight (sizes must be multiples of 2**levels); at the coarsest level `iters`
+    3x3 box passes grow the covered area into what is still empty. Pull: back up, each level's own
+    colour where it is covered, the bilinear upsample of the coarser fill where it is not. Known
+    pixels come back unchanged; no parameters, so it exports to ONNX as plain pooling/resize ops."""
+    eps = 1e-6
+    pyr = []
+    x, w = known * weight, weight
+    for _ in range(levels):
+        pyr.append((x, w))
+        x, w = F.avg_pool2d(x, 2), F.avg_pool2d(w, 2)
+    c = x / w.clamp_min(eps)
+    cov = (w > eps).to(w.dtype)
+    for _ in range(iters):
+        sx = F.avg_pool2d(c * cov, 3, stride=1, padding=1, count_include_pad=True)
+        sw = F.avg_pool2d(cov, 3, stride=1, padding=1, count_include_pad=True)
+        c = cov * c + (1 - cov) * sx / sw.clamp_min(eps)
+        cov = torch.maximum(cov, (sw > eps).to(w.dtype))
+    for x, w in reversed(pyr):
+        up = F.interpolate(c, scale_factor=2.0, mode="bilinear", align_corners=False)
+        c = x + (1 - w) * up  # x = w * (mean colour of the covered part)
+    return c
 
-    def __init__(self, widths=(32, 64, 128, 160), blocks=(2, 2, 2, 4)):
+
+class Inpainter(nn.Module):
+    """Image with the hole zeroed + mask (1 = fill) -> filled image; known pixels pass through.
+    With `prefill`, the hole is first filled by a push-pull pyramid (pushpull_fill) and the
+    network refines that smooth fill instead of starting from black."""
+
+    def __init__(self, widths=(32, 64, 128, 160), blocks=(2, 2, 2, 4), prefill=False, prefill_iters=8):
         super().__init__()
         self.unshuffle = nn.PixelUnshuffle(2)
         self.head = nn.Conv2d(16, widths[0], 3, padding=1)
         self.body = UNetBody(widths, blocks)
         self.tail = nn.Conv2d(widths[0], 12, 3, padding=1)
         self.shuffle = nn.PixelShuffle(2)
+        self.prefill = bool(prefill)
+        self.prefill_iters = int(prefill_iters)
 
     @property
     def size_multiple(self) -> int:
@@ -103,8 +133,12 @@ class Inpainter(nn.Module):
 
     def forward(self, image, mask):
         known = image * (1 - mask)
-        x = self.unshuffle(torch.cat([known, mask], 1))
-        y = known + self.shuffle(self.tail(self.body(self.head(x))))
+        base = known
+        if self.prefill:
+            levels = self.size_multiple.bit_length() - 1  # log2: window sides are multiples of it
+            base = known + mask * pushpull_fill(known, 1 - mask, levels, self.prefill_iters)
+        x = self.unshuffle(torch.cat([base, mask], 1))
+        y = base + self.shuffle(self.tail(self.body(self.head(x))))
         return known + y * mask
 
 

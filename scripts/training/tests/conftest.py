@@ -18,7 +18,7 @@ torch.set_num_threads(1)
 
 TINY_MODELS = {
     "denoise": {"arch": "denoiser", "widths": [8, 16], "blocks": [1, 1]},
-    "inpaint": {"arch": "inpainter", "widths": [8, 16], "blocks": [1, 1]},
+    "inpaint": {"arch": "inpainter", "widths": [8, 16], "blocks": [1, 1], "prefill": True},
     "upscale": {"arch": "upscaler", "scale": 2, "widths": [8, 16], "blocks": [1, 1]},
 }
 
