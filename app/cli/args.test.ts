@@ -109,6 +109,7 @@ describe('parseCommand', () => {
     expect(parseCommand(['bench', '--task', 'upscale,denoise', '--size', '640x480', '--threads', '2', '--repeats', '5'])).toMatchObject({
       tasks: ['upscale-x2', 'upscale-x4', 'denoise'], width: 640, height: 480, repeats: 5, runtime: { threads: 2 },
     });
+    expect(parseCommand(['bench', '--task', 'upscale-x2', '--task', 'inpaint'])).toMatchObject({ tasks: ['upscale-x2', 'inpaint'] });
     expect(usage(['bench', '--size', 'big'])).toMatch(/WIDTHxHEIGHT/);
     expect(usage(['bench', '--task', 'colorize'])).toMatch(/--task/);
   });

@@ -97,7 +97,7 @@ const BATCH_EXTRA: Record<BatchCommand['command'], Options> = {
   run: { recipe: { type: 'string' } },
 };
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 function parse(argv: string[], options: Options, what: string): { values: Values; positionals: string[] } {
   try {
@@ -275,14 +275,15 @@ function parseEval(argv: string[]): EvalCommand | HelpCommand {
 export const BENCH_TASKS = ['denoise', 'upscale-x2', 'upscale-x4', 'inpaint', 'preview'] as const;
 
 function parseBench(argv: string[]): BenchCommand | HelpCommand {
-  const { values: v, positionals } = parse(argv, { ...common, ...runtimeOpts, task: { type: 'string' }, size: { type: 'string' }, repeats: { type: 'string' } }, 'bench');
+  const { values: v, positionals } = parse(argv, { ...common, ...runtimeOpts, task: { type: 'string', multiple: true }, size: { type: 'string' }, repeats: { type: 'string' } }, 'bench');
   if (v.help) return { kind: 'help' };
   if (positionals.length) throw new UsageError(`restora bench: unexpected argument "${positionals[0]}"`);
   let tasks: string[] | undefined;
-  const t = str(v, 'task');
-  if (t !== undefined) {
+  // --task a,b and --task a --task b both run a and b
+  const t = Array.isArray(v.task) ? v.task.filter((x): x is string => typeof x === 'string') : [];
+  if (t.length) {
     tasks = [];
-    for (const name of t.split(',').map((s) => s.trim())) {
+    for (const name of t.flatMap((x) => x.split(',')).map((s) => s.trim())) {
       // `upscale` means both scales
       const expanded = name === 'upscale' ? ['upscale-x2', 'upscale-x4'] : [name];
       for (const e of expanded) {
