@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// Measures speed with `restora bench` (the engine's own path) and the 24 MP memory peak, writes
+// docs/speed.json and the speed table of README.md (between <!-- speed:start --> and
+// <!-- speed:end -->). Run it with nothing else busy on the machine.
+//
+//   node scripts/speed-report.mjs [--threads 2] [--repeats 3] [--no-memory]
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values: opt } = parseArgs({
+  options: { threads: { type: 'string', default: '2' }, repeats: { type: 'string', default: '3' }, 'no-memory': { type: 'boolean', default: false } },
+});
+
+function atomicWrite(file, text) {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+const benchArgs = ['bench', '--threads', opt.threads, '--ep', 'cpu', '--repeats', opt.repeats, '--json'];
+const b = spawnSync(process.execPath, [path.join(root, 'bin', 'restora.js'), ...benchArgs], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+const last = (b.stdout || '').trim().split('\n').pop();
+let bench;
+try {
+  bench = JSON.parse(last);
+} catch {
+  console.error(`restora bench failed (exit ${b.status}):\n${(b.stderr || '').slice(-2000)}`);
+  process.exit(1);
+}
+atomicWrite(path.join(root, 'docs', 'speed.json'), JSON.stringify(bench) + '\n');
+
+let memoryLine = '';
+if (!opt['no-memory']) {
+  const args = ['--import', 'tsx', path.join(root, 'test', 'reliability', 'memory.ts'), '--no-soak', '--model', 'restora-denoise', '--threads', opt.threads, '--models-dir', path.join(root, 'models')];
+  const m = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 16 << 20 });
+  const peak = /peak: (\d+) MP denoised in (\d+) s \(exit (\d+)\); peak RSS \(VmHWM\) (\d+) MB/.exec(m.stdout || '');
+  if (peak && peak[3] === '0') {
+    memoryLine = `A ${peak[1]}-megapixel denoise (card tile, \`node --import tsx test/reliability/memory.ts --no-soak --model restora-denoise --threads ${opt.threads} --models-dir models\`) took ${peak[2]} s and peaked at ${peak[4]} MB RSS.`;
+  } else {
+    console.error(`memory peak run failed (exit ${m.status}):\n${(m.stdout || '').slice(-1000)}\n${(m.stderr || '').slice(-1000)}`);
+  }
+}
+
+const targets = { denoise: '≤ 1.5 s/MP', 'upscale-x2': '≤ 1.5 s per output MP', 'upscale-x4': '≤ 1.5 s per output MP', inpaint: '≤ 3 s for 1 MP', preview: 'about 1 s' };
+const mc = bench.machine;
+let md = `Measured with \`node scripts/speed-report.mjs\` (it runs \`npx restora ${benchArgs.join(' ')}\`) on this ${mc.cores}-core machine (${mc.cpu}, ONNX Runtime ${mc.onnxruntime}, ${mc.ep.toUpperCase()}), median of ${opt.repeats}, with nothing else running. An upscaler’s megapixels are those of its output. \`tiles\` is the engine’s window plan for the image; \`overhead\` is end-to-end time over bare \`session.run\` time on the same tiles. Raw numbers are in \`docs/speed.json\`.\n\n`;
+md += '| task | model | input | seconds | s per MP | target | tiles | peak RSS | overhead |\n|---|---|---|---|---|---|---|---|---|\n';
+for (const r of bench.results) {
+  md += `| ${r.task} | ${r.model} | ${r.width}x${r.height} | ${r.seconds.toFixed(2)} | ${r.seconds_per_mp.toFixed(2)} | ${targets[r.task] ?? ''} | ${r.tiles} × ${r.tile} px | ${r.peak_rss_mb} MB | ${r.overhead_ratio.toFixed(2)} |\n`;
+}
+if (memoryLine) md += `\n${memoryLine}\n`;
+
+const readme = path.join(root, 'README.md');
+if (existsSync(readme)) {
+  const text = readFileSync(readme, 'utf8');
+  const a = text.indexOf('<!-- speed:start -->');
+  const z = text.indexOf('<!-- speed:end -->');
+  if (a >= 0 && z > a) {
+    // keep a memory paragraph written by hand (e.g. the 1000-file soak) after the generated part
+    const kept = text.slice(a, z).split('\n').filter((l) => l.startsWith('Memory (')).join('\n');
+    atomicWrite(readme, text.slice(0, a) + '<!-- speed:start -->\n' + md + (kept ? `\n${kept}\n` : '') + text.slice(z));
+  }
+}
+console.log(md);
