@@ -12,11 +12,18 @@ tiler's alignment and padding matter) with fixed, seeded weights that do somethi
   tiny-upscale-x4  the same at x4
   tiny-inpaint     normalised-convolution fill of the masked pixels; known pixels pass through
 
+a tiny noise-level estimator (test/fixtures/models/tiny-estimator/estimator.onnx; no card.json, so
+the registry does not list it: tests copy it beside a copy of tiny-denoise and declare it in the
+card's `estimator` object). Input `image` (N,3,H,W), output `sigma` (N,1): the mean absolute
+3x3 high-pass (centre minus the 3x3 mean, depthwise, valid positions only) over all channels and
+pixels of each crop, a simple known function tests can recompute in JS. Built with onnx.helper only.
+
 and hostile files for the inspection tests (test/fixtures/models/hostile/):
   not-onnx.onnx, one-channel.onnx, external-data.onnx (initializer stored at ../../etc/passwd),
   classifier.onnx (N,10 output), fixed-size.onnx (static 1x3x32x32), huge-scale.onnx (x16 output).
 
 Run: /usr/bin/python3 scripts/make_fixture_models.py   (Debian torch 1.13 CPU, onnx)
+     /usr/bin/python3 scripts/make_fixture_models.py estimator   (only the estimator; onnx only)
 """
 from __future__ import annotations
 
@@ -228,6 +235,32 @@ def hostile():
         print(f"hostile/{n}: {os.path.getsize(os.path.join(d, n))} bytes")
 
 
+def tiny_estimator():
+    """estimator.onnx: sigma = mean |x - mean3x3(x)| per crop, (N,3,H,W) -> (N,1), H and W dynamic."""
+    d = os.path.join(ROOT, "tiny-estimator")
+    os.makedirs(d, exist_ok=True)
+    k = [-1 / 9] * 9
+    k[4] = 8 / 9
+    w = helper.make_tensor("hp", TensorProto.FLOAT, [3, 1, 3, 3], k * 3)
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 1])
+    nodes = [
+        helper.make_node("Conv", ["image", "hp"], ["d"], group=3),
+        helper.make_node("Abs", ["d"], ["a"]),
+        helper.make_node("ReduceMean", ["a"], ["m"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Reshape", ["m", "shape"], ["sigma"]),
+    ]
+    g = helper.make_graph(nodes, "tiny_estimator",
+                          [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+                          [helper.make_tensor_value_info("sigma", TensorProto.FLOAT, ["N", 1])], initializer=[w, shape])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    p = os.path.join(d, "estimator.onnx")
+    onnx.save(m, p)
+    with open(p, "rb") as f:
+        print(f"tiny-estimator/estimator.onnx: {os.path.getsize(p)} bytes, sha256 {hashlib.sha256(f.read()).hexdigest()}")
+
+
 def pca_parity_images():
     """Tiny noisy PNGs + the noise level scripts/training/data.py:pca_sigma reads on each, so the
     TypeScript port (app/engine/pipelines/noise.ts) is tested against the Python original."""
@@ -260,6 +293,9 @@ def pca_parity_images():
 
 
 def main():
+    if sys.argv[1:] == ["estimator"]:
+        tiny_estimator()
+        return
     pca_parity_images()
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -284,6 +320,7 @@ def main():
                 card("tiny-inpaint", "Tiny inpainter (test fixture)", "inpaint", 1,
                      [tensor("image", "image", 3), tensor("mask", "mask", 1)], 1, 64, 24, count_params(m), 400,
                      "Normalised-convolution fill of the masked pixels; known pixels pass through. For tests only."))
+    tiny_estimator()
     hostile()
 
 

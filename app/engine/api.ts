@@ -80,8 +80,15 @@ export interface Engine {
   writeImage(img: RgbImage, path: string, opts?: { format?: string; quality?: number; bitDepth?: 8 | 16 }): Promise<string>;
   /** Run a recipe on pixels in memory (tiled). Used by pipelines, eval, bench and preview alike. */
   run(img: RgbImage, recipe: Recipe, opts?: RunOptions): Promise<RgbImage>;
-  /** The noise level on the 0-255 scale that `--sigma auto` uses. */
-  estimateSigma(img: RgbImage): number;
+  /**
+   * The noise level (std, 0-255 scale) that `--sigma auto` gives the denoiser `model` (default:
+   * the default denoiser) for this image (planar RGB, CHW, [0,1]): the model's CNN estimator when
+   * its card declares one, else the PCA estimate (also when no denoiser is installed). A recipe
+   * step estimates on the image it receives, so after an earlier step this may differ from the
+   * run's value: the run's trace has the one used. Throws E_MODEL for an unknown model id or a
+   * missing or damaged estimator file.
+   */
+  estimateSigma(img: RgbImage, model?: string): Promise<number>;
 
   /** Expand files and folders into image files (rel = path relative to the dropped root). */
   expand(paths: string[], recursive?: boolean): Promise<{ files: FileEntry[]; errors: { code: string; message: string; file?: string }[] }>;
@@ -105,5 +112,5 @@ export interface EngineCore {
   readImage(path: string): Promise<RgbImage>;
   writeImage(img: RgbImage, path: string, opts?: { format?: string; quality?: number; bitDepth?: 8 | 16 }): Promise<string>;
   run(img: RgbImage, recipe: Recipe, opts?: RunOptions): Promise<RgbImage>;
-  estimateSigma(img: RgbImage): number;
+  estimateSigma(img: RgbImage, model?: string): Promise<number>;
 }

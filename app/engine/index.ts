@@ -15,7 +15,7 @@ import { cropPlanes } from './image/pixels.ts';
 import { writeFileAtomic, writeImage as writeImageFile } from './image/writer.ts';
 import { inspectModel, installModel } from './models/inspect.ts';
 import { ModelRegistry, toModelInfo, toRunnable } from './models/registry.ts';
-import { estimateSigma, planRecipe, runRecipe, type PipelineContext, type StepTrace } from './pipelines/index.ts';
+import { estimateNoise, estimateSigmaPca, planRecipe, runRecipe, type PipelineContext, type StepTrace } from './pipelines/index.ts';
 import type { InferenceBackend } from './runtime/backend.ts';
 import { OrtBackend } from './runtime/ort-backend.ts';
 import { Runtime } from './runtime/runtime.ts';
@@ -89,6 +89,16 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
   const writeImage = (img: RgbImage, p: string, o?: { format?: string; quality?: number; bitDepth?: 8 | 16 }) => writeImageFile(img, p, o);
   const run = async (img: RgbImage, recipe: Recipe, o: RunOptions & { source?: string; trace?: StepTrace[] } = {}) =>
     runRecipe(ctx, img, parseRecipe(recipe), { signal: o.signal, onProgress: o.onProgress, runtime: o.runtime, source: o.source, trace: o.trace });
+  const estimateSigma = async (img: RgbImage, model?: string): Promise<number> => {
+    let entry;
+    try {
+      entry = registry.pick('denoise', undefined, model);
+    } catch (e) {
+      if (model) throw e;
+      return estimateSigmaPca(img); // no denoiser installed: nothing declares an estimator
+    }
+    return (await estimateNoise(ctx, entry, img, { threads: defaults.threads })).sigma;
+  };
   const core: EngineCore = { readImage, writeImage, run, estimateSigma };
 
   /** The model runtimeInfo probes GPU providers with: the default denoiser, else any model. */
@@ -176,6 +186,9 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
       const x1 = Math.min(h.width, x + w + margin);
       const y1 = Math.min(h.height, y + hh + margin);
       const crop = await decode(file, { maxPixels, region: { left: x0, top: y0, width: x1 - x0, height: y1 - y0 } });
+      // sigma 'auto' is estimated on this crop (region plus context) only, as runRecipe does for
+      // any image it is given, so a preview's level can differ from the whole photo's. Estimating
+      // on the whole photo would mean decoding all of it, which would make the fast preview slow.
       const out = await runRecipe(ctx, crop, steps, {
         signal: o.signal,
         onProgress: o.onProgress,

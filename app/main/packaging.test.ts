@@ -43,7 +43,7 @@ describe('electron-builder.yml', () => {
 
   it('ships the models as extra resources and keeps native modules out of the asar', () => {
     expect(cfg.extraResources).toEqual([expect.objectContaining({ from: 'models', to: 'models' })]);
-    expect(cfg.extraResources[0].filter).toEqual(expect.arrayContaining(['*/model.onnx', '*/card.json']));
+    expect(cfg.extraResources[0].filter).toEqual(expect.arrayContaining(['*/model.onnx', '*/card.json', '*/estimator.onnx']));
     expect(cfg.asar).toBe(true);
     for (const m of ['onnxruntime-node', 'sharp', '@img']) expect(cfg.asarUnpack, m).toContain(`**/node_modules/${m}/**`);
     expect(cfg.files).toEqual(expect.arrayContaining(['dist/**/*', 'renderer/dist/**/*']));

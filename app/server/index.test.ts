@@ -35,7 +35,7 @@ function fakeEngine(): Engine {
     },
     writeImage: async (_i, p) => p,
     run: async (img) => img,
-    estimateSigma: () => 0,
+    estimateSigma: async () => 0,
     async expand(paths) {
       const files: FileEntry[] = [];
       const errors: { code: string; message: string; file?: string }[] = [];

@@ -289,10 +289,12 @@ class TaskData:
                 smap[k] = s / 255
             if is_cam.any():
                 idx = torch.from_numpy(np.nonzero(is_cam)[0])
-                # The map carries what the estimator reads, so `auto` means the same at inference.
-                # PCA on a 64 px crop reads about half of what it reads on a whole photo (too few
-                # patches for 192-dim covariances), so camera noise is made on a larger crop, read
-                # there with ~6k patches (the engine pools ~11k), and the centre is trained on.
+                # camera_map "true" (the default): the map carries the noise's own standard deviation
+                # (of noisy - clean over the larger crop), as the learned estimator reads it at
+                # inference. camera_map "pca": what the PCA estimator reads, which is about 1/8 of
+                # the truth for demosaiced or JPEG noise. Camera noise is made on a larger crop
+                # (`camera_crop`) so that either reading has enough pixels; the centre is trained on.
+                by_pca = str(self.cfg.get("camera_map", "true")) == "pca"
                 big_n = int(self.cfg.get("camera_crop", 128))
                 c = clean.shape[-1]
                 big = clean[idx]
@@ -302,13 +304,32 @@ class TaskData:
                     except ValueError:  # no photo that large (tiny test sets): read on the crop itself
                         pass
                 cam_big = camera_noise(big, rng)
-                est = pca_sigma(cam_big, stride=int(self.cfg.get("camera_est_stride", 2)))
+                if by_pca:
+                    est = pca_sigma(cam_big, stride=int(self.cfg.get("camera_est_stride", 2)))
+                else:
+                    est = (cam_big - big).flatten(1).std(1)
                 o = (big.shape[-1] - c) // 2
                 clean[idx] = big[..., o:o + c, o:o + c]
                 noisy[idx] = cam_big[..., o:o + c, o:o + c]
                 for j, k in enumerate(idx.tolist()):
                     smap[k] = est[j] * float(rng.uniform(0.9, 1.15))
             return (noisy, smap), clean
+        if t == "estimate":
+            # white noise (sigma 0-55, a tenth of them clean) or camera noise; target: the noise's std
+            n = clean.shape[0]
+            cam_p = float(self.cfg.get("camera_p", 0.5))
+            is_cam = rng.random(n) < cam_p
+            noisy = clean.clone()
+            target = torch.empty(n, 1)
+            if is_cam.any():
+                idx = torch.from_numpy(np.nonzero(is_cam)[0])
+                noisy[idx] = camera_noise(clean[idx], rng)
+            for k in range(n):
+                if not is_cam[k]:
+                    s = 0.0 if rng.random() < 0.1 else rng.uniform(0, float(self.cfg.get("sigma_max", 55)))
+                    noisy[k] = clean[k] + torch.from_numpy(rng.standard_normal(clean[k].shape).astype(np.float32)) * (s / 255)
+                target[k] = (noisy[k] - clean[k]).std()
+            return (noisy,), target
         if t == "upscale":
             return (bicubic_down(clean, self.scale),), clean
         if t == "inpaint":

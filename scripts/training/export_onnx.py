@@ -11,6 +11,11 @@ Parity: two seeded random inputs (different non-square sizes) go through PyTorch
 onnxruntime-node (scripts/ort_parity.mjs; there is no Python onnxruntime here); the max abs difference
 must be <= 1e-4 or the export fails and nothing in <out> is replaced. Re-exporting keeps the card's
 `metrics` (filled by `restora eval`).
+
+The noise-level estimator (task `estimate`, config `ship_with: <denoise id>`) is written as
+models/<denoise id>/estimator.onnx (input `image` (N,3,H,W), output `sigma` (N,1), noise std on the
+[0,1] scale) and declared in that denoiser's card under `estimator`; the engine reads `crops` crops
+of `crop` px with it and takes the median for `--sigma auto`.
 """
 from __future__ import annotations
 
@@ -54,7 +59,10 @@ INPUTS = {
     "denoise": [("image", "image", 3), ("sigma", "sigma", 1)],
     "inpaint": [("image", "image", 3), ("mask", "mask", 1)],
     "upscale": [("image", "image", 3)],
+    "estimate": [("image", "image", 3)],
 }
+OUTPUT = {"estimate": "sigma"}  # the output's name; "output" for the rest
+ESTIMATOR_CROPS = 16
 
 # what each training folder is, and under which terms its photographs may be used
 DATA_NOTES = {
@@ -118,14 +126,17 @@ def count_macs(model: nn.Module, task: str, scale: int, size: int = 256) -> floa
 def export(model: nn.Module, task: str, path: Path, probe_hw: tuple[int, int]) -> None:
     names = [n for n, _, _ in INPUTS[task]]
     out_axes = {0: "N", 2: "H", 3: "W"} if task != "upscale" else {0: "N", 2: "H_out", 3: "W_out"}
-    dyn = {n: {0: "N", 2: "H", 3: "W"} for n in names} | {"output": out_axes}
+    if task == "estimate":
+        out_axes = {0: "N"}
+    out_name = OUTPUT.get(task, "output")
+    dyn = {n: {0: "N", 2: "H", 3: "W"} for n in names} | {out_name: out_axes}
     with torch.no_grad(), warnings.catch_warnings():
         # torch 1.13 warns about shape inference of the Resize scales constant; parity below is the real check
         warnings.filterwarnings("ignore", message="The shape inference of prim::Constant")
         # newer torch (2.9+) defaults to the dynamo exporter, which ignores dynamic_axes: keep the TorchScript one
         extra = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
         torch.onnx.export(model, example_inputs(task, 1, *probe_hw, seed=1), str(path), opset_version=OPSET,
-                          input_names=names, output_names=["output"], dynamic_axes=dyn,
+                          input_names=names, output_names=[out_name], dynamic_axes=dyn,
                           do_constant_folding=True, export_params=True, **extra)
     import onnx
 
@@ -136,7 +147,8 @@ def export(model: nn.Module, task: str, path: Path, probe_hw: tuple[int, int]) -
             raise ExportError(f"{path}: initializer {t.name} is not float32")
 
 
-def run_ort(onnx_path: Path, inputs: dict[str, np.ndarray], work: Path, threads: int = 1) -> tuple[np.ndarray, str]:
+def run_ort(onnx_path: Path, inputs: dict[str, np.ndarray], work: Path, threads: int = 1,
+            output: str = "output") -> tuple[np.ndarray, str]:
     """Runs the model in onnxruntime-node through scripts/ort_parity.mjs; returns (`output`, ORT version)."""
     node = shutil.which("node")
     if node is None:
@@ -153,7 +165,7 @@ def run_ort(onnx_path: Path, inputs: dict[str, np.ndarray], work: Path, threads:
     if r.returncode != 0:
         raise ExportError(f"onnxruntime-node failed on {onnx_path.name}: {r.stderr.strip() or r.stdout.strip()}")
     res = json.loads(r.stdout.strip().splitlines()[-1])
-    out = next(o for o in res["outputs"] if o["name"] == "output")
+    out = next(o for o in res["outputs"] if o["name"] == output)
     return np.fromfile(out["file"], dtype="<f4").reshape(out["shape"]), str(res.get("ort", "unknown"))
 
 
@@ -166,7 +178,7 @@ def parity(model: nn.Module, task: str, onnx_path: Path, sizes, seed: int = 0) -
             with torch.no_grad():
                 ref = model(*inputs).numpy()
             feeds = {n: t.numpy() for (n, _, _), t in zip(INPUTS[task], inputs)}
-            got, version = run_ort(onnx_path, feeds, Path(tmp))
+            got, version = run_ort(onnx_path, feeds, Path(tmp), output=OUTPUT.get(task, "output"))
             if got.shape != ref.shape:
                 raise ExportError(f"{onnx_path.name}: ORT output {got.shape} != PyTorch {ref.shape} for input {h}x{w}")
             worst = max(worst, float(np.abs(got.astype(np.float64) - ref).max()))
@@ -262,6 +274,40 @@ def build_card(cfg, model, ckpt, old, export_info: dict, onnx_path: Path, hardwa
         "metrics": dict(old.get("metrics", {})),
         "description": old.get("description", DESCRIPTIONS[task].format(scale=scale)),
         "source": "Trained for Restora with scripts/training (PyTorch), exported by scripts/training/export_onnx.py",
+        **({"estimator": old["estimator"]} if isinstance(old.get("estimator"), dict) else {}),
+    }
+
+
+def estimator_entry(cfg: dict, model: nn.Module, ckpt: dict, old: dict, export_info: dict, onnx_path: Path,
+                    hardware: str | None, config_path: Path, ckpt_path: Path) -> dict:
+    """The `estimator` object of the denoiser's card (models/card.schema.json)."""
+    train_seconds = float(ckpt.get("train_seconds", 0.0))
+    old_training = old.get("training", {}) if isinstance(old.get("training"), dict) else {}
+    return {
+        "file": onnx_path.name,
+        "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+        "input": "image",
+        "output": "sigma",
+        "crop": int(cfg["data"]["crop"]),
+        "crops": ESTIMATOR_CROPS,
+        "size_multiple": int(model.size_multiple),
+        "description": "Noise-level estimator for --sigma auto: a small convolutional net that reads the standard "
+                       "deviation of the noise (white or demosaiced/JPEG camera noise) in each crop; the engine "
+                       "takes the median over the crops.",
+        "architecture": f"{cfg['model'].get('depth', 5)} 3x3 convs of width {cfg['model'].get('width', 32)} on the "
+                        "2x pixel-unshuffled image, per-pixel log(1 + 255 sigma) averaged over the crop",
+        "params": int(count_params(model)),
+        "training": {
+            "data": training_data_text(cfg) + " White noise sigma 0-55 (a tenth clean) and simulated camera noise, "
+                                              "half each; target: the std of noisy - clean.",
+            "steps": int(ckpt.get("step", 0)),
+            "hours": round(train_seconds / 3600, 3),
+            "hardware": hardware or ckpt.get("hardware") or old_training.get("hardware") or "CPU",
+            "config": repo_rel(config_path),
+            "checkpoint": repo_rel(ckpt_path),
+            "export": export_info,
+        },
+        "metrics": dict(old.get("metrics", {})),
     }
 
 
@@ -290,29 +336,40 @@ def main(argv=None) -> int:
         model = build_model(cfg["model"]).eval()
         ckpt_path = Path(args.checkpoint) if args.checkpoint else paths_for(cfg)[1]
         ckpt = load_weights(model, ckpt_path)
-        out = Path(args.out) if args.out else ROOT / "models" / cfg["id"]
-        out.mkdir(parents=True, exist_ok=True)
         task = cfg["task"]
+        home = cfg.get("ship_with", cfg["id"]) if task == "estimate" else cfg["id"]
+        out = Path(args.out) if args.out else ROOT / "models" / home
+        out.mkdir(parents=True, exist_ok=True)
+        onnx_name = "estimator.onnx" if task == "estimate" else "model.onnx"
         mult = int(model.size_multiple)
         # non-square, different sizes: a shape baked into the graph would fail the second run
         up = lambda v: -(-v // mult) * mult  # noqa: E731
         sizes = [(up(96), up(128)), (up(56), up(40))]
-        tmp_onnx = out / "model.onnx.tmp"
+        tmp_onnx = out / f"{onnx_name}.tmp"
         try:
             export(model, task, tmp_onnx, sizes[0])
             info = parity(model, task, tmp_onnx, sizes)
             diff = info["parity_max_abs_diff"]
             print(f"{cfg['id']}: ONNX Runtime vs PyTorch max abs diff {diff:.3g} on {info['parity_inputs']}", flush=True)
             if not diff <= PARITY_TOL:
-                raise ExportError(f"{cfg['id']}: parity {diff:.3g} exceeds {PARITY_TOL:g}; {out / 'model.onnx'} not replaced")
+                raise ExportError(f"{cfg['id']}: parity {diff:.3g} exceeds {PARITY_TOL:g}; {out / onnx_name} not replaced")
             size = tmp_onnx.stat().st_size
             if size > MAX_ONNX_BYTES:
-                raise ExportError(f"{cfg['id']}: model.onnx is {size / 1e6:.1f} MB, above the 20 MB limit")
-            os.replace(tmp_onnx, out / "model.onnx")
+                raise ExportError(f"{cfg['id']}: {onnx_name} is {size / 1e6:.1f} MB, above the 20 MB limit")
+            card_path = out / "card.json"
+            old = json.loads(card_path.read_text()) if card_path.exists() else {}
+            if task == "estimate" and not old:
+                raise ExportError(f"{cfg['id']}: {card_path} does not exist; export the denoiser first")
+            os.replace(tmp_onnx, out / onnx_name)
         finally:
             tmp_onnx.unlink(missing_ok=True)
-        card_path = out / "card.json"
-        old = json.loads(card_path.read_text()) if card_path.exists() else {}
+        if task == "estimate":
+            entry = estimator_entry(cfg, model, ckpt, old.get("estimator", {}), info, out / onnx_name, args.hardware,
+                                    Path(args.config), ckpt_path)
+            write_json_atomic({**old, "estimator": entry}, card_path)
+            print(f"wrote {out / onnx_name} ({size / 1e6:.2f} MB, {entry['params']} params) and the estimator "
+                  f"entry of {card_path}", flush=True)
+            return 0
         card = build_card(cfg, model, ckpt, old, info, out / "model.onnx", args.hardware, Path(args.config), ckpt_path)
         write_json_atomic(card, card_path)
         print(f"wrote {out / 'model.onnx'} ({size / 1e6:.2f} MB, {card['params']} params, "

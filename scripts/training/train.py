@@ -53,7 +53,14 @@ def lr_at(step: int, optim: dict, time_frac: float = 0.0, warm_from: int = 0) ->
     return float(optim.get("min_lr", 1e-6)) + 0.5 * (base - float(optim.get("min_lr", 1e-6))) * (1 + math.cos(math.pi * t))
 
 
+def level_error(model, image, target):
+    """Noise estimator: mean |log(1 + 255 estimate) - log(1 + 255 truth)|."""
+    return (model.log_level(image) - torch.log1p(255 * target)).abs().mean()
+
+
 def forward_loss(task, model, inputs, target):
+    if task == "estimate":
+        return None, level_error(model, inputs[0], target)
     out = model(*inputs)
     if task == "inpaint":
         return out, masked_l1(out, target, inputs[1])
@@ -67,6 +74,9 @@ def evaluate(task, model, val, device) -> float:
         vals = []
         for k in range(0, target.shape[0], 8):
             inp = tuple(x[k:k + 8].to(device) for x in inputs)
+            if task == "estimate":  # higher is better, like PSNR: minus the mean log error
+                vals.append(-float(level_error(model, inp[0], target[k:k + 8].to(device))))
+                continue
             out = model(*inp).cpu()
             m = inputs[1][k:k + 8] if task == "inpaint" else None
             vals.append(psnr(out, target[k:k + 8], m))
@@ -201,7 +211,8 @@ def main(argv=None):
             with open(log_path, "a") as f:
                 f.write(json.dumps({"step": step, "loss": run_loss, "val_psnr": v, "train_seconds": train_seconds,
                                     "time": time.time()}) + "\n")
-            print(f"step {step} val {v:.3f} dB (held-out training photos)", flush=True)
+            unit = "(minus mean |log(1+255 sigma)| error)" if task == "estimate" else "dB"
+            print(f"step {step} val {v:.3f} {unit} (held-out training photos)", flush=True)
         if time.time() - last_ckpt > ckpt_every:
             checkpoint()
         if deadline and time.time() > deadline:

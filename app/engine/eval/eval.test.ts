@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Recipe } from '../../contract/index.ts';
-import type { RgbImage } from '../api.ts';
+import type { RgbImage, RunOptions } from '../api.ts';
 import { contributions, cubic, imresizePlane, imresizeRgb8 } from './imresize.ts';
 import { type EvalEngine, evaluate, quantize } from './index.ts';
 import { psnr, psnrMasked, rgbToY, shave, ssimPlane } from './metrics.ts';
@@ -190,7 +190,7 @@ describe('evaluate through an engine', () => {
       for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[c * W * H + y * W + x] = img.data[c * img.width * img.height + Math.floor(y / s) * img.width + Math.floor(x / s)];
       return { width: W, height: H, data: out };
     },
-    estimateSigma: () => 12.5,
+    estimateSigma: async () => 12.5,
   };
 
   beforeAll(async () => {
@@ -261,6 +261,37 @@ describe('evaluate through an engine', () => {
     expect(r.psnr).toBeCloseTo(psnr(quantize(clean.data), quantize(noisy.data)), 9);
     const given = await evaluate(engine, { task: 'denoise', data: path.join(dir, 'pairs'), sigma: 15 });
     expect(given.sigma).toBe(15);
+  });
+
+  it("sigma auto reports the level the run used (its trace), not a separate estimate", async () => {
+    const asked: (string | undefined)[] = [];
+    const used: number[] = [];
+    const traced: EvalEngine = {
+      readImage: engine.readImage,
+      async run(img: RgbImage, _recipe: Recipe, o?: RunOptions): Promise<RgbImage> {
+        // the real engine fills a trace; this one says it used 7 + the first pixel's value
+        used.push(7 + img.data[0]);
+        (o as { trace?: { model: string; sigma: number }[] }).trace?.push({ model: 'dn', sigma: used[used.length - 1] });
+        return { ...img, data: img.data.slice() };
+      },
+      async estimateSigma(_img: RgbImage, model?: string) {
+        asked.push(model);
+        return 99;
+      },
+    };
+    const r = await evaluate(traced, { task: 'denoise', data: path.join(dir, 'set'), sigma: 'auto', model: 'dn' });
+    expect(asked).toEqual([]);
+    expect(r.images.map((i) => i.sigmaEstimated)).toEqual(used);
+    expect(used[0]).not.toBe(used[1]);
+    expect(r.sigmaEstimated).toBeCloseTo((r.images[0].sigmaEstimated! + r.images[1].sigmaEstimated!) / 2, 12);
+    // without a trace the engine is asked, for the model of the run
+    const untraced: EvalEngine = { ...traced, run: async (img: RgbImage) => img };
+    const u = await evaluate(untraced, { task: 'denoise', data: path.join(dir, 'pairs'), model: 'dn' });
+    expect(asked).toEqual(['dn']);
+    expect(u.images[0].sigmaEstimated).toBe(99);
+    // a numeric sigma reports no estimate
+    const given = await evaluate(traced, { task: 'denoise', data: path.join(dir, 'set'), sigma: 25 });
+    expect(given.images[0].sigmaEstimated).toBeUndefined();
   });
 
   it('upscale: LR is the MATLAB bicubic of the cropped HR; PSNR on Y with the scale shaved', async () => {

@@ -59,7 +59,7 @@ export interface ImageResult {
   psnr: number;
   ssim: number;
   seconds: number; // engine.run time
-  sigmaEstimated?: number; // sigma auto: the engine's estimate
+  sigmaEstimated?: number; // sigma auto: the level the engine used (its estimator's, or PCA's)
 }
 
 export interface EvalResult {
@@ -189,16 +189,14 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
         if (input.width !== clean.width || input.height !== clean.height) {
           throw new RestoraError('E_DECODE', `${noisyName} is ${input.width} x ${input.height} but its clean reference is ${clean.width} x ${clean.height}`);
         }
-        if (sigma === 'auto' && engine?.estimateSigma) estimated = engine.estimateSigma(input);
-        if (Number.isNaN(estimated)) estimated = undefined;
       } else {
         input = { width: clean.width, height: clean.height, data: addGaussianNoise(toFloat(clean8), noise as number, cleanName) };
-        if (sigma === 'auto' && engine?.estimateSigma) estimated = engine.estimateSigma(input);
-        if (Number.isNaN(estimated)) estimated = undefined;
       }
       const recipe: Recipe = [{ task: 'denoise', sigma: sigma as number | 'auto', ...(model ? { model } : {}) }];
       const { out, seconds, sigma: used } = await runWith({ width: input.width, height: input.height, data: input.data }, recipe);
-      if (estimated === undefined && sigma === 'auto' && used !== undefined) estimated = used;
+      // the level the run actually used (its trace); an engine without a trace is asked after
+      if (sigma === 'auto') estimated = used ?? (engine?.estimateSigma ? await engine.estimateSigma(input, model) : undefined);
+      if (Number.isNaN(estimated)) estimated = undefined;
       const out8 = quantize(out.data);
       result = {
         name: pairs ? noisyName : cleanName,

@@ -14,6 +14,26 @@ export interface CardTensor {
   dtype: 'float32';
 }
 
+/**
+ * A denoiser's noise-level estimator (card.json `estimator`): an ONNX file beside the model,
+ * input `input` (N,3,H,W) RGB [0,1], H and W multiples of `size_multiple`; output `output` (N,1),
+ * the noise std on the [0,1] scale. Used for sigma 'auto' (app/engine/pipelines/estimator.ts).
+ */
+export interface CardEstimator {
+  file: string;
+  sha256: string;
+  input: string;
+  output: string;
+  crop: number;
+  crops: number;
+  size_multiple: number;
+  description?: string;
+  architecture?: string;
+  params?: number;
+  training?: Record<string, unknown>;
+  metrics?: Record<string, unknown>;
+}
+
 /** A model card (snake_case as in card.json). */
 export interface ModelCard {
   id: string;
@@ -37,6 +57,7 @@ export interface ModelCard {
   metrics?: Record<string, number>;
   description?: string;
   source?: string;
+  estimator?: CardEstimator;
 }
 
 // ajv is CommonJS; under NodeNext its default export arrives as the module object
@@ -50,7 +71,7 @@ export { cardSchema };
 /**
  * Check a parsed card.json. Returns the card, or the reasons it is invalid (schema errors as
  * "path: message", then semantic rules: one 3-channel image input, sigma only for denoise, a mask
- * for inpaint, scale 1 unless upscaling, a 3-channel output).
+ * for inpaint, scale 1 unless upscaling, a 3-channel output, an estimator only for a denoiser).
  */
 export function validateCard(json: unknown): { ok: true; card: ModelCard } | { ok: false; reasons: string[] } {
   if (!validateSchema(json)) {
@@ -74,5 +95,7 @@ export function validateCard(json: unknown): { ok: true; card: ModelCard } | { o
   if (card.task === 'upscale' ? card.scale < 2 : card.scale !== 1) reasons.push(`scale: ${card.scale} does not fit task ${card.task}`);
   if (card.outputs[0].channels !== 3 || card.outputs[0].role !== 'image') reasons.push('outputs: the output must be a 3-channel image');
   if (card.tiling.overlap * 2 >= card.tiling.tile) reasons.push('tiling: overlap must be less than half the tile');
+  if (card.estimator && card.task !== 'denoise') reasons.push('estimator: a noise estimator only makes sense for a denoiser');
+  if (card.estimator && card.estimator.file === (card.file ?? 'model.onnx')) reasons.push('estimator: its file must not be the model file');
   return reasons.length ? { ok: false, reasons } : { ok: true, card };
 }

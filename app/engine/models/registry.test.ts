@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -48,6 +49,47 @@ describe('card schema', () => {
     expect(bad((c) => (c.task = 'inpaint'))).toContain('inputs: an inpainter needs a mask input');
     expect(bad((c) => (c.surprise = 1))[0]).toMatch(/additional properties \(surprise\)/);
     expect(bad((c) => (c.metrics = { 'Kodak24/sigma25/psnr': 'high' }))[0]).toMatch(/metrics/);
+  });
+
+  it('accepts a denoiser noise estimator object and rejects malformed ones', () => {
+    const good = JSON.parse(fs.readFileSync(path.join(FIXTURE_MODELS, 'tiny-denoise', 'card.json'), 'utf8'));
+    const estimator = {
+      file: 'estimator.onnx', sha256: 'a'.repeat(64), input: 'image', output: 'sigma', crop: 96, crops: 16, size_multiple: 2,
+      description: 'CNN noise level', architecture: '5 3x3 convs of width 32', params: 12345, training: { steps: 100, data: ['BSD200'], anything: { nested: true } }, metrics: { 'CC15/mae': 1.2, note: 'free-form' },
+    };
+    const check = (edit: (e: Record<string, unknown>, c: Record<string, unknown>) => void) => {
+      const c = structuredClone(good);
+      c.estimator = structuredClone(estimator);
+      edit(c.estimator, c);
+      const v = validateCard(c);
+      return v.ok ? [] : v.reasons;
+    };
+    expect(check(() => {})).toEqual([]);
+    const v = validateCard({ ...structuredClone(good), estimator });
+    expect(v.ok && v.card.estimator).toEqual(estimator);
+    // only the required fields
+    expect(check((e) => ['description', 'architecture', 'params', 'training', 'metrics'].forEach((k) => delete e[k]))).toEqual([]);
+    for (const k of ['file', 'sha256', 'input', 'output', 'crop', 'crops', 'size_multiple']) {
+      expect(check((e) => delete e[k]), k).toEqual([expect.stringMatching(new RegExp(`^/estimator: must have required property '${k}'`))]);
+    }
+    expect(check((e) => (e.extra = 1))[0]).toMatch(/^\/estimator: .*additional properties \(extra\)/);
+    expect(check((e) => (e.file = '../estimator.onnx'))[0]).toMatch(/^\/estimator\/file/);
+    expect(check((e) => (e.file = 'estimator.bin'))[0]).toMatch(/^\/estimator\/file/);
+    expect(check((e) => (e.sha256 = 'ABC'))[0]).toMatch(/^\/estimator\/sha256/);
+    expect(check((e) => (e.crop = 8))[0]).toMatch(/^\/estimator\/crop/);
+    expect(check((e) => (e.crops = 0))[0]).toMatch(/^\/estimator\/crops/);
+    expect(check((e) => (e.crop = 96.5))[0]).toMatch(/^\/estimator\/crop/);
+    expect(check((e) => (e.size_multiple = 0))[0]).toMatch(/^\/estimator\/size_multiple/);
+    expect(check((e) => (e.input = ''))[0]).toMatch(/^\/estimator\/input/);
+    expect(check((e) => (e.architecture = 5))[0]).toMatch(/^\/estimator\/architecture/);
+    expect(check((e) => (e.training = 'lots'))[0]).toMatch(/^\/estimator\/training/);
+    expect(check((e) => (e.metrics = [1]))[0]).toMatch(/^\/estimator\/metrics/);
+    expect(check((_e, c) => (c.estimator = 'estimator.onnx'))[0]).toMatch(/^\/estimator: must be object/);
+    expect(check((e) => (e.file = 'model.onnx'))).toEqual(['estimator: its file must not be the model file']);
+    // only denoisers have one
+    const up = JSON.parse(fs.readFileSync(path.join(FIXTURE_MODELS, 'tiny-upscale-x2', 'card.json'), 'utf8'));
+    const r = validateCard({ ...up, estimator });
+    expect(r.ok ? [] : r.reasons).toEqual(['estimator: a noise estimator only makes sense for a denoiser']);
   });
 });
 
@@ -109,5 +151,26 @@ describe('ModelRegistry', () => {
     fs.writeFileSync(f, b);
     fs.utimesSync(f, new Date(), new Date(Date.now() + 5000));
     await expect(r.verify(r.get('x2')!)).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringMatching(/model x2 is damaged/) });
+  });
+
+  it('verifies a denoiser noise estimator file against estimator.sha256, naming the file', async () => {
+    const root = path.join(dir, 'est');
+    const src = path.join(FIXTURE_MODELS, 'tiny-estimator', 'estimator.onnx');
+    const sha = crypto.createHash('sha256').update(fs.readFileSync(src)).digest('hex');
+    const est = { file: 'noise.onnx', sha256: sha, input: 'image', output: 'sigma', crop: 32, crops: 4, size_multiple: 2 };
+    const d = copyModel('tiny-denoise-copy', root, (c) => Object.assign(c, { id: 'dn', estimator: est }));
+    const r = new ModelRegistry({ bundled: root });
+    expect(r.skipped).toEqual([]); // a missing estimator does not hide the model (explicit sigma still works)
+    const e = r.get('dn')!;
+    expect(r.estimatorFile(e)).toBe(path.join(d, 'noise.onnx'));
+    await expect(r.verifyEstimator(e)).rejects.toMatchObject({ code: 'E_MODEL', message: 'model dn: its noise estimator noise.onnx is missing beside card.json; reinstall the model' });
+    fs.copyFileSync(src, path.join(d, 'noise.onnx'));
+    await expect(r.verifyEstimator(e)).resolves.toBeUndefined();
+    const bad = { ...e, card: { ...e.card, estimator: { ...est, sha256: '0'.repeat(64) } } };
+    await expect(r.verifyEstimator(bad)).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringMatching(/^model dn is damaged: its noise estimator noise\.onnx does not match the sha256 in its card/) });
+    // no estimator: nothing to check
+    const plain = new ModelRegistry({ bundled: FIXTURE_MODELS });
+    expect(plain.estimatorFile(plain.get('tiny-denoise')!)).toBeUndefined();
+    await expect(plain.verifyEstimator(plain.get('tiny-denoise')!)).resolves.toBeUndefined();
   });
 });

@@ -144,24 +144,51 @@ export class ModelRegistry {
   /** Check the model file against the card's sha256 (once per file and mtime). */
   verify(e: ModelEntry): Promise<void> {
     if (!e.card.sha256) return Promise.resolve();
+    return this.checkFile(e.file, e.card.sha256, {
+      missing: `model ${e.card.id}: ${path.basename(e.file)} is missing`,
+      unreadable: (why) => `model ${e.card.id} cannot be read (${why})`,
+      damaged: `model ${e.card.id} is damaged: its file does not match the sha256 in its card; reinstall it`,
+    });
+  }
+
+  /** The absolute path of a denoiser's noise estimator (card `estimator.file`), if it declares one. */
+  estimatorFile(e: ModelEntry): string | undefined {
+    return e.card.estimator ? path.join(e.dir, e.card.estimator.file) : undefined;
+  }
+
+  /**
+   * Check a denoiser's noise estimator file against `estimator.sha256` (once per file and mtime),
+   * as `verify` checks the model file. E_MODEL naming the file when it is missing or differs.
+   */
+  verifyEstimator(e: ModelEntry): Promise<void> {
+    const est = e.card.estimator;
+    if (!est) return Promise.resolve();
+    const file = path.join(e.dir, est.file);
+    return this.checkFile(file, est.sha256, {
+      missing: `model ${e.card.id}: its noise estimator ${est.file} is missing beside card.json; reinstall the model`,
+      unreadable: (why) => `model ${e.card.id}: its noise estimator ${est.file} cannot be read (${why})`,
+      damaged: `model ${e.card.id} is damaged: its noise estimator ${est.file} does not match the sha256 in its card; reinstall it`,
+    });
+  }
+
+  private checkFile(file: string, sha256: string, say: { missing: string; unreadable: (why: string) => string; damaged: string }): Promise<void> {
     let mtime = 0;
     try {
-      mtime = fs.statSync(e.file).mtimeMs;
+      mtime = fs.statSync(file).mtimeMs;
     } catch {
-      return Promise.reject(new RestoraError('E_MODEL', `model ${e.card.id}: ${path.basename(e.file)} is missing`));
+      return Promise.reject(new RestoraError('E_MODEL', say.missing));
     }
-    const key = `${e.file}|${mtime}`;
+    const key = `${file}|${mtime}|${sha256}`;
     let p = this.verified.get(key);
     if (!p) {
       p = new Promise<void>((resolve, reject) => {
         const h = crypto.createHash('sha256');
-        fs.createReadStream(e.file)
+        fs.createReadStream(file)
           .on('data', (d) => h.update(d))
-          .on('error', (err) => reject(new RestoraError('E_MODEL', `model ${e.card.id} cannot be read (${(err as NodeJS.ErrnoException).code ?? err.message})`)))
+          .on('error', (err) => reject(new RestoraError('E_MODEL', say.unreadable(String((err as NodeJS.ErrnoException).code ?? err.message)))))
           .on('end', () => {
-            const got = h.digest('hex');
-            if (got === e.card.sha256) resolve();
-            else reject(new RestoraError('E_MODEL', `model ${e.card.id} is damaged: its file does not match the sha256 in its card; reinstall it`));
+            if (h.digest('hex') === sha256) resolve();
+            else reject(new RestoraError('E_MODEL', say.damaged));
           });
       });
       p.catch(() => this.verified.delete(key));

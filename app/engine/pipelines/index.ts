@@ -12,9 +12,11 @@ import { toRunnable, type ModelEntry, type ModelRegistry } from '../models/regis
 import type { Runtime, RunnableModel } from '../runtime/runtime.ts';
 import type { PlaneSource } from '../tiling/tiler.ts';
 import { effectiveTiling, tileCount } from '../tiling/tiler.ts';
-import { estimateSigma } from './noise.ts';
+import { estimateNoise } from './estimator.ts';
 
-export { estimateSigma, pcaSigma } from './noise.ts';
+export { estimateSigmaPca, pcaSigma } from './noise.ts';
+export { estimateNoise, estimatorCrops, median } from './estimator.ts';
+export type { SigmaEstimate } from './estimator.ts';
 
 export interface PipelineContext {
   registry: ModelRegistry;
@@ -50,7 +52,8 @@ export interface StepTrace {
   model: string;
   ep: string;
   tile: number;
-  sigma?: number; // 0-255, denoise only
+  sigma?: number; // 0-255, denoise only: the level the model was given
+  sigmaBy?: 'estimator' | 'pca' | 'given'; // where it came from (the card's CNN estimator, PCA, or the recipe)
   note?: string;
 }
 
@@ -130,8 +133,12 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
 
     if (p.step.task === 'denoise') {
       const requested = (p.step as { sigma?: number | 'auto' }).sigma ?? 'auto';
-      const sigma255 = requested === 'auto' ? estimateSigma(cur) : requested;
+      // 'auto': estimated on the image this step receives (after earlier steps; for a region
+      // preview, the crop with its context), by the step's model's estimator or PCA
+      const est = requested === 'auto' ? await estimateNoise(ctx, p.entry, cur, { threads: runtime.threads }) : undefined;
+      const sigma255 = est ? est.sigma : (requested as number);
       trace.sigma = sigma255;
+      trace.sigmaBy = est ? est.by : 'given';
       const inputs: Record<string, PlaneSource> = { [imageName]: { channels: 3, data: cur.data } };
       const sigmaName = byRole('sigma');
       // the model's sigma map is the noise std on the [0,1] scale

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { RgbImage } from '../api.ts';
 import { gaussian, rng } from '../../../test/fixtures/images/make.ts';
 import { decode } from '../image/decode.ts';
-import { estimateSigma, pcaSigma, sigma2FromEigenvalues, symmetricEigenvalues } from './noise.ts';
+import { estimateSigmaPca, pcaSigma, sigma2FromEigenvalues, symmetricEigenvalues } from './noise.ts';
 
 const IMAGES = path.resolve(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'images');
 
@@ -60,15 +60,15 @@ describe('pcaSigma is an exact port of scripts/training/data.py:pca_sigma', () =
     it(`${name}: ${want.toFixed(4)} (Python)`, async () => {
       const img = await decode(path.join(IMAGES, name));
       expect(Math.abs(pcaSigma(img) - want)).toBeLessThan(1e-4);
-      expect(Math.abs(estimateSigma(img) - want)).toBeLessThan(1e-4); // small images: whole-image path
+      expect(Math.abs(estimateSigmaPca(img) - want)).toBeLessThan(1e-4); // small images: whole-image path
     });
   }
 });
 
-describe('estimateSigma on known AWGN levels', () => {
+describe('estimateSigmaPca on known AWGN levels', () => {
   it('reads sigma 5, 15, 25, 50 within 1.0 on a smooth + textured 512x512 image', () => {
     for (const s of [0, 5, 15, 25, 50]) {
-      const est = estimateSigma(synthetic(512, 512, s, 100 + s));
+      const est = estimateSigmaPca(synthetic(512, 512, s, 100 + s));
       expect(Math.abs(est - s), `sigma ${s}: estimated ${est.toFixed(2)}`).toBeLessThan(1.0);
     }
   });
@@ -85,9 +85,9 @@ describe('estimateSigma on known AWGN levels', () => {
       f();
       return performance.now() - t0;
     };
-    estimateSigma(small); // warm up the JIT
-    const tSmall = Math.min(time(() => estimateSigma(small)), time(() => estimateSigma(small)));
-    const tBig = Math.min(time(() => estimateSigma(img)), time(() => estimateSigma(img)));
+    estimateSigmaPca(small); // warm up the JIT
+    const tSmall = Math.min(time(() => estimateSigmaPca(small)), time(() => estimateSigmaPca(small)));
+    const tBig = Math.min(time(() => estimateSigmaPca(img)), time(() => estimateSigmaPca(img)));
     // size-independent: the 12 MP estimate does not grow with the image (load on this box varies,
     // so the absolute target of 0.3 s is checked loosely)
     expect(tBig).toBeLessThan(2 * tSmall + 50);

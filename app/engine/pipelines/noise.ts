@@ -1,5 +1,6 @@
 // Noise level estimation (Chen, Zhu & Heng, ICCV 2015): PCA of 8x8x3 patches. An exact port of
-// `pca_sigma` in scripts/training/data.py, so `--sigma auto` means the same in training and in use:
+// `pca_sigma` in scripts/training/data.py, so the estimate means the same in training and in use
+// (`--sigma auto` uses it when the denoiser ships no CNN estimator, see estimator.ts):
 // patches of 8x8 pixels x 3 channels (RGB) on a stride-3 grid, covariance in float64 (centred,
 // divided by the patch count), eigenvalues ascending, then the largest set of the smallest
 // eigenvalues whose mean has as many eigenvalues above it as below; sigma = sqrt(that mean).
@@ -226,16 +227,17 @@ function gram(rows: Float64Array[], count: number): Float64Array {
   return cov;
 }
 
-/** Patch count above which estimateSigma samples crops instead of using every patch. */
+/** Patch count above which estimateSigmaPca samples crops instead of using every patch. */
 export const FULL_IMAGE_PATCHES = 12_000;
 
 /**
- * The noise level `--sigma auto` uses, on the 0-255 scale. Small images: pca_sigma over the
- * whole image (identical to the Python). Larger ones: pca_sigma over the pooled patches of a 3x3
+ * The PCA noise level, on the 0-255 scale: what `--sigma auto` uses when the denoiser's card
+ * declares no CNN estimator (see estimator.ts), and on images too small for one. Small images:
+ * pca_sigma over the whole image (identical to the Python). Larger ones: pca_sigma over the pooled patches of a 3x3
  * grid of 112 px crops spread over the central 70 % of the image (about 11,000 patches), which
  * agrees with the whole-image estimate within ~0.5 and takes ~0.1-0.2 s whatever the image size.
  */
-export function estimateSigma(img: RgbImage): number {
+export function estimateSigmaPca(img: RgbImage): number {
   const { width: w, height: h } = img;
   const full = (Math.floor((w - PATCH) / STRIDE) + 1) * (Math.floor((h - PATCH) / STRIDE) + 1);
   if (w < PATCH || h < PATCH) return 0;

@@ -7,6 +7,7 @@ import type { RgbImage } from '../api.ts';
 import { FIXTURE_MODELS, maxAbsDiff, photoLike, tmpDir } from '../../../test/fixtures/images/make.ts';
 import { createEngine, type EngineImpl } from '../index.ts';
 import type { StepTrace } from './index.ts';
+import { estimateSigmaPca } from './noise.ts';
 
 const { dir, cleanup } = tmpDir();
 let engine: EngineImpl;
@@ -66,11 +67,17 @@ describe('denoise', () => {
     expect(maxAbsDiff(out.data, img.data)).toBeLessThan(1e-6);
   });
 
-  it("sigma 'auto' uses the estimator's value", async () => {
+  it("sigma 'auto' without an estimator in the card uses the PCA estimate", async () => {
     const trace: StepTrace[] = [];
     await engine.core.run(img, [{ task: 'denoise', sigma: 'auto' }], { trace } as never);
-    expect(trace[0].sigma).toBeCloseTo(engine.estimateSigma(img), 6);
-    expect(trace[0]).toMatchObject({ task: 'denoise', model: 'tiny-denoise', ep: 'cpu' });
+    expect(trace[0].sigma).toBe(estimateSigmaPca(img));
+    expect(trace[0].sigma).toBeCloseTo(await engine.estimateSigma(img), 6);
+    expect(await engine.estimateSigma(img, 'tiny-denoise')).toBe(trace[0].sigma);
+    expect(trace[0]).toMatchObject({ task: 'denoise', model: 'tiny-denoise', ep: 'cpu', sigmaBy: 'pca' });
+    const given: StepTrace[] = [];
+    await engine.core.run(img, [{ task: 'denoise', sigma: 12 }], { trace: given } as never);
+    expect(given[0]).toMatchObject({ sigma: 12, sigmaBy: 'given' });
+    await expect(engine.estimateSigma(img, 'tiny-upscale-x2')).rejects.toMatchObject({ code: 'E_MODEL' });
   });
 });
 

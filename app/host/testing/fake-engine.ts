@@ -58,7 +58,7 @@ export function createFakeEngine(opts: { dataDir: string; tiles?: number; hold?:
     readImage: async (): Promise<RgbImage> => ({ width: 1, height: 1, data: new Float32Array(3) }),
     writeImage: async (_img, p) => p,
     run: async (img) => img,
-    estimateSigma: () => 10,
+    estimateSigma: async () => 10,
     async expand(paths, recursive = true) {
       engine.calls.push({ name: 'expand', args: [paths, recursive] });
       const files: FileEntry[] = [];

@@ -1,6 +1,7 @@
+from .estimator import NoiseEstimator
 from .unet import Denoiser, Inpainter, Upscaler
 
-ARCHS = {"denoiser": Denoiser, "inpainter": Inpainter, "upscaler": Upscaler}
+ARCHS = {"denoiser": Denoiser, "inpainter": Inpainter, "upscaler": Upscaler, "noise_estimator": NoiseEstimator}
 
 
 def build_model(cfg: dict):

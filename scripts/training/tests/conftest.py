@@ -20,6 +20,7 @@ TINY_MODELS = {
     "denoise": {"arch": "denoiser", "widths": [8, 16], "blocks": [1, 1]},
     "inpaint": {"arch": "inpainter", "widths": [8, 16], "blocks": [1, 1], "prefill": True},
     "upscale": {"arch": "upscaler", "scale": 2, "widths": [8, 16], "blocks": [1, 1]},
+    "estimate": {"arch": "noise_estimator", "width": 8, "depth": 2},
 }
 
 

@@ -203,3 +203,20 @@ def test_holdout_and_test_data_refused(tmp_path):
     forbidden.mkdir(parents=True)
     with pytest.raises(ValueError, match="evaluation data"):
         D.list_images([forbidden])
+
+
+def test_denoise_camera_map_is_the_true_noise_std(tmp_path):
+    """With camera_map true, a camera-noise sample's map is the std of its own noise (+-15 %)."""
+    import cv2
+    from conftest import smooth_photo
+    d = tmp_path / "photos"
+    d.mkdir()
+    for i in range(12):
+        cv2.imwrite(str(d / f"p{i}.png"), smooth_photo(160, 160, i))
+    data = D.TaskData("denoise", {"dirs": [str(d)], "crop": 64, "camera_p": 1.0, "camera_crop": 128}, seed=3)
+    (noisy, smap), clean = data.train_batch(6)
+    for k in range(6):
+        true = float((noisy[k] - clean[k]).std())
+        m = float(smap[k].mean())
+        assert torch.all(smap[k] == smap[k].flatten()[0])  # one level per sample
+        assert 0.6 * true < m < 1.6 * true, (k, true, m)  # centre crop vs the larger crop, and jitter

@@ -137,3 +137,30 @@ def test_schema_rejects_a_broken_card(tmp_path):
     bad.write_text(json.dumps({"id": "x", "task": "denoise"}))
     rc, msg = validate(bad)
     assert rc == 1 and "required" in msg
+
+
+def test_estimator_ships_inside_the_denoisers_card(tiny_config, tmp_path):
+    den_cfg = tiny_config("denoise")
+    out = tmp_path / "models" / "tiny-denoise"
+    assert E.main([str(den_cfg), "--checkpoint", str(tiny_checkpoint(den_cfg, tmp_path)), "--out", str(out)]) == 0
+    est_cfg = tiny_config("estimate", ship_with="tiny-denoise")
+    ck = tiny_checkpoint(est_cfg, tmp_path, step=7, seconds=36.0)
+    assert E.main([str(est_cfg), "--checkpoint", str(ck), "--out", str(tmp_path / "nowhere")]) == 1  # no card there
+    assert E.main([str(est_cfg), "--checkpoint", str(ck), "--out", str(out)]) == 0
+    m = onnx.load(str(out / "estimator.onnx"))
+    assert [i.name for i in m.graph.input] == ["image"] and [o.name for o in m.graph.output] == ["sigma"]
+    dims = m.graph.output[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "N" and dims[1].dim_value == 1
+    card = json.loads((out / "card.json").read_text())
+    est = card["estimator"]
+    import hashlib
+    assert est["sha256"] == hashlib.sha256((out / "estimator.onnx").read_bytes()).hexdigest()
+    assert {k: est[k] for k in ("file", "input", "output", "crop", "size_multiple")} == \
+        {"file": "estimator.onnx", "input": "image", "output": "sigma", "crop": 16, "size_multiple": 2}
+    assert est["crops"] > 0 and est["training"]["steps"] == 7 and est["training"]["export"]["parity_max_abs_diff"] <= 1e-4
+    assert card["sha256"] == hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()  # the denoiser untouched
+    rc, msg = validate(out / "card.json")
+    assert rc == 0, msg
+    # re-exporting the denoiser keeps the estimator entry
+    assert E.main([str(den_cfg), "--checkpoint", str(tiny_checkpoint(den_cfg, tmp_path)), "--out", str(out)]) == 0
+    assert json.loads((out / "card.json").read_text())["estimator"] == est

@@ -14,7 +14,7 @@ def run(cfg, root, *extra):
     return T.main([str(cfg), "--root", str(root), *extra])
 
 
-@pytest.mark.parametrize("task", ["denoise", "inpaint", "upscale"])
+@pytest.mark.parametrize("task", ["denoise", "inpaint", "upscale", "estimate"])
 def test_three_steps_write_checkpoints(task, tiny_config, tmp_path):
     cfg = tiny_config(task)
     assert run(cfg, tmp_path) == 0
@@ -89,3 +89,27 @@ def test_lr_schedule():
     assert T.lr_at(10, opt) == pytest.approx(1e-3)
     assert T.lr_at(100, opt) == pytest.approx(1e-5)
     assert T.lr_at(55, opt | {"lr_scale": 0.5}) < T.lr_at(55, opt)
+
+
+def test_noise_estimator_learns_the_level(tiny_config, tmp_path):
+    """A few hundred steps on white noise only: the estimate orders noise levels and lands near them."""
+    from scripts.training.archs import build_model
+    from scripts.training.data import TaskData
+    cfg = T.load_config(str(tiny_config("estimate")))
+    cfg["data"].update(camera_p=0.0, crop=32, batch=8)
+    torch.manual_seed(0)
+    m = build_model({"arch": "noise_estimator", "width": 16, "depth": 3})
+    data = TaskData("estimate", cfg["data"], seed=1)
+    opt = torch.optim.Adam(m.parameters(), lr=2e-3)
+    for _ in range(600):
+        (noisy,), target = data.train_batch(8)
+        loss = T.level_error(m, noisy, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    clean = data.sampler.batch(4)
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        est = [float(m(clean + torch.randn(clean.shape, generator=g) * s / 255).median()) * 255 for s in (5, 20, 45)]
+    assert est[0] < est[1] < est[2], est
+    assert abs(est[1] - 20) < 8 and abs(est[2] - 45) < 15, est

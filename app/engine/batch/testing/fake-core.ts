@@ -82,7 +82,7 @@ export function fakeCore(o: FakeCoreOptions = {}): EngineCore & { reads: string[
       }
       return file;
     },
-    estimateSigma(): number {
+    async estimateSigma(): Promise<number> {
       return 0;
     },
   };
