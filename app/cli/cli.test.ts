@@ -121,6 +121,9 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     expect(failed.input).toBe(bad);
     expect(failed.error!.code).toBe('E_DECODE');
     expect(failed.error!.message).toContain('broken.jpg');
+    // done files say what each step used: model, provider, and the noise level given
+    for (const f of files.filter((l) => l.status === 'done')) expect(f.steps).toEqual([{ task: 'denoise', model: 'tiny-denoise', ep: 'cpu', sigma: 10, sigmaBy: 'given' }]);
+    expect(report.files.find((f) => f.status === 'done')!.steps).toEqual([{ task: 'denoise', model: 'tiny-denoise', ep: 'cpu', sigma: 10, sigmaBy: 'given' }]);
     // the human report (stderr with --json) names it too, and the JSON report's path
     expect(r.stderr).toMatch(/E_DECODE\s+.*broken\.jpg/);
     expect(r.stderr).toMatch(/Report: .*restora-report-[0-9a-f]+\.json/);

@@ -47,6 +47,14 @@ describe('BatchProgress', () => {
     );
   });
 
+  it('a done line shows the noise level a denoise step used, and whether Auto estimated it', () => {
+    const e = sink(false);
+    const p = new BatchProgress({ stdout: sink().out, stderr: e.out, json: false, cwd: '/w' });
+    p.onEvent('file.progress', file(0, '/w/a.jpg', 'done', { output: '/w/restored/a.jpg', steps: [{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 3.42, sigmaBy: 'estimator' }, { task: 'upscale', model: 'u', ep: 'cpu' }] }));
+    p.onEvent('file.progress', file(1, '/w/b.jpg', 'done', { output: '/w/restored/b.jpg', steps: [{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 15, sigmaBy: 'given' }] }));
+    expect(e.chunks.join('')).toBe('done a.jpg -> restored/a.jpg (denoise σ 3.4, estimated)\ndone b.jpg -> restored/b.jpg (denoise σ 15.0)\n');
+  });
+
   it('TTY: a redrawn bar with counts and ETA; failures scroll above it; cleared at the end', () => {
     const o = sink();
     const e = sink(true);

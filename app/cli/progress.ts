@@ -58,6 +58,7 @@ export class BatchProgress {
       const line: Record<string, unknown> = { type: 'file', index: f.index, input: f.input, status: f.status };
       if (f.output) line.output = f.output;
       if (f.error) line.error = f.error;
+      if (f.steps) line.steps = f.steps;
       this.clearBar();
       this.out.write(JSON.stringify(line) + '\n');
     } else if (!this.tty) {
@@ -74,7 +75,7 @@ export class BatchProgress {
 
   private plainLine(f: EventPayload<'file.progress'>): string {
     const n = this.batch ? `[${Math.min(this.batch.total, f.index + 1)}/${this.batch.total}] ` : '';
-    if (f.status === 'done') return `${n}done ${this.show(f.input)} -> ${this.show(f.output ?? '')}`;
+    if (f.status === 'done') return `${n}done ${this.show(f.input)} -> ${this.show(f.output ?? '')}${usedNote(f.steps)}`;
     if (f.status === 'skipped') return `${n}skipped ${this.show(f.input)} (already done: ${this.show(f.output ?? '')})`;
     if (f.status === 'failed') return `${n}failed ${this.show(f.input)}: ${f.error?.code ?? 'E_INTERNAL'}: ${f.error?.message ?? ''}`;
     return `${n}${f.status} ${this.show(f.input)}`;
@@ -133,4 +134,10 @@ export function humanReport(r: { total: number; done: number; failed: number; sk
   if (r.report) lines.push(`Report: ${show(r.report)}`);
   else if (r.journal) lines.push(`Journal: ${show(r.journal)}`);
   return lines.join('\n') + '\n';
+}
+
+/** ` (denoise σ 3.4, estimated)`: the noise level a denoise step used, so Auto's choice is visible. */
+export function usedNote(steps: { task: string; sigma?: number; sigmaBy?: string }[] | undefined): string {
+  const parts = (steps ?? []).filter((s) => s.task === 'denoise' && s.sigma !== undefined).map((s) => `denoise σ ${s.sigma!.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ', estimated' : ''}`);
+  return parts.length ? ` (${parts.join('; ')})` : '';
 }

@@ -121,12 +121,24 @@ export type FileStatus = z.infer<typeof FileStatus>;
 export const FileEntry = z.object({ path: z.string(), size: z.number().int().nonnegative(), rel: z.string() });
 export type FileEntry = z.infer<typeof FileEntry>;
 
+/** What one step of the recipe used on a file: the model, the provider, and for denoise the level. */
+export const StepUsed = z.object({
+  task: Task,
+  model: z.string(),
+  ep: z.string(),
+  sigma: z.number().optional(), // denoise: the noise level given to the model (0-255 scale)
+  sigmaBy: z.enum(['estimator', 'pca', 'given']).optional(), // auto (the model's estimator, or PCA) or given
+  note: z.string().optional(), // e.g. an out-of-memory retry with smaller tiles
+});
+export type StepUsed = z.infer<typeof StepUsed>;
+
 export const FileReport = z.object({
   input: z.string(),
   output: z.string().optional(),
   status: FileStatus,
   error: ErrorInfo.optional(),
   seconds: z.number().optional(),
+  steps: z.array(StepUsed).optional(), // done files: what each step used
 });
 export type FileReport = z.infer<typeof FileReport>;
 
@@ -264,6 +276,7 @@ export const events = {
     output: z.string().optional(),
     outputUrl: z.string().optional(),
     error: ErrorInfo.optional(),
+    steps: z.array(StepUsed).optional(), // done: what each step used (model, provider, noise level)
   }),
   'batch.progress': z.object({
     batchId: z.string(),

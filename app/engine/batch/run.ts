@@ -27,6 +27,7 @@ import {
   OutputOptions,
   Recipe,
   RestoraError,
+  StepUsed,
 } from '../../contract/index.ts';
 import type { BatchOptions, EngineCore, RgbImage, RunOptions } from '../api.ts';
 import { EtaEstimator } from './eta.ts';
@@ -273,7 +274,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
     };
     emit('batch.progress', payload);
   };
-  const fileEvent = (i: number, p: Planned, status: FileReport['status'], progress: number, error?: ErrorInfo) => {
+  const fileEvent = (i: number, p: Planned, status: FileReport['status'], progress: number, error?: ErrorInfo, steps?: StepUsed[]) => {
     emit('file.progress', {
       batchId,
       index: i,
@@ -282,6 +283,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       progress,
       ...(p.entry.output && (status === 'done' || status === 'skipped') ? { output: p.entry.output } : {}),
       ...(error ? { error } : {}),
+      ...(steps?.length ? { steps } : {}),
     });
   };
 
@@ -341,8 +343,10 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
           batchProgress(i, { megapixels, progress: frac, elapsed: (now - started) / 1000 });
         },
       };
-      // the engine's core also takes the photo's path (not in RunOptions), to name it in mask errors
-      Object.assign(runOpts, { source: p.file.path });
+      // the engine's core also takes the photo's path (not in RunOptions), to name it in mask
+      // errors, and fills `trace` with what each step used (model, provider, noise level)
+      const trace: StepUsed[] = [];
+      Object.assign(runOpts, { source: p.file.path, trace });
       let out: RgbImage | undefined = await core.run(img, recipe, runOpts);
       img = undefined; // let the input's pixels go before the output is encoded
       const target = entry.output!;
@@ -361,9 +365,10 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       done++;
       finished++;
       eta.add(entry.seconds, megapixels);
-      reports.push({ input: p.file.path, output: written, status: 'done', seconds: entry.seconds });
+      const steps = trace.flatMap((t) => { const r = StepUsed.safeParse(t); return r.success ? [r.data] : []; });
+      reports.push({ input: p.file.path, output: written, status: 'done', seconds: entry.seconds, ...(steps.length ? { steps } : {}) });
       await flush(false); // recorded before it is announced: a 'done' event means it survives a crash
-      fileEvent(i, p, 'done', 1);
+      fileEvent(i, p, 'done', 1, undefined, steps);
     } catch (e) {
       const error = errorWithFile(e, p.file.path);
       const seconds = (performance.now() - started) / 1000;
