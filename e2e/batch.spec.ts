@@ -27,6 +27,8 @@ test('a folder of five photos with one corrupt file gives four outputs and one c
   await expect(page.getByText(/^Finished · 4 done · 1 failed/)).toBeVisible({ timeout: 120_000 });
 
   for (const f of good) await expect(row(page, f).getByTestId('status')).toHaveText('Done');
+  // each done row says what noise level its denoise used (the default recipe's Auto or a strength)
+  for (const f of good) await expect(row(page, f).getByTestId('used')).toHaveText(/^denoise σ \d+\.\d( \(auto\))?$/);
   await expect(row(page, broken).getByTestId('status')).toHaveText('Failed');
   // the reason names the file and says what is wrong, with the contract's code
   const reason = row(page, broken).getByTestId('error');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BatchReport } from '../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, countItems, itemFromEntry } from './queue-model.ts';
+import { applyFileProgress, applyReport, countItems, itemFromEntry, usedSummary } from './queue-model.ts';
 import { formatEta } from './format.ts';
 
 const ev = (input: string, status: 'running' | 'done' | 'failed', progress: number, extra = {}) => ({ batchId: 'b', index: 0, input, status, progress, ...extra });
@@ -13,6 +13,16 @@ describe('queue model', () => {
     applyFileProgress(item, ev('/p/a.jpg', 'done', 1, { output: '/p/restored/a.jpg', outputUrl: '/files?x' }));
     applyFileProgress(item, ev('/p/a.jpg', 'running', 0.9));
     expect(item).toMatchObject({ status: 'done', progress: 1, output: '/p/restored/a.jpg' });
+  });
+
+  it('a done file keeps what its steps used; the row shows the noise level and whether Auto chose it', () => {
+    const item = itemFromEntry({ path: '/p/a.jpg', rel: 'a.jpg', size: 10 });
+    const steps = [{ task: 'denoise' as const, model: 'restora-denoise', ep: 'cpu', sigma: 3.42, sigmaBy: 'estimator' as const }, { task: 'upscale' as const, model: 'x2', ep: 'cpu' }];
+    applyFileProgress(item, ev('/p/a.jpg', 'done', 1, { output: '/p/restored/a.jpg', steps }));
+    expect(item.steps).toEqual(steps);
+    expect(usedSummary(item.steps)).toBe('denoise σ 3.4 (auto)');
+    expect(usedSummary([{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 15, sigmaBy: 'given' }])).toBe('denoise σ 15.0');
+    expect(usedSummary([{ task: 'upscale', model: 'x2', ep: 'cpu' }])).toBe('');
   });
 
   it('a failed file keeps its reason; the report settles every file of a cancelled batch', () => {

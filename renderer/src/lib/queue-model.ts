@@ -1,6 +1,6 @@
 // The queue as plain data: how events and reports change it. Kept apart from the rune class so the
 // rules (what a late event may overwrite, how a cancelled batch ends) are unit-tested.
-import type { BatchReport, ErrorInfo, EventPayload, FileEntry, FileStatus, ImageInfo, Recipe } from '../../../app/contract/index.ts';
+import type { BatchReport, ErrorInfo, EventPayload, FileEntry, FileStatus, ImageInfo, Recipe, StepUsed } from '../../../app/contract/index.ts';
 
 export type ItemStatus = FileStatus | 'ready';
 
@@ -21,6 +21,8 @@ export interface QueueItem {
   outputRecipe?: Recipe;
   /** its cache key (recipe + mask version) */
   outputKey?: string;
+  /** what each step used for `output` (model, provider, noise level) */
+  steps?: StepUsed[];
 }
 
 export function itemFromEntry(f: FileEntry): QueueItem {
@@ -42,6 +44,15 @@ export function applyFileProgress(item: QueueItem, ev: EventPayload<'file.progre
   else if (ev.status !== 'failed') item.error = undefined;
   if (ev.output) item.output = ev.output;
   if (ev.outputUrl) item.outputUrl = ev.outputUrl;
+  if (ev.steps) item.steps = ev.steps;
+}
+
+/** "denoise σ 3.4 (auto)": the noise level the output was made with, for the queue row. */
+export function usedSummary(steps: StepUsed[] | undefined): string {
+  return (steps ?? [])
+    .filter((s) => s.task === 'denoise' && s.sigma !== undefined)
+    .map((s) => `denoise σ ${s.sigma!.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ' (auto)' : ''}`)
+    .join(' · ');
 }
 
 /** Apply the final report: every file of the batch ends in a final state. */
@@ -56,6 +67,7 @@ export function applyReport(items: Map<string, QueueItem>, report: BatchReport):
       if (item.output !== f.output) item.outputInfo = undefined;
       item.output = f.output;
     }
+    if (f.steps) item.steps = f.steps;
   }
   // files of this batch the report does not list (a crash) are not left "running"
   if (report.cancelled) {
