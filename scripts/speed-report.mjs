@@ -61,7 +61,7 @@ if (existsSync(readme)) {
   const z = text.indexOf('<!-- speed:end -->');
   if (a >= 0 && z > a) {
     // keep a memory paragraph written by hand (e.g. the 1000-file soak) after the generated part
-    const kept = text.slice(a, z).split('\n').filter((l) => l.startsWith('Memory (')).join('\n');
+    const kept = text.slice(a, z).split('\n').filter((l) => l.startsWith('Memory')).join('\n');
     atomicWrite(readme, text.slice(0, a) + '<!-- speed:start -->\n' + md + (kept ? `\n${kept}\n` : '') + text.slice(z));
   }
 }
