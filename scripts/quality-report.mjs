@@ -7,10 +7,11 @@
 //
 // --quick evaluates only the headline rows (sigma 25, x2/x4 Set5) for a fast check.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { atomicWrite, replaceSection } from './lib/docs-io.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const data = path.resolve(root, '..', 'shared', 'datasets', 'test');
@@ -18,12 +19,6 @@ const { values: opt } = parseArgs({
   options: { threads: { type: 'string', default: '2' }, only: { type: 'string', default: 'denoise,upscale,inpaint' }, quick: { type: 'boolean', default: false } },
 });
 const only = new Set(opt.only.split(','));
-
-function atomicWrite(file, text) {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
 
 function evalRun(args) {
   const t0 = Date.now();
@@ -150,11 +145,5 @@ for (const kind of ['thin', 'medium', 'thick']) {
 }
 md += '\nSources of the published figures: `../shared/reference/published-numbers.md` (FFDNet, DPIR/DRUNet, RCAN tables). Reproduce ours with `node scripts/quality-report.mjs` (it runs `restora eval` for every row).\n';
 
-const readme = path.join(root, 'README.md');
-if (existsSync(readme)) {
-  const text = readFileSync(readme, 'utf8');
-  const a = text.indexOf('<!-- quality:start -->');
-  const b = text.indexOf('<!-- quality:end -->');
-  if (a >= 0 && b > a) atomicWrite(readme, text.slice(0, a) + '<!-- quality:start -->\n' + md + text.slice(b));
-}
+replaceSection(path.join(root, 'README.md'), 'quality', () => md);
 console.log('\n' + md);

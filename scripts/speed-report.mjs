@@ -5,21 +5,15 @@
 //
 //   node scripts/speed-report.mjs [--threads 2] [--repeats 3] [--no-memory]
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { atomicWrite, replaceSection } from './lib/docs-io.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
   options: { threads: { type: 'string', default: '2' }, repeats: { type: 'string', default: '3' }, 'no-memory': { type: 'boolean', default: false } },
 });
-
-function atomicWrite(file, text) {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
 
 const benchArgs = ['bench', '--threads', opt.threads, '--ep', 'cpu', '--repeats', opt.repeats, '--json'];
 const b = spawnSync(process.execPath, [path.join(root, 'bin', 'restora.js'), ...benchArgs], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -54,15 +48,9 @@ for (const r of bench.results) {
 }
 if (memoryLine) md += `\n${memoryLine}\n`;
 
-const readme = path.join(root, 'README.md');
-if (existsSync(readme)) {
-  const text = readFileSync(readme, 'utf8');
-  const a = text.indexOf('<!-- speed:start -->');
-  const z = text.indexOf('<!-- speed:end -->');
-  if (a >= 0 && z > a) {
-    // keep a memory paragraph written by hand (e.g. the 1000-file soak) after the generated part
-    const kept = text.slice(a, z).split('\n').filter((l) => l.startsWith('Memory')).join('\n');
-    atomicWrite(readme, text.slice(0, a) + '<!-- speed:start -->\n' + md + (kept ? `\n${kept}\n` : '') + text.slice(z));
-  }
-}
+// keep a memory paragraph written by hand (e.g. the 1000-file soak) after the generated part
+replaceSection(path.join(root, 'README.md'), 'speed', (old) => {
+  const kept = old.split('\n').filter((l) => l.startsWith('Memory')).join('\n');
+  return md + (kept ? `\n${kept}\n` : '');
+});
 console.log(md);

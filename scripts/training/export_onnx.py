@@ -240,10 +240,6 @@ def build_card(cfg, model, ckpt, old, export_info: dict, onnx_path: Path, hardwa
     scale = model_scale(cfg)
     io = lambda name, role, ch: {"name": name, "role": role, "channels": ch, "layout": "NCHW",  # noqa: E731
                                  "range": [0, 1], "dtype": "float32"}
-    old_training = old.get("training", {}) if isinstance(old.get("training"), dict) else {}
-    train_seconds = float(ckpt.get("train_seconds", 0.0))
-    hw = hardware or ckpt.get("hardware") or old_training.get("hardware") or \
-        "CPU: 2-core x86-64 VM, 1 thread per run, Debian PyTorch 1.13"
     return {
         "id": cfg["id"],
         "name": cfg.get("name", old.get("name", default_name(cfg))),
@@ -262,15 +258,7 @@ def build_card(cfg, model, ckpt, old, export_info: dict, onnx_path: Path, hardwa
         "architecture": architecture_text(cfg, model),
         "params": int(count_params(model)),
         "macs_per_pixel": round(count_macs(model, task, scale), 1),
-        "training": {
-            "data": training_data_text(cfg),
-            "steps": int(ckpt.get("step", 0)),
-            "hours": round(train_seconds / 3600, 3),
-            "hardware": hw,
-            "config": repo_rel(config_path),
-            "checkpoint": repo_rel(ckpt_path),
-            "export": export_info,
-        },
+        "training": training_record(training_data_text(cfg), ckpt, old, export_info, hardware, config_path, ckpt_path),
         "metrics": dict(old.get("metrics", {})),
         "description": old.get("description", DESCRIPTIONS[task].format(scale=scale)),
         "source": "Trained for Restora with scripts/training (PyTorch), exported by scripts/training/export_onnx.py",
@@ -278,11 +266,26 @@ def build_card(cfg, model, ckpt, old, export_info: dict, onnx_path: Path, hardwa
     }
 
 
+def training_record(data: str, ckpt: dict, old: dict, export_info: dict, hardware: str | None,
+                    config_path: Path, ckpt_path: Path) -> dict:
+    """A card's `training` object; `hardware` defaults to the checkpoint's, then the old card's."""
+    old_training = old.get("training", {}) if isinstance(old.get("training"), dict) else {}
+    hw = hardware or ckpt.get("hardware") or old_training.get("hardware") or \
+        "CPU: 2-core x86-64 VM, 1 thread per run, Debian PyTorch 1.13"
+    return {
+        "data": data,
+        "steps": int(ckpt.get("step", 0)),
+        "hours": round(float(ckpt.get("train_seconds", 0.0)) / 3600, 3),
+        "hardware": hw,
+        "config": repo_rel(config_path),
+        "checkpoint": repo_rel(ckpt_path),
+        "export": export_info,
+    }
+
+
 def estimator_entry(cfg: dict, model: nn.Module, ckpt: dict, old: dict, export_info: dict, onnx_path: Path,
                     hardware: str | None, config_path: Path, ckpt_path: Path) -> dict:
     """The `estimator` object of the denoiser's card (models/card.schema.json)."""
-    train_seconds = float(ckpt.get("train_seconds", 0.0))
-    old_training = old.get("training", {}) if isinstance(old.get("training"), dict) else {}
     return {
         "file": onnx_path.name,
         "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
@@ -297,16 +300,9 @@ def estimator_entry(cfg: dict, model: nn.Module, ckpt: dict, old: dict, export_i
         "architecture": f"{cfg['model'].get('depth', 5)} 3x3 convs of width {cfg['model'].get('width', 32)} on the "
                         "2x pixel-unshuffled image, per-pixel log(1 + 255 sigma) averaged over the crop",
         "params": int(count_params(model)),
-        "training": {
-            "data": training_data_text(cfg) + " White noise sigma 0-55 (a tenth clean) and simulated camera noise, "
-                                              "half each; target: the std of noisy - clean.",
-            "steps": int(ckpt.get("step", 0)),
-            "hours": round(train_seconds / 3600, 3),
-            "hardware": hardware or ckpt.get("hardware") or old_training.get("hardware") or "CPU",
-            "config": repo_rel(config_path),
-            "checkpoint": repo_rel(ckpt_path),
-            "export": export_info,
-        },
+        "training": training_record(training_data_text(cfg) + " White noise sigma 0-55 (a tenth clean) and simulated "
+                                    "camera noise, half each; target: the std of noisy - clean.",
+                                    ckpt, old, export_info, hardware, config_path, ckpt_path),
         "metrics": dict(old.get("metrics", {})),
     }
 

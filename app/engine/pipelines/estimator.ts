@@ -12,6 +12,7 @@
 // and the same pixels then give the same sigma whatever GPU the denoiser runs on.
 import { RestoraError } from '../../contract/index.ts';
 import type { RgbImage } from '../api.ts';
+import { cropPlanes } from '../image/pixels.ts';
 import type { CardEstimator } from '../models/card.ts';
 import type { ModelEntry, ModelRegistry } from '../models/registry.ts';
 import type { TensorData } from '../runtime/backend.ts';
@@ -55,19 +56,9 @@ export function median(values: ArrayLike<number>): number {
 
 /** NCHW float32 batch of c x c crops of a planar RGB image (CHW). */
 function cropBatch(img: RgbImage, boxes: CropBox[], side: number): Float32Array {
-  const { width, height, data } = img;
-  const plane = width * height;
-  const out = new Float32Array(boxes.length * 3 * side * side);
-  let o = 0;
-  for (const b of boxes) {
-    for (let c = 0; c < 3; c++) {
-      for (let y = 0; y < side; y++) {
-        const row = c * plane + (b.y + y) * width + b.x;
-        out.set(data.subarray(row, row + side), o);
-        o += side;
-      }
-    }
-  }
+  const n = 3 * side * side;
+  const out = new Float32Array(boxes.length * n);
+  boxes.forEach((b, i) => out.set(cropPlanes(img.data, 3, img.width, img.height, b.x, b.y, side, side), i * n));
   return out;
 }
 

@@ -19,13 +19,19 @@ afterAll(async () => {
   for (const s of Object.values(sessions)) await s.release();
 });
 
-function runner(id: string, calls?: { n: number }) {
+/** The tiler's `run` for an ORT session whose output is named `output`. */
+function sessionRunner(s: ort.InferenceSession) {
   return async (feeds: Record<string, TileTensor>) => {
-    if (calls) calls.n++;
     const f: Record<string, ort.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', v.data, v.dims);
-    const r = await sessions[id].run(f);
-    return r.output.data as Float32Array;
+    return (await s.run(f)).output.data as Float32Array;
+  };
+}
+
+function runner(id: string, calls?: { n: number }) {
+  return (feeds: Record<string, TileTensor>) => {
+    if (calls) calls.n++;
+    return sessionRunner(sessions[id])(feeds);
   };
 }
 
@@ -204,11 +210,7 @@ describe('runTiled with real conv models (ONNX fixtures)', () => {
   it.runIf(fs.existsSync(path.join(trained, 'model.onnx')))('trained restora-denoise: tiled with its card overlap vs single pass within 1/255', async () => {
     const card = JSON.parse(fs.readFileSync(path.join(trained, 'card.json'), 'utf8'));
     const s = await ort.InferenceSession.create(path.join(trained, 'model.onnx'), { executionProviders: ['cpu'] });
-    const run = async (feeds: Record<string, TileTensor>) => {
-      const f: Record<string, ort.Tensor> = {};
-      for (const [k, v] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', v.data, v.dims);
-      return (await s.run(f)).output.data as Float32Array;
-    };
+    const run = sessionRunner(s);
     const full = await decode(path.join(REPO, 'samples', 'parrots-iso6400.jpg'));
     const inputs = { image: { channels: 3, data: full.data }, sigma: { channels: 1, value: 25 / 255 } };
     const o = { width: full.width, height: full.height, inputs, scale: 1, sizeMultiple: card.size_multiple, run };
@@ -224,11 +226,7 @@ describe('runTiled with real conv models (ONNX fixtures)', () => {
     it.runIf(fs.existsSync(path.join(dir, 'model.onnx')))(`trained ${id}: tiled with its card overlap vs single pass within 1/255`, async () => {
       const card = JSON.parse(fs.readFileSync(path.join(dir, 'card.json'), 'utf8'));
       const s = await ort.InferenceSession.create(path.join(dir, 'model.onnx'), { executionProviders: ['cpu'] });
-      const run = async (feeds: Record<string, TileTensor>) => {
-        const f: Record<string, ort.Tensor> = {};
-        for (const [k, v] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', v.data, v.dims);
-        return (await s.run(f)).output.data as Float32Array;
-      };
+      const run = sessionRunner(s);
       const full = await decode(path.join(REPO, 'samples', 'parrots-iso6400.jpg'));
       const upscale = card.task === 'upscale';
       const w = upscale ? 200 : 512;
