@@ -89,6 +89,28 @@ def center_crops(images: list[np.ndarray], size: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def colour_augment(clean: torch.Tensor, rng: np.random.Generator, p: float) -> torch.Tensor:
+    """Random per-channel affine colour maps (channel permutation, gains of 0.4-1, a fifth of them
+    negative, offsets that keep [0, 1]) on a share `p` of the crops, in place.
+
+    Why: the training photos (BSD200 and T91, both JPEG-born) have almost no fine chroma detail: the
+    high-frequency chroma energy is under 1 % of the luma's in BSD200 (4 % in T91) against 19 % in
+    McMaster. A denoiser trained on them learns that any fine chroma is noise and wipes saturated
+    colour texture. Unequal channel gains turn the photos' sharp luma edges into sharp colour edges."""
+    n = clean.shape[0]
+    for k in range(n):
+        if rng.random() >= p:
+            continue
+        perm = rng.permutation(3)
+        gains = rng.uniform(0.4, 1.0, 3) * np.where(rng.random(3) < 0.2, -1.0, 1.0)
+        lo = np.minimum(0.0, gains)
+        offs = -lo + rng.uniform(0.0, 1.0 - np.abs(gains))
+        g = torch.from_numpy(gains.astype(np.float32)).view(3, 1, 1)
+        o = torch.from_numpy(offs.astype(np.float32)).view(3, 1, 1)
+        clean[k] = (clean[k][torch.from_numpy(perm)] * g + o).clamp(0, 1)
+    return clean
+
+
 # ----------------------------------------------------------------------------------------------
 # noise level estimation (Chen, Zhu & Heng, ICCV 2015): PCA of 8x8x3 patches. Ported exactly by
 # app/engine/pipelines/noise.ts so that `--sigma auto` means the same in training and in use.
@@ -301,6 +323,8 @@ class TaskData:
                 if big_n > c:
                     try:
                         big = self.cam_sampler(big_n).batch(len(idx))
+                        if not val:
+                            big = colour_augment(big, rng, float(self.cfg.get("colour_aug", 0.0)))
                     except ValueError:  # no photo that large (tiny test sets): read on the crop itself
                         pass
                 cam_big = camera_noise(big, rng)
@@ -339,7 +363,10 @@ class TaskData:
         raise ValueError(t)
 
     def train_batch(self, n: int):
-        return self.degrade(self.sampler.batch(n), self.rng)
+        clean = self.sampler.batch(n)
+        if self.task == "denoise":
+            clean = colour_augment(clean, self.rng, float(self.cfg.get("colour_aug", 0.0)))
+        return self.degrade(clean, self.rng)
 
     def val_batch(self, size: int = 128):
         rng = np.random.default_rng(1234)

@@ -194,7 +194,10 @@ def architecture_text(cfg: dict, model: nn.Module) -> str:
     levels = f"{len(m.get('widths', []))}-level U-Net of residual blocks (widths {widths}, blocks {blocks})"
     task = cfg["task"]
     if task == "denoise":
-        return (f"FFDNet-like denoising autoencoder: image + noise-level map, 2x pixel-unshuffled, {levels}, "
+        front = ("FFDNet-like denoising autoencoder: image + noise-level map, 2x pixel-unshuffled"
+                 if m.get("unshuffle", True) else
+                 "Denoising autoencoder: image + noise-level map, first level at full resolution")
+        return (f"{front}, {levels}, "
                 "stride-2 convs down, pixel-shuffle up, additive skips, residual output")
     if task == "inpaint":
         pre = ("the hole is first filled by a parameter-free push-pull pyramid, which the network refines; "

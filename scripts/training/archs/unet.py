@@ -62,23 +62,30 @@ class UNetBody(nn.Module):
 
 
 class Denoiser(nn.Module):
-    """FFDNet-like: image + noise-level map, pixel-unshuffled by 2, U-Net, residual output.
+    """Denoising autoencoder: image + noise-level map -> U-Net -> residual output.
+
+    unshuffle=True (FFDNet-like): the input is 2x pixel-unshuffled, so every level runs at a quarter
+    of the pixels or less. unshuffle=False: the first level runs at full resolution (narrow, e.g.
+    width 16), which keeps fine luma and chroma detail that the 2x2 packing has to squeeze through
+    one conv; it costs about as much per pixel as the unshuffled net one level shallower.
 
     inputs: image (N,3,H,W) RGB [0,1]; sigma (N,1,H,W) noise std on the [0,1] scale (sigma255/255).
     output: (N,3,H,W) RGB, not clipped (the engine clips).
     """
 
-    def __init__(self, widths=(32, 64, 128), blocks=(2, 2, 4)):
+    def __init__(self, widths=(32, 64, 128), blocks=(2, 2, 4), unshuffle=True):
         super().__init__()
-        self.unshuffle = nn.PixelUnshuffle(2)
-        self.head = nn.Conv2d(16, widths[0], 3, padding=1)
+        self.unshuffle_input = bool(unshuffle)
+        f = 2 if self.unshuffle_input else 1
+        self.unshuffle = nn.PixelUnshuffle(2) if self.unshuffle_input else nn.Identity()
+        self.head = nn.Conv2d(4 * f * f, widths[0], 3, padding=1)
         self.body = UNetBody(widths, blocks)
-        self.tail = nn.Conv2d(widths[0], 12, 3, padding=1)
-        self.shuffle = nn.PixelShuffle(2)
+        self.tail = nn.Conv2d(widths[0], 3 * f * f, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(2) if self.unshuffle_input else nn.Identity()
 
     @property
     def size_multiple(self) -> int:
-        return 2 * self.body.size_multiple
+        return (2 if self.unshuffle_input else 1) * self.body.size_multiple
 
     def forward(self, image, sigma):
         x = self.unshuffle(torch.cat([image, sigma], 1))

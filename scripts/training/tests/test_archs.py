@@ -27,6 +27,7 @@ def pad_to(x, mult):
 @pytest.mark.parametrize("model, mult, scale", [
     (Denoiser(), 8, 1),
     (Denoiser(widths=(8, 16), blocks=(1, 1)), 4, 1),
+    (Denoiser(widths=(8, 16, 24, 32), blocks=(1, 1, 1, 1), unshuffle=False), 8, 1),
     (Inpainter(), 16, 1),
     (Inpainter(widths=(8, 16, 24), blocks=(1, 1, 1)), 8, 1),
     (Upscaler(scale=2), 2, 2),
@@ -112,6 +113,7 @@ def test_inpainter_prefill_loads_plain_weights_and_keeps_known_pixels():
 
 @pytest.mark.parametrize("model", [
     Denoiser(widths=(8, 16), blocks=(1, 1)),
+    Denoiser(widths=(8, 16), blocks=(1, 1), unshuffle=False),
     Inpainter(widths=(8, 16), blocks=(1, 1)),
     Inpainter(widths=(8, 16), blocks=(1, 1), prefill=True),
     Upscaler(scale=2, widths=(8, 16), blocks=(1, 1)),
@@ -135,3 +137,15 @@ def test_tile_invariance(model):
         odd = model(*(x[..., off + 1:off + 97, off + 1:off + 97] for x in ins))
     c = odd[..., 31 * s:63 * s, 31 * s:63 * s]
     assert (a - c).abs().max() > 1e-4
+
+
+def test_full_resolution_denoiser_sees_single_pixels():
+    """unshuffle=False: the first level works on full-resolution pixels, and a zero-initialised tail
+    gives back the input exactly (the output is input + residual)."""
+    m = Denoiser(widths=(8, 16), blocks=(1, 1), unshuffle=False).eval()
+    assert m.head.in_channels == 4 and m.tail.out_channels == 3
+    torch.nn.init.zeros_(m.tail.weight)
+    torch.nn.init.zeros_(m.tail.bias)
+    image, sigma = inputs_for(m, 1, 16, 24)
+    with torch.no_grad():
+        assert torch.equal(m(image, sigma), image)

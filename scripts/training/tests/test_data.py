@@ -220,3 +220,25 @@ def test_denoise_camera_map_is_the_true_noise_std(tmp_path):
         m = float(smap[k].mean())
         assert torch.all(smap[k] == smap[k].flatten()[0])  # one level per sample
         assert 0.6 * true < m < 1.6 * true, (k, true, m)  # centre crop vs the larger crop, and jitter
+
+
+def chroma_detail_ratio(x: torch.Tensor) -> float:
+    """High-frequency chroma energy over high-frequency luma energy (3x3 box residual)."""
+    d = x - torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    y = d.mean(1, keepdim=True)
+    return float(((d - y) ** 2).sum(1).mean() / ((y ** 2).mean() * 3))
+
+
+def test_colour_augment_gives_sharp_chroma_and_stays_in_range():
+    # a grey photo-like crop: all of its detail is luma, none is chroma
+    grey = smooth_textured(128).mean(1, keepdim=True).repeat(8, 3, 1, 1)
+    assert chroma_detail_ratio(grey) < 1e-6
+    rng = np.random.default_rng(0)
+    out = D.colour_augment(grey.clone(), rng, 1.0)
+    assert out.min() >= 0 and out.max() <= 1
+    assert chroma_detail_ratio(out) > 0.05  # McMaster has about 0.2, BSD200 about 0.01
+    # p = 0 leaves every crop alone; p = 0.5 changes some and not others
+    assert torch.equal(D.colour_augment(grey.clone(), rng, 0.0), grey)
+    half = D.colour_augment(grey.clone(), np.random.default_rng(1), 0.5)
+    changed = [not torch.equal(half[k], grey[k]) for k in range(8)]
+    assert any(changed) and not all(changed)

@@ -1,0 +1,70 @@
+"""Held-out validation of a denoiser checkpoint (never a test set), for choosing between candidates.
+
+    /usr/bin/python3 -m scripts.training.validate scripts/training/checkpoints/restora-denoise.pt [more.pt ...]
+
+Centre crops (128 px) of the held-out training photos (every 10th file, `data.split_holdout`), in
+two versions: as they are, and through a seeded `data.colour_augment` (sharp chroma detail, which
+the photos themselves lack). Each gets seeded AWGN at sigma 15, 25 and 50 with the true level in
+the map; a seeded camera-noise version (`data.camera_noise`) gets the std of its own noise. Prints
+PSNR (8-bit rounded output, RGB) per case and the mean over all cases, which is the selection score.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import torch
+
+from .archs import build_model
+from .data import camera_noise, center_crops, colour_augment, list_images, load_rgb, split_holdout
+from .losses import psnr
+
+DIRS = ["../shared/datasets/train/BSD200", "../shared/datasets/train/T91"]
+
+
+def cases(dirs=DIRS, size=128):
+    _, val_files = split_holdout(list_images(dirs))
+    clean = center_crops([load_rgb(f) for f in val_files], size)
+    colour = colour_augment(clean.clone(), np.random.default_rng(77), 1.0)
+    out = []
+    for name, c in (("natural", clean), ("colour", colour)):
+        for s in (15, 25, 50):
+            g = torch.Generator().manual_seed(1000 + s)
+            noisy = c + torch.randn(c.shape, generator=g) * (s / 255)
+            out.append((f"{name} sigma {s}", noisy, torch.full((c.shape[0], 1, size, size), s / 255), c))
+    cam = camera_noise(clean, np.random.default_rng(5))
+    level = (cam - clean).flatten(1).std(1).view(-1, 1, 1, 1).expand(-1, 1, size, size)
+    out.append(("camera noise", cam, level.contiguous(), clean))
+    return out
+
+
+def load(path):
+    st = torch.load(path, map_location="cpu")
+    m = build_model(st["config"]["model"])
+    m.load_state_dict({k: v.float() for k, v in st["ema"].items()})
+    return m.eval(), st
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cs = cases()
+    for path in args.checkpoints:
+        m, st = load(path)
+        vals = []
+        with torch.no_grad():
+            for name, noisy, smap, clean in cs:
+                v = float(np.mean([psnr(m(noisy[k:k + 8], smap[k:k + 8]), clean[k:k + 8])
+                                   for k in range(0, clean.shape[0], 8)]))
+                vals.append(v)
+                print(f"  {name:18s} {v:6.2f} dB")
+        print(f"{path}: step {st['step']}, score (mean) {np.mean(vals):.3f} dB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
