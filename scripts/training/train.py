@@ -105,6 +105,10 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("RESTORA_TRAIN_THREADS", "1")))
     ap.add_argument("--root", default=str(ROOT), help="where runs/ and checkpoints/ live")
+    ap.add_argument("--continue-schedule", nargs="?", type=float, const=-1.0, default=None, metavar="FRAC",
+                    help="with --minutes, resume the timed cosine where the interrupted run left it (the "
+                         "fraction saved in state.pt, or FRAC in [0, 1]) instead of starting a new one; e.g. "
+                         "to go on with more threads")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -126,11 +130,15 @@ def main(argv=None):
     opt = torch.optim.Adam(model.parameters(), lr=float(cfg["optim"]["lr"]), betas=(0.9, 0.99))
     step, lr_scale, train_seconds, best = 0, 1.0, 0.0, -1.0
     warm_from = 0
+    sched_frac = 0.0  # how far the timed cosine of an interrupted run had gone
 
     if state_path.exists():
         st = torch.load(state_path, map_location="cpu")
         model.load_state_dict(st["model"]); ema.load_state_dict(st["ema"]); opt.load_state_dict(st["opt"])
         step, lr_scale, train_seconds, best = st["step"], st.get("lr_scale", 1.0), st.get("train_seconds", 0.0), st.get("best", -1.0)
+        if args.continue_schedule is not None:
+            sched_frac = args.continue_schedule if args.continue_schedule >= 0 else float(st.get("sched_frac", 0.0))
+            print(f"continuing the timed schedule from {sched_frac:.3f}", flush=True)
         print(f"resumed full state at step {step}", flush=True)
     elif ckpt_path.exists():
         st = torch.load(ckpt_path, map_location="cpu")
@@ -154,10 +162,16 @@ def main(argv=None):
     snapshot = copy.deepcopy(model.state_dict())
     run_loss, last_ckpt, t0 = None, time.time(), time.time()
 
+    def time_frac() -> float:
+        if not deadline:
+            return 0.0
+        return sched_frac + (1.0 - sched_frac) * (time.time() - start) / (deadline - start)
+
     def checkpoint(final=False):
         nonlocal last_ckpt
         save_atomic({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
-                     "lr_scale": lr_scale, "train_seconds": train_seconds, "best": best, "config": cfg}, state_path)
+                     "lr_scale": lr_scale, "train_seconds": train_seconds, "best": best, "config": cfg,
+                     "sched_frac": min(1.0, time_frac())}, state_path)
         save_atomic({"ema": {k: v.detach().cpu().half() for k, v in ema.state_dict().items()}, "step": step,
                      "train_seconds": train_seconds, "config": cfg,
                      "hardware": os.environ.get("RESTORA_TRAIN_HARDWARE", f"{args.device}, {args.threads} thread(s)")}, ckpt_path)
@@ -177,8 +191,8 @@ def main(argv=None):
         inputs, target = data.train_batch(batch)
         inputs = tuple(x.to(device) for x in inputs); target = target.to(device)
         optim_cfg["lr_scale"] = lr_scale
+        tf = time_frac()
         for g in opt.param_groups:
-            tf = (time.time() - start) / (deadline - start) if deadline else 0.0
             g["lr"] = lr_at(step, optim_cfg, tf, warm_from)
         _, loss = forward_loss(task, model, inputs, target)
         lv = float(loss)

@@ -113,3 +113,29 @@ def test_noise_estimator_learns_the_level(tiny_config, tmp_path):
         est = [float(m(clean + torch.randn(clean.shape, generator=g) * s / 255).median()) * 255 for s in (5, 20, 45)]
     assert est[0] < est[1] < est[2], est
     assert abs(est[1] - 20) < 8 and abs(est[2] - 45) < 15, est
+
+
+def test_timed_run_can_continue_its_schedule(tiny_config, tmp_path, capsys):
+    """A timed run saves how far its cosine went; --continue-schedule picks it up from there (given
+    or saved), so stopping a run to restart it with more threads does not restart the decay."""
+    import yaml
+    cfg = tiny_config("denoise")
+    conf = yaml.safe_load(cfg.read_text())
+    conf["optim"]["steps"] = 1000  # the step count alone would keep the lr near its peak
+    cfg.write_text(yaml.safe_dump(conf))
+    assert run(cfg, tmp_path, "--minutes", "10", "--steps", "3") == 0
+    st = torch.load(tmp_path / "runs" / "tiny-denoise" / "state.pt")
+    assert 0 < st["sched_frac"] < 0.1  # a few steps of a ten-minute budget
+    capsys.readouterr()
+    assert run(cfg, tmp_path, "--minutes", "10", "--steps", "5", "--continue-schedule", "0.9") == 0
+    out = capsys.readouterr().out
+    assert "continuing the timed schedule from 0.900" in out
+    st = torch.load(tmp_path / "runs" / "tiny-denoise" / "state.pt")
+    assert st["sched_frac"] >= 0.9
+    # the lr in use is near the end of the cosine, not back at its peak
+    optim = T.load_config(str(cfg))["optim"]
+    last_lr = st["opt"]["param_groups"][0]["lr"]
+    assert last_lr == pytest.approx(T.lr_at(4, optim, 0.9), rel=0.05)
+    assert last_lr < 0.1 * float(optim["lr"]) < T.lr_at(4, optim, 0.0)
+    assert run(cfg, tmp_path, "--minutes", "10", "--steps", "6", "--continue-schedule") == 0
+    assert "continuing the timed schedule from 0.9" in capsys.readouterr().out
