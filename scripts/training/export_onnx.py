@@ -53,7 +53,7 @@ def advised_tile(task: str, scale: int) -> int:
     return t[scale] if isinstance(t, dict) else t
 
 
-OVERLAP = {"denoise": 64, "upscale": 32, "inpaint": 128}  # input px; measured by app/engine/tiling/tiler.test.ts: denoise 32 gave 1.24/255, 64 < 0.3/255; inpaint 96 gave 1.31/255 at tile 192
+OVERLAP = {"denoise": 128, "upscale": 32, "inpaint": 128}  # input px; measured by app/engine/tiling/tiler.test.ts: denoise (session-4 full-resolution net) 64 gave 3.6/255, 96 gave 1.28/255, 128 passes; inpaint 96 gave 1.31/255 at tile 192
 
 INPUTS = {
     "denoise": [("image", "image", 3), ("sigma", "sigma", 1)],

@@ -66,7 +66,7 @@ def test_export_round_trip(task, tiny_config, tmp_path):
     assert card["size_multiple"] == model.size_multiple
     assert card["params"] == sum(p.numel() for p in model.parameters())
     # x2 and single-scale models get 1024 px windows (a 1 MP image in one pass); x4 stays at 512
-    assert card["tiling"] == {"tile": 1024, "overlap": {"inpaint": 128, "denoise": 64}.get(task, 32)}
+    assert card["tiling"] == {"tile": 1024, "overlap": {"inpaint": 128, "denoise": 128}.get(task, 32)}
     assert card["fp16_safe"] is False and card["color_space"] == "sRGB" and card["license"] == "MIT"
     assert card["training"]["steps"] == 42 and card["training"]["hours"] == 1.5
     assert card["inputs"][0] == {"name": "image", "role": "image", "channels": 3, "layout": "NCHW",
