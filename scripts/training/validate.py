@@ -16,14 +16,15 @@ import sys
 import numpy as np
 import torch
 
+from pathlib import Path
+
 from .archs import build_model
 from .data import camera_noise, center_crops, colour_augment, list_images, load_rgb, split_holdout
+from .export_onnx import load_weights
 from .losses import psnr
 
-DIRS = ["../shared/datasets/train/BSD200", "../shared/datasets/train/T91"]
 
-
-def cases(dirs=DIRS, size=128):
+def cases(dirs, size=128):
     _, val_files = split_holdout(list_images(dirs))
     clean = center_crops([load_rgb(f) for f in val_files], size)
     colour = colour_augment(clean.clone(), np.random.default_rng(77), 1.0)
@@ -40,10 +41,9 @@ def cases(dirs=DIRS, size=128):
 
 
 def load(path):
-    st = torch.load(path, map_location="cpu")
-    m = build_model(st["config"]["model"])
-    m.load_state_dict({k: v.float() for k, v in st["ema"].items()})
-    return m.eval(), st
+    cfg = torch.load(path, map_location="cpu")["config"]
+    m = build_model(cfg["model"])
+    return m.eval(), load_weights(m, Path(path))
 
 
 def main(argv=None):
@@ -52,9 +52,11 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cs = cases()
+    cs = None
     for path in args.checkpoints:
         m, st = load(path)
+        # held out of the first checkpoint's training folders, and the same for all, so the scores compare
+        cs = cs or cases(st["config"]["data"]["dirs"])
         vals = []
         with torch.no_grad():
             for name, noisy, smap, clean in cs:
