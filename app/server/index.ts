@@ -309,9 +309,16 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         return;
       }
       if (status === 413) {
-        // the rest of a too-large body would be read as the next request: drop the connection
+        // The rest of a too-large body would be read as the next request, so the connection goes.
+        // Not at once: closing a socket with unread input sends a reset, which can wipe the 413
+        // from the client's buffer before it is read. Half-close, discard what is still coming,
+        // and cut it off after 2 s for a client that keeps sending.
         res.setHeader('Connection', 'close');
-        res.on('finish', () => req.socket.destroy());
+        res.on('finish', () => {
+          req.socket.end();
+          req.resume();
+          setTimeout(() => req.socket.destroy(), 2000).unref();
+        });
       } else req.resume();
       sendError(res, e, status);
     });
