@@ -5,7 +5,9 @@
 Centre crops (128 px) of the held-out training photos (every 10th file, `data.split_holdout`), in
 two versions: as they are, and through a seeded `data.colour_augment` (sharp chroma detail, which
 the photos themselves lack). Each gets seeded AWGN at sigma 15, 25 and 50 with the true level in
-the map; a seeded camera-noise version (`data.camera_noise`) gets the std of its own noise. Prints
+the map; a seeded camera-noise version (`data.camera_noise`) is run twice: with the std of its own
+noise, and with what the shipped noise estimator reads on it (as `--sigma auto` would); one more
+camera-noise version, as after in-camera noise reduction (`nr_p=1`), gets the estimator's reading. Prints
 PSNR (8-bit rounded output, RGB) per case and the mean over all cases, which is the selection score.
 """
 from __future__ import annotations
@@ -19,9 +21,12 @@ import torch
 from pathlib import Path
 
 from .archs import build_model
-from .data import camera_noise, center_crops, colour_augment, list_images, load_rgb, split_holdout
+from .data import TaskData, camera_noise, center_crops, colour_augment, list_images, load_rgb, split_holdout
 from .export_onnx import load_weights
 from .losses import psnr
+
+# the estimator shipped with restora-denoise (configs/noise-estimator.yaml, ship_with)
+ESTIMATOR = "scripts/training/checkpoints/restora-denoise-estimator.pt"
 
 
 def cases(dirs, size=128):
@@ -37,6 +42,14 @@ def cases(dirs, size=128):
     cam = camera_noise(clean, np.random.default_rng(5))
     level = (cam - clean).flatten(1).std(1).view(-1, 1, 1, 1).expand(-1, 1, size, size)
     out.append(("camera noise", cam, level.contiguous(), clean))
+    # the same, with the level `--sigma auto` would read (the shipped estimator, as in training)
+    reader = TaskData.__new__(TaskData)
+    reader.cfg = {"estimator": ESTIMATOR}
+    auto = reader.estimator_reading(cam).view(-1, 1, 1, 1).expand(-1, 1, size, size)
+    out.append(("camera noise, auto", cam, auto.contiguous(), clean))
+    nr = camera_noise(clean, np.random.default_rng(6), nr_p=1.0)
+    auto = reader.estimator_reading(nr).view(-1, 1, 1, 1).expand(-1, 1, size, size)
+    out.append(("camera + NR, auto", nr, auto.contiguous(), clean))
     return out
 
 

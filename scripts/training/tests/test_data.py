@@ -242,3 +242,67 @@ def test_colour_augment_gives_sharp_chroma_and_stays_in_range():
     half = D.colour_augment(grey.clone(), np.random.default_rng(1), 0.5)
     changed = [not torch.equal(half[k], grey[k]) for k in range(8)]
     assert any(changed) and not all(changed)
+
+
+def _constant_estimator(path: Path, sigma255: float) -> None:
+    """A noise-estimator checkpoint that reads sigma255 (0-255 scale) on any image."""
+    from scripts.training.archs import build_model
+    cfg = {"arch": "noise_estimator", "width": 4, "depth": 2}
+    m = build_model(cfg)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.zero_()
+        m.body[-1].bias.fill_(math.log1p(sigma255))
+    torch.save({"ema": m.state_dict(), "step": 0, "config": {"model": cfg}}, path)
+
+
+def test_denoise_camera_map_from_the_estimator(tmp_path):
+    """With camera_map estimator, a camera-noise sample's map is what the estimator reads (jitter
+    0.9-1.15), whatever the noise's own std."""
+    import cv2
+    from conftest import smooth_photo
+    d = tmp_path / "photos"
+    d.mkdir()
+    for i in range(12):
+        cv2.imwrite(str(d / f"p{i}.png"), smooth_photo(160, 160, i))
+    _constant_estimator(tmp_path / "est.pt", 40.0)
+    cfg = {"dirs": [str(d)], "crop": 64, "camera_p": 1.0, "camera_crop": 128,
+           "camera_map": "estimator", "estimator": str(tmp_path / "est.pt")}
+    (noisy, smap), clean = D.TaskData("denoise", cfg, seed=3).train_batch(6)
+    for k in range(6):
+        assert float((noisy[k] - clean[k]).std()) * 255 < 20  # the camera noise is far below 40
+        assert torch.all(smap[k] == smap[k].flatten()[0])
+        assert 0.9 * 40 <= float(smap[k, 0, 0, 0]) * 255 <= 1.15 * 40 + 1e-4
+
+
+def test_estimator_reading_is_the_median_over_corner_and_centre_crops():
+    """The committed estimator: heavy noise in one corner only moves one of the five crops, so the
+    reading stays near that of the clean rest; noise everywhere is read."""
+    data = D.TaskData.__new__(D.TaskData)
+    data.cfg = {"estimator": "scripts/training/checkpoints/restora-denoise-estimator.pt"}
+    clean = smooth_textured(256)
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(clean.shape, generator=g) * (30 / 255)
+    corner = clean.clone()
+    corner[..., :64, :64] += noise[..., :64, :64]
+    r_clean, r_corner, r_all = (float(v) * 255 for v in data.estimator_reading(torch.cat([clean, corner, clean + noise])))
+    assert r_corner < r_clean + 2, (r_clean, r_corner)
+    assert abs(r_all - 30) < 4.5, r_all
+
+
+def test_in_camera_nr_makes_chroma_blotches():
+    """After in-camera noise reduction the chroma noise is weaker and correlated over several
+    pixels (blotches), where plain demosaiced noise decorrelates within 2-3 px."""
+    clean = torch.full((1, 3, 192, 192), 0.5)
+
+    def chroma_stats(noisy):
+        n = noisy[0] - clean[0]
+        c = n - n.mean(0, keepdim=True)
+        corr = float((c[:, :, :-2] * c[:, :, 2:]).sum() / (c[:, :, :-2] ** 2).sum().sqrt() / (c[:, :, 2:] ** 2).sum().sqrt())
+        return float(c.std()), corr
+
+    plain = [chroma_stats(D.camera_noise(clean, np.random.default_rng(s), jpeg_p=0.0)) for s in range(4)]
+    nr = [chroma_stats(D.camera_noise(clean, np.random.default_rng(s), jpeg_p=0.0, nr_p=1.0)) for s in range(4)]
+    for (sp, cp), (sn, cn) in zip(plain, nr):
+        assert cp < 0.25 and cn > cp + 0.2, (cp, cn)  # correlation 2 px apart
+        assert sn < 0.8 * sp, (sp, sn)
