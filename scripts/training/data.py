@@ -15,6 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .archs import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository; relative paths in configs start here
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
@@ -301,6 +304,18 @@ def random_masks(n: int, size: int, rng: np.random.Generator, kinds=("thin", "me
     return torch.from_numpy(np.stack(ms)).float().div_(255.0).unsqueeze(1)
 
 
+def estimator_reading(estimator: torch.nn.Module, noisy: torch.Tensor) -> torch.Tensor:
+    """(N,3,S,S) -> (N,) what `estimator` reads, as `--sigma auto` reads a photo but on fewer crops:
+    the median over crops of min(96, S) px at the four corners and the centre."""
+    s = noisy.shape[-1]
+    c = min(96, s) // 2 * 2
+    e, m = s - c, (s - c) // 2
+    boxes = dict.fromkeys([(0, 0), (0, e), (e, 0), (e, e), (m, m)])
+    with torch.no_grad():
+        r = torch.stack([estimator(noisy[..., y:y + c, x:x + c])[:, 0] for y, x in boxes], 1)
+    return r.quantile(0.5, dim=1)
+
+
 # ----------------------------------------------------------------------------------------------
 # task batches: (inputs tuple, target)
 
@@ -317,26 +332,14 @@ class TaskData:
         self.sampler = CropSampler(self.train_images, self.crop, seed)
         self.rng = np.random.default_rng(seed + 1)
         self._cam_samplers: dict[int, CropSampler] = {}
+        self._estimator = None
 
-    def estimator_reading(self, noisy: torch.Tensor) -> torch.Tensor:
-        """(N,3,S,S) -> (N,) what the noise estimator in cfg["estimator"] reads: the median over
-        crops of min(96, S) px at the four corners and the centre."""
-        if getattr(self, "_estimator", None) is None:
-            from .archs import build_model  # here: archs is not needed by the other tasks
+    def estimator(self):
+        """The noise estimator checkpoint in cfg["estimator"] (relative to the repo root), loaded once."""
+        if self._estimator is None:
             path = Path(self.cfg["estimator"])
-            if not path.is_absolute():
-                path = Path(__file__).resolve().parents[2] / path
-            st = torch.load(path, map_location="cpu")
-            est = build_model(st["config"]["model"])
-            est.load_state_dict({k: v.float() for k, v in st["ema"].items()})
-            self._estimator = est.eval()
-        s = noisy.shape[-1]
-        c = min(96, s) // 2 * 2
-        at = sorted({0, (s - c) // 2, s - c})
-        boxes = [(y, x) for y in at for x in at if (y == x == (s - c) // 2) or (y != (s - c) // 2 and x != (s - c) // 2)]
-        with torch.no_grad():
-            r = torch.stack([self._estimator(noisy[..., y:y + c, x:x + c])[:, 0] for y, x in boxes], 1)
-        return r.median(1).values if r.shape[1] % 2 else r.sort(1).values[:, r.shape[1] // 2 - 1:r.shape[1] // 2 + 1].mean(1)
+            self._estimator, _ = load_checkpoint(path if path.is_absolute() else ROOT / path)
+        return self._estimator
 
     def cam_sampler(self, size: int) -> "CropSampler":
         if size not in self._cam_samplers:
@@ -386,7 +389,7 @@ class TaskData:
                 if by_pca:
                     est = pca_sigma(cam_big, stride=int(self.cfg.get("camera_est_stride", 2)))
                 elif mode == "estimator":
-                    est = self.estimator_reading(cam_big)
+                    est = estimator_reading(self.estimator(), cam_big)
                 else:
                     est = (cam_big - big).flatten(1).std(1)
                 o = (big.shape[-1] - c) // 2

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .archs import build_model, count_params
+from .archs import build_model, count_params, load_ema
 from .data import make_mask
 from .train import ROOT, load_config, paths_for
 
@@ -84,9 +84,8 @@ def load_weights(model: nn.Module, ckpt_path: Path) -> dict:
     if not ckpt_path.exists():
         raise ExportError(f"{ckpt_path}: no checkpoint (train first, or pass --checkpoint)")
     st = torch.load(ckpt_path, map_location="cpu")
-    weights = st["ema"] if "ema" in st else st
     try:
-        model.load_state_dict({k: v.float() for k, v in weights.items()})
+        load_ema(model, st)
     except RuntimeError as e:
         raise ExportError(f"{ckpt_path}: does not fit the model in the config ({e})") from e
     return st

@@ -23,10 +23,9 @@ import torch
 import yaml
 
 from .archs import build_model, count_params
-from .data import TaskData
+from .data import ROOT, TaskData
 from .losses import charbonnier, masked_l1, psnr
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_config(path: str) -> dict:

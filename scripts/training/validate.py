@@ -18,11 +18,8 @@ import sys
 import numpy as np
 import torch
 
-from pathlib import Path
-
-from .archs import build_model
-from .data import TaskData, camera_noise, center_crops, colour_augment, list_images, load_rgb, split_holdout
-from .export_onnx import load_weights
+from .archs import load_checkpoint
+from .data import ROOT, camera_noise, center_crops, colour_augment, estimator_reading, list_images, load_rgb, split_holdout
 from .losses import psnr
 
 # the estimator shipped with restora-denoise (configs/noise-estimator.yaml, ship_with)
@@ -43,20 +40,15 @@ def cases(dirs, size=128):
     level = (cam - clean).flatten(1).std(1).view(-1, 1, 1, 1).expand(-1, 1, size, size)
     out.append(("camera noise", cam, level.contiguous(), clean))
     # the same, with the level `--sigma auto` would read (the shipped estimator, as in training)
-    reader = TaskData.__new__(TaskData)
-    reader.cfg = {"estimator": ESTIMATOR}
-    auto = reader.estimator_reading(cam).view(-1, 1, 1, 1).expand(-1, 1, size, size)
+    estimator, _ = load_checkpoint(ROOT / ESTIMATOR)
+    auto = estimator_reading(estimator, cam).view(-1, 1, 1, 1).expand(-1, 1, size, size)
     out.append(("camera noise, auto", cam, auto.contiguous(), clean))
     nr = camera_noise(clean, np.random.default_rng(6), nr_p=1.0)
-    auto = reader.estimator_reading(nr).view(-1, 1, 1, 1).expand(-1, 1, size, size)
+    auto = estimator_reading(estimator, nr).view(-1, 1, 1, 1).expand(-1, 1, size, size)
     out.append(("camera + NR, auto", nr, auto.contiguous(), clean))
     return out
 
 
-def load(path):
-    cfg = torch.load(path, map_location="cpu")["config"]
-    m = build_model(cfg["model"])
-    return m.eval(), load_weights(m, Path(path))
 
 
 def main(argv=None):
@@ -67,7 +59,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     cs = None
     for path in args.checkpoints:
-        m, st = load(path)
+        m, st = load_checkpoint(path)
         # held out of the first checkpoint's training folders, and the same for all, so the scores compare
         cs = cs or cases(st["config"]["data"]["dirs"])
         vals = []
