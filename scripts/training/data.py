@@ -32,6 +32,9 @@ def list_images(dirs) -> list[Path]:
     for d in dirs:
         d = Path(d)
         _forbid_test(d)
+        if not d.is_dir():
+            raise FileNotFoundError(f"training folder not found: {d} (folders under scripts/training/data-cache "
+                                    "are made by a script; see scripts/training/README.md, 'Training data')")
         files += sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTS)
     return files
 

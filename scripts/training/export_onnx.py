@@ -69,6 +69,8 @@ DATA_NOTES = {
     "BSD200": "BSD200 (BSDS300 train split, 199 photos; Berkeley Segmentation Dataset, free for non-commercial "
               "research and education)",
     "T91": "T91 (Yang et al., IEEE TIP 2010, 91 photos; no licence stated by the source)",
+    "debian-photos": "21 photographs from Debian bookworm's plasma-workspace-wallpapers (LGPL-3) and mate-backgrounds "
+                     "(GPL-2+), area-downscaled x2-x4 (scripts/training/debian_photos.py lists authors and licences)",
 }
 
 

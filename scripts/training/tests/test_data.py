@@ -306,3 +306,43 @@ def test_in_camera_nr_makes_chroma_blotches():
     for (sp, cp), (sn, cn) in zip(plain, nr):
         assert cp < 0.25 and cn > cp + 0.2, (cp, cn)  # correlation 2 px apart
         assert sn < 0.8 * sp, (sp, sn)
+
+
+def test_missing_training_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="training folder not found: .*debian-photos"):
+        D.list_images([tmp_path / "debian-photos"])
+
+
+def _fake_deb(root: Path, pkg: str, files: dict) -> None:
+    import subprocess
+    tree = root / f"{pkg}-tree"
+    (tree / "DEBIAN").mkdir(parents=True)
+    (tree / "DEBIAN" / "control").write_text(
+        f"Package: {pkg}\nVersion: 1\nArchitecture: all\nMaintainer: t <t@t>\nDescription: t\n")
+    for rel, data in files.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_bytes(data)
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(tree), str(root / f"{pkg}_1_all.deb")],
+                   check=True, capture_output=True)
+
+
+@pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None, reason="needs dpkg-deb")
+def test_debian_photos_refuses_a_changed_package(tmp_path):
+    """The extra training photos are pinned by sha256: a package whose photo changed is refused,
+    nothing half-written is taken for the real set."""
+    import cv2
+    from scripts.training import debian_photos as P
+    ok, jpg = cv2.imencode(".jpg", (np.random.default_rng(0).random((64, 96, 3)) * 255).astype(np.uint8))
+    for pkg in P.PACKAGES:
+        _fake_deb(tmp_path / "debs", pkg, {rel: jpg.tobytes() for _n, p, rel, *_ in P.PHOTOS if p == pkg})
+    with pytest.raises(SystemExit, match="sha256 differs"):
+        P.fetch(tmp_path / "out", debs=tmp_path / "debs")
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_debian_photos_downscale_by_compression():
+    from scripts.training.debian_photos import downscale_factor
+    w, h = 2560, 1600
+    assert downscale_factor(int(2.0 * w * h / 8), w, h) == 2   # lightly compressed: x2
+    assert downscale_factor(int(1.0 * w * h / 8), w, h) == 3
+    assert downscale_factor(int(0.4 * w * h / 8), w, h) == 4   # hard-compressed: x4 averages the blocks away
