@@ -10,6 +10,7 @@ files are present. Only the images' sizes are read (their headers), never their 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import zlib
@@ -21,7 +22,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.training.data import IMAGE_EXTS, MASK_SIZES, make_mask  # noqa: E402
+from scripts.training.data import IMAGE_EXTS, MASK_SIZES, make_mask, write_atomic  # noqa: E402
 
 SEED = 20261127
 KINDS = ("thin", "medium", "thick")
@@ -33,10 +34,9 @@ def mask_for(name: str, h: int, w: int, kind: str, seed: int = SEED) -> np.ndarr
 
 
 def write_mask(m: np.ndarray, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    Image.fromarray(m > 0).save(tmp, optimize=True)  # bool -> mode "1": a 1-bit grey PNG
-    tmp.replace(path)
+    buf = io.BytesIO()
+    Image.fromarray(m > 0).save(buf, format="PNG", optimize=True)  # bool -> mode "1": a 1-bit grey PNG
+    write_atomic(path, buf.getvalue())
 
 
 def main(argv=None) -> int:

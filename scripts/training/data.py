@@ -21,6 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository; relative paths in 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temp file and a rename: a reader (or a killed run) never sees
+    half a file. The one writer for checkpoints, cards, masks and the cached training photos."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def _forbid_test(path: Path) -> None:
     parts = [p.lower() for p in path.resolve().parts]
     if "test" in parts and "datasets" in parts:

@@ -24,38 +24,37 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .data import ROOT
+from .data import ROOT, write_atomic
 
+# short name -> (Debian package, version, path of a photo inside it, licence)
 PACKAGES = {
-    "plasma-workspace-wallpapers": "4:5.27.5-2",
-    "mate-backgrounds": "1.26.0-1",
+    "plasma": ("plasma-workspace-wallpapers", "4:5.27.5-2", "usr/share/wallpapers/{}/contents/images/2560x1600.jpg", "LGPL-3"),
+    "mate": ("mate-backgrounds", "1.26.0-1", "usr/share/backgrounds/mate/nature/{}.jpg", "GPL-2+"),
 }
-PLASMA = "usr/share/wallpapers/{}/contents/images/2560x1600.jpg"
-MATE = "usr/share/backgrounds/mate/nature/{}.jpg"
 
-# (output name, package, path inside the package, sha256 prefix of the source file, author, licence)
+# (package short name, photo, sha256 prefix of the source file, author); written as <package>-<photo>.png
 PHOTOS = [
-    ("plasma-BytheWater", "plasma-workspace-wallpapers", PLASMA.format("BytheWater"), "c272434ef39f2abf", "Maciej Wiklo", "LGPL-3"),
-    ("plasma-ColorfulCups", "plasma-workspace-wallpapers", PLASMA.format("ColorfulCups"), "6e0f3a72feb5a4a9", "Dmitri Popov", "LGPL-3"),
-    ("plasma-EveningGlow", "plasma-workspace-wallpapers", PLASMA.format("EveningGlow"), "586682dcb362b9f6", "Ian Hex", "LGPL-3"),
-    ("plasma-FallenLeaf", "plasma-workspace-wallpapers", PLASMA.format("FallenLeaf"), "95603a6560c7e8d5", "Martin Klapetek", "LGPL-3"),
-    ("plasma-Path", "plasma-workspace-wallpapers", PLASMA.format("Path"), "7477457d7f17b736", "Risto Saukonpää", "LGPL-3"),
-    ("plasma-OneStandsOut", "plasma-workspace-wallpapers", PLASMA.format("OneStandsOut"), "cb507baf1dafdcae", "Risto Saukonpää", "LGPL-3"),
-    ("plasma-summer_1am", "plasma-workspace-wallpapers", PLASMA.format("summer_1am"), "c868b50789591dd4", "Risto Saukonpää", "LGPL-3"),
-    ("plasma-DarkestHour", "plasma-workspace-wallpapers", PLASMA.format("DarkestHour"), "8e3703fae3a3c217", "Risto Saukonpää", "LGPL-3"),
-    ("plasma-Grey", "plasma-workspace-wallpapers", PLASMA.format("Grey"), "88c31d8944b7e693", "SigiSagi", "LGPL-3"),
-    ("mate-Aqua", "mate-backgrounds", MATE.format("Aqua"), "5c30118205982da4", "Charles Barbin", "GPL-2+"),
-    ("mate-Blinds", "mate-backgrounds", MATE.format("Blinds"), "f7aac0dcc2e06d04", "Lennart Poettering, Andrea Cimitan", "GPL-2+"),
-    ("mate-Dune", "mate-backgrounds", MATE.format("Dune"), "8a67c2cb0be8c46b", "Marco Cogoni, Hylke Bons", "GPL-2+"),
-    ("mate-FreshFlower", "mate-backgrounds", MATE.format("FreshFlower"), "972b0a0c4e5e3fa9", "Jens Ansorg", "GPL-2+"),
-    ("mate-Garden", "mate-backgrounds", MATE.format("Garden"), "d3095ee09d425ef2", "Charles Barbin", "GPL-2+"),
-    ("mate-GreenMeadow", "mate-backgrounds", MATE.format("GreenMeadow"), "8fa0de0aa4089f73", "Timothy Schellhase, Lapo Calamandrei", "GPL-2+"),
-    ("mate-LadyBird", "mate-backgrounds", MATE.format("LadyBird"), "e35a9a4126ef969c", "Charles Barbin", "GPL-2+"),
-    ("mate-RainDrops", "mate-backgrounds", MATE.format("RainDrops"), "3e4ea9671c28c90a", "blackcombwhistler07", "GPL-2+"),
-    ("mate-Storm", "mate-backgrounds", MATE.format("Storm"), "77ca53077831d323", "Sergey Nazarov", "GPL-2+"),
-    ("mate-TwoWings", "mate-backgrounds", MATE.format("TwoWings"), "665e5abf8a539907", "Charles Barbin, Hylke Bons", "GPL-2+"),
-    ("mate-Wood", "mate-backgrounds", MATE.format("Wood"), "19c78500ac00a622", "Jean-François Fortin Tam", "GPL-2+"),
-    ("mate-YellowFlower", "mate-backgrounds", MATE.format("YellowFlower"), "254da96256acb7ad", "Charles Barbin", "GPL-2+"),
+    ("plasma", "BytheWater", "c272434ef39f2abf", "Maciej Wiklo"),
+    ("plasma", "ColorfulCups", "6e0f3a72feb5a4a9", "Dmitri Popov"),
+    ("plasma", "EveningGlow", "586682dcb362b9f6", "Ian Hex"),
+    ("plasma", "FallenLeaf", "95603a6560c7e8d5", "Martin Klapetek"),
+    ("plasma", "Path", "7477457d7f17b736", "Risto Saukonpää"),
+    ("plasma", "OneStandsOut", "cb507baf1dafdcae", "Risto Saukonpää"),
+    ("plasma", "summer_1am", "c868b50789591dd4", "Risto Saukonpää"),
+    ("plasma", "DarkestHour", "8e3703fae3a3c217", "Risto Saukonpää"),
+    ("plasma", "Grey", "88c31d8944b7e693", "SigiSagi"),
+    ("mate", "Aqua", "5c30118205982da4", "Charles Barbin"),
+    ("mate", "Blinds", "f7aac0dcc2e06d04", "Lennart Poettering, Andrea Cimitan"),
+    ("mate", "Dune", "8a67c2cb0be8c46b", "Marco Cogoni, Hylke Bons"),
+    ("mate", "FreshFlower", "972b0a0c4e5e3fa9", "Jens Ansorg"),
+    ("mate", "Garden", "d3095ee09d425ef2", "Charles Barbin"),
+    ("mate", "GreenMeadow", "8fa0de0aa4089f73", "Timothy Schellhase, Lapo Calamandrei"),
+    ("mate", "LadyBird", "e35a9a4126ef969c", "Charles Barbin"),
+    ("mate", "RainDrops", "3e4ea9671c28c90a", "blackcombwhistler07"),
+    ("mate", "Storm", "77ca53077831d323", "Sergey Nazarov"),
+    ("mate", "TwoWings", "665e5abf8a539907", "Charles Barbin, Hylke Bons"),
+    ("mate", "Wood", "19c78500ac00a622", "Jean-François Fortin Tam"),
+    ("mate", "YellowFlower", "254da96256acb7ad", "Charles Barbin"),
 ]
 DEFAULT_OUT = ROOT / "scripts/training/data-cache/debian-photos"
 
@@ -65,38 +64,40 @@ def downscale_factor(jpeg_bytes: int, width: int, height: int) -> int:
     return 2 if bpp >= 1.5 else 3 if bpp >= 0.7 else 4
 
 
+def source_path(short: str, photo: str) -> str:
+    return PACKAGES[short][2].format(photo)
+
+
 def fetch(out: Path, debs: Path | None = None) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if debs is None:
             debs = tmp / "debs"
             debs.mkdir()
-            subprocess.run(["apt-get", "download"] + [f"{p}={v}" for p, v in PACKAGES.items()], cwd=debs, check=True)
-        for pkg in PACKAGES:
+            subprocess.run(["apt-get", "download"] + [f"{p}={v}" for p, v, *_ in PACKAGES.values()], cwd=debs, check=True)
+        for short, (pkg, *_rest) in PACKAGES.items():
             found = sorted(debs.glob(f"{pkg}_*.deb"))
             if not found:
                 raise SystemExit(f"{pkg}: no .deb in {debs}")
-            subprocess.run(["dpkg-deb", "-x", str(found[-1]), str(tmp / pkg)], check=True)
+            subprocess.run(["dpkg-deb", "-x", str(found[-1]), str(tmp / short)], check=True)
         sources = []
-        for name, pkg, rel, sha, _author, _licence in PHOTOS:  # check every photo before writing any
-            data = (tmp / pkg / rel).read_bytes()
+        for short, photo, sha, _author in PHOTOS:  # check every photo before writing any
+            data = (tmp / short / source_path(short, photo)).read_bytes()
             if not hashlib.sha256(data).hexdigest().startswith(sha):
-                raise SystemExit(f"{pkg}: /{rel}: sha256 differs from the pinned one; the package changed")
-            sources.append((name, data))
-        written = []
-        for name, data in sources:
-            im = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-            h, w = im.shape[:2]
-            f = downscale_factor(len(data), w, h)
-            small = cv2.resize(im, (w // f, h // f), interpolation=cv2.INTER_AREA)
-            dst = out / f"{name}.png"
-            tmp_dst = out / f".{name}.tmp.png"
-            cv2.imwrite(str(tmp_dst), small)
-            tmp_dst.replace(dst)
-            written.append(dst)
-    (out / "CREDITS.txt").write_text("".join(
-        f"{n}.png: {a}; {lic}; from Debian package {p} {PACKAGES[p]}, /{r}\n" for n, p, r, _s, a, lic in PHOTOS))
+                raise SystemExit(f"{PACKAGES[short][0]}: /{source_path(short, photo)}: sha256 differs from the "
+                                 "pinned one; the package changed")
+            sources.append((f"{short}-{photo}", data))
+    written = []
+    for name, data in sources:
+        im = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        h, w = im.shape[:2]
+        f = downscale_factor(len(data), w, h)
+        png = cv2.imencode(".png", cv2.resize(im, (w // f, h // f), interpolation=cv2.INTER_AREA))[1]
+        write_atomic(out / f"{name}.png", png.tobytes())
+        written.append(out / f"{name}.png")
+    write_atomic(out / "CREDITS.txt", "".join(
+        f"{short}-{photo}.png: {author}; {PACKAGES[short][3]}; from Debian package {PACKAGES[short][0]} "
+        f"{PACKAGES[short][1]}, /{source_path(short, photo)}\n" for short, photo, _sha, author in PHOTOS).encode())
     return written
 
 

@@ -37,7 +37,7 @@ import torch
 import torch.nn as nn
 
 from .archs import build_model, count_params, load_ema
-from .data import make_mask
+from .data import make_mask, write_atomic
 from .train import ROOT, load_config, paths_for
 
 OPSET = 17
@@ -316,9 +316,7 @@ def write_json_atomic(obj: dict, path: Path) -> None:
     # keep short lists of numbers (ranges, shapes) on one line
     text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
     json.loads(text)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, (text + "\n").encode())
 
 
 def main(argv=None) -> int:

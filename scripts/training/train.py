@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import io
 import signal
 import json
 import math
@@ -23,7 +24,7 @@ import torch
 import yaml
 
 from .archs import build_model, count_params
-from .data import ROOT, TaskData
+from .data import ROOT, TaskData, write_atomic
 from .losses import charbonnier, masked_l1, psnr
 
 
@@ -90,10 +91,9 @@ def paths_for(cfg, root: Path = ROOT):
 
 
 def save_atomic(obj, path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_atomic(path, buf.getvalue())
 
 
 def main(argv=None):

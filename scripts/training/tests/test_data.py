@@ -333,8 +333,9 @@ def test_debian_photos_refuses_a_changed_package(tmp_path):
     import cv2
     from scripts.training import debian_photos as P
     ok, jpg = cv2.imencode(".jpg", (np.random.default_rng(0).random((64, 96, 3)) * 255).astype(np.uint8))
-    for pkg in P.PACKAGES:
-        _fake_deb(tmp_path / "debs", pkg, {rel: jpg.tobytes() for _n, p, rel, *_ in P.PHOTOS if p == pkg})
+    for short, (pkg, *_rest) in P.PACKAGES.items():
+        _fake_deb(tmp_path / "debs", pkg, {P.source_path(short, photo): jpg.tobytes()
+                                           for s, photo, *_ in P.PHOTOS if s == short})
     with pytest.raises(SystemExit, match="sha256 differs"):
         P.fetch(tmp_path / "out", debs=tmp_path / "debs")
     assert not list((tmp_path / "out").glob("*.png"))
