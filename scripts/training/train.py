@@ -127,7 +127,9 @@ def main(argv=None):
     for p in ema.parameters():
         p.requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=float(cfg["optim"]["lr"]), betas=(0.9, 0.99))
-    step, lr_scale, train_seconds, best = 0, 1.0, 0.0, -1.0
+    # optim.lr_scale: the scale a run starts with when there is no full state (e.g. after grow.py);
+    # a full state's own lr_scale (halved by blow-ups) wins over it
+    step, lr_scale, train_seconds, best = 0, float(cfg["optim"].get("lr_scale", 1.0)), 0.0, -1.0
     warm_from = 0
     sched_frac = 0.0  # how far the timed cosine of an interrupted run had gone
 
@@ -146,6 +148,9 @@ def main(argv=None):
         step, train_seconds = st["step"], st.get("train_seconds", 0.0)
         # optimiser moments are not committed: warm up again from the committed weights
         warm_from = step
+        if args.continue_schedule is not None and args.continue_schedule >= 0:
+            sched_frac = args.continue_schedule
+            print(f"continuing the timed schedule from {sched_frac:.3f}", flush=True)
         print(f"resumed committed weights at step {step} (fresh optimiser)", flush=True)
     model.to(device); ema.to(device)
     print(f"{cfg['id']}: {count_params(model)} params, task {task}", flush=True)
