@@ -1,6 +1,6 @@
 """Held-out validation of a denoiser checkpoint (never a test set), for choosing between candidates.
 
-    /usr/bin/python3 -m scripts.training.validate scripts/training/checkpoints/restora-denoise.pt [more.pt ...]
+    /usr/bin/python3 -m scripts.training.validate scripts/training/checkpoints/restora-denoise.pt [more.pt ...] [--dirs D ...]
 
 Centre crops (128 px) of the held-out training photos (every 10th file, `data.split_holdout`), in
 two versions: as they are, and through a seeded `data.colour_augment` (sharp chroma detail, which
@@ -55,13 +55,16 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoints", nargs="+")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--dirs", nargs="+", default=None,
+                    help="held out of these training folders instead of the first checkpoint's (e.g. only the "
+                         "folders that no candidate has trained on since a folder changed)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     cs = None
     for path in args.checkpoints:
         m, st = load_checkpoint(path)
         # held out of the first checkpoint's training folders, and the same for all, so the scores compare
-        cs = cs or cases(st["config"]["data"]["dirs"])
+        cs = cs or cases(args.dirs or st["config"]["data"]["dirs"])
         vals = []
         with torch.no_grad():
             for name, noisy, smap, clean in cs:

@@ -347,3 +347,17 @@ def test_debian_photos_downscale_by_compression():
     assert downscale_factor(int(2.0 * w * h / 8), w, h) == 2   # lightly compressed: x2
     assert downscale_factor(int(1.0 * w * h / 8), w, h) == 3
     assert downscale_factor(int(0.4 * w * h / 8), w, h) == 4   # hard-compressed: x4 averages the blocks away
+
+
+def test_debian_photos_takes_the_largest_jpeg_of_an_archive():
+    """enlightenment-data's .edj backgrounds hold the photo as JPEG streams at several sizes among
+    other data: the largest stream is the photo that gets used; a plain JPEG is taken whole."""
+    import cv2
+    from scripts.training.debian_photos import largest_jpeg
+    rng = np.random.default_rng(1)
+    small = cv2.imencode(".jpg", (rng.random((16, 24, 3)) * 255).astype(np.uint8))[1].tobytes()
+    big = cv2.imencode(".jpg", (rng.random((48, 72, 3)) * 255).astype(np.uint8))[1].tobytes()
+    archive = b"Eet\x00header" + small + b"\x00" * 37 + big + b"trailing index"
+    im = cv2.imdecode(np.frombuffer(largest_jpeg(archive), np.uint8), cv2.IMREAD_COLOR)
+    assert im is not None and im.shape[:2] == (48, 72)
+    assert largest_jpeg(big) == big
