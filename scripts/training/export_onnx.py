@@ -69,12 +69,12 @@ DATA_NOTES = {
     "BSD200": "BSD200 (BSDS300 train split, 199 photos; Berkeley Segmentation Dataset, free for non-commercial "
               "research and education)",
     "T91": "T91 (Yang et al., IEEE TIP 2010, 91 photos; no licence stated by the source)",
-    "debian-photos": "50 photographs (21 until step 68,370 of restora-denoise) from Debian bookworm's "
-                     "plasma-workspace-wallpapers (LGPL-3), mate-backgrounds "
-                     "(GPL-2+), lomiri-wallpapers-16.04 and -20.04 (CC-BY-4.0, CC-BY-SA-4.0, CC0-1.0, CC-BY-SA-3.0), "
-                     "lxqt-themes (LGPL-2.1+ by debian/copyright, CC-BY-SA-3.0 by upstream), sddm-theme-maldives "
-                     "(CC-BY-3.0) and enlightenment-data (BSD-2-clause), area-downscaled x2-x4 "
-                     "(scripts/training/debian_photos.py lists authors and licences)",
+    # restora-denoise (shipped, to step 67611) saw the first 21; the folder has held 50 since session 7
+    "debian-photos": "photographs from Debian bookworm's wallpaper packages, area-downscaled x2-x4: 21 from "
+                     "plasma-workspace-wallpapers (LGPL-3) and mate-backgrounds (GPL-2+); since session 7 the folder "
+                     "also holds 29 from lomiri-wallpapers-16.04/-20.04 (CC-BY-4.0, CC-BY-SA-4.0, CC0-1.0, "
+                     "CC-BY-SA-3.0), lxqt-themes (LGPL-2.1+; CC-BY-SA-3.0 upstream), sddm-theme-maldives (CC-BY-3.0) "
+                     "and enlightenment-data (BSD-2-clause) (scripts/training/debian_photos.py lists authors and licences)",
 }
 
 
