@@ -25,6 +25,7 @@ import torch
 
 from .archs import build_model, count_params
 from .data import ROOT, write_atomic
+from .export_onnx import example_inputs
 from .train import load_config, paths_for
 
 TOL = 1e-5
@@ -57,16 +58,6 @@ def grow_weights(old: dict, model: torch.nn.Module) -> list[str]:
     return blocks
 
 
-def example_inputs(model, task: str, side: int = 64):
-    g = torch.Generator().manual_seed(0)
-    image = torch.rand(1, 3, side, side, generator=g)
-    if task == "denoise":
-        return image, torch.full((1, 1, side, side), 25 / 255)
-    if task == "inpaint":
-        return image, (torch.rand(1, 1, side, side, generator=g) > 0.8).float()
-    return (image,)
-
-
 def grow(config: str, root: Path = ROOT) -> dict:
     cfg = load_config(config)
     run_dir, ckpt_path = paths_for(cfg, root)
@@ -89,7 +80,7 @@ def grow(config: str, root: Path = ROOT) -> dict:
     if not blocks:
         raise GrowError(f"{config}: model.blocks {cfg['model'].get('blocks')} add no block to {old_cfg.get('blocks')}")
     with torch.no_grad():
-        inputs = example_inputs(model, cfg["task"])
+        inputs = example_inputs(cfg["task"], 1, 64, 64, seed=0)  # the exporter's parity inputs
         diff = float((old(*inputs) - model(*inputs)).abs().max())
     if diff > TOL:
         raise GrowError(f"grown model differs from the old one by {diff:.3g} (> {TOL})")

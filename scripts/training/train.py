@@ -132,14 +132,13 @@ def main(argv=None):
     step, lr_scale, train_seconds, best = 0, float(cfg["optim"].get("lr_scale", 1.0)), 0.0, -1.0
     warm_from = 0
     sched_frac = 0.0  # how far the timed cosine of an interrupted run had gone
+    saved_frac = None  # what the full state says about that; the committed weights do not say
 
     if state_path.exists():
         st = torch.load(state_path, map_location="cpu")
         model.load_state_dict(st["model"]); ema.load_state_dict(st["ema"]); opt.load_state_dict(st["opt"])
         step, lr_scale, train_seconds, best = st["step"], st.get("lr_scale", 1.0), st.get("train_seconds", 0.0), st.get("best", -1.0)
-        if args.continue_schedule is not None:
-            sched_frac = args.continue_schedule if args.continue_schedule >= 0 else float(st.get("sched_frac", 0.0))
-            print(f"continuing the timed schedule from {sched_frac:.3f}", flush=True)
+        saved_frac = float(st.get("sched_frac", 0.0))
         print(f"resumed full state at step {step}", flush=True)
     elif ckpt_path.exists():
         st = torch.load(ckpt_path, map_location="cpu")
@@ -148,10 +147,11 @@ def main(argv=None):
         step, train_seconds = st["step"], st.get("train_seconds", 0.0)
         # optimiser moments are not committed: warm up again from the committed weights
         warm_from = step
-        if args.continue_schedule is not None and args.continue_schedule >= 0:
-            sched_frac = args.continue_schedule
-            print(f"continuing the timed schedule from {sched_frac:.3f}", flush=True)
+        saved_frac = 0.0
         print(f"resumed committed weights at step {step} (fresh optimiser)", flush=True)
+    if args.continue_schedule is not None and saved_frac is not None:  # a resumed run: FRAC, or the saved one
+        sched_frac = args.continue_schedule if args.continue_schedule >= 0 else saved_frac
+        print(f"continuing the timed schedule from {sched_frac:.3f}", flush=True)
     model.to(device); ema.to(device)
     print(f"{cfg['id']}: {count_params(model)} params, task {task}", flush=True)
 
