@@ -17,16 +17,15 @@ new parameters, so `train.py` resumes from the committed weights with a fresh op
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
 import torch
 
 from .archs import build_model, count_params
-from .data import ROOT, write_atomic
+from .data import ROOT
 from .export_onnx import example_inputs
-from .train import load_config, paths_for
+from .train import committed_checkpoint, load_config, paths_for, save_atomic
 
 TOL = 1e-5
 
@@ -85,11 +84,8 @@ def grow(config: str, root: Path = ROOT) -> dict:
     if diff > TOL:
         raise GrowError(f"grown model differs from the old one by {diff:.3g} (> {TOL})")
 
-    buf = io.BytesIO()
-    torch.save({"ema": {k: v.detach().half() for k, v in model.state_dict().items()}, "step": step,
-                "train_seconds": seconds, "config": cfg, "hardware": ckpt.get("hardware", ""),
-                "grown_from": {"blocks": old_cfg.get("blocks"), "step": step}}, buf)
-    write_atomic(ckpt_path, buf.getvalue())
+    grown = committed_checkpoint(model.state_dict(), step, seconds, cfg, ckpt.get("hardware", ""))
+    save_atomic(grown | {"grown_from": {"blocks": old_cfg.get("blocks"), "step": step}}, ckpt_path)
     if state_path.exists():
         state_path.replace(run_dir / "state-before-grow.pt")
     return {"step": step, "blocks": blocks, "params": (count_params(old), count_params(model)), "diff": diff}

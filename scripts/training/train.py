@@ -96,6 +96,12 @@ def save_atomic(obj, path: Path):
     write_atomic(path, buf.getvalue())
 
 
+def committed_checkpoint(ema_state: dict, step: int, train_seconds: float, cfg: dict, hardware: str) -> dict:
+    """What scripts/training/checkpoints/<id>.pt holds: the EMA weights in fp16, step, time, config, hardware."""
+    return {"ema": {k: v.detach().cpu().half() for k, v in ema_state.items()}, "step": step,
+            "train_seconds": train_seconds, "config": cfg, "hardware": hardware}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("config")
@@ -176,9 +182,8 @@ def main(argv=None):
         save_atomic({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
                      "lr_scale": lr_scale, "train_seconds": train_seconds, "best": best, "config": cfg,
                      "sched_frac": min(1.0, time_frac())}, state_path)
-        save_atomic({"ema": {k: v.detach().cpu().half() for k, v in ema.state_dict().items()}, "step": step,
-                     "train_seconds": train_seconds, "config": cfg,
-                     "hardware": os.environ.get("RESTORA_TRAIN_HARDWARE", f"{args.device}, {args.threads} thread(s)")}, ckpt_path)
+        hardware = os.environ.get("RESTORA_TRAIN_HARDWARE", f"{args.device}, {args.threads} thread(s)")
+        save_atomic(committed_checkpoint(ema.state_dict(), step, train_seconds, cfg, hardware), ckpt_path)
         last_ckpt = time.time()
 
     stop = {"now": False}
