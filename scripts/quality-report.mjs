@@ -35,15 +35,22 @@ function evalRun(args) {
     console.error(`eval ${args.join(' ')} failed (exit ${r.status}):\n${(r.stderr || '').slice(-2000)}`);
     return null;
   }
+  if (res.type === 'error' || typeof res.psnr !== 'number') {
+    // e.g. E_NOT_FOUND when this checkout does not sit beside ../shared/datasets
+    console.error(`eval ${args.join(' ')} failed: ${res.error ? `${res.error.code}: ${res.error.message}` : lines[lines.length - 1]}`);
+    return null;
+  }
   console.log(`${args.join(' ')} -> PSNR ${res.psnr.toFixed(2)} SSIM ${res.ssim.toFixed(4)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   delete res.images;
   return res;
 }
 
 const rows = [];
+let failed = 0;
 const add = (group, label, key, args, extra = {}) => {
   const r = evalRun(args);
   if (r) rows.push({ group, label, key, ...extra, ...r });
+  else failed += 1;
 };
 
 if (only.has('denoise')) {
@@ -67,6 +74,12 @@ if (only.has('inpaint')) {
   for (const kind of opt.quick ? ['medium'] : ['thin', 'medium', 'thick']) {
     add('inpaint', `Kodak24 ${kind}`, `Kodak24/${kind}`, ['inpaint', '--data', path.join(data, 'Kodak24'), '--masks', path.join(root, 'test', 'fixtures', 'masks', kind), '--model', 'restora-inpaint']);
   }
+}
+
+if (failed) {
+  // a table with rows missing would read as measured; leave README, docs and cards as they were
+  console.error(`${failed} evaluation(s) failed; nothing was written`);
+  process.exit(1);
 }
 
 // ---- docs/quality.json (merged with earlier rows of other groups)
