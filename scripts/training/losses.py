@@ -5,6 +5,14 @@ def charbonnier(pred, target, eps: float = 1e-3):
     return torch.sqrt((pred - target) ** 2 + eps * eps).mean()
 
 
+def mse(pred, target):
+    """Mean squared error: what PSNR scores (Charbonnier, nearly L1 here, aims at the median instead)."""
+    return ((pred - target) ** 2).mean()
+
+
+LOSSES = {"charbonnier": charbonnier, "mse": mse}
+
+
 def masked_l1(pred, target, mask, hole_weight: float = 6.0):
     """L1 over the image plus extra weight on the hole (the only pixels an inpainter decides)."""
     err = (pred - target).abs()

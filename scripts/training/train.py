@@ -25,7 +25,7 @@ import yaml
 
 from .archs import build_model, count_params
 from .data import ROOT, TaskData, write_atomic
-from .losses import charbonnier, masked_l1, psnr
+from .losses import LOSSES, masked_l1, psnr
 
 
 
@@ -35,6 +35,10 @@ def load_config(path: str) -> dict:
     for key in ("id", "task", "model", "data", "optim"):
         if key not in cfg:
             raise ValueError(f"{path}: missing key {key!r}")
+    if cfg.get("loss", "charbonnier") not in LOSSES:
+        raise ValueError(f"{path}: loss {cfg['loss']!r} is not one of {sorted(LOSSES)}")
+    if cfg.get("loss") and cfg["task"] not in ("denoise", "upscale"):
+        raise ValueError(f"{path}: loss applies to denoise and upscale only (inpaint uses masked L1)")
     return cfg
 
 
@@ -58,13 +62,13 @@ def level_error(model, image, target):
     return (model.log_level(image) - torch.log1p(255 * target)).abs().mean()
 
 
-def forward_loss(task, model, inputs, target):
+def forward_loss(task, model, inputs, target, loss: str = "charbonnier"):
     if task == "estimate":
         return None, level_error(model, inputs[0], target)
     out = model(*inputs)
     if task == "inpaint":
         return out, masked_l1(out, target, inputs[1])
-    return out, charbonnier(out, target)
+    return out, LOSSES[loss](out, target)
 
 
 def evaluate(task, model, val, device) -> float:
@@ -155,6 +159,19 @@ def main(argv=None):
         warm_from = step
         saved_frac = 0.0
         print(f"resumed committed weights at step {step} (fresh optimiser)", flush=True)
+    elif cfg.get("init"):
+        # a new id that starts from another model's committed weights (e.g. a fine-tuning candidate);
+        # its step count and training time go on from there, with a fresh optimiser and a warm-up
+        init = Path(cfg["init"]) if Path(cfg["init"]).is_absolute() else ROOT / cfg["init"]
+        if not init.exists():
+            raise SystemExit(f"{args.config}: init checkpoint {cfg['init']} does not exist")
+        st = torch.load(init, map_location="cpu")
+        w = {k: v.float() for k, v in st["ema"].items()}
+        model.load_state_dict(w); ema.load_state_dict(w)
+        step, train_seconds = st["step"], st.get("train_seconds", 0.0)
+        warm_from = step
+        saved_frac = 0.0
+        print(f"started from {cfg['init']} at step {step} (fresh optimiser)", flush=True)
     if args.continue_schedule is not None and saved_frac is not None:  # a resumed run: FRAC, or the saved one
         sched_frac = args.continue_schedule if args.continue_schedule >= 0 else saved_frac
         print(f"continuing the timed schedule from {sched_frac:.3f}", flush=True)
@@ -203,7 +220,7 @@ def main(argv=None):
         tf = time_frac()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, optim_cfg, tf, warm_from)
-        _, loss = forward_loss(task, model, inputs, target)
+        _, loss = forward_loss(task, model, inputs, target, cfg.get("loss", "charbonnier"))
         lv = float(loss)
         if not math.isfinite(lv) or (run_loss is not None and step > 200 and lv > 20 * run_loss):
             print(f"step {step}: loss blew up ({lv:.4g}); rolling back, lr x0.5", flush=True)

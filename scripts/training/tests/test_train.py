@@ -58,8 +58,8 @@ def test_blow_up_rolls_back_and_halves_lr(tiny_config, tmp_path, capsys, monkeyp
     real = T.forward_loss
     calls = {"n": 0}
 
-    def flaky(task, model, inputs, target):
-        out, loss = real(task, model, inputs, target)
+    def flaky(task, model, inputs, target, loss_name="charbonnier"):
+        out, loss = real(task, model, inputs, target, loss_name)
         calls["n"] += 1
         if calls["n"] == 2:  # the second step's loss is NaN
             return out, loss * float("nan")
@@ -81,6 +81,41 @@ def test_bad_config_is_refused(tmp_path):
     bad.write_text("id: x\ntask: denoise\n")
     with pytest.raises(ValueError, match="missing key 'model'"):
         T.load_config(str(bad))
+
+
+def test_loss_is_chosen_by_the_config(tiny_config, tmp_path, monkeypatch):
+    """loss: mse trains on the mean squared error (the logged loss is MSE-sized, not Charbonnier-sized);
+    an unknown loss, or a loss for a task that has its own, is refused before anything runs."""
+    seen = []
+    real = T.LOSSES["mse"]
+    monkeypatch.setitem(T.LOSSES, "mse", lambda p, t: seen.append(1) or real(p, t))
+    assert run(tiny_config("denoise", loss="mse"), tmp_path) == 0
+    assert len(seen) == 3
+    assert T.forward_loss("denoise", lambda x, s: x, (torch.zeros(1, 3, 4, 4), None), torch.full((1, 3, 4, 4), 0.1),
+                          "mse")[1].item() == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="loss 'l3' is not one of"):
+        T.load_config(str(tiny_config("denoise", loss="l3")))
+    with pytest.raises(ValueError, match="denoise and upscale only"):
+        T.load_config(str(tiny_config("inpaint", loss="mse")))
+
+
+def test_init_starts_a_new_id_from_another_models_weights(tiny_config, tmp_path, capsys):
+    """A fine-tuning candidate (its own id) starts from another model's committed weights and step, with a
+    fresh optimiser; once it has its own state, init is ignored; a missing init file stops with its name."""
+    assert run(tiny_config("denoise"), tmp_path) == 0
+    base = tmp_path / "scripts" / "training" / "checkpoints" / "tiny-denoise.pt"
+    cand = tiny_config("denoise", id="tiny-cand", init=str(base))
+    capsys.readouterr()
+    assert run(cand, tmp_path, "--steps", "4") == 0
+    out = capsys.readouterr().out
+    assert f"started from {base} at step 3 (fresh optimiser)" in out and "stopped at step 4" in out
+    st = torch.load(tmp_path / "runs" / "tiny-cand" / "state.pt")
+    d = (st["ema"]["head.weight"] - torch.load(base)["ema"]["head.weight"].float()).abs().max()
+    assert st["step"] == 4 and 0 < d < 0.05
+    assert run(cand, tmp_path, "--steps", "5") == 0
+    assert "resumed full state at step 4" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="init checkpoint .*nowhere.pt does not exist"):
+        run(tiny_config("denoise", id="tiny-lost", init=str(tmp_path / "nowhere.pt")), tmp_path)
 
 
 def test_lr_schedule():
