@@ -150,28 +150,24 @@ def main(argv=None):
         step, lr_scale, train_seconds, best = st["step"], st.get("lr_scale", 1.0), st.get("train_seconds", 0.0), st.get("best", -1.0)
         saved_frac = float(st.get("sched_frac", 0.0))
         print(f"resumed full state at step {step}", flush=True)
-    elif ckpt_path.exists():
-        st = torch.load(ckpt_path, map_location="cpu")
-        w = {k: v.float() for k, v in st["ema"].items()}
-        model.load_state_dict(w); ema.load_state_dict(w)
-        step, train_seconds = st["step"], st.get("train_seconds", 0.0)
-        # optimiser moments are not committed: warm up again from the committed weights
-        warm_from = step
-        saved_frac = 0.0
-        print(f"resumed committed weights at step {step} (fresh optimiser)", flush=True)
-    elif cfg.get("init"):
-        # a new id that starts from another model's committed weights (e.g. a fine-tuning candidate);
-        # its step count and training time go on from there, with a fresh optimiser and a warm-up
-        init = Path(cfg["init"]) if Path(cfg["init"]).is_absolute() else ROOT / cfg["init"]
-        if not init.exists():
-            raise SystemExit(f"{args.config}: init checkpoint {cfg['init']} does not exist")
-        st = torch.load(init, map_location="cpu")
-        w = {k: v.float() for k, v in st["ema"].items()}
-        model.load_state_dict(w); ema.load_state_dict(w)
-        step, train_seconds = st["step"], st.get("train_seconds", 0.0)
-        warm_from = step
-        saved_frac = 0.0
-        print(f"started from {cfg['init']} at step {step} (fresh optimiser)", flush=True)
+    else:
+        # committed EMA weights without optimiser moments: this id's own checkpoint, or else (a new id, e.g. a
+        # fine-tuning candidate) the one named by `init:`; step and training time go on from there, with a
+        # fresh optimiser that warms up again
+        committed = ckpt_path if ckpt_path.exists() else None
+        if committed is None and cfg.get("init"):
+            committed = Path(cfg["init"]) if Path(cfg["init"]).is_absolute() else ROOT / cfg["init"]
+            if not committed.exists():
+                raise SystemExit(f"{args.config}: init checkpoint {cfg['init']} does not exist")
+        if committed is not None:
+            st = torch.load(committed, map_location="cpu")
+            w = {k: v.float() for k, v in st["ema"].items()}
+            model.load_state_dict(w); ema.load_state_dict(w)
+            step, train_seconds = st["step"], st.get("train_seconds", 0.0)
+            warm_from = step
+            saved_frac = 0.0
+            how = "resumed committed weights" if committed == ckpt_path else f"started from {cfg['init']}"
+            print(f"{how} at step {step} (fresh optimiser)", flush=True)
     if args.continue_schedule is not None and saved_frac is not None:  # a resumed run: FRAC, or the saved one
         sched_frac = args.continue_schedule if args.continue_schedule >= 0 else saved_frac
         print(f"continuing the timed schedule from {sched_frac:.3f}", flush=True)
