@@ -18,6 +18,14 @@ import torch.nn.functional as F
 from .archs import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository; relative paths in configs start here
+
+
+def repo_path(path) -> Path:
+    """A path from a config: as it is when absolute, else relative to the repository root."""
+    path = Path(path)
+    return path if path.is_absolute() else ROOT / path
+
+
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
@@ -350,8 +358,7 @@ class TaskData:
     def estimator(self):
         """The noise estimator checkpoint in cfg["estimator"] (relative to the repo root), loaded once."""
         if self._estimator is None:
-            path = Path(self.cfg["estimator"])
-            self._estimator, _ = load_checkpoint(path if path.is_absolute() else ROOT / path)
+            self._estimator, _ = load_checkpoint(repo_path(self.cfg["estimator"]))
         return self._estimator
 
     def cam_sampler(self, size: int) -> "CropSampler":

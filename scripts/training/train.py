@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from .archs import build_model, count_params
-from .data import ROOT, TaskData, write_atomic
+from .archs import build_model, count_params, load_ema
+from .data import ROOT, TaskData, repo_path, write_atomic
 from .losses import LOSSES, masked_l1, psnr
 
 
@@ -156,13 +156,12 @@ def main(argv=None):
         # fresh optimiser that warms up again
         committed = ckpt_path if ckpt_path.exists() else None
         if committed is None and cfg.get("init"):
-            committed = Path(cfg["init"]) if Path(cfg["init"]).is_absolute() else ROOT / cfg["init"]
+            committed = repo_path(cfg["init"])
             if not committed.exists():
                 raise SystemExit(f"{args.config}: init checkpoint {cfg['init']} does not exist")
         if committed is not None:
             st = torch.load(committed, map_location="cpu")
-            w = {k: v.float() for k, v in st["ema"].items()}
-            model.load_state_dict(w); ema.load_state_dict(w)
+            load_ema(model, st); load_ema(ema, st)
             step, train_seconds = st["step"], st.get("train_seconds", 0.0)
             warm_from = step
             saved_frac = 0.0
