@@ -229,6 +229,14 @@ describe('settings and presets persist in dataDir', () => {
     expect(await call('settings.get', {})).toMatchObject({ quality: 50, theme: 'light', suffix: '-x' });
   });
 
+  it('a settings.get sent after a settings.set answers with what that set wrote', async () => {
+    // not awaited: the get starts while the write is still on its way to the disk
+    const set = call('settings.set', { quality: 61, suffix: '-late' });
+    const get = call('settings.get', {});
+    expect(await get).toMatchObject({ quality: 61, suffix: '-late' });
+    await set;
+  });
+
   it('a broken settings file reads as defaults and is kept aside', async () => {
     fs.mkdirSync(dataDir, { recursive: true });
     fs.writeFileSync(path.join(dataDir, 'settings.json'), '{"quality": 9000');

@@ -64,14 +64,16 @@ export function createStore(dataDir: string): Store {
   const sorted = (list: Preset[]) => [...list].sort((a, b) => a.name.localeCompare(b.name));
 
   return {
-    getSettings,
+    // reads wait for the writes queued before them, so a settings.get never answers with a file
+    // older than a settings.set the caller has already sent
+    getSettings: () => serial(getSettings),
     setSettings: (patch) =>
       serial(async () => {
         const next = Settings.parse({ ...(await getSettings()), ...patch });
         await save(settingsFile, next);
         return next;
       }),
-    listPresets: async () => sorted(await listPresets()),
+    listPresets: () => serial(async () => sorted(await listPresets())),
     savePreset: (p) =>
       serial(async () => {
         const list = sorted([...(await listPresets()).filter((x) => x.name !== p.name), p]);

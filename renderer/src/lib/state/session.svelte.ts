@@ -8,6 +8,7 @@ import {
   type RestoraApi,
   type SettingsPatch,
 } from '../../../../app/contract/index.ts';
+import { SettingsSync } from '../settings-sync.ts';
 
 export type AppInfo = CallResult<'app.info'>;
 
@@ -32,12 +33,12 @@ export class SessionState {
   connected = $state(true);
   loading = $state(true);
   fatal = $state<string | null>(null);
-  #settingsTimer: ReturnType<typeof setTimeout> | null = null;
-  #pending: SettingsPatch = {};
+  readonly #settingsSync: SettingsSync;
 
   constructor(api: RestoraApi, mode: 'electron' | 'web') {
     this.api = api;
     this.mode = mode;
+    this.#settingsSync = new SettingsSync(api, this);
   }
 
   async init(): Promise<void> {
@@ -84,29 +85,9 @@ export class SessionState {
   }
 
   /** Change settings now in the UI, persist shortly after (typing in a field sends one call). */
-  updateSettings(patch: SettingsPatch, delay = 300): Promise<void> {
-    this.settings = { ...this.settings, ...patch } as Settings;
-    this.#pending = { ...this.#pending, ...patch };
-    if (this.#settingsTimer) clearTimeout(this.#settingsTimer);
-    return new Promise((resolve) => {
-      this.#settingsTimer = setTimeout(async () => {
-        this.#settingsTimer = null;
-        const p = this.#pending;
-        this.#pending = {};
-        try {
-          this.settings = await this.api.call('settings.set', p);
-          if (p.ep !== undefined || p.threads !== undefined) await this.refreshInfo();
-        } catch (e) {
-          this.error(e);
-          try {
-            this.settings = await this.api.call('settings.get', {});
-          } catch {
-            // keep what we have
-          }
-        }
-        resolve();
-      }, delay);
-    });
+  async updateSettings(patch: SettingsPatch, delay = 300): Promise<void> {
+    const sent = await this.#settingsSync.update(patch, delay);
+    if (sent && (sent.ep !== undefined || sent.threads !== undefined)) await this.refreshInfo();
   }
 
   async savePreset(preset: Preset): Promise<void> {
