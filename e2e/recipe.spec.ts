@@ -1,4 +1,4 @@
-// Recipes: denoise then upscale x2, saved as a named preset, applied to a whole batch in one pass.
+// Recipes: denoise (8 passes) then upscale x2, saved as a named preset, applied to a whole batch in one pass.
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -15,10 +15,13 @@ test('a chained recipe saved as a preset and applied to a batch in one pass', as
   await denoise.getByLabel('Auto: estimate the noise level of each photo').uncheck();
   await denoise.getByLabel('Strength').fill('30');
   await expect(denoise.locator('output')).toHaveText('σ 15');
+  // best quality (8 passes) on the denoise step only
+  await denoise.getByRole('checkbox', { name: /^Best quality: 8 passes/ }).check();
   await page.getByRole('button', { name: '+ Upscale' }).click();
   const up = page.locator('li[data-task="upscale"]');
   await expect(up.getByLabel('×2')).toBeChecked();
-  await expect(page.getByTestId('recipe-summary')).toHaveText('Denoise σ 15 → Upscale ×2');
+  await expect(up.getByRole('checkbox', { name: /^Best quality: 8 passes/ })).not.toBeChecked();
+  await expect(page.getByTestId('recipe-summary')).toHaveText('Denoise σ 15, 8 passes → Upscale ×2');
   // every step shows its model card
   await up.getByText(/^Model card:/).click();
   await expect(up.getByText('Architecture')).toBeVisible();
@@ -33,7 +36,7 @@ test('a chained recipe saved as a preset and applied to a batch in one pass', as
   await expect(page.getByText('Add a step: denoise, upscale or inpaint.')).toBeVisible();
   await page.getByLabel('Preset', { exact: true }).selectOption('Scans: clean + 2x');
   await page.getByRole('button', { name: 'Apply' }).click();
-  await expect(page.getByTestId('recipe-summary')).toHaveText('Denoise σ 15 → Upscale ×2');
+  await expect(page.getByTestId('recipe-summary')).toHaveText('Denoise σ 15, 8 passes → Upscale ×2');
   await shot(page, 'recipe', 'recipe');
 
   await addPath(page, dir);

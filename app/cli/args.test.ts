@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseCommand } from './args.ts';
+import { parseCommand, type BatchCommand } from './args.ts';
 import { formatSeconds, humanReport } from './progress.ts';
 import { parseRecipe } from './recipe.ts';
 import { UsageError } from './usage.ts';
@@ -54,6 +54,20 @@ describe('parseCommand', () => {
       { task: 'inpaint', mask: path.resolve('/base', 'm.png') },
       { task: 'denoise', sigma: 25 },
     ]);
+  });
+
+  it('passes 8 (self-ensemble) on every task, in flags and in recipes', () => {
+    expect(parseCommand(['denoise', 'a.jpg', '--passes', '8'])).toMatchObject({ recipe: [{ task: 'denoise', sigma: 'auto', passes: 8 }] });
+    expect(parseCommand(['upscale', 'a.jpg', '--scale', '4', '--passes', '8'])).toMatchObject({ recipe: [{ task: 'upscale', scale: 4, passes: 8 }] });
+    expect(parseCommand(['inpaint', 'a.jpg', '--mask', 'm.png', '--passes', '1'])).toMatchObject({ recipe: [{ task: 'inpaint', passes: 1 }] });
+    expect((parseCommand(['denoise', 'a.jpg']) as BatchCommand).recipe[0]).not.toHaveProperty('passes');
+    expect(parseRecipe('denoise:passes=8:sigma=15,upscale:scale=2', '/b')).toEqual([{ task: 'denoise', sigma: 15, passes: 8 }, { task: 'upscale', scale: 2 }]);
+    expect(usage(['denoise', 'a.jpg', '--passes', '4'])).toMatch(/--passes must be 1 or 8/);
+    expect(usage(['run', 'a.jpg', '--recipe', 'denoise:passes=2'])).toMatch(/recipe passes must be 1 or 8/);
+    expect(usage(['run', 'a.jpg', '--recipe', 'denoise', '--passes', '8'])).toMatch(/inside the recipe/);
+    expect(parseCommand(['eval', 'denoise', '--data', 'd', '--passes', '8'])).toMatchObject({ passes: 8 });
+    expect(usage(['eval', 'upscale', '--data', 'd', '--model', 'bicubic', '--passes', '8'])).toMatch(/bicubic has none/);
+    expect(parseCommand(['bench', '--task', 'denoise', '--passes', '8'])).toMatchObject({ tasks: ['denoise'], passes: 8 });
   });
 
   it('rejects unknown flags, bad values and missing inputs with a usage error', () => {

@@ -1,8 +1,8 @@
 // Command-line parsing (node:util parseArgs, strict): argv -> one typed command, or a UsageError.
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ExecutionProvider, OutputFormat, type OutputOptions, type Recipe, type RuntimeOptions, Task } from '../contract/index.ts';
-import { parseRecipe, parseScale, parseSigma } from './recipe.ts';
+import { ExecutionProvider, OutputFormat, type OutputOptions, type Passes, type Recipe, type RuntimeOptions, Task } from '../contract/index.ts';
+import { parsePasses, parseRecipe, parseScale, parseSigma } from './recipe.ts';
 import { UsageError } from './usage.ts';
 
 export interface CommonOptions {
@@ -49,6 +49,7 @@ export interface EvalCommand extends CommonOptions {
   scale?: 2 | 4;
   masks?: string;
   model?: string; // a model id, or 'bicubic' (upscale only)
+  passes?: Passes;
   limit?: number;
   runtime: Partial<RuntimeOptions>;
 }
@@ -58,6 +59,7 @@ export interface BenchCommand extends CommonOptions {
   width: number;
   height: number;
   repeats: number;
+  passes?: Passes;
   runtime: Partial<RuntimeOptions>;
 }
 export interface HelpCommand {
@@ -82,6 +84,7 @@ const batchOpts: Options = {
   out: { type: 'string', short: 'o' },
   recursive: { type: 'boolean', short: 'r' },
   model: { type: 'string' },
+  passes: { type: 'string' },
   format: { type: 'string' },
   quality: { type: 'string' },
   suffix: { type: 'string' },
@@ -181,19 +184,22 @@ function parseBatch(command: BatchCommand['command'], argv: string[]): BatchComm
   if (positionals.length === 0) throw new UsageError(`restora ${command}: name at least one file or folder`);
   if (v.resume && v['no-resume']) throw new UsageError('--resume and --no-resume contradict each other');
   const model = str(v, 'model');
+  const passesS = str(v, 'passes');
+  const extra = { ...(model ? { model } : {}), ...(passesS !== undefined ? { passes: parsePasses(passesS) } : {}) };
   let recipe: Recipe;
   if (command === 'denoise') {
-    recipe = [{ task: 'denoise', sigma: parseSigma(str(v, 'sigma') ?? 'auto'), ...(model ? { model } : {}) }];
+    recipe = [{ task: 'denoise', sigma: parseSigma(str(v, 'sigma') ?? 'auto'), ...extra }];
   } else if (command === 'upscale') {
-    recipe = [{ task: 'upscale', scale: parseScale(str(v, 'scale') ?? '2'), ...(model ? { model } : {}) }];
+    recipe = [{ task: 'upscale', scale: parseScale(str(v, 'scale') ?? '2'), ...extra }];
   } else if (command === 'inpaint') {
     const mask = str(v, 'mask');
     if (!mask) throw new UsageError('restora inpaint needs --mask FILE (a PNG, white = fill)');
-    recipe = [{ task: 'inpaint', mask: path.resolve(mask), ...(model ? { model } : {}) }];
+    recipe = [{ task: 'inpaint', mask: path.resolve(mask), ...extra }];
   } else {
     const text = str(v, 'recipe');
     if (!text) throw new UsageError('restora run needs --recipe, e.g. --recipe "denoise:sigma=auto,upscale:scale=2"');
     if (model) throw new UsageError('restora run: give the model inside the recipe (denoise:model=ID), not with --model');
+    if (passesS !== undefined) throw new UsageError('restora run: give passes inside the recipe (denoise:passes=8), not with --passes');
     recipe = parseRecipe(text);
   }
   const output: Partial<OutputOptions> = {};
@@ -233,7 +239,7 @@ function parseBatch(command: BatchCommand['command'], argv: string[]): BatchComm
 function parseEval(argv: string[]): EvalCommand | HelpCommand {
   const { values: v, positionals } = parse(
     argv,
-    { ...common, ...runtimeOpts, data: { type: 'string' }, sigma: { type: 'string' }, noise: { type: 'string' }, scale: { type: 'string' }, masks: { type: 'string' }, model: { type: 'string' }, limit: { type: 'string' } },
+    { ...common, ...runtimeOpts, data: { type: 'string' }, sigma: { type: 'string' }, noise: { type: 'string' }, scale: { type: 'string' }, masks: { type: 'string' }, model: { type: 'string' }, passes: { type: 'string' }, limit: { type: 'string' } },
     'eval',
   );
   if (v.help) return { kind: 'help' };
@@ -256,6 +262,9 @@ function parseEval(argv: string[]): EvalCommand | HelpCommand {
   if (str(v, 'masks') !== undefined && task !== 'inpaint') throw new UsageError('--masks applies to eval inpaint only');
   const model = str(v, 'model');
   if (model === 'bicubic' && task !== 'upscale') throw new UsageError('--model bicubic applies to eval upscale only');
+  const passesS = str(v, 'passes');
+  const passes = passesS === undefined ? undefined : parsePasses(passesS);
+  if (passes === 8 && model === 'bicubic') throw new UsageError('--passes 8 runs a model 8 times; --model bicubic has none');
   const masks = str(v, 'masks');
   return {
     kind: 'eval',
@@ -266,6 +275,7 @@ function parseEval(argv: string[]): EvalCommand | HelpCommand {
     ...(task === 'upscale' ? { scale: parseScale(scaleS ?? '4') } : {}),
     ...(masks ? { masks: path.resolve(masks) } : {}),
     ...(model ? { model } : {}),
+    ...(passes !== undefined ? { passes } : {}),
     ...(int(v, 'limit', 1, 1_000_000) !== undefined ? { limit: int(v, 'limit', 1, 1_000_000) } : {}),
     runtime: runtimeOf(v),
     ...commonOf(v),
@@ -275,7 +285,7 @@ function parseEval(argv: string[]): EvalCommand | HelpCommand {
 export const BENCH_TASKS = ['denoise', 'upscale-x2', 'upscale-x4', 'inpaint', 'preview'] as const;
 
 function parseBench(argv: string[]): BenchCommand | HelpCommand {
-  const { values: v, positionals } = parse(argv, { ...common, ...runtimeOpts, task: { type: 'string', multiple: true }, size: { type: 'string' }, repeats: { type: 'string' } }, 'bench');
+  const { values: v, positionals } = parse(argv, { ...common, ...runtimeOpts, task: { type: 'string', multiple: true }, size: { type: 'string' }, repeats: { type: 'string' }, passes: { type: 'string' } }, 'bench');
   if (v.help) return { kind: 'help' };
   if (positionals.length) throw new UsageError(`restora bench: unexpected argument "${positionals[0]}"`);
   let tasks: string[] | undefined;
@@ -302,7 +312,17 @@ function parseBench(argv: string[]): BenchCommand | HelpCommand {
     height = Number(m[2]);
     if (width < 16 || height < 16 || width * height > 100e6) throw new UsageError(`--size ${size}: each side at least 16 px, at most 100 megapixels in all`);
   }
-  return { kind: 'bench', ...(tasks ? { tasks } : {}), width, height, repeats: int(v, 'repeats', 1, 100) ?? 3, runtime: runtimeOf(v), ...commonOf(v) };
+  const passesS = str(v, 'passes');
+  return {
+    kind: 'bench',
+    ...(tasks ? { tasks } : {}),
+    width,
+    height,
+    repeats: int(v, 'repeats', 1, 100) ?? 3,
+    ...(passesS !== undefined ? { passes: parsePasses(passesS) } : {}),
+    runtime: runtimeOf(v),
+    ...commonOf(v),
+  };
 }
 
 /** Parse the arguments after `restora` (process.argv.slice(2)). */

@@ -1,8 +1,9 @@
 // `--recipe "denoise:sigma=auto,upscale:scale=2,inpaint:mask=m.png"`: steps separated by commas,
-// each a task name followed by `:key=value` parameters (several allowed: `denoise:sigma=25:model=x`).
+// each a task name followed by `:key=value` parameters (several allowed: `denoise:sigma=25:model=x`;
+// every task takes `passes=8`, the self-ensemble).
 // A comma inside a mask path is not supported (name the mask file without one).
 import path from 'node:path';
-import { Recipe, type Step } from '../contract/index.ts';
+import { Recipe, type Passes, type Step } from '../contract/index.ts';
 import { UsageError } from './usage.ts';
 
 /** Parse a sigma value: 'auto' or a number on the 0-255 scale (0..100). */
@@ -18,6 +19,13 @@ export function parseScale(v: string, flag = '--scale'): 2 | 4 {
   if (v === '2') return 2;
   if (v === '4') return 4;
   throw new UsageError(`${flag} must be 2 or 4, not "${v}"`);
+}
+
+/** Model runs per tile: 1, or 8 (self-ensemble: the 8 rotations and mirrors, averaged). */
+export function parsePasses(v: string, flag = '--passes'): Passes {
+  if (v === '1') return 1;
+  if (v === '8') return 8;
+  throw new UsageError(`${flag} must be 1 or 8 (8: each tile runs in its 8 rotations and mirrors, averaged; about 8x the time), not "${v}"`);
 }
 
 export function parseRecipe(text: string, cwd = process.cwd()): Recipe {
@@ -38,17 +46,20 @@ export function parseRecipe(text: string, cwd = process.cwd()): Recipe {
       for (const k of kv.keys()) if (!keys.includes(k)) throw new UsageError(`recipe step "${part}": unknown parameter "${k}" (${task} takes ${keys.join(', ')})`);
     };
     const model = kv.get('model');
+    const passes = kv.get('passes');
+    // what every task takes besides its own parameters
+    const extra = { ...(model ? { model } : {}), ...(passes !== undefined ? { passes: parsePasses(passes, 'recipe passes') } : {}) };
     if (task === 'denoise') {
-      allowed(['sigma', 'model']);
-      steps.push({ task, sigma: parseSigma(kv.get('sigma') ?? 'auto', 'recipe sigma'), ...(model ? { model } : {}) });
+      allowed(['sigma', 'model', 'passes']);
+      steps.push({ task, sigma: parseSigma(kv.get('sigma') ?? 'auto', 'recipe sigma'), ...extra });
     } else if (task === 'upscale') {
-      allowed(['scale', 'model']);
-      steps.push({ task, scale: parseScale(kv.get('scale') ?? '2', 'recipe scale'), ...(model ? { model } : {}) });
+      allowed(['scale', 'model', 'passes']);
+      steps.push({ task, scale: parseScale(kv.get('scale') ?? '2', 'recipe scale'), ...extra });
     } else if (task === 'inpaint') {
-      allowed(['mask', 'model']);
+      allowed(['mask', 'model', 'passes']);
       const mask = kv.get('mask');
       if (!mask) throw new UsageError(`recipe step "${part}": inpaint needs mask=FILE (white = fill)`);
-      steps.push({ task, mask: path.resolve(cwd, mask), ...(model ? { model } : {}) });
+      steps.push({ task, mask: path.resolve(cwd, mask), ...extra });
     } else {
       throw new UsageError(`recipe step "${part}": unknown task "${task}" (denoise, upscale or inpaint)`);
     }

@@ -17,21 +17,23 @@ Commands
   restora denoise <files and folders...> [--sigma N|auto]
   restora upscale <files and folders...> [--scale 2|4]
   restora inpaint <files and folders...> --mask FILE
-  restora run <files and folders...> --recipe "denoise:sigma=auto,upscale:scale=2"
+  restora run <files and folders...> --recipe "denoise:sigma=auto:passes=8,upscale:scale=2"
   restora models [--json]                      list the models
   restora models add FILE.onnx [--task T] [--id ID]   inspect a model and add it
   restora info [--ep E] [--json]               execution provider in use, and why
   restora serve [--port N]                     web mode on 127.0.0.1 (prints its URL)
   restora eval denoise|upscale|inpaint --data DIR [--sigma N|auto] [--noise N] [--scale 2|4]
-               [--masks DIR] [--model ID|bicubic] [--limit N] [--json]
+               [--masks DIR] [--model ID|bicubic] [--passes 1|8] [--limit N] [--json]
                (a folder of clean images gets Gaussian noise of --noise, default the
                --sigma given or 25; --sigma auto then lets the engine estimate it)
-  restora bench [--task T] [--size WxH] [--threads N] [--ep E] [--repeats N] [--json]
+  restora bench [--task T] [--size WxH] [--threads N] [--ep E] [--repeats N] [--passes 1|8] [--json]
 
 Batch options (denoise, upscale, inpaint, run)
   --out DIR            output folder (default: <input folder>/restored, tree kept)
   -r, --recursive      walk sub-folders of the folders given
   --model ID           model to use (see: restora models)
+  --passes 1|8         8: best quality; the model sees each tile in its 8 rotations and
+                       mirrors and the results are averaged (about 8x the time; default 1)
   --ep E               execution provider: auto, cpu, cuda, dml, coreml, webgpu (default auto)
   --tile N             tile size in pixels (0: the model's advice)
   --threads N          CPU threads (0: let the runtime choose)

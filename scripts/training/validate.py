@@ -9,6 +9,10 @@ the map; a seeded camera-noise version (`data.camera_noise`) is run twice: with 
 noise, and with what the shipped noise estimator reads on it (as `--sigma auto` would); one more
 camera-noise version, as after in-camera noise reduction (`nr_p=1`), gets the estimator's reading. Prints
 PSNR (8-bit rounded output, RGB) per case and the mean over all cases, which is the selection score.
+
+`--passes 8` scores the self-ensemble the engine runs for "Best quality" (app/engine/tiling/tiler.ts:
+each crop in its 8 rotations and mirrors, turned back and averaged); 2 and 4 score subsets of those
+(identity + transpose; identity, both mirrors, transpose + both mirrors), to see what fewer passes keep.
 """
 from __future__ import annotations
 
@@ -51,6 +55,34 @@ def cases(dirs, size=128):
 
 
 
+# the symmetries of the square as the engine numbers them (tiler.ts `dihedral`): bit 4 transpose,
+# then bit 1 mirror left-right, then bit 2 top-bottom
+PASS_SETS = {1: [0], 2: [0, 4], 4: [0, 3, 5, 6], 8: list(range(8))}
+
+
+def dihedral(x, k, inverse=False):
+    if not inverse:
+        if k & 4:
+            x = x.transpose(-1, -2)
+        if k & 1:
+            x = x.flip(-1)
+        if k & 2:
+            x = x.flip(-2)
+        return x
+    if k & 2:
+        x = x.flip(-2)
+    if k & 1:
+        x = x.flip(-1)
+    if k & 4:
+        x = x.transpose(-1, -2)
+    return x
+
+
+def ensemble(m, noisy, smap, passes=1):
+    ks = PASS_SETS[passes]
+    return sum(dihedral(m(dihedral(noisy, k), dihedral(smap, k)), k, inverse=True) for k in ks) / len(ks)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoints", nargs="+")
@@ -58,6 +90,8 @@ def main(argv=None):
     ap.add_argument("--dirs", nargs="+", default=None,
                     help="held out of these training folders instead of the first checkpoint's (e.g. only the "
                          "folders that no candidate has trained on since a folder changed)")
+    ap.add_argument("--passes", type=int, default=1, choices=sorted(PASS_SETS),
+                    help="8: the engine's self-ensemble (Best quality); 2 and 4: subsets of it")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     cs = None
@@ -68,11 +102,11 @@ def main(argv=None):
         vals = []
         with torch.no_grad():
             for name, noisy, smap, clean in cs:
-                v = float(np.mean([psnr(m(noisy[k:k + 8], smap[k:k + 8]), clean[k:k + 8])
+                v = float(np.mean([psnr(ensemble(m, noisy[k:k + 8], smap[k:k + 8], args.passes), clean[k:k + 8])
                                    for k in range(0, clean.shape[0], 8)]))
                 vals.append(v)
                 print(f"  {name:18s} {v:6.2f} dB")
-        print(f"{path}: step {st['step']}, score (mean) {np.mean(vals):.3f} dB")
+        print(f"{path}: step {st['step']}, {args.passes} pass(es), score (mean) {np.mean(vals):.3f} dB")
     return 0
 
 

@@ -13,6 +13,8 @@
 //   comes from a separate session of the same model, made through the same backend
 //   (InferenceBackend.load, same provider and threads), run once per tile of the engine's tile
 //   plan (tile, overlap and size multiple as the runtime computes them), timing only `run`.
+// - --passes 8 times every row as a self-ensemble (each tile run in its 8 rotations and mirrors);
+//   the bare time then counts 8 runs per tile, so the overhead stays the engine's own.
 // One warm-up run (session creation and provider probes) precedes the timed runs of each row.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
-import type { Recipe, RuntimeOptions } from '../../contract/index.ts';
+import type { Passes, Recipe, RuntimeOptions } from '../../contract/index.ts';
 import type { Engine, RgbImage } from '../api.ts';
 import { median } from '../batch/eta.ts';
 import { writeFileAtomic } from '../image/writer.ts';
@@ -40,6 +42,8 @@ export interface BenchOptions {
   width: number;
   height: number;
   repeats: number;
+  /** Model runs per tile (8: self-ensemble); default 1. */
+  passes?: Passes;
   runtime?: Partial<RuntimeOptions>;
   /** The engine's model registry (resolves each task's default model exactly as the engine does). */
   registry: ModelRegistry;
@@ -61,6 +65,7 @@ export interface BenchResult {
   overhead_ratio: number;
   tiles: number;
   tile: number;
+  passes: Passes;
   ep: string;
   threads: number;
   repeats: number;
@@ -124,8 +129,8 @@ export function tilePlan(model: RunnableModel, width: number, height: number, ti
   return { tile, windowW: px.window, windowH: py.window, count: px.starts.length * py.starts.length };
 }
 
-/** A bare session of the model with feeds of the tile shape; `once()` times run over all tiles. */
-async function bareRunner(backend: InferenceBackend, model: RunnableModel, plan: ReturnType<typeof tilePlan>, ep: string, threads: number) {
+/** A bare session of the model with feeds of the tile shape; `once()` times `passes` runs per tile over all tiles. */
+async function bareRunner(backend: InferenceBackend, model: RunnableModel, plan: ReturnType<typeof tilePlan>, ep: string, threads: number, passes: number) {
   const session = await backend.load(model.path, { ep: ep as ConcreteEp, threads });
   const feeds: Record<string, TensorData> = {};
   for (const inp of model.inputs) {
@@ -140,7 +145,7 @@ async function bareRunner(backend: InferenceBackend, model: RunnableModel, plan:
   return {
     async once(): Promise<number> {
       let sum = 0;
-      for (let t = 0; t < plan.count; t++) {
+      for (let t = 0; t < plan.count * passes; t++) {
         const t0 = performance.now();
         await session.run(feeds);
         sum += performance.now() - t0;
@@ -173,14 +178,16 @@ export async function runBench(engine: Engine, opts: BenchOptions): Promise<{ ma
       let input: RgbImage = img;
       let planW = width;
       let planH = height;
-      if (spec.task === 'denoise') recipe = [{ task: 'denoise', sigma: 25, model: model.id }];
-      else if (spec.task === 'upscale') recipe = [{ task: 'upscale', scale: spec.scale!, model: model.id }];
+      const passes = opts.passes ?? 1;
+      const modelOpts = { model: model.id, ...(passes === 8 ? { passes } : {}) };
+      if (spec.task === 'denoise') recipe = [{ task: 'denoise', sigma: 25, ...modelOpts }];
+      else if (spec.task === 'upscale') recipe = [{ task: 'upscale', scale: spec.scale!, ...modelOpts }];
       else {
         const mask = synthMask(width, height, 2);
         const maskFile = path.join(tmp, 'mask.png');
         const png = await sharp(Buffer.from(mask.map((v) => (v ? 255 : 0))), { raw: { width, height, channels: 1 } }).png().toBuffer();
         await writeFileAtomic(maskFile, png);
-        recipe = [{ task: 'inpaint', mask: maskFile, model: model.id }];
+        recipe = [{ task: 'inpaint', mask: maskFile, ...modelOpts }];
       }
       let megapixels = (width * height * model.scale * model.scale) / 1e6;
       let once: () => Promise<unknown>;
@@ -198,7 +205,7 @@ export async function runBench(engine: Engine, opts: BenchOptions): Promise<{ ma
       } else {
         once = () => engine.run(input, recipe, { runtime });
       }
-      log(`bench ${row}: ${model.id}, ${input.width}x${input.height}, ${opts.repeats} run(s) ...`);
+      log(`bench ${row}: ${model.id}, ${input.width}x${input.height}${passes === 8 ? ', 8 passes' : ''}, ${opts.repeats} run(s) ...`);
       // warm-up on a small crop: sessions and provider probes are not what we time
       const warm: RgbImage = { width: Math.min(64, width), height: Math.min(64, height), data: synthPhoto(Math.min(64, width), Math.min(64, height), 3) };
       if (spec.task !== 'inpaint') await engine.run(warm, recipe, { runtime });
@@ -213,7 +220,7 @@ export async function runBench(engine: Engine, opts: BenchOptions): Promise<{ ma
       const times = [await timed()];
       const peak = peakRssMb();
       const plan = tilePlan(model, planW, planH, runtime.tile);
-      const bareRun = await bareRunner(backend, model, plan, info.active, threads);
+      const bareRun = await bareRunner(backend, model, plan, info.active, threads, passes);
       const bareTimes: number[] = [];
       try {
         // interleaved, so that a machine busy with other work slows both alike
@@ -239,6 +246,7 @@ export async function runBench(engine: Engine, opts: BenchOptions): Promise<{ ma
         overhead_ratio: bare > 0 ? seconds / bare : NaN,
         tiles: plan.count,
         tile: plan.tile,
+        passes,
         ep: info.active,
         threads: info.threads,
         repeats: opts.repeats,
@@ -266,6 +274,7 @@ export interface BenchCliOptions {
   width: number;
   height: number;
   repeats: number;
+  passes?: Passes;
   runtime?: Partial<RuntimeOptions>;
   json: boolean;
   registry: ModelRegistry;
@@ -278,6 +287,7 @@ export async function benchCommand(engine: Engine, cmd: BenchCliOptions, io: { o
     width: cmd.width,
     height: cmd.height,
     repeats: cmd.repeats,
+    ...(cmd.passes ? { passes: cmd.passes } : {}),
     ...(cmd.runtime ? { runtime: cmd.runtime } : {}),
     registry: cmd.registry,
     log: (s) => io.err(s + '\n'),
@@ -288,7 +298,7 @@ export async function benchCommand(engine: Engine, cmd: BenchCliOptions, io: { o
   }
   io.out(`${machine.cpu}, ${machine.cores} cores, ${machine.threads} threads, ${machine.ep}; onnxruntime-node ${machine.onnxruntime}, node ${machine.node}\n`);
   const head = ['task', 'model', 'size', 's/MP', 'peak RSS MB', 'overhead', 'tiles'];
-  const rows = results.map((r) => [r.task, r.model, `${r.width}x${r.height}`, r.seconds_per_mp.toFixed(3), String(r.peak_rss_mb), r.overhead_ratio.toFixed(2), `${r.tiles} x ${r.tile}px`]);
+  const rows = results.map((r) => [r.task, r.model, `${r.width}x${r.height}`, r.seconds_per_mp.toFixed(3), String(r.peak_rss_mb), r.overhead_ratio.toFixed(2), `${r.tiles} x ${r.tile}px${r.passes === 8 ? ' x 8 passes' : ''}`]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n';
   io.out(fmt(head) + rows.map(fmt).join(''));

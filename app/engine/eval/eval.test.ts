@@ -306,6 +306,18 @@ describe('evaluate through an engine', () => {
     expect(Number.isFinite(bic.psnr)).toBe(true);
   });
 
+  it('passes 8 reaches every recipe step and the result; bicubic refuses it', async () => {
+    calls.length = 0;
+    const d = await evaluate(engine, { task: 'denoise', data: path.join(dir, 'set'), sigma: 25, passes: 8 });
+    const u = await evaluate(engine, { task: 'upscale', data: path.join(dir, 'set'), scale: 2, passes: 8, limit: 1 });
+    const i = await evaluate(engine, { task: 'inpaint', data: path.join(dir, 'set'), masks: path.join(dir, 'masks'), passes: 8, limit: 1 });
+    expect(calls.map((c) => c.recipe[0].passes)).toEqual([8, 8, 8, 8]);
+    expect([d.passes, u.passes, i.passes]).toEqual([8, 8, 8]);
+    expect((await evaluate(engine, { task: 'denoise', data: path.join(dir, 'set'), sigma: 25, limit: 1 })).passes).toBe(1);
+    expect(calls[4].recipe[0]).not.toHaveProperty('passes');
+    await expect(evaluate(undefined, { task: 'upscale', data: path.join(dir, 'set'), model: 'bicubic', passes: 8 })).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+
   it('inpaint: the hole is zeroed for the engine; PSNR over the hole only', async () => {
     calls.length = 0;
     const r = await evaluate(engine, { task: 'inpaint', data: path.join(dir, 'set'), masks: path.join(dir, 'masks'), limit: 1 });

@@ -20,7 +20,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RestoraError, type Recipe, type RuntimeOptions, type Task } from '../../contract/index.ts';
+import { RestoraError, type Passes, type Recipe, type RuntimeOptions, type Task } from '../../contract/index.ts';
 import type { Engine, RgbImage, RunOptions } from '../api.ts';
 import { isImagePath } from '../batch/expand.ts';
 import { decode, decodeMask } from '../image/decode.ts';
@@ -47,6 +47,7 @@ export interface EvalOptions {
   scale?: 2 | 4;
   masks?: string;
   model?: string; // model id; 'bicubic' = MATLAB bicubic (upscale only, no engine needed)
+  passes?: Passes; // 8: the model runs as a self-ensemble (the recipe step's `passes`)
   limit?: number;
   runtime?: Partial<RuntimeOptions>;
   onImage?: (r: ImageResult, index: number, total: number) => void;
@@ -69,6 +70,7 @@ export interface EvalResult {
   psnr: number;
   ssim: number;
   model: string;
+  passes: Passes; // model runs per tile (8: self-ensemble)
   mode: 'synthetic' | 'pairs';
   sigma?: number | 'auto';
   noise?: number; // synthetic denoise: the Gaussian noise level that was added
@@ -131,6 +133,9 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
     return engine;
   };
   const model = opts.model;
+  if (opts.passes === 8 && model === 'bicubic') throw new RestoraError('E_USAGE', '--passes 8 runs a model; bicubic has none');
+  // what every recipe step below carries besides its task's own parameters
+  const modelOpts = { ...(model ? { model } : {}), ...(opts.passes === 8 ? { passes: 8 as const } : {}) };
   const images: ImageResult[] = [];
   const pairs = opts.task === 'denoise' && existsSync(path.join(opts.data, 'noisy')) && existsSync(path.join(opts.data, 'clean'));
   // the engine fills `trace` (not part of the Engine interface): the model it picked, the sigma used
@@ -192,7 +197,7 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
       } else {
         input = { width: clean.width, height: clean.height, data: addGaussianNoise(toFloat(clean8), noise as number, cleanName) };
       }
-      const recipe: Recipe = [{ task: 'denoise', sigma: sigma as number | 'auto', ...(model ? { model } : {}) }];
+      const recipe: Recipe = [{ task: 'denoise', sigma: sigma as number | 'auto', ...modelOpts }];
       const { out, seconds, sigma: used } = await runWith({ width: input.width, height: input.height, data: input.data }, recipe);
       // the level the run actually used (its trace); an engine without a trace is asked after
       if (sigma === 'auto') estimated = used ?? (engine?.estimateSigma ? await engine.estimateSigma(input, model) : undefined);
@@ -220,7 +225,7 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
         sr8 = imresizeRgb8(lr.data, lr.width, lr.height, scale).data;
         seconds = (performance.now() - t) / 1000;
       } else {
-        const r = await runWith({ width: lr.width, height: lr.height, data: toFloat(lr.data) }, [{ task: 'upscale', scale, ...(model ? { model } : {}) }]);
+        const r = await runWith({ width: lr.width, height: lr.height, data: toFloat(lr.data) }, [{ task: 'upscale', scale, ...modelOpts }]);
         if (r.out.width !== W || r.out.height !== H) throw new RestoraError('E_MODEL', `the upscaler returned ${r.out.width} x ${r.out.height} for ${entry}, expected ${W} x ${H}`);
         sr8 = quantize(r.out.data);
         seconds = r.seconds;
@@ -240,7 +245,7 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
       // the engine never sees the pixels it must invent
       const input = toFloat(gt8);
       for (let c = 0; c < 3; c++) for (let k = 0; k < n; k++) if (hole[k]) input[c * n + k] = 0;
-      const { out, seconds } = await runWith({ width: img.width, height: img.height, data: input }, [{ task: 'inpaint', mask: maskFile, ...(model ? { model } : {}) }]);
+      const { out, seconds } = await runWith({ width: img.width, height: img.height, data: input }, [{ task: 'inpaint', mask: maskFile, ...modelOpts }]);
       const out8 = quantize(out.data);
       result = { name: entry, width: img.width, height: img.height, psnr: psnrMasked(gt8, out8, hole), ssim: ssimPlanar(gt8, out8, img.width, img.height), seconds };
     }
@@ -255,6 +260,7 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
     psnr: mean(images.map((r) => r.psnr)),
     ssim: mean(images.map((r) => r.ssim)),
     model: model ?? usedModel ?? 'default',
+    passes: opts.passes ?? 1,
     mode: pairs ? 'pairs' : 'synthetic',
     ...(opts.task === 'denoise' ? { sigma } : {}),
     ...(noise !== undefined ? { noise } : {}),
@@ -276,6 +282,7 @@ export interface EvalCliOptions {
   scale?: 2 | 4;
   masks?: string;
   model?: string;
+  passes?: Passes;
   limit?: number;
   runtime?: Partial<RuntimeOptions>;
   json: boolean;
@@ -293,6 +300,7 @@ export async function evaluateCommand(engine: EvalEngine | undefined, cmd: EvalC
     ...(cmd.scale !== undefined ? { scale: cmd.scale } : {}),
     ...(cmd.masks ? { masks: cmd.masks } : {}),
     ...(cmd.model ? { model: cmd.model } : {}),
+    ...(cmd.passes ? { passes: cmd.passes } : {}),
     ...(cmd.limit ? { limit: cmd.limit } : {}),
     ...(cmd.runtime ? { runtime: cmd.runtime } : {}),
     onImage: (r, i, total) => {
@@ -306,6 +314,7 @@ export async function evaluateCommand(engine: EvalEngine | undefined, cmd: EvalC
     result.sigma !== undefined ? `sigma ${result.sigma}${result.sigmaEstimated !== undefined ? ` (mean estimate ${result.sigmaEstimated.toFixed(2)})` : ''}` : '',
     result.scale !== undefined ? `x${result.scale}` : '',
     `model ${result.model}`,
+    result.passes === 8 ? '8 passes (self-ensemble)' : '',
     result.masks ? `masks ${result.masks}` : '',
     result.mode === 'pairs' ? 'noisy/clean pairs' : '',
   ].filter(Boolean);

@@ -52,6 +52,7 @@ export interface StepTrace {
   model: string;
   ep: string;
   tile: number;
+  passes?: 8; // set when the step ran as a self-ensemble
   sigma?: number; // 0-255, denoise only: the level the model was given
   sigmaBy?: 'estimator' | 'pca' | 'given'; // where it came from (the card's CNN estimator, PCA, or the recipe)
   note?: string;
@@ -64,7 +65,7 @@ interface PlannedStep {
   width: number; // input size of this step
   height: number;
   scaleBefore: number; // product of the scales of earlier steps
-  tiles: number;
+  tiles: number; // model runs: tiles x passes
 }
 
 function modelFor(ctx: PipelineContext, step: Step): ModelEntry {
@@ -72,7 +73,7 @@ function modelFor(ctx: PipelineContext, step: Step): ModelEntry {
   return ctx.registry.pick(step.task, undefined, step.model);
 }
 
-/** Resolve models and sizes for every step and count the tiles (for recipe-wide progress). */
+/** Resolve models and sizes for every step and count the model runs (for recipe-wide progress). */
 export function planRecipe(ctx: PipelineContext, width: number, height: number, recipe: Recipe, runtime?: Partial<RuntimeOptions>): PlannedStep[] {
   if (!recipe.length) throw new RestoraError('E_USAGE', 'the recipe has no steps');
   const out: PlannedStep[] = [];
@@ -84,7 +85,8 @@ export function planRecipe(ctx: PipelineContext, width: number, height: number, 
     const entry = modelFor(ctx, step);
     const model = toRunnable(entry);
     const t = effectiveTiling(tile || model.tile, model.overlap, model.sizeMultiple).tile;
-    out.push({ step, entry, model, width: w, height: h, scaleBefore: scale, tiles: tileCount(w, h, t, model.overlap, model.sizeMultiple) });
+    const runs = tileCount(w, h, t, model.overlap, model.sizeMultiple) * (step.passes ?? 1);
+    out.push({ step, entry, model, width: w, height: h, scaleBefore: scale, tiles: runs });
     w *= model.scale;
     h *= model.scale;
     scale *= model.scale;
@@ -93,7 +95,7 @@ export function planRecipe(ctx: PipelineContext, width: number, height: number, 
 }
 
 /**
- * Run a recipe on an image in memory. Progress is tiles done / tiles total over all steps (an
+ * Run a recipe on an image in memory. Progress is model runs (tiles x passes) done / total over all steps (an
  * out-of-memory retry re-counts its step). Throws RestoraError: E_MODEL, E_MASK, E_TOO_LARGE,
  * E_OOM, E_CANCELLED.
  */
@@ -126,10 +128,10 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
       opts.onProgress?.({ done: doneBefore(k) + done, total: total() });
     };
     const run = (inputs: Record<string, PlaneSource>) =>
-      ctx.runtime.runTiled(p.model, { width: cur.width, height: cur.height, inputs }, { ep: runtime.ep, threads: runtime.threads, tile: runtime.tile, signal: opts.signal, onTile });
+      ctx.runtime.runTiled(p.model, { width: cur.width, height: cur.height, inputs }, { ep: runtime.ep, threads: runtime.threads, tile: runtime.tile, passes: p.step.passes, signal: opts.signal, onTile });
     const byRole = (role: 'image' | 'sigma' | 'mask') => p.model.inputs.find((i) => i.role === role)?.name;
     const imageName = byRole('image')!;
-    const trace: StepTrace = { task: p.step.task, model: p.model.id, ep: '', tile: 0 };
+    const trace: StepTrace = { task: p.step.task, model: p.model.id, ep: '', tile: 0, ...(p.step.passes === 8 ? { passes: 8 } : {}) };
 
     if (p.step.task === 'denoise') {
       const requested = (p.step as { sigma?: number | 'auto' }).sigma ?? 'auto';

@@ -140,6 +140,35 @@ describe('recipes', () => {
     for (let i = 1; i < seen.length; i++) expect(seen[i].done).toBeGreaterThanOrEqual(seen[i - 1].done);
   });
 
+  it('passes 8 runs a step as a self-ensemble: planned progress counts 8 runs a tile, the trace says so, known pixels stay', async () => {
+    const seen: { done: number; total: number }[] = [];
+    const trace: StepTrace[] = [];
+    const recipe: Recipe = [{ task: 'denoise', sigma: 15, passes: 8 }, { task: 'upscale', scale: 2 }];
+    const runtime = { tile: 32 };
+    const onProgress = (q: { done: number; total: number }) => seen.push(q);
+    const out = await engine.core.run(img, recipe, { onProgress, trace, runtime } as never);
+    const plain = await engine.run(img, [{ task: 'denoise', sigma: 15 }, { task: 'upscale', scale: 2 }], { runtime });
+    expect(maxAbsDiff(out.data, plain.data)).toBeGreaterThan(0.1 / 255);
+    // the total announced before the first tile is the one reached at the end
+    expect(seen[0]).toEqual({ done: 0, total: seen[seen.length - 1].total });
+    expect(seen[seen.length - 1].done).toBe(seen[0].total);
+    const single: { done: number; total: number }[] = [];
+    await engine.run(img, [{ task: 'denoise', sigma: 15 }], { runtime, onProgress: (q) => single.push(q) });
+    const up: { done: number; total: number }[] = [];
+    await engine.run(img, [{ task: 'upscale', scale: 2 }], { runtime, onProgress: (q) => up.push(q) });
+    expect(single[0].total).toBeGreaterThan(1);
+    expect(seen[0].total).toBe(single[0].total * 8 + up[0].total);
+    expect(trace.map((t) => t.passes)).toEqual([8, undefined]);
+    const filled = await engine.run(img, [{ task: 'inpaint', mask: p('mask.png'), passes: 8 }]);
+    let kept = 0;
+    for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+      const inHole = y >= 10 && y < 20 && x >= 15 && x < 35;
+      const i = c * W * H + y * W + x;
+      if (!inHole) kept = Math.max(kept, Math.abs(filled.data[i] - img.data[i]));
+    }
+    expect(kept).toBe(0);
+  });
+
   it('uses step.model, checks it, and says when no model fits', async () => {
     await expect(engine.run(img, [{ task: 'upscale', scale: 2, model: 'tiny-upscale-x4' }])).rejects.toMatchObject({ code: 'E_MODEL' });
     await expect(engine.run(img, [{ task: 'denoise', sigma: 5, model: 'nope' }])).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringMatching(/no model named nope/) });

@@ -11,7 +11,7 @@
 //   the tile, then E_OOM.
 import os from 'node:os';
 import { RestoraError, type ExecutionProvider, type RuntimeInfo } from '../../contract/index.ts';
-import { effectiveTiling, runTiled, type PlaneSource } from '../tiling/tiler.ts';
+import { effectiveTiling, runTiled, type Passes, type PlaneSource } from '../tiling/tiler.ts';
 import { isOutOfMemory, type BackendSession, type ConcreteEp, type InferenceBackend, type TensorData } from './backend.ts';
 
 /** What the runtime needs to know about a model (built from its card by the registry). */
@@ -45,8 +45,10 @@ export interface TiledRunOptions {
   ep?: ExecutionProvider;
   threads?: number;
   tile?: number; // 0/undefined: the model's advice (or the runtime default)
+  /** 8: self-ensemble (each window in its 8 rotations/mirrors, averaged); default 1. */
+  passes?: Passes;
   signal?: AbortSignal;
-  /** Tiles done / total of the current attempt (an OOM retry starts a new attempt). */
+  /** Model runs (tiles x passes) done / total of the current attempt (an OOM retry starts a new attempt). */
   onTile?: (done: number, total: number) => void;
 }
 
@@ -264,6 +266,7 @@ export class Runtime {
           sizeMultiple: m,
           tile,
           overlap: model.overlap,
+          passes: opts.passes,
           signal: opts.signal,
           onTile: opts.onTile,
           run: async (feeds) => {

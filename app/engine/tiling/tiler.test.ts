@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RestoraError } from '../../contract/index.ts';
 import { FIXTURE_MODELS, maxAbsDiff, rng } from '../../../test/fixtures/images/make.ts';
 import { decode } from '../image/decode.ts';
-import { axisWeights, effectiveTiling, planAxis, reflectIndex, runTiled, tileCount, type PlaneSource, type TileTensor } from './tiler.ts';
+import { axisWeights, dihedral, effectiveTiling, planAxis, reflectIndex, runTiled, tileCount, type PlaneSource, type TileTensor } from './tiler.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..', '..', '..');
 const sessions: Record<string, ort.InferenceSession> = {};
@@ -273,5 +273,90 @@ describe('runTiled with real conv models (ONNX fixtures)', () => {
     expect(kink(tiled)).toBeLessThan(kink(single) + 0.25 / 255);
     // the difference image is flat: nothing step- or kink-like where the tiles meet
     expect(kink(tiled.map((v, i) => v - single[i]))).toBeLessThan(0.25 / 255);
+  });
+});
+
+describe('self-ensemble (passes 8)', () => {
+  it('dihedral: the 8 symmetries are distinct, transpose and mirrors land where expected, and each inverts', () => {
+    const [c, h, w] = [2, 3, 5];
+    const a = Float32Array.from({ length: c * h * w }, (_, i) => i);
+    const at = (d: Float32Array, ch: number, y: number, x: number, width: number) => d[ch * d.length / c + y * width + x];
+    const seen = new Set<string>();
+    for (let k = 0; k < 8; k++) {
+      const f = dihedral(a, c, h, w, k);
+      seen.add(f.join(','));
+      const [fh, fw] = k & 4 ? [w, h] : [h, w];
+      expect(dihedral(f, c, fh, fw, k, true)).toEqual(a);
+    }
+    expect(seen.size).toBe(8);
+    // k 4: transpose (5 x 3); k 1: mirror left-right; k 2: top-bottom
+    expect(at(dihedral(a, c, h, w, 4), 1, 4, 2, 3)).toBe(at(a, 1, 2, 4, w));
+    expect(at(dihedral(a, c, h, w, 1), 0, 1, 0, w)).toBe(at(a, 0, 1, 4, w));
+    expect(at(dihedral(a, c, h, w, 2), 1, 0, 3, w)).toBe(at(a, 1, 2, 3, w));
+  });
+
+  it('averages the model over rotations and mirrors: a one-pixel shift becomes the mean of the 4 neighbours', async () => {
+    // a stand-in model that is not rotation-invariant: each pixel takes its left neighbour's value
+    const shift = async (feeds: Record<string, TileTensor>) => {
+      const { data, dims } = feeds.image;
+      const [, c, h, w] = dims;
+      const out = new Float32Array(data.length);
+      for (let k = 0; k < c; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[k * h * w + y * w + x] = data[k * h * w + y * w + Math.max(0, x - 1)];
+      return out;
+    };
+    const [w, h] = [24, 16];
+    const img = randomImage(w, h, 3);
+    const out = await runTiled({ width: w, height: h, inputs: { image: { channels: 3, data: img } }, scale: 1, sizeMultiple: 4, tile: 64, overlap: 0, passes: 8, run: shift });
+    const plain = await runTiled({ width: w, height: h, inputs: { image: { channels: 3, data: img } }, scale: 1, sizeMultiple: 4, tile: 64, overlap: 0, run: shift });
+    for (let c = 0; c < 3; c++) for (let y = 1; y < h - 1; y++) for (let x = 1; x < w - 1; x++) {
+      const i = c * w * h + y * w + x;
+      expect(out[i]).toBeCloseTo((img[i - 1] + img[i + 1] + img[i - w] + img[i + w]) / 4, 5);
+      expect(plain[i]).toBe(img[i - 1]);
+    }
+  });
+
+  it('a model that commutes with rotations and mirrors gives the single-pass result, tiled, at x1, x2 and x4', async () => {
+    for (const scale of [1, 2, 4]) {
+      const [w, h] = [70, 45]; // windows are not square, so half the passes see them transposed
+      const inputs = { image: { channels: 3, data: randomImage(w, h, 11 + scale) } };
+      const o = { width: w, height: h, inputs, scale, sizeMultiple: 4, tile: 32, overlap: 8, run: nearest(scale) };
+      const shapes = new Set<string>();
+      let last = { done: 0, total: 0 };
+      const eight = await runTiled({
+        ...o,
+        passes: 8,
+        run: (f, win) => {
+          shapes.add(f.image.dims.slice(2).join('x') + (f.image.dims[2] === win.height ? '' : ' (transposed)'));
+          return nearest(scale)(f);
+        },
+        onTile: (done, total) => (last = { done, total }),
+      });
+      const one = await runTiled(o);
+      expect(maxAbsDiff(eight, one), `x${scale}`).toBeLessThan(1e-6);
+      // progress counts model runs: tiles x 8
+      expect(last).toEqual({ done: tileCount(w, h, 32, 8, 4) * 8, total: tileCount(w, h, 32, 8, 4) * 8 });
+      expect([...shapes].some((s) => s.includes('transposed'))).toBe(true);
+    }
+  });
+
+  it('with a real conv model: tiled equals single pass within 1/255, and the ensemble changes the result', async () => {
+    const photo = await decode(path.join(REPO, 'samples', 'parrots-iso6400.jpg'), { region: { left: 300, top: 100, width: 120, height: 88 } });
+    const inputs = { image: { channels: 3, data: photo.data }, sigma: { channels: 1, value: 25 / 255 } };
+    const o = { width: photo.width, height: photo.height, inputs, scale: 1, sizeMultiple: 4, passes: 8 as const, run: runner('tiny-denoise') };
+    const single = await runTiled({ ...o, tile: 4096, overlap: 0 });
+    const tiled = await runTiled({ ...o, tile: 48, overlap: 16 });
+    expect(maxAbsDiff(tiled, single)).toBeLessThanOrEqual(1 / 255);
+    const plain = await runTiled({ ...o, passes: 1, tile: 4096, overlap: 0 });
+    expect(maxAbsDiff(single, plain)).toBeGreaterThan(0.5 / 255);
+  });
+
+  it('stops between passes when aborted, and refuses a pass count other than 1 or 8', async () => {
+    const ac = new AbortController();
+    let runs = 0;
+    const inputs = { image: { channels: 3, data: randomImage(16, 16, 1) } };
+    const job = runTiled({ width: 16, height: 16, inputs, scale: 1, sizeMultiple: 4, tile: 64, overlap: 0, passes: 8, signal: ac.signal, run: (f) => (++runs === 3 && ac.abort(), nearest(1)(f)) });
+    await expect(job).rejects.toMatchObject({ code: 'E_CANCELLED' });
+    expect(runs).toBe(3);
+    await expect(runTiled({ width: 16, height: 16, inputs, scale: 1, sizeMultiple: 4, tile: 64, overlap: 0, passes: 4 as 8, run: nearest(1) })).rejects.toMatchObject({ code: 'E_USAGE' });
   });
 });

@@ -8,6 +8,8 @@
 // weight map and no per-tile full-size copies (a 24 MP denoise stays far below 2 GB).
 // Windows that reach past the right/bottom edge are filled by mirror reflection, the same padding
 // a single pass over the whole image gets, so one tile over a small image *is* the single pass.
+// With `passes: 8` (self-ensemble, as in EDSR+ and KAIR's test mode 3) every window is run in
+// its 8 rotations and mirrors; each result is turned back and the 8 are averaged before blending.
 import { RestoraError } from '../../contract/index.ts';
 
 /** One input plane set of the model: planar data at the image's size, or a constant. */
@@ -41,8 +43,43 @@ export interface TileRunOptions {
   outChannels?: number; // default 3
   /** Runs the model on one window; returns its output (1, outChannels, h*scale, w*scale) as CHW data. */
   run: (feeds: Record<string, TileTensor>, window: { x: number; y: number; width: number; height: number }) => Promise<Float32Array>;
+  /** 1 (default) or 8: run each window in its 8 rotations/mirrors and average (8x the time). */
+  passes?: Passes;
   signal?: AbortSignal;
+  /** Model runs done / total (tiles x passes). */
   onTile?: (done: number, total: number) => void;
+}
+
+export type Passes = 1 | 8;
+
+/**
+ * One of the 8 symmetries of the square applied to planar CHW data of `h` x `w`: transpose
+ * when `k & 4`, then mirror left-right when `k & 1`, then top-bottom when `k & 2`. The result is
+ * `w` x `h` when transposed. `inverse` turns a result of that shape back (scatters where the
+ * forward gathers), so `dihedral(dihedral(a, c, h, w, k), c, ..., k, true)` is `a`.
+ */
+export function dihedral(src: Float32Array, channels: number, h: number, w: number, k: number, inverse = false): Float32Array {
+  // the transformed image's size; `inverse` is given the transformed data, so h x w are those
+  const t = (k & 4) !== 0;
+  const th = inverse ? h : t ? w : h;
+  const tw = inverse ? w : t ? h : w;
+  const sw = t ? th : tw; // the untransformed image's width
+  const out = new Float32Array(src.length);
+  const plane = th * tw;
+  for (let c = 0; c < channels; c++) {
+    const off = c * plane;
+    for (let y = 0; y < th; y++) {
+      const yy = k & 2 ? th - 1 - y : y;
+      for (let x = 0; x < tw; x++) {
+        const xx = k & 1 ? tw - 1 - x : x;
+        const si = off + (t ? xx * sw + yy : yy * sw + xx); // untransformed pixel
+        const ti = off + y * tw + x; // transformed pixel
+        if (inverse) out[si] = src[ti];
+        else out[ti] = src[si];
+      }
+    }
+  }
+  return out;
 }
 
 const alignUp = (v: number, m: number) => Math.ceil(v / m) * m;
@@ -174,7 +211,9 @@ export async function runTiled(o: TileRunOptions): Promise<Float32Array> {
   const ow = width * scale;
   const oh = height * scale;
   const out = new Float32Array(outC * ow * oh);
-  const total = px.starts.length * py.starts.length;
+  const passes = o.passes ?? 1;
+  if (passes !== 1 && passes !== 8) throw new RestoraError('E_USAGE', `passes must be 1 or 8, not ${String(passes)}`);
+  const total = px.starts.length * py.starts.length * passes;
   const wxs = px.starts.map((_, i) => axisWeights(px, i, scale));
   const wys = py.starts.map((_, i) => axisWeights(py, i, scale));
   const tw = px.window;
@@ -194,9 +233,35 @@ export async function runTiled(o: TileRunOptions): Promise<Float32Array> {
       for (const [name, src] of Object.entries(o.inputs)) {
         feeds[name] = { data: extract(src, width, height, x0, y0, tw, th, cols), dims: [1, src.channels, th, tw] };
       }
-      const res = await o.run(feeds, { x: x0, y: y0, width: tw, height: th });
-      if (res.length !== outC * tow * toh) {
-        throw new RestoraError('E_MODEL', `the model returned ${res.length} values for a ${tw}x${th} tile (expected ${outC}x${toh}x${tow})`);
+      const window = { x: x0, y: y0, width: tw, height: th };
+      const checked = (r: Float32Array, w: number, h: number) => {
+        if (r.length !== outC * w * scale * h * scale) {
+          throw new RestoraError('E_MODEL', `the model returned ${r.length} values for a ${w}x${h} tile (expected ${outC}x${h * scale}x${w * scale})`);
+        }
+        return r;
+      };
+      let res: Float32Array;
+      if (passes === 1) {
+        res = checked(await o.run(feeds, window), tw, th);
+        done++;
+        o.onTile?.(done, total);
+      } else {
+        res = new Float32Array(outC * tow * toh);
+        for (let k = 0; k < passes; k++) {
+          if (k > 0 && o.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
+          const tr = (k & 4) !== 0; // transposed: the model sees a th x tw window
+          const turned: Record<string, TileTensor> = {};
+          for (const [name, f] of Object.entries(feeds)) {
+            const c = f.dims[1];
+            turned[name] = { data: dihedral(f.data, c, th, tw, k), dims: tr ? [1, c, tw, th] : [1, c, th, tw] };
+          }
+          const r = checked(await o.run(turned, window), tr ? th : tw, tr ? tw : th);
+          const back = dihedral(r, outC, tr ? tow : toh, tr ? toh : tow, k, true);
+          for (let i = 0; i < res.length; i++) res[i] += back[i];
+          done++;
+          o.onTile?.(done, total);
+        }
+        for (let i = 0; i < res.length; i++) res[i] /= passes;
       }
       const wx = wxs[ix];
       const wy = wys[iy];
@@ -224,8 +289,6 @@ export async function runTiled(o: TileRunOptions): Promise<Float32Array> {
           }
         }
       }
-      done++;
-      o.onTile?.(done, total);
     }
   }
   return out;

@@ -34,9 +34,20 @@ describe('recipe', () => {
     expect(toRecipe([newStep('inpaint')], '/m.png')).toEqual([{ task: 'inpaint', mask: '/m.png' }]);
   });
 
+  it('best quality is 8 passes of the step: off by default, kept by presets, named in the description', () => {
+    expect(newStep('upscale')).toMatchObject({ best: false });
+    const d = newStep('denoise');
+    d.best = true;
+    const r = toRecipe([d, newStep('upscale')], undefined);
+    expect(r).toEqual([{ task: 'denoise', sigma: 'auto', passes: 8 }, { task: 'upscale', scale: 2 }]);
+    expect(describeRecipe(r)).toBe('Denoise (auto), 8 passes → Upscale ×2');
+    expect(draftFromStep(r[0])).toMatchObject({ task: 'denoise', auto: true, best: true });
+    expect(draftFromStep(r[1])).toMatchObject({ task: 'upscale', best: false });
+  });
+
   it('round-trips presets and picks models by task and scale', () => {
     const back = draftFromStep({ task: 'denoise', sigma: 25, model: 'dn' });
-    expect(back).toMatchObject({ task: 'denoise', auto: false, strength: 50, model: 'dn' });
+    expect(back).toMatchObject({ task: 'denoise', auto: false, strength: 50, model: 'dn', best: false });
     const models = [
       { id: 'a', task: 'upscale', scale: 2 },
       { id: 'b', task: 'upscale', scale: 4 },

@@ -33,3 +33,37 @@ def test_scores_repeat_and_follow_the_folders(tiny_config, tmp_path, capsys):
         cv2.imwrite(str(other / f"q{i:02d}.png"), smooth_photo(64, 64, 100 + i))
     assert V.main([ckpt, "--dirs", str(other)]) == 0
     assert scores(capsys.readouterr().out)[0] != first[0]
+
+
+def test_dihedral_inverts_and_passes_score_the_ensemble(tiny_config, tmp_path, capsys):
+    import torch
+
+    x = torch.arange(2 * 3 * 5, dtype=torch.float32).view(1, 2, 3, 5)
+    seen = set()
+    for k in range(8):
+        y = V.dihedral(x, k)
+        seen.add(tuple(y.flatten().tolist()))
+        assert torch.equal(V.dihedral(y, k, inverse=True), x)
+    assert len(seen) == 8
+    # the engine's numbering (tiler.ts): k 4 transposes, k 1 mirrors left-right, k 2 top-bottom
+    assert V.dihedral(x, 4)[0, 1, 4, 2] == x[0, 1, 2, 4]
+    assert V.dihedral(x, 1)[0, 0, 1, 0] == x[0, 0, 1, 4]
+    assert V.dihedral(x, 2)[0, 1, 0, 3] == x[0, 1, 2, 3]
+
+    # a model that shifts right by one pixel: 8 passes average it into the mean of the 4 neighbours
+    def shift(img, _smap):
+        return torch.cat([img[..., :1], img[..., :-1]], dim=-1)
+    img = torch.rand(1, 3, 9, 9)
+    out = V.ensemble(shift, img, torch.zeros(1, 1, 9, 9), passes=8)
+    want = (img[..., 1:-1, :-2] + img[..., 1:-1, 2:] + img[..., :-2, 1:-1] + img[..., 2:, 1:-1]) / 4
+    assert torch.allclose(out[..., 1:-1, 1:-1], want, atol=1e-6)
+
+    cfg = tiny_config("denoise")
+    assert T.main([str(cfg), "--root", str(tmp_path)]) == 0
+    ckpt = str(tmp_path / "scripts" / "training" / "checkpoints" / "tiny-denoise.pt")
+    capsys.readouterr()
+    assert V.main([ckpt]) == 0
+    one = scores(capsys.readouterr().out)[0]
+    assert V.main([ckpt, "--passes", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "8 pass(es)" in out and scores(out)[0] != one
