@@ -10,8 +10,8 @@
 //   a floor of 64 px or the model's minimum), then fall back to the CPU. CPU out of memory: halve
 //   the tile, then E_OOM.
 import os from 'node:os';
-import { RestoraError, type ExecutionProvider, type RuntimeInfo } from '../../contract/index.ts';
-import { effectiveTiling, runTiled, type Passes, type PlaneSource } from '../tiling/tiler.ts';
+import { RestoraError, type ExecutionProvider, type Passes, type RuntimeInfo } from '../../contract/index.ts';
+import { effectiveTiling, runTiled, type PlaneSource } from '../tiling/tiler.ts';
 import { isOutOfMemory, type BackendSession, type ConcreteEp, type InferenceBackend, type TensorData } from './backend.ts';
 
 /** What the runtime needs to know about a model (built from its card by the registry). */

@@ -10,7 +10,7 @@
 // a single pass over the whole image gets, so one tile over a small image *is* the single pass.
 // With `passes: 8` (self-ensemble, as in EDSR+ and KAIR's test mode 3) every window is run in
 // its 8 rotations and mirrors; each result is turned back and the 8 are averaged before blending.
-import { RestoraError } from '../../contract/index.ts';
+import { RestoraError, type Passes } from '../../contract/index.ts';
 
 /** One input plane set of the model: planar data at the image's size, or a constant. */
 export type PlaneSource =
@@ -49,8 +49,6 @@ export interface TileRunOptions {
   /** Model runs done / total (tiles x passes). */
   onTile?: (done: number, total: number) => void;
 }
-
-export type Passes = 1 | 8;
 
 /**
  * One of the 8 symmetries of the square applied to planar CHW data of `h` x `w`: transpose
