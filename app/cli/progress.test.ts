@@ -52,7 +52,10 @@ describe('BatchProgress', () => {
     const p = new BatchProgress({ stdout: sink().out, stderr: e.out, json: false, cwd: '/w' });
     p.onEvent('file.progress', file(0, '/w/a.jpg', 'done', { output: '/w/restored/a.jpg', steps: [{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 3.42, sigmaBy: 'estimator' }, { task: 'upscale', model: 'u', ep: 'cpu' }] }));
     p.onEvent('file.progress', file(1, '/w/b.jpg', 'done', { output: '/w/restored/b.jpg', steps: [{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 15, sigmaBy: 'given' }] }));
-    expect(e.chunks.join('')).toBe('done a.jpg -> restored/a.jpg (denoise σ 3.4, estimated)\ndone b.jpg -> restored/b.jpg (denoise σ 15.0)\n');
+    p.onEvent('file.progress', file(2, '/w/c.jpg', 'done', { output: '/w/restored/c.jpg', steps: [{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 8.1, sigmaBy: 'estimator', passes: 8 }, { task: 'upscale', model: 'u', ep: 'cpu', passes: 8 }] }));
+    expect(e.chunks.join('')).toBe(
+      'done a.jpg -> restored/a.jpg (denoise σ 3.4, estimated)\ndone b.jpg -> restored/b.jpg (denoise σ 15.0)\ndone c.jpg -> restored/c.jpg (denoise σ 8.1, estimated, 8 passes; upscale 8 passes)\n',
+    );
   });
 
   it('TTY: a redrawn bar with counts and ETA; failures scroll above it; cleared at the end', () => {

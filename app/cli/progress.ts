@@ -136,8 +136,16 @@ export function humanReport(r: { total: number; done: number; failed: number; sk
   return lines.join('\n') + '\n';
 }
 
-/** ` (denoise σ 3.4, estimated)`: the noise level a denoise step used, so Auto's choice is visible. */
-export function usedNote(steps: { task: string; sigma?: number; sigmaBy?: string }[] | undefined): string {
-  const parts = (steps ?? []).filter((s) => s.task === 'denoise' && s.sigma !== undefined).map((s) => `denoise σ ${s.sigma!.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ', estimated' : ''}`);
+/**
+ * ` (denoise σ 3.4, estimated)`: the noise level a denoise step used, so Auto's choice is visible,
+ * and `8 passes` for a step that ran as a self-ensemble (Best quality).
+ */
+export function usedNote(steps: { task: string; sigma?: number; sigmaBy?: string; passes?: number }[] | undefined): string {
+  const parts = (steps ?? []).flatMap((s) => {
+    const bits: string[] = [];
+    if (s.task === 'denoise' && s.sigma !== undefined) bits.push(`σ ${s.sigma.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ', estimated' : ''}`);
+    if (s.passes === 8) bits.push('8 passes');
+    return bits.length ? [`${s.task} ${bits.join(', ')}`] : [];
+  });
   return parts.length ? ` (${parts.join('; ')})` : '';
 }

@@ -135,6 +135,7 @@ export const StepUsed = z.object({
   ep: z.string(),
   sigma: z.number().optional(), // denoise: the noise level given to the model (0-255 scale)
   sigmaBy: z.enum(['estimator', 'pca', 'given']).optional(), // auto (the model's estimator, or PCA) or given
+  passes: z.literal(8).optional(), // the step ran as a self-ensemble (Best quality)
   note: z.string().optional(), // e.g. an out-of-memory retry with smaller tiles
 });
 export type StepUsed = z.infer<typeof StepUsed>;

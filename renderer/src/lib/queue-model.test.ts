@@ -22,6 +22,9 @@ describe('queue model', () => {
     expect(item.steps).toEqual(steps);
     expect(usedSummary(item.steps)).toBe('denoise σ 3.4 (auto)');
     expect(usedSummary([{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 15, sigmaBy: 'given' }])).toBe('denoise σ 15.0');
+    expect(usedSummary([{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 3.4, sigmaBy: 'estimator', passes: 8 }, { task: 'upscale', model: 'u', ep: 'cpu', passes: 8 }, { task: 'inpaint', model: 'i', ep: 'cpu' }])).toBe(
+      'denoise σ 3.4 (auto), 8 passes · upscale 8 passes',
+    );
     expect(usedSummary([{ task: 'upscale', model: 'x2', ep: 'cpu' }])).toBe('');
   });
 

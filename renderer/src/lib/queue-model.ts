@@ -47,11 +47,15 @@ export function applyFileProgress(item: QueueItem, ev: EventPayload<'file.progre
   if (ev.steps) item.steps = ev.steps;
 }
 
-/** "denoise σ 3.4 (auto)": the noise level the output was made with, for the queue row. */
+/** "denoise σ 3.4 (auto)": the noise level the output was made with, and "8 passes" where a step ran them, for the queue row. */
 export function usedSummary(steps: StepUsed[] | undefined): string {
   return (steps ?? [])
-    .filter((s) => s.task === 'denoise' && s.sigma !== undefined)
-    .map((s) => `denoise σ ${s.sigma!.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ' (auto)' : ''}`)
+    .flatMap((s) => {
+      const bits: string[] = [];
+      if (s.task === 'denoise' && s.sigma !== undefined) bits.push(`σ ${s.sigma.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ' (auto)' : ''}`);
+      if (s.passes === 8) bits.push('8 passes');
+      return bits.length ? [`${s.task} ${bits.join(', ')}`] : [];
+    })
     .join(' · ');
 }
 
