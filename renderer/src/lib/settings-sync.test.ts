@@ -46,6 +46,20 @@ describe('settings sync', () => {
     expect(view.settings).toEqual(held({ outputDir: '/home/me/out', quality: 100 }));
   });
 
+  it('the settings read at start-up do not undo a change made while they were on their way', async () => {
+    const { calls, view, sync } = setup();
+    const loaded = sync.load();
+    sync.update({ quality: 70 }, 0);
+    await settle();
+    expect(calls.map((c) => c.name)).toEqual(['settings.get', 'settings.set']);
+    calls[0].resolve(held({ suffix: '-mine' }));
+    await loaded;
+    expect(view.settings).toEqual(held({ suffix: '-mine', quality: 70 }));
+    calls[1].resolve(held({ suffix: '-mine', quality: 70 }));
+    await settle();
+    expect(view.settings).toEqual(held({ suffix: '-mine', quality: 70 }));
+  });
+
   it('changes made within the delay go in one call, and every caller hears when it is answered', async () => {
     const { calls, view, sync } = setup();
     const first = sync.update({ suffix: '-a' }, 300);

@@ -46,6 +46,12 @@ export class SettingsSync {
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
+  /** Read the host's settings (at start-up), shown like a reply: a change made meanwhile stays. */
+  async load(): Promise<void> {
+    const n = ++this.#calls;
+    this.#show(n, await this.#api.call('settings.get', {}));
+  }
+
   async #send(): Promise<SettingsPatch | null> {
     const p = this.#pending;
     const n = ++this.#calls;

@@ -43,15 +43,14 @@ export class SessionState {
 
   async init(): Promise<void> {
     try {
-      const [info, models, settings, presets] = await Promise.all([
+      const [info, models, , presets] = await Promise.all([
         this.api.call('app.info', {}),
         this.api.call('models.list', {}),
-        this.api.call('settings.get', {}),
+        this.#settingsSync.load(),
         this.api.call('presets.list', {}),
       ]);
       this.info = info;
       this.models = models;
-      this.settings = settings;
       this.presets = presets;
     } catch (e) {
       this.fatal = RestoraError.from(e).message;
