@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ExecutionProvider, OutputFormat, type OutputOptions, type Passes, type Recipe, type RuntimeOptions, Task } from '../contract/index.ts';
-import { parsePasses, parseRecipe, parseScale, parseSigma } from './recipe.ts';
+import { parsePasses, parseRecipe, parseScale, parseSigma, stepOptions } from './recipe.ts';
 import { UsageError } from './usage.ts';
 
 export interface CommonOptions {
@@ -185,7 +185,7 @@ function parseBatch(command: BatchCommand['command'], argv: string[]): BatchComm
   if (v.resume && v['no-resume']) throw new UsageError('--resume and --no-resume contradict each other');
   const model = str(v, 'model');
   const passesS = str(v, 'passes');
-  const extra = { ...(model ? { model } : {}), ...(passesS !== undefined ? { passes: parsePasses(passesS) } : {}) };
+  const extra = stepOptions(model, passesS);
   let recipe: Recipe;
   if (command === 'denoise') {
     recipe = [{ task: 'denoise', sigma: parseSigma(str(v, 'sigma') ?? 'auto'), ...extra }];

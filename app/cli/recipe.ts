@@ -28,6 +28,11 @@ export function parsePasses(v: string, flag = '--passes'): Passes {
   throw new UsageError(`${flag} must be 1 or 8 (8: each tile runs in its 8 rotations and mirrors, averaged; about 8x the time), not "${v}"`);
 }
 
+/** What every task's step takes besides its own parameters: a model id, and passes (a string to parse). */
+export function stepOptions(model: string | undefined, passes: string | undefined, passesFlag = '--passes'): { model?: string; passes?: Passes } {
+  return { ...(model ? { model } : {}), ...(passes !== undefined ? { passes: parsePasses(passes, passesFlag) } : {}) };
+}
+
 export function parseRecipe(text: string, cwd = process.cwd()): Recipe {
   const steps: Step[] = [];
   const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
@@ -45,10 +50,7 @@ export function parseRecipe(text: string, cwd = process.cwd()): Recipe {
     const allowed = (keys: string[]) => {
       for (const k of kv.keys()) if (!keys.includes(k)) throw new UsageError(`recipe step "${part}": unknown parameter "${k}" (${task} takes ${keys.join(', ')})`);
     };
-    const model = kv.get('model');
-    const passes = kv.get('passes');
-    // what every task takes besides its own parameters
-    const extra = { ...(model ? { model } : {}), ...(passes !== undefined ? { passes: parsePasses(passes, 'recipe passes') } : {}) };
+    const extra = stepOptions(kv.get('model'), kv.get('passes'), 'recipe passes');
     if (task === 'denoise') {
       allowed(['sigma', 'model', 'passes']);
       steps.push({ task, sigma: parseSigma(kv.get('sigma') ?? 'auto', 'recipe sigma'), ...extra });

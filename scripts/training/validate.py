@@ -12,7 +12,7 @@ PSNR (8-bit rounded output, RGB) per case and the mean over all cases, which is 
 
 `--passes 8` scores the self-ensemble the engine runs for "Best quality" (app/engine/tiling/tiler.ts:
 each crop in its 8 rotations and mirrors, turned back and averaged); 2 and 4 score subsets of those
-(identity + transpose; identity, both mirrors, transpose + both mirrors), to see what fewer passes keep.
+(identity + transpose; the 4 rotations), to see what fewer passes keep.
 """
 from __future__ import annotations
 
@@ -61,20 +61,9 @@ PASS_SETS = {1: [0], 2: [0, 4], 4: [0, 3, 5, 6], 8: list(range(8))}
 
 
 def dihedral(x, k, inverse=False):
-    if not inverse:
-        if k & 4:
-            x = x.transpose(-1, -2)
-        if k & 1:
-            x = x.flip(-1)
-        if k & 2:
-            x = x.flip(-2)
-        return x
-    if k & 2:
-        x = x.flip(-2)
-    if k & 1:
-        x = x.flip(-1)
-    if k & 4:
-        x = x.transpose(-1, -2)
+    ops = [op for bit, op in ((4, lambda t: t.transpose(-1, -2)), (1, lambda t: t.flip(-1)), (2, lambda t: t.flip(-2))) if k & bit]
+    for op in reversed(ops) if inverse else ops:  # each op is its own inverse: undo them in reverse order
+        x = op(x)
     return x
 
 

@@ -232,35 +232,31 @@ export async function runTiled(o: TileRunOptions): Promise<Float32Array> {
         feeds[name] = { data: extract(src, width, height, x0, y0, tw, th, cols), dims: [1, src.channels, th, tw] };
       }
       const window = { x: x0, y: y0, width: tw, height: th };
-      const checked = (r: Float32Array, w: number, h: number) => {
-        if (r.length !== outC * w * scale * h * scale) {
+      // pass k sees the window turned by symmetry k (k 0: as it is), and its result is turned back
+      let res: Float32Array = new Float32Array(0);
+      for (let k = 0; k < passes; k++) {
+        if (k > 0 && o.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
+        const tr = (k & 4) !== 0; // transposed: the model sees a th x tw window
+        const turned: Record<string, TileTensor> = {};
+        for (const [name, f] of Object.entries(feeds)) {
+          const c = f.dims[1];
+          turned[name] = k === 0 ? f : { data: dihedral(f.data, c, th, tw, k), dims: tr ? [1, c, tw, th] : [1, c, th, tw] };
+        }
+        const r = await o.run(turned, window);
+        if (r.length !== outC * tow * toh) {
+          const [w, h] = tr ? [th, tw] : [tw, th];
           throw new RestoraError('E_MODEL', `the model returned ${r.length} values for a ${w}x${h} tile (expected ${outC}x${h * scale}x${w * scale})`);
         }
-        return r;
-      };
-      let res: Float32Array;
-      if (passes === 1) {
-        res = checked(await o.run(feeds, window), tw, th);
+        const back = k === 0 ? r : dihedral(r, outC, tr ? tow : toh, tr ? toh : tow, k, true);
+        if (passes === 1) res = back;
+        else {
+          if (k === 0) res = new Float32Array(back.length);
+          for (let i = 0; i < res.length; i++) res[i] += back[i];
+        }
         done++;
         o.onTile?.(done, total);
-      } else {
-        res = new Float32Array(outC * tow * toh);
-        for (let k = 0; k < passes; k++) {
-          if (k > 0 && o.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
-          const tr = (k & 4) !== 0; // transposed: the model sees a th x tw window
-          const turned: Record<string, TileTensor> = {};
-          for (const [name, f] of Object.entries(feeds)) {
-            const c = f.dims[1];
-            turned[name] = { data: dihedral(f.data, c, th, tw, k), dims: tr ? [1, c, tw, th] : [1, c, th, tw] };
-          }
-          const r = checked(await o.run(turned, window), tr ? th : tw, tr ? tw : th);
-          const back = dihedral(r, outC, tr ? tow : toh, tr ? toh : tow, k, true);
-          for (let i = 0; i < res.length; i++) res[i] += back[i];
-          done++;
-          o.onTile?.(done, total);
-        }
-        for (let i = 0; i < res.length; i++) res[i] /= passes;
       }
+      if (passes > 1) for (let i = 0; i < res.length; i++) res[i] /= passes;
       const wx = wxs[ix];
       const wy = wys[iy];
       const oy0 = y0 * scale;
