@@ -69,7 +69,8 @@ DATA_NOTES = {
     "BSD200": "BSD200 (BSDS300 train split, 199 photos; Berkeley Segmentation Dataset, free for non-commercial "
               "research and education)",
     "T91": "T91 (Yang et al., IEEE TIP 2010, 91 photos; no licence stated by the source)",
-    # restora-denoise (shipped, to step 67611) saw the first 21; the folder has held 50 since session 7
+    # restora-denoise to step 67611 saw the first 21; the folder has held 50 since session 7 (the fine-tunes in
+    # session 8 and 10 saw all 50)
     "debian-photos": "photographs from Debian bookworm's wallpaper packages, area-downscaled x2-x4: 21 from "
                      "plasma-workspace-wallpapers (LGPL-3) and mate-backgrounds (GPL-2+); since session 7 the folder "
                      "also holds 29 from lomiri-wallpapers-16.04/-20.04 (CC-BY-4.0, CC-BY-SA-4.0, CC0-1.0, "
@@ -288,6 +289,8 @@ def training_record(data: str, ckpt: dict, old: dict, export_info: dict, hardwar
         "config": repo_rel(config_path),
         "checkpoint": repo_rel(ckpt_path),
         "export": export_info,
+        # a weight average (soup.py): the checkpoints it is the mean of
+        **({"soup": ckpt["soup"]} if ckpt.get("soup") else {}),
     }
 
 

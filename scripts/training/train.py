@@ -118,10 +118,15 @@ def main(argv=None):
                     help="with --minutes, resume the timed cosine where the interrupted run left it (the "
                          "fraction saved in state.pt, or FRAC in [0, 1]) instead of starting a new one; e.g. "
                          "to go on with more threads")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="train the config again under another seed, as its own model: id <id>-seed<N> (its own "
+                         "runs/ and checkpoint), e.g. the ingredients of a weight average (soup.py)")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
+    if args.seed is not None:
+        cfg["id"], cfg["seed"] = f"{cfg['id']}-seed{args.seed}", args.seed
     task = cfg["task"]
     device = torch.device(args.device)
     torch.manual_seed(int(cfg.get("seed", 0)))
