@@ -72,8 +72,8 @@ DATA_NOTES = {
     # restora-denoise to step 67611 saw the first 21; the folder has held 50 since session 7 (the fine-tunes in
     # session 8 and 10 saw all 50)
     "debian-photos": "photographs from Debian bookworm's wallpaper packages, area-downscaled x2-x4: 21 from "
-                     "plasma-workspace-wallpapers (LGPL-3) and mate-backgrounds (GPL-2+); since session 7 the folder "
-                     "also holds 29 from lomiri-wallpapers-16.04/-20.04 (CC-BY-4.0, CC-BY-SA-4.0, CC0-1.0, "
+                     "plasma-workspace-wallpapers (LGPL-3) and mate-backgrounds (GPL-2+), and (since session 7; for "
+                     "restora-denoise, in its fine-tunes) 29 from lomiri-wallpapers-16.04/-20.04 (CC-BY-4.0, CC-BY-SA-4.0, CC0-1.0, "
                      "CC-BY-SA-3.0), lxqt-themes (LGPL-2.1+; CC-BY-SA-3.0 upstream), sddm-theme-maldives (CC-BY-3.0) "
                      "and enlightenment-data (BSD-2-clause) (scripts/training/debian_photos.py lists authors and licences)",
 }

@@ -8,7 +8,7 @@ several `--seed`s). Runs that start from one trained net stay in its basin, so t
 net of the same size and speed whose errors are averaged; whether it is better is for `validate.py` to say
 on the held-out crops, never a test set.
 
-OUT gets the mean of the EMA weights (fp16, as committed), the first input's config and hardware, and a
+OUT gets the mean of the EMA weights (fp16, as committed), the first input's config (not its hardware), and a
 `soup` list of the ingredients (file, id, step, hours). Its `step` and `train_seconds` count all the
 training that went into it: the ancestor's (the input with the fewest steps; the fine-tunes start from it,
 so their counts include its) plus what each other input added. Nothing is written when the inputs differ in
@@ -54,7 +54,8 @@ def make_soup(paths: list[Path]) -> dict:
     step = base["step"] + sum(st["step"] - base["step"] for st in sts)
     seconds = base.get("train_seconds", 0.0) + sum(st.get("train_seconds", 0.0) - base.get("train_seconds", 0.0)
                                                    for st in sts)
-    out = {k: v for k, v in sts[0].items() if k not in ("ema", "step", "train_seconds", "soup")}
+    # the first input's config; not its hardware, which describes only that input's training
+    out = {k: v for k, v in sts[0].items() if k not in ("ema", "step", "train_seconds", "soup", "hardware")}
     out.update({"ema": ema, "step": int(step), "train_seconds": float(seconds),
                 "soup": [{"file": p.name, "id": st["config"].get("id", ""), "step": int(st["step"]),
                           "hours": round(float(st.get("train_seconds", 0.0)) / 3600, 3)} for p, st in zip(paths, sts)]})
