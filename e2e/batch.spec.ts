@@ -28,7 +28,7 @@ test('a folder of five photos with one corrupt file gives four outputs and one c
 
   for (const f of good) await expect(row(page, f).getByTestId('status')).toHaveText('Done');
   // each done row says what noise level its denoise used (the default recipe's Auto or a strength)
-  for (const f of good) await expect(row(page, f).getByTestId('used')).toHaveText(/^denoise σ \d+\.\d( \(auto\))?$/);
+  for (const f of good) await expect(row(page, f).getByTestId('used')).toHaveText(/^denoise σ \d+\.\d(, estimated)?$/);
   await expect(row(page, broken).getByTestId('status')).toHaveText('Failed');
   // the reason names the file and says what is wrong, with the contract's code
   const reason = row(page, broken).getByTestId('error');

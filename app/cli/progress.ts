@@ -1,7 +1,7 @@
 // Batch progress on the terminal: a one-line bar on a TTY (stderr), plain lines otherwise, and
 // with --json one JSON line per finished file on stdout.
 import path from 'node:path';
-import type { EventPayload, FileReport } from '../contract/index.ts';
+import { describeStepsUsed, type EventPayload, type FileReport, type StepUsed } from '../contract/index.ts';
 
 export interface Out {
   write(s: string): void;
@@ -136,16 +136,8 @@ export function humanReport(r: { total: number; done: number; failed: number; sk
   return lines.join('\n') + '\n';
 }
 
-/**
- * ` (denoise σ 3.4, estimated)`: the noise level a denoise step used, so Auto's choice is visible,
- * and `8 passes` for a step that ran as a self-ensemble (Best quality).
- */
-export function usedNote(steps: { task: string; sigma?: number; sigmaBy?: string; passes?: number }[] | undefined): string {
-  const parts = (steps ?? []).flatMap((s) => {
-    const bits: string[] = [];
-    if (s.task === 'denoise' && s.sigma !== undefined) bits.push(`σ ${s.sigma.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ', estimated' : ''}`);
-    if (s.passes === 8) bits.push('8 passes');
-    return bits.length ? [`${s.task} ${bits.join(', ')}`] : [];
-  });
+/** ` (denoise σ 3.4, estimated; upscale 8 passes)`: what the steps used (contract's describeStepsUsed), for a done line. */
+export function usedNote(steps: StepUsed[] | undefined): string {
+  const parts = describeStepsUsed(steps);
   return parts.length ? ` (${parts.join('; ')})` : '';
 }

@@ -140,6 +140,20 @@ export const StepUsed = z.object({
 });
 export type StepUsed = z.infer<typeof StepUsed>;
 
+/**
+ * What a done file's steps used, in words, one entry per step that has something to say:
+ * `denoise σ 3.4, estimated` (the level Auto chose, so it is visible), `upscale 8 passes` (Best quality).
+ * The one wording for every front end: the CLI's done lines and the queue rows.
+ */
+export function describeStepsUsed(steps: readonly Pick<StepUsed, 'task' | 'sigma' | 'sigmaBy' | 'passes'>[] | undefined): string[] {
+  return (steps ?? []).flatMap((s) => {
+    const bits: string[] = [];
+    if (s.task === 'denoise' && s.sigma !== undefined) bits.push(`σ ${s.sigma.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ', estimated' : ''}`);
+    if (s.passes === 8) bits.push('8 passes');
+    return bits.length ? [`${s.task} ${bits.join(', ')}`] : [];
+  });
+}
+
 export const FileReport = z.object({
   input: z.string(),
   output: z.string().optional(),

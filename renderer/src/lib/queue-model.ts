@@ -1,6 +1,6 @@
 // The queue as plain data: how events and reports change it. Kept apart from the rune class so the
 // rules (what a late event may overwrite, how a cancelled batch ends) are unit-tested.
-import type { BatchReport, ErrorInfo, EventPayload, FileEntry, FileStatus, ImageInfo, Recipe, StepUsed } from '../../../app/contract/index.ts';
+import { describeStepsUsed, type BatchReport, type ErrorInfo, type EventPayload, type FileEntry, type FileStatus, type ImageInfo, type Recipe, type StepUsed } from '../../../app/contract/index.ts';
 
 export type ItemStatus = FileStatus | 'ready';
 
@@ -47,16 +47,9 @@ export function applyFileProgress(item: QueueItem, ev: EventPayload<'file.progre
   if (ev.steps) item.steps = ev.steps;
 }
 
-/** "denoise σ 3.4 (auto)": the noise level the output was made with, and "8 passes" where a step ran them, for the queue row. */
+/** "denoise σ 3.4, estimated · upscale 8 passes": what the steps used (contract's describeStepsUsed), for the queue row. */
 export function usedSummary(steps: StepUsed[] | undefined): string {
-  return (steps ?? [])
-    .flatMap((s) => {
-      const bits: string[] = [];
-      if (s.task === 'denoise' && s.sigma !== undefined) bits.push(`σ ${s.sigma.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ' (auto)' : ''}`);
-      if (s.passes === 8) bits.push('8 passes');
-      return bits.length ? [`${s.task} ${bits.join(', ')}`] : [];
-    })
-    .join(' · ');
+  return describeStepsUsed(steps).join(' · ');
 }
 
 /** Apply the final report: every file of the batch ends in a final state. */
