@@ -10,7 +10,18 @@ def mse(pred, target):
     return ((pred - target) ** 2).mean()
 
 
-LOSSES = {"charbonnier": charbonnier, "mse": mse}
+def psnr_loss(pred, target, floor: float = 1e-5):
+    """The mean over the batch of each crop's log10 MSE (a "PSNR loss"), plus 8 to keep it positive.
+
+    Every crop weighs the same in dB, whatever its noise level: with the plain MSE a crop at sigma 50 (MSE
+    about 2e-3) outweighs one at sigma 2 (about 4e-5) fifty times, and the session-10 MSE fine-tunes lost
+    0.2-0.5 dB at sigma 2-5 and on clean photos while gaining at sigma 25. `floor` (50 dB) caps the weight
+    of crops that are already nearly perfect (sigma near 0)."""
+    per = ((pred - target) ** 2).flatten(1).mean(1)
+    return torch.log10(per + floor).mean() + 8.0
+
+
+LOSSES = {"charbonnier": charbonnier, "mse": mse, "psnr": psnr_loss}
 
 
 def masked_l1(pred, target, mask, hole_weight: float = 6.0):

@@ -99,6 +99,23 @@ def test_loss_is_chosen_by_the_config(tiny_config, tmp_path, monkeypatch):
         T.load_config(str(tiny_config("inpaint", loss="mse")))
 
 
+def test_psnr_loss_weighs_every_crop_the_same_in_db(tiny_config, tmp_path):
+    """loss: psnr (session 11): halving the error of a nearly clean crop lowers the loss as much as halving that
+    of a heavily noisy one (with the MSE the noisy crop counts far more), and it trains."""
+    from scripts.training.losses import psnr_loss
+
+    target = torch.zeros(2, 3, 8, 8)
+    pred = torch.stack([torch.full((3, 8, 8), 0.01), torch.full((3, 8, 8), 0.2)])  # about 40 dB and 14 dB
+    base = psnr_loss(pred, target, floor=0).item()
+    low, high = pred.clone(), pred.clone()
+    low[0] /= 2 ** 0.5
+    high[1] /= 2 ** 0.5
+    assert base - psnr_loss(low, target, floor=0).item() == pytest.approx(base - psnr_loss(high, target, floor=0).item(), rel=1e-4)
+    assert T.LOSSES["mse"](pred, target) - T.LOSSES["mse"](low, target) < 0.01 * (T.LOSSES["mse"](pred, target) - T.LOSSES["mse"](high, target))
+    assert psnr_loss(target, target).item() > 0  # the floor keeps it finite and positive (the blow-up check compares to 20x)
+    assert run(tiny_config("denoise", loss="psnr"), tmp_path) == 0
+
+
 def test_init_starts_a_new_id_from_another_models_weights(tiny_config, tmp_path, capsys):
     """A fine-tuning candidate (its own id) starts from another model's committed weights and step, with a
     fresh optimiser; once it has its own state, init is ignored; a missing init file stops with its name."""
