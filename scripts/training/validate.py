@@ -37,12 +37,15 @@ def cases(dirs, size=128):
     _, val_files = split_holdout(list_images(dirs))
     clean = center_crops([load_rgb(f) for f in val_files], size)
     colour = colour_augment(clean.clone(), np.random.default_rng(77), 1.0)
-    out = []
-    for name, c in (("natural", clean), ("colour", colour)):
-        for s in (15, 25, 50):
-            g = torch.Generator().manual_seed(1000 + s)
-            noisy = c + torch.randn(c.shape, generator=g) * (s / 255)
-            out.append((f"{name} sigma {s}", noisy, torch.full((c.shape[0], 1, size, size), s / 255), c))
+
+    def awgn(sigmas):  # seeded white noise with the true level in the map, on both versions
+        for name, c in (("natural", clean), ("colour", colour)):
+            for s in sigmas:
+                g = torch.Generator().manual_seed(1000 + s)
+                noisy = c + torch.randn(c.shape, generator=g) * (s / 255)
+                yield f"{name} sigma {s}", noisy, torch.full((c.shape[0], 1, size, size), s / 255), c
+
+    out = list(awgn((15, 25, 50)))
     cam = camera_noise(clean, np.random.default_rng(5))
     level = (cam - clean).flatten(1).std(1).view(-1, 1, 1, 1).expand(-1, 1, size, size)
     out.append(("camera noise", cam, level.contiguous(), clean))
@@ -54,19 +57,13 @@ def cases(dirs, size=128):
     auto = estimator_reading(estimator, nr).view(-1, 1, 1, 1).expand(-1, 1, size, size)
     out.append(("camera + NR, auto", nr, auto.contiguous(), clean))
     # low noise (session 11); the first N_BEFORE cases stay as they were, so their mean compares with old scores
-    for name, c in (("natural", clean), ("colour", colour)):
-        for s in (2, 5, 10):
-            g = torch.Generator().manual_seed(1000 + s)
-            noisy = c + torch.randn(c.shape, generator=g) * (s / 255)
-            out.append((f"{name} sigma {s}", noisy, torch.full((c.shape[0], 1, size, size), s / 255), c))
+    out += awgn((2, 5, 10))
     auto = estimator_reading(estimator, clean).view(-1, 1, 1, 1).expand(-1, 1, size, size)
     out.append(("natural clean, auto", clean, auto.contiguous(), clean))
     return out
 
 
 N_BEFORE = 9  # the cases of sessions 5-10 (sigma 15, 25, 50 and camera noise)
-
-
 
 
 # the symmetries of the square as the engine numbers them (tiler.ts `dihedral`): bit 4 transpose,
