@@ -11,8 +11,10 @@ on the held-out crops, never a test set.
 OUT gets the mean of the EMA weights (fp16, as committed), the first input's config (not its hardware), and a
 `soup` list of the ingredients (file, id, step, hours). Its `step` and `train_seconds` count all the
 training that went into it: the ancestor's (the input with the fewest steps; the fine-tunes start from it,
-so their counts include its) plus what each other input added. Nothing is written when the inputs differ in
-architecture or parameter names, or there are fewer than two.
+so their counts include its) plus what each other input added. That holds only when every input starts from
+the one with the fewest steps; for fine-tunes of different nets (session 11: one of session 10's soup, one of the
+step-67,611 net), count the training yourself and pass `--steps N --hours H`, which replace both numbers. Nothing
+is written when the inputs differ in architecture or parameter names, or there are fewer than two.
 """
 from __future__ import annotations
 
@@ -67,12 +69,20 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out")
     ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("--steps", type=int, help="all the training in the soup, in steps, when the inputs have "
+                    "different ancestors (default: the ancestor's plus what each fine-tune added)")
+    ap.add_argument("--hours", type=float, help="the same in hours; give both or neither")
     args = ap.parse_args(argv)
+    if (args.steps is None) != (args.hours is None) or (args.steps is not None and (args.steps < 1 or args.hours <= 0)):
+        print("soup: give --steps and --hours together, both positive", file=sys.stderr)
+        return 2
     try:
         st = make_soup([Path(p) for p in args.checkpoints])
     except SoupError as e:
         print(f"soup: {e}", file=sys.stderr)
         return 2
+    if args.steps is not None:
+        st.update(step=args.steps, train_seconds=args.hours * 3600)
     save_atomic(st, Path(args.out))
     print(f"{args.out}: mean of {len(args.checkpoints)} checkpoints, {st['step']} steps, "
           f"{st['train_seconds'] / 3600:.2f} h of training in all")

@@ -39,6 +39,12 @@ def test_seeds_are_their_own_runs_and_their_soup_is_the_mean(tiny_config, tmp_pa
     model, _ = load_checkpoint(out_path)  # loads as the model its config describes
     assert model(torch.rand(1, 3, 16, 16), torch.full((1, 1, 16, 16), 0.1)).shape == (1, 3, 16, 16)
 
+    # fine-tunes of different nets: the caller counts the training, and both numbers are replaced
+    assert S.main([str(out_path), *map(str, paths[1:]), "--steps", "9"]) == 2
+    assert S.main([str(out_path), *map(str, paths[1:]), "--steps", "9", "--hours", "0.5"]) == 0
+    soup = torch.load(out_path)
+    assert soup["step"] == 9 and soup["train_seconds"] == 1800.0 and len(soup["soup"]) == 2
+
 
 def test_soup_refuses_different_nets(tiny_config, tmp_path, capsys):
     assert T.main([str(tiny_config("denoise")), "--root", str(tmp_path)]) == 0
