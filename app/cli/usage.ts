@@ -35,8 +35,8 @@ Batch options (denoise, upscale, inpaint, run)
   --passes 1|8         8: best quality; the model sees each tile in its 8 rotations and
                        mirrors and the results are averaged (about 8x the time; default 1)
   --ep E               execution provider: auto, cpu, cuda, dml, coreml, webgpu (default auto)
-  --tile N             tile size in pixels (0: the model's advice); below twice the model's
-                       overlap the overlap shrinks and faint tile seams can appear
+  --tile N             tile size in pixels (0: the model's advice); up to twice the model's
+                       overlap, the overlap shrinks and faint tile seams can appear
   --threads N          CPU threads (0: let the runtime choose)
   --format F           keep, png, jpeg, tiff, webp (default keep)
   --quality N          JPEG/WebP quality 1-100 (default 92)
