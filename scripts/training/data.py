@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torch.utils.data
 
 from .archs import load_checkpoint
 
@@ -354,6 +355,16 @@ class TaskData:
         self.rng = np.random.default_rng(seed + 1)
         self._cam_samplers: dict[int, CropSampler] = {}
         self._estimator = None
+        # defer_reading: camera_map "estimator" batches leave the estimator's reading to `finish_batch`
+        # (in the training process, on its device) and keep what it needs in `pending`
+        self.defer_reading = False
+        self.pending = None
+
+    def reseed(self, seed: int) -> None:
+        """New random streams (crops, degradations), e.g. one per data worker process."""
+        self.sampler.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(seed + 1)
+        self._cam_samplers = {}
 
     def estimator(self):
         """The noise estimator checkpoint in cfg["estimator"] (relative to the repo root), loaded once."""
@@ -408,6 +419,11 @@ class TaskData:
                 cam_big = camera_noise(big, rng, nr_p=float(self.cfg.get("camera_nr_p", 0.0)))
                 if by_pca:
                     est = pca_sigma(cam_big, stride=int(self.cfg.get("camera_est_stride", 2)))
+                elif mode == "estimator" and self.defer_reading:
+                    # the reading is left to whoever holds the estimator on the training device
+                    # (`finish_batch`): only the jitter goes into the map here
+                    self.pending = (idx, cam_big)
+                    est = torch.ones(len(idx))
                 elif mode == "estimator":
                     est = estimator_reading(self.estimator(), cam_big)
                 else:
@@ -443,6 +459,7 @@ class TaskData:
         raise ValueError(t)
 
     def train_batch(self, n: int):
+        self.pending = None
         clean = self.sampler.batch(n)
         if self.task == "denoise":
             clean = colour_augment(clean, self.rng, float(self.cfg.get("colour_aug", 0.0)))
@@ -451,3 +468,48 @@ class TaskData:
     def val_batch(self, size: int = 128):
         rng = np.random.default_rng(1234)
         return self.degrade(center_crops(self.val_images, size), rng, val=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# batches made in worker processes (train.py --workers N), for a GPU that one CPU core cannot feed
+
+class BatchStream(torch.utils.data.IterableDataset):
+    """Endless training batches of `data` (a TaskData), each worker process with its own random streams.
+    Yields (inputs, target, pending): `pending` is (indices, noisy camera crops) whose estimator reading
+    `finish_batch` still has to put into the noise map (empty when there is none)."""
+
+    def __init__(self, data: TaskData, batch: int, seed: int):
+        super().__init__()
+        self.data, self.batch, self.seed = data, batch, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        wid = info.id if info is not None else 0
+        torch.set_num_threads(1)
+        d = self.data
+        d.reseed(self.seed + 7919 * (wid + 1))
+        d.defer_reading = d.task == "denoise" and str(d.cfg.get("camera_map", "true")) == "estimator"
+        empty = (torch.zeros(0, dtype=torch.long), torch.zeros(0, 3, 1, 1))
+        while True:
+            inputs, target = d.train_batch(self.batch)
+            yield inputs, target, (d.pending or empty)
+
+
+def batch_loader(data: TaskData, batch: int, workers: int, seed: int, pin: bool = False):
+    """An iterator over `BatchStream` batches made by `workers` forked processes (the photos in memory
+    are shared with them, not copied). Start it before the model goes to a GPU."""
+    loader = torch.utils.data.DataLoader(BatchStream(data, batch, seed), batch_size=None, num_workers=workers,
+                                         pin_memory=pin, prefetch_factor=4, persistent_workers=True,
+                                         multiprocessing_context="fork")
+    return iter(loader)
+
+
+def finish_batch(inputs: tuple, pending, estimator, device) -> tuple:
+    """Put the estimator's reading of the pending camera crops into the noise map (in place, on `device`):
+    the map holds each crop's jitter, and the reading multiplies it, as `degrade` does in one process."""
+    idx, cam = pending
+    if len(idx):
+        with torch.no_grad():
+            r = estimator_reading(estimator, cam.to(device, non_blocking=True))
+        inputs[1][idx.to(device)] *= r.view(-1, 1, 1, 1)
+    return inputs

@@ -1,6 +1,7 @@
 """Train one Restora model from a YAML config; resumable.
 
     /usr/bin/python3 -m scripts.training.train scripts/training/configs/denoise.yaml [--minutes M] [--device cuda]
+        [--workers N] [--dirs D ...]
 
 State: runs/<id>/state.pt (full: weights, EMA, optimiser, step; ignored by git, written every
 `ckpt_seconds`) and scripts/training/checkpoints/<id>.pt (EMA weights only, fp16, committed; one file
@@ -24,7 +25,7 @@ import torch
 import yaml
 
 from .archs import build_model, count_params, load_ema
-from .data import ROOT, TaskData, repo_path, write_atomic
+from .data import ROOT, TaskData, batch_loader, finish_batch, repo_path, write_atomic
 from .losses import LOSSES, masked_l1, psnr
 
 
@@ -118,6 +119,12 @@ def main(argv=None):
                     help="with --minutes, resume the timed cosine where the interrupted run left it (the "
                          "fraction saved in state.pt, or FRAC in [0, 1]) instead of starting a new one; e.g. "
                          "to go on with more threads")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="make the batches in N worker processes (a GPU that one core cannot feed); the noise "
+                         "estimator's readings for camera_map 'estimator' then run on --device")
+    ap.add_argument("--dirs", nargs="+", default=None,
+                    help="train on these folders instead of the config's data.dirs (e.g. the photos packed by "
+                         "pack_photos.py on a lent GPU machine); the checkpoint's config records them")
     ap.add_argument("--seed", type=int, default=None,
                     help="train the config again under another seed, as its own model: id <id>-seed<N> (its own "
                          "runs/ and checkpoint), e.g. the ingredients of a weight average (soup.py)")
@@ -127,8 +134,12 @@ def main(argv=None):
     cfg = load_config(args.config)
     if args.seed is not None:
         cfg["id"], cfg["seed"] = f"{cfg['id']}-seed{args.seed}", args.seed
+    if args.dirs:
+        cfg["data"]["dirs"] = list(args.dirs)
     task = cfg["task"]
     device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed batch shapes
     torch.manual_seed(int(cfg.get("seed", 0)))
     run_dir, ckpt_path = paths_for(cfg, Path(args.root))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -137,6 +148,20 @@ def main(argv=None):
 
     data = TaskData(task, cfg["data"], seed=int(cfg.get("seed", 0)) + int(time.time()) % 100000)
     val = data.val_batch(int(cfg["data"].get("val_crop", 128)))
+    batch = int(cfg["data"]["batch"])
+    if args.workers > 0:  # forked before anything touches the GPU
+        stream = batch_loader(data, batch, args.workers, int(cfg.get("seed", 0)) + int(time.time()) % 100000,
+                              pin=device.type == "cuda")
+        reader = data.estimator().to(device) if data.cfg.get("camera_map") == "estimator" and task == "denoise" else None
+
+        def next_batch():
+            inputs, target, pending = next(stream)
+            inputs = tuple(x.to(device, non_blocking=True) for x in inputs)
+            return finish_batch(inputs, pending, reader, device), target.to(device, non_blocking=True)
+    else:
+        def next_batch():
+            inputs, target = data.train_batch(batch)
+            return tuple(x.to(device) for x in inputs), target.to(device)
     model = build_model(cfg["model"]).to(device)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
@@ -180,7 +205,6 @@ def main(argv=None):
 
     optim_cfg = dict(cfg["optim"])
     total = args.steps or int(optim_cfg["steps"])
-    batch = int(cfg["data"]["batch"])
     ema_decay = float(cfg.get("ema", 0.999))
     ckpt_every = float(cfg.get("ckpt_seconds", 240))
     val_every = int(cfg.get("val_every", 1000))
@@ -214,8 +238,7 @@ def main(argv=None):
 
     while step < total and not stop["now"]:
         ts = time.time()
-        inputs, target = data.train_batch(batch)
-        inputs = tuple(x.to(device) for x in inputs); target = target.to(device)
+        inputs, target = next_batch()
         optim_cfg["lr_scale"] = lr_scale
         tf = time_frac()
         for g in opt.param_groups:

@@ -361,3 +361,41 @@ def test_debian_photos_takes_the_largest_jpeg_of_an_archive():
     im = cv2.imdecode(np.frombuffer(largest_jpeg(archive), np.uint8), cv2.IMREAD_COLOR)
     assert im is not None and im.shape[:2] == (48, 72)
     assert largest_jpeg(big) == big
+
+
+def test_deferred_reading_gives_the_same_map_as_reading_in_process(tmp_path):
+    """train.py --workers: a worker leaves the estimator's reading to the training process
+    (`finish_batch`, on its device). With the same seed the batch must come out the same as when one
+    process reads; the committed estimator reads differently per crop, so a mix-up of crops shows."""
+    import cv2
+    from conftest import smooth_photo
+    d = tmp_path / "photos"
+    d.mkdir()
+    for i in range(12):
+        cv2.imwrite(str(d / f"p{i}.png"), smooth_photo(160, 160, i))
+    cfg = {"dirs": [str(d)], "crop": 64, "camera_p": 0.6, "camera_crop": 128, "camera_map": "estimator",
+           "estimator": str(ROOT / "scripts/training/checkpoints/restora-denoise-estimator.pt")}
+    (noisy_a, smap_a), clean_a = D.TaskData("denoise", cfg, seed=3).train_batch(8)
+    deferred = D.TaskData("denoise", cfg, seed=3)
+    deferred.defer_reading = True
+    (noisy_b, smap_b), clean_b = deferred.train_batch(8)
+    idx, cam = deferred.pending
+    assert 0 < len(idx) < 8  # some camera crops, some white noise
+    assert not torch.allclose(smap_a, smap_b)  # before the reading, camera rows hold only the jitter
+    D.finish_batch((noisy_b, smap_b), deferred.pending, deferred.estimator(), torch.device("cpu"))
+    assert torch.equal(noisy_a, noisy_b) and torch.equal(clean_a, clean_b)
+    assert torch.allclose(smap_a, smap_b, rtol=1e-6, atol=1e-8)
+    assert len({round(float(smap_a[k, 0, 0, 0]) * 255, 3) for k in idx.tolist()}) == len(idx)
+
+
+def test_worker_processes_make_different_batches(tiny_config, tmp_path):
+    """Each worker process reseeds its streams: two workers must not train on the same crops and noise."""
+    import yaml
+    cfg = yaml.safe_load(tiny_config("denoise").read_text())
+    data = D.TaskData("denoise", cfg["data"], seed=5)
+    stream = D.batch_loader(data, 2, workers=2, seed=11)
+    batches = [next(stream) for _ in range(4)]  # the loader takes the workers in turn
+    (n0, _), c0, _ = batches[0]
+    (n1, _), c1, _ = batches[1]
+    assert n0.shape == (2, 3, 16, 16) and not torch.equal(c0, c1) and not torch.equal(n0, n1)
+    del stream

@@ -191,3 +191,18 @@ def test_timed_run_can_continue_its_schedule(tiny_config, tmp_path, capsys):
     assert last_lr < 0.1 * float(optim["lr"]) < T.lr_at(4, optim, 0.0)
     assert run(cfg, tmp_path, "--minutes", "10", "--steps", "6", "--continue-schedule") == 0
     assert "continuing the timed schedule from 0.9" in capsys.readouterr().out
+
+
+def test_workers_feed_the_training_loop(tiny_config, tmp_path, capsys):
+    """--workers 2: batches from worker processes (camera crops read by the estimator in the training
+    process); the run checkpoints and its validation is finite. --dirs replaces the config's folders."""
+    photos = tmp_path / "photos"
+    cfg = tiny_config("denoise", data={"dirs": ["/nonexistent"], "crop": 16, "batch": 2, "camera_p": 0.5,
+                                       "camera_crop": 24, "camera_map": "estimator", "val_crop": 32,
+                                       "estimator": "scripts/training/checkpoints/restora-denoise-estimator.pt"})
+    assert run(cfg, tmp_path, "--workers", "2", "--steps", "4", "--dirs", str(photos)) == 0
+    assert "stopped at step 4" in capsys.readouterr().out
+    ckpt = torch.load(tmp_path / "scripts" / "training" / "checkpoints" / "tiny-denoise.pt")
+    assert ckpt["step"] == 4 and ckpt["config"]["data"]["dirs"] == [str(photos)]
+    log = [json.loads(line) for line in (tmp_path / "runs" / "tiny-denoise" / "log.jsonl").read_text().splitlines()]
+    assert math.isfinite(log[-1]["val_psnr"])

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One prepared training call on a lent GPU machine (the device tool), from the repository root there:
+#   bash scripts/training/device_run.sh CONFIG MINUTES WORKERS
+# Needs the config's photos packed here first (pack_photos.py --out scripts/training/data-cache/pack, carried).
+# Writes to $OUT: env.txt (GPU, torch), train.log, the checkpoint <id>.pt (EMA weights, as committed; the full
+# state with the optimiser stays there: over the 16 MiB a returned file may have), log.jsonl, gpu.csv (utilisation every 15 s) and pytest.log (the
+# training package's tests under that machine's torch, on one core beside the run).
+set -u
+cfg=$1; minutes=$2; workers=${3:-13}
+cd "$(dirname "$0")/../.."
+out=${OUT:-/tmp/out}
+mkdir -p "$out"
+{ nvidia-smi -L; nproc; python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available())"; } > "$out/env.txt" 2>&1
+cat "$out/env.txt"
+(OMP_NUM_THREADS=1 timeout 400 python3 -m pytest -q -p no:cacheprovider scripts/training/tests > "$out/pytest.log" 2>&1
+ echo "pytest rc $?" >> "$out/pytest.log") &
+tests=$!
+(while sleep 15; do nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader >> "$out/gpu.csv"; done) &
+monitor=$!
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+tv=$(python3 -c "import torch; print(torch.__version__)")
+export RESTORA_TRAIN_HARDWARE="1 $gpu (a lent machine, $(nproc) CPU cores: $workers data workers), torch $tv, $minutes min"
+dirs=()
+for d in $(python3 -c "import sys, yaml; print(' '.join(yaml.safe_load(open(sys.argv[1]))['data']['dirs']))" "$cfg"); do
+  dirs+=("scripts/training/data-cache/pack/$(basename "$d")")
+done
+PYTHONUNBUFFERED=1 timeout -s TERM $((${minutes%.*} * 60 + 150)) python3 -m scripts.training.train "$cfg" --device "${DEVICE:-cuda}" \
+  --workers "$workers" --threads 2 --minutes "$minutes" --root /tmp/root --dirs "${dirs[@]}" 2>&1 | tee "$out/train.log"
+cp /tmp/root/scripts/training/checkpoints/*.pt /tmp/root/runs/*/log.jsonl "$out/" 2>&1
+wait "$tests"
+tail -3 "$out/pytest.log"
+kill "$monitor" 2>/dev/null
+exit 0
