@@ -15,7 +15,9 @@ cat "$out/env.txt"
 (OMP_NUM_THREADS=1 timeout 400 python3 -m pytest -q -p no:cacheprovider scripts/training/tests > "$out/pytest.log" 2>&1
  echo "pytest rc $?" >> "$out/pytest.log") &
 tests=$!
-(while sleep 15; do nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader >> "$out/gpu.csv"; done) &
+# every 15 s: GPU load, and the latest checkpoint into $OUT (what is there comes back even if the call is cut off)
+(while sleep 15; do nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader >> "$out/gpu.csv"
+   for f in /tmp/root/scripts/training/checkpoints/*.pt; do [ -f "$f" ] && cp -f "$f" "$out/"; done; done) &
 monitor=$!
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 tv=$(python3 -c "import torch; print(torch.__version__)")
