@@ -22,6 +22,13 @@ monitor=$!
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 tv=$(python3 -c "import torch; print(torch.__version__)")
 export RESTORA_TRAIN_HARDWARE="1 $gpu (a lent machine, $(nproc) CPU cores: $workers data workers), torch $tv, $minutes min"
+# train.py looks for the id's committed checkpoint under --root: put the repository's there, so that a run goes on
+# from it instead of starting again from the config's init
+id=$(python3 -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['id'])" "$cfg")
+mkdir -p /tmp/root/scripts/training/checkpoints
+if [ -f "scripts/training/checkpoints/$id.pt" ] && [ ! -f "/tmp/root/scripts/training/checkpoints/$id.pt" ]; then
+  cp "scripts/training/checkpoints/$id.pt" /tmp/root/scripts/training/checkpoints/
+fi
 dirs=()
 for d in $(python3 -c "import sys, yaml; print(' '.join(yaml.safe_load(open(sys.argv[1]))['data']['dirs']))" "$cfg"); do
   dirs+=("scripts/training/data-cache/pack/$(basename "$d")")

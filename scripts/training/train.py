@@ -244,7 +244,7 @@ def main(argv=None):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, optim_cfg, tf, warm_from)
         _, loss = forward_loss(task, model, inputs, target, cfg.get("loss", "charbonnier"))
-        lv = float(loss)
+        lv = float(loss.detach())
         if not math.isfinite(lv) or (run_loss is not None and step > 200 and lv > 20 * run_loss):
             print(f"step {step}: loss blew up ({lv:.4g}); rolling back, lr x0.5", flush=True)
             model.load_state_dict(snapshot)
