@@ -3,8 +3,9 @@
 #   bash scripts/training/device_run.sh CONFIG MINUTES WORKERS
 # Needs the config's photos packed here first (pack_photos.py --out scripts/training/data-cache/pack, carried).
 # Writes to $OUT: env.txt (GPU, torch), train.log, the checkpoint <id>.pt (EMA weights, as committed; the full
-# state with the optimiser stays there: over the 16 MiB a returned file may have), log.jsonl, gpu.csv (utilisation every 15 s) and pytest.log (the
-# training package's tests under that machine's torch, on one core beside the run).
+# state with the optimiser stays there: over the 16 MiB a returned file may have), log.jsonl, gpu.csv (utilisation
+# every 15 s) and pytest.log (the training package's tests under that machine's torch, on one core beside the run).
+# scripts/training/README.md, "GPU path", has the steps around it (packing, what stays behind, validating here).
 set -u
 cfg=$1; minutes=$2; workers=${3:-13}
 cd "$(dirname "$0")/../.."
