@@ -399,3 +399,19 @@ def test_worker_processes_make_different_batches(tiny_config, tmp_path):
     (n1, _), c1, _ = batches[1]
     assert n0.shape == (2, 3, 16, 16) and not torch.equal(c0, c1) and not torch.equal(n0, n1)
     del stream
+
+
+def test_pack_photos_keeps_every_photo_and_the_same_holdout(photos, tmp_path):
+    """pack_photos.py (photos for a lent GPU machine): every photo of the folder, as a JPEG close to the
+    original, under the same names, so that split_holdout holds out the same photos there."""
+    from scripts.training.pack_photos import pack
+    (photos / "p10.png").write_bytes((photos / "p00.png").read_bytes())  # 11 photos: one held out, not the last
+    out = tmp_path / "pack"
+    pack([str(photos)], out, 97)
+    packed = D.list_images([out / photos.name])
+    originals = D.list_images([photos])
+    assert [f.stem for f in packed] == [f.stem for f in originals] and all(f.suffix == ".jpg" for f in packed)
+    assert [f.stem for f in D.split_holdout(packed)[1]] == [f.stem for f in D.split_holdout(originals)[1]] == ["p09"]
+    for a, b in zip(originals, packed):
+        x, y = D.load_rgb(a).astype(np.float64), D.load_rgb(b).astype(np.float64)
+        assert x.shape == y.shape and 10 * np.log10(255 ** 2 / np.mean((x - y) ** 2)) > 38
