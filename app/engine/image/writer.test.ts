@@ -7,6 +7,7 @@ import { RestoraError } from '../../contract/index.ts';
 import type { RgbImage } from '../api.ts';
 import { maxAbsDiff, meanAbsDiff, photoLike, sharpOf, tmpDir, toRgb16 } from '../../../test/fixtures/images/make.ts';
 import { decode } from './decode.ts';
+import { isInput, markInput } from './inputs.ts';
 import { exifTiff, getExifOrientation } from './metadata.ts';
 import { resolveFormat, writeFileAtomic, writeImage } from './writer.ts';
 
@@ -154,6 +155,33 @@ describe('writeImage', () => {
     }
     await expectError(writeFileAtomic(p('orig.png'), 'x'), 'E_WRITE');
     expect(fs.readFileSync(p('orig.png')).equals(before)).toBe(true);
+  });
+
+  it('a new file that got a deleted original\'s inode number is not an original', async () => {
+    // file systems reuse the numbers of deleted files at once: the settings file, rewritten by
+    // temp-and-rename, was refused as "the original settings.json" after test photos were deleted
+    await writeFileAtomic(p('settings.json'), '{"a":1}');
+    const s = fs.statSync(p('settings.json'));
+    // an original that was opened, then deleted, under the same (dev, ino) but born earlier
+    markInput(p('deleted-original.png'), { ...s, dev: s.dev, ino: s.ino, birthtimeMs: s.birthtimeMs ? s.birthtimeMs - 5000 : 0 } as fs.Stats);
+    expect(isInput(p('settings.json'))).toBe(false);
+    await writeFileAtomic(p('settings.json'), '{"a":2}');
+    expect(fs.readFileSync(p('settings.json'), 'utf8')).toBe('{"a":2}');
+
+    // the real sequence: decode an original, delete it, make new files (one may get its number)
+    fs.copyFileSync(p('alpha.png'), p('gone.png'));
+    const img = await decode(p('gone.png'));
+    const ino = fs.statSync(p('gone.png')).ino;
+    fs.unlinkSync(p('gone.png'));
+    for (let k = 0; k < 20; k++) {
+      await writeFileAtomic(p(`later-${k}.json`), String(k));
+      const reused = fs.statSync(p(`later-${k}.json`)).ino === ino;
+      await writeFileAtomic(p(`later-${k}.json`), `${k} again`);
+      await writeImage(img, p(`later-${k}.png`));
+      if (reused) break;
+    }
+    // and the original's own path stays refused while nothing else is
+    await expectError(writeImage(img, p('gone.png')), 'E_WRITE', /refusing to write over the original/);
   });
 
   it('resolves formats: keep, extension, aliases', () => {
