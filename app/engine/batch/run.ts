@@ -32,6 +32,7 @@ import {
 import type { BatchOptions, EngineCore, RgbImage, RunOptions } from '../api.ts';
 import { EtaEstimator } from './eta.ts';
 import { expand, OUTPUT_DIR_NAME, rootOf } from './expand.ts';
+import { FileMarks } from '../image/inputs.ts';
 import { writeFileAtomic } from '../image/writer.ts';
 import { hashFile, type JournalData, type JournalEntry, journalKey, journalPath, readJournal, reportPath, writeJournal } from './journal.ts';
 import { naturalOutput, numbered, pathKey, writerFormat } from './naming.ts';
@@ -122,21 +123,17 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
 
   // ---- identities of all inputs: no output may be one of them
   const inputKeys = new Set<string>();
-  const inputInodes = new Set<string>();
+  const inputMarks = new FileMarks(); // by path and inode, as the writer knows originals
   const inputStats = new Map<string, Stats>();
   for (const f of files) {
     inputKeys.add(pathKey(f.path));
     const st = await statOrNull(f.path);
     if (st) {
       inputStats.set(f.path, st);
-      inputInodes.add(`${st.dev}:${st.ino}`);
+      inputMarks.add(f.path, st);
     }
   }
-  const isInput = async (p: string): Promise<boolean> => {
-    if (inputKeys.has(pathKey(p))) return true;
-    const st = await statOrNull(p);
-    return !!st && inputInodes.has(`${st.dev}:${st.ino}`);
-  };
+  const isInput = async (p: string): Promise<boolean> => inputKeys.has(pathKey(p)) || inputMarks.has(p);
 
   // ---- output folders: create them up front, so a read-only disk is known before any work
   const dirProblem = new Map<string, ErrorInfo>();
