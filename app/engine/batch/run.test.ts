@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventPayload } from '../../contract/index.ts';
 import type { BatchOptions } from '../api.ts';
 import { readJournal } from './journal.ts';
-import { runBatch } from './run.ts';
+import { isStaleTemp, pidAlive, runBatch } from './run.ts';
 import { fakeCore, makeTestImage } from './testing/fake-core.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -229,6 +229,28 @@ describe('runBatch', () => {
     expect(listed).not.toContain(stale);
     expect(listed).toContain(live);
     expect(listed).toContain('.unrelated.tmp');
+  });
+
+  it.runIf(process.platform === 'linux')('a killed writer that is still a zombie counts as gone: its temp is stale', async () => {
+    // after `kill -9` of the process group the worker waits for init to reap it, and signal 0 still
+    // reaches a zombie: a resumed batch left its temp file (the reliability suite's kill-9-resume flaked)
+    const sh = spawn('sh', ['-c', 'sh -c "exit 0" & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const zombie = Number(await new Promise<string>((r) => sh.stdout.once('data', (d: Buffer) => r(String(d).trim()))));
+      let state = '';
+      for (let k = 0; k < 100 && state !== 'Z'; k++) {
+        await new Promise((r) => setTimeout(r, 20));
+        const st = await readFile(`/proc/${zombie}/stat`, 'latin1');
+        state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+      }
+      expect(state).toBe('Z');
+      expect(() => process.kill(zombie, 0)).not.toThrow(); // what the old check relied on
+      expect(pidAlive(zombie)).toBe(false);
+      expect(isStaleTemp(`.restora-${zombie}-0123456789ab.tmp`)).toBe(true);
+      expect(pidAlive(process.pid)).toBe(true);
+    } finally {
+      sh.kill('SIGKILL');
+    }
   });
 
   it('cancels between tiles: the running and the remaining files are cancelled, and a rerun finishes them', async () => {

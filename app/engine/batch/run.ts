@@ -15,7 +15,7 @@
 //   flat however many files there are.
 // - Running the same command again (same inputs as given, recipe and output options) resumes: done
 //   outputs are verified (exists, size, SHA-256; input size and mtime unchanged) and skipped.
-import type { Stats } from 'node:fs';
+import { readFileSync, type Stats } from 'node:fs';
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -79,12 +79,22 @@ export function isStaleTemp(name: string, alive: (pid: number) => boolean = pidA
   return pid !== process.pid && !alive(pid);
 }
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as { code?: string }).code === 'EPERM'; // exists, owned by someone else
+  }
+  // a killed process stays a zombie until its parent reaps it, and signal 0 still reaches a zombie:
+  // after `kill -9` of restora's process group the worker's parent dies with it, so the worker waits
+  // for init to reap it while a resumed batch is already looking at its temp files (Linux only; elsewhere
+  // a zombie counts as alive and its temp is removed by the next run)
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true;
   }
 }
 
