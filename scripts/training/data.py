@@ -360,6 +360,11 @@ class TaskData:
         self.defer_reading = False
         self.pending = None
 
+    @property
+    def reads_estimator(self) -> bool:
+        """Whether camera-noise crops get the noise estimator's reading as their map (camera_map "estimator")."""
+        return self.task == "denoise" and str(self.cfg.get("camera_map", "true")) == "estimator"
+
     def reseed(self, seed: int) -> None:
         """New random streams (crops, degradations), e.g. one per data worker process."""
         self.sampler.rng = np.random.default_rng(seed)
@@ -488,7 +493,7 @@ class BatchStream(torch.utils.data.IterableDataset):
         torch.set_num_threads(1)
         d = self.data
         d.reseed(self.seed + 7919 * (wid + 1))
-        d.defer_reading = d.task == "denoise" and str(d.cfg.get("camera_map", "true")) == "estimator"
+        d.defer_reading = d.reads_estimator
         empty = (torch.zeros(0, dtype=torch.long), torch.zeros(0, 3, 1, 1))
         while True:
             inputs, target = d.train_batch(self.batch)

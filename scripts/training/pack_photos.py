@@ -21,10 +21,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
 from PIL import Image
 
 from .data import list_images, load_rgb, repo_path, split_holdout, write_atomic
+from .losses import psnr
 
 
 def pack(dirs, out: Path, quality: int) -> int:
@@ -41,9 +43,8 @@ def pack(dirs, out: Path, quality: int) -> int:
             buf = io.BytesIO()
             Image.fromarray(rgb).save(buf, "JPEG", quality=quality, subsampling=0)
             data = buf.getvalue()
-            back = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float64)
-            mse = float(np.mean((back - rgb) ** 2))
-            psnrs.append(10 * np.log10(255 ** 2 / max(mse, 1e-10)))
+            back = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+            psnrs.append(psnr(torch.from_numpy(back).float() / 255, torch.from_numpy(rgb).float() / 255))
             write_atomic(dst / f"{f.stem}.jpg", data)
             total += len(data)
         _, held = split_holdout(files)

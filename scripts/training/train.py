@@ -146,13 +146,13 @@ def main(argv=None):
     state_path = run_dir / "state.pt"
     log_path = run_dir / "log.jsonl"
 
-    data = TaskData(task, cfg["data"], seed=int(cfg.get("seed", 0)) + int(time.time()) % 100000)
+    data_seed = int(cfg.get("seed", 0)) + int(time.time()) % 100000
+    data = TaskData(task, cfg["data"], seed=data_seed)
     val = data.val_batch(int(cfg["data"].get("val_crop", 128)))
     batch = int(cfg["data"]["batch"])
     if args.workers > 0:  # forked before anything touches the GPU
-        stream = batch_loader(data, batch, args.workers, int(cfg.get("seed", 0)) + int(time.time()) % 100000,
-                              pin=device.type == "cuda")
-        reader = data.estimator().to(device) if data.cfg.get("camera_map") == "estimator" and task == "denoise" else None
+        stream = batch_loader(data, batch, args.workers, data_seed, pin=device.type == "cuda")
+        reader = data.estimator().to(device) if data.reads_estimator else None
 
         def next_batch():
             inputs, target, pending = next(stream)
