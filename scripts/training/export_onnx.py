@@ -55,6 +55,15 @@ def advised_tile(task: str, scale: int) -> int:
 
 OVERLAP = {"denoise": 128, "upscale": 32, "inpaint": 128}  # input px; measured by app/engine/tiling/tiler.test.ts: denoise (session-4 full-resolution net) 64 gave 3.6/255, 96 gave 1.28/255, 128 passes; inpaint 96 gave 1.31/255 at tile 192
 
+
+def tiling_overlap(cfg) -> int:
+    """The card's overlap: the config's `overlap` (input px) when a net sees further than its task's usual
+    one (more blocks at low resolution), else the task's default. Measure it with the seam test."""
+    o = cfg.get("overlap", OVERLAP[cfg["task"]])
+    if not isinstance(o, int) or o < 0:
+        raise SystemExit(f"{cfg['id']}: overlap must be a whole number of pixels >= 0, got {o!r}")
+    return o
+
 INPUTS = {
     "denoise": [("image", "image", 3), ("sigma", "sigma", 1)],
     "inpaint": [("image", "image", 3), ("mask", "mask", 1)],
@@ -260,7 +269,7 @@ def build_card(cfg, model, ckpt, old, export_info: dict, onnx_path: Path, hardwa
         "inputs": [io(n, r, c) for n, r, c in INPUTS[task]],
         "outputs": [io("output", "image", 3)],
         "size_multiple": int(model.size_multiple),
-        "tiling": {"tile": advised_tile(task, scale), "overlap": OVERLAP[task]},
+        "tiling": {"tile": advised_tile(task, scale), "overlap": tiling_overlap(cfg)},
         "fp16_safe": False,
         "color_space": "sRGB",
         "license": "MIT",

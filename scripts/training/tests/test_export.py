@@ -114,6 +114,18 @@ def test_reexport_keeps_metrics_and_fails_on_bad_parity(tiny_config, tmp_path, m
     assert not (out / "model.onnx.tmp").exists()
 
 
+def test_config_overlap_reaches_the_card(tiny_config, tmp_path, capsys):
+    # a net grown at low resolution sees further than its task's default overlap covers: the config says so
+    cfg = tiny_config("denoise", overlap=192)
+    ck = tiny_checkpoint(cfg, tmp_path)
+    out = tmp_path / "models" / "tiny-denoise"
+    assert E.main([str(cfg), "--checkpoint", str(ck), "--out", str(out)]) == 0
+    assert json.loads((out / "card.json").read_text())["tiling"] == {"tile": 1024, "overlap": 192}
+    bad = tiny_config("denoise", overlap=-8)
+    with pytest.raises(SystemExit, match="overlap must be"):
+        E.main([str(bad), "--checkpoint", str(ck), "--out", str(tmp_path / "o")])
+
+
 def test_missing_or_mismatched_checkpoint(tiny_config, tmp_path, capsys):
     cfg = tiny_config("denoise")
     assert E.main([str(cfg), "--checkpoint", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "o")]) == 1
