@@ -60,7 +60,7 @@ def tiling_overlap(cfg) -> int:
     """The card's overlap: the config's `overlap` (input px) when a net sees further than its task's usual
     one (more blocks at low resolution), else the task's default. Measure it with the seam test."""
     o = cfg.get("overlap", OVERLAP[cfg["task"]])
-    if not isinstance(o, int) or o < 0:
+    if isinstance(o, bool) or not isinstance(o, int) or o < 0:
         raise SystemExit(f"{cfg['id']}: overlap must be a whole number of pixels >= 0, got {o!r}")
     return o
 

@@ -212,6 +212,7 @@ def main(argv=None):
     deadline = start + args.minutes * 60 if args.minutes else None
     snapshot = copy.deepcopy(model.state_dict())
     run_loss, last_ckpt, t0 = None, time.time(), time.time()
+    waited = 0.0  # seconds spent waiting for batches since the last progress line: the loader's share of a step
 
     def time_frac() -> float:
         if not deadline:
@@ -239,6 +240,7 @@ def main(argv=None):
     while step < total and not stop["now"]:
         ts = time.time()
         inputs, target = next_batch()
+        waited += time.time() - ts
         optim_cfg["lr_scale"] = lr_scale
         tf = time_frac()
         for g in opt.param_groups:
@@ -265,9 +267,10 @@ def main(argv=None):
         if step % 250 == 0:
             snapshot = copy.deepcopy(model.state_dict())
         if step % 100 == 0:
+            took = time.time() - t0
             print(f"step {step} loss {run_loss:.5f} lr {opt.param_groups[0]['lr']:.2e} "
-                  f"{(time.time() - t0) / 100:.3f}s/step", flush=True)
-            t0 = time.time()
+                  f"{took / 100:.3f}s/step (batches {100 * waited / max(took, 1e-9):.0f}%)", flush=True)
+            t0, waited = time.time(), 0.0
         if step % val_every == 0 or step == total:
             v = evaluate(task, ema, val, device)
             best = max(best, v)

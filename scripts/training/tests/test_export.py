@@ -121,9 +121,10 @@ def test_config_overlap_reaches_the_card(tiny_config, tmp_path, capsys):
     out = tmp_path / "models" / "tiny-denoise"
     assert E.main([str(cfg), "--checkpoint", str(ck), "--out", str(out)]) == 0
     assert json.loads((out / "card.json").read_text())["tiling"] == {"tile": 1024, "overlap": 192}
-    bad = tiny_config("denoise", overlap=-8)
-    with pytest.raises(SystemExit, match="overlap must be"):
-        E.main([str(bad), "--checkpoint", str(ck), "--out", str(tmp_path / "o")])
+    for wrong in (-8, 12.5, True):
+        bad = tiny_config("denoise", overlap=wrong)
+        with pytest.raises(SystemExit, match="overlap must be"):
+            E.main([str(bad), "--checkpoint", str(ck), "--out", str(tmp_path / "o")])
 
 
 def test_missing_or_mismatched_checkpoint(tiny_config, tmp_path, capsys):
