@@ -72,6 +72,15 @@ def forward_loss(task, model, inputs, target, loss: str = "charbonnier"):
     return out, LOSSES[loss](out, target)
 
 
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, d: float) -> None:
+    """ema <- d * ema + (1 - d) * model, parameter by parameter, in two multi-tensor ops (one kernel launch
+    each per chunk of tensors on a GPU, instead of two per tensor: a step there is launch-bound)."""
+    with torch.no_grad():
+        pe = list(ema.parameters())
+        torch._foreach_mul_(pe, d)
+        torch._foreach_add_(pe, [p.detach() for p in model.parameters()], alpha=1 - d)
+
+
 def evaluate(task, model, val, device) -> float:
     model.eval()
     inputs, target = val
@@ -257,10 +266,7 @@ def main(argv=None):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["optim"].get("clip", 0.5)))
         opt.step()
-        with torch.no_grad():
-            d = min(ema_decay, (1 + step) / (10 + step))
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+        ema_update(ema, model, min(ema_decay, (1 + step) / (10 + step)))
         run_loss = lv if run_loss is None else 0.98 * run_loss + 0.02 * lv
         step += 1
         train_seconds += time.time() - ts

@@ -76,6 +76,17 @@ def test_blow_up_rolls_back_and_halves_lr(tiny_config, tmp_path, capsys, monkeyp
     assert all(torch.isfinite(v).all() for v in st["ema"].values())
 
 
+def test_ema_update_is_the_weighted_mean():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Conv2d(4, 3, 1))
+    ema = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Conv2d(4, 3, 1))
+    want = [0.9 * e.detach().clone() + 0.1 * m.detach() for e, m in zip(ema.parameters(), model.parameters())]
+    T.ema_update(ema, model, 0.9)
+    for e, w in zip(ema.parameters(), want):
+        assert torch.allclose(e, w, atol=1e-7)
+    assert all(not torch.equal(e, m) for e, m in zip(ema.parameters(), model.parameters()))
+
+
 def test_bad_config_is_refused(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\ntask: denoise\n")
