@@ -114,7 +114,7 @@ def test_reexport_keeps_metrics_and_fails_on_bad_parity(tiny_config, tmp_path, m
     assert not (out / "model.onnx.tmp").exists()
 
 
-def test_config_overlap_reaches_the_card(tiny_config, tmp_path, capsys):
+def test_config_overlap_reaches_the_card(tiny_config, tmp_path):
     # a net grown at low resolution sees further than its task's default overlap covers: the config says so
     cfg = tiny_config("denoise", overlap=192)
     ck = tiny_checkpoint(cfg, tmp_path)
