@@ -5,7 +5,8 @@
 # Writes to $OUT: env.txt (GPU, torch), train.log, the checkpoint <id>.pt (EMA weights, as committed; the full
 # state with the optimiser stays there: over the 16 MiB a returned file may have), log.jsonl, gpu.csv (utilisation
 # every 15 s) and pytest.log (the training package's tests under that machine's torch, on one core beside the run).
-# TESTS=0 skips the tests (their core goes to the run). DEVICE=cpu runs it here, as a smoke test.
+# TESTS=0 skips the tests (their core goes to the run). DEVICE=cpu runs it here, as a smoke test. TRAIN_ARGS adds
+# options to train.py (e.g. "--check-every 25").
 # scripts/training/README.md, "GPU path", has the steps around it (packing, what stays behind, validating here).
 set -u
 cfg=$1; minutes=$2; workers=${3:-13}
@@ -39,7 +40,7 @@ for d in $(python3 -c "import sys, yaml; print(' '.join(yaml.safe_load(open(sys.
   dirs+=("scripts/training/data-cache/pack/$(basename "$d")")
 done
 PYTHONUNBUFFERED=1 timeout -s TERM $((${minutes%.*} * 60 + 150)) python3 -m scripts.training.train "$cfg" --device "${DEVICE:-cuda}" \
-  --workers "$workers" --threads 2 --minutes "$minutes" --root /tmp/root --dirs "${dirs[@]}" 2>&1 | tee "$out/train.log"
+  --workers "$workers" --threads 2 --minutes "$minutes" --root /tmp/root --dirs "${dirs[@]}" ${TRAIN_ARGS:-} 2>&1 | tee "$out/train.log"
 cp /tmp/root/scripts/training/checkpoints/*.pt /tmp/root/runs/*/log.jsonl "$out/" 2>&1
 if [ -n "$tests" ]; then wait "$tests"; tail -3 "$out/pytest.log"; fi
 kill "$monitor" 2>/dev/null

@@ -6,7 +6,8 @@
 State: runs/<id>/state.pt (full: weights, EMA, optimiser, step; ignored by git, written every
 `ckpt_seconds`) and scripts/training/checkpoints/<id>.pt (EMA weights only, fp16, committed; one file
 per model, overwritten in place). Resume prefers the full state and falls back to the committed one.
-A loss blow-up (NaN, or 20x the running mean) rolls back to the last snapshot and halves the lr.
+A loss blow-up (NaN, or 20x the running mean) rolls back to the last snapshot and halves the lr
+(`--check-every K`: the losses are read K steps at a time, which a GPU waits for less often).
 """
 from __future__ import annotations
 
@@ -134,6 +135,10 @@ def main(argv=None):
     ap.add_argument("--dirs", nargs="+", default=None,
                     help="train on these folders instead of the config's data.dirs (e.g. the photos packed by "
                          "pack_photos.py on a lent GPU machine); the checkpoint's config records them")
+    ap.add_argument("--check-every", type=int, default=1, metavar="K",
+                    help="read the losses for the blow-up check every K steps instead of every step: on a GPU each "
+                         "read waits for the step to finish; with K > 1 updates are made before their check, and a "
+                         "blow-up rolls back the EMA as well")
     ap.add_argument("--seed", type=int, default=None,
                     help="train the config again under another seed, as its own model: id <id>-seed<N> (its own "
                          "runs/ and checkpoint), e.g. the ingredients of a weight average (soup.py)")
@@ -246,6 +251,35 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    # the blow-up check reads each step's loss; reading it waits for the GPU. With --check-every K > 1 the losses
+    # of K steps are read at once (one wait): those updates are then made before they are checked, so a blow-up
+    # among them rolls the EMA back to the snapshot too. K = 1 checks each loss before its update.
+    check_every = max(1, int(args.check_every))
+    pending: list[tuple[int, torch.Tensor]] = []  # (step, loss) not yet checked; all but the last already applied
+    snap_ema = copy.deepcopy(ema.state_dict()) if check_every > 1 else None
+
+    def settle() -> bool:
+        """Check the pending losses. False: one blew up; the model (and, when its update was made, the EMA)
+        went back to the snapshot, with a fresh optimiser and half the lr, and the steps from it on are dropped."""
+        nonlocal run_loss, step, opt, lr_scale
+        if not pending:
+            return True
+        vals = torch.stack([l for _, l in pending]).tolist() if len(pending) > 1 else [float(pending[0][1])]
+        for j, ((at, _), lv) in enumerate(zip(pending, vals)):
+            if not math.isfinite(lv) or (run_loss is not None and at > 200 and lv > 20 * run_loss):
+                print(f"step {at}: loss blew up ({lv:.4g}); rolling back, lr x0.5", flush=True)
+                model.load_state_dict(snapshot)
+                if j < len(pending) - 1 or at < step:  # its update was made: the EMA has seen it
+                    ema.load_state_dict(snap_ema)
+                opt = torch.optim.Adam(model.parameters(), lr=float(cfg["optim"]["lr"]), betas=(0.9, 0.99))
+                lr_scale *= 0.5
+                step = at
+                pending.clear()
+                return False
+            run_loss = lv if run_loss is None else 0.98 * run_loss + 0.02 * lv
+        pending.clear()
+        return True
+
     while step < total and not stop["now"]:
         ts = time.time()
         inputs, target = next_batch()
@@ -255,29 +289,33 @@ def main(argv=None):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, optim_cfg, tf, warm_from)
         _, loss = forward_loss(task, model, inputs, target, cfg.get("loss", "charbonnier"))
-        lv = float(loss.detach())
-        if not math.isfinite(lv) or (run_loss is not None and step > 200 and lv > 20 * run_loss):
-            print(f"step {step}: loss blew up ({lv:.4g}); rolling back, lr x0.5", flush=True)
-            model.load_state_dict(snapshot)
-            opt = torch.optim.Adam(model.parameters(), lr=float(cfg["optim"]["lr"]), betas=(0.9, 0.99))
-            lr_scale *= 0.5
+        pending.append((step, loss.detach()))
+        if len(pending) >= check_every and not settle():
             continue
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["optim"].get("clip", 0.5)))
         opt.step()
         ema_update(ema, model, min(ema_decay, (1 + step) / (10 + step)))
-        run_loss = lv if run_loss is None else 0.98 * run_loss + 0.02 * lv
         step += 1
         train_seconds += time.time() - ts
+        due_val = step % val_every == 0 or step == total
+        due_ckpt = time.time() - last_ckpt > ckpt_every
+        due_stop = bool(deadline and time.time() > deadline)
+        # before anything is saved, scored, printed or kept as the snapshot (every 100 and 250 steps), its
+        # updates are checked: nothing comes from updates that blew up
+        if (due_val or due_ckpt or due_stop or step % 50 == 0) and not settle():
+            continue
         if step % 250 == 0:
             snapshot = copy.deepcopy(model.state_dict())
+            if snap_ema is not None:
+                snap_ema = copy.deepcopy(ema.state_dict())
         if step % 100 == 0:
             took = time.time() - t0
             print(f"step {step} loss {run_loss:.5f} lr {opt.param_groups[0]['lr']:.2e} "
                   f"{took / 100:.3f}s/step (batches {100 * waited / max(took, 1e-9):.0f}%)", flush=True)
             t0, waited = time.time(), 0.0
-        if step % val_every == 0 or step == total:
+        if due_val:
             v = evaluate(task, ema, val, device)
             best = max(best, v)
             with open(log_path, "a") as f:
@@ -285,10 +323,11 @@ def main(argv=None):
                                     "time": time.time()}) + "\n")
             unit = "(minus mean |log(1+255 sigma)| error)" if task == "estimate" else "dB"
             print(f"step {step} val {v:.3f} {unit} (held-out training photos)", flush=True)
-        if time.time() - last_ckpt > ckpt_every:
+        if due_ckpt:
             checkpoint()
-        if deadline and time.time() > deadline:
+        if due_stop:
             break
+    settle()  # stopped by a signal: unchecked updates that blew up leave the snapshot's weights to save
     checkpoint(final=True)
     print(f"stopped at step {step}", flush=True)
     return 0

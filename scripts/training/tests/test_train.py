@@ -217,3 +217,30 @@ def test_workers_feed_the_training_loop(tiny_config, tmp_path, capsys):
     assert ckpt["step"] == 4 and ckpt["config"]["data"]["dirs"] == [str(photos)]
     log = [json.loads(line) for line in (tmp_path / "runs" / "tiny-denoise" / "log.jsonl").read_text().splitlines()]
     assert math.isfinite(log[-1]["val_psnr"])
+
+
+@pytest.mark.parametrize("bad_call", [3, 8])
+def test_blow_up_with_losses_read_in_groups(tiny_config, tmp_path, capsys, monkeypatch, bad_call):
+    # --check-every 4: updates are made before their loss is read. A NaN among them (call 3: inside a group,
+    # its update already made, and the next one too; call 8: the last of a group, checked before its own
+    # update) rolls the model (and the EMA when it saw the update) back to the snapshot and halves the lr;
+    # nothing NaN is saved, and the run still reaches its steps
+    cfg = tiny_config("denoise", optim={"lr": 1.0e-3, "steps": 10, "warmup": 1, "min_lr": 1.0e-5})
+    real = T.forward_loss
+    calls = {"n": 0}
+
+    def flaky(task, model, inputs, target, loss_name="charbonnier"):
+        out, loss = real(task, model, inputs, target, loss_name)
+        calls["n"] += 1
+        return out, (loss * float("nan")) if calls["n"] == bad_call else loss
+
+    monkeypatch.setattr(T, "forward_loss", flaky)
+    assert T.main([str(cfg), "--root", str(tmp_path), "--check-every", "4"]) == 0
+    out = capsys.readouterr().out
+    assert f"step {bad_call - 1}: loss blew up (nan); rolling back, lr x0.5" in out
+    st = torch.load(tmp_path / "runs" / "tiny-denoise" / "state.pt")
+    assert st["step"] == 10 and st["lr_scale"] == 0.5
+    assert all(torch.isfinite(v).all() for v in st["model"].values())
+    assert all(torch.isfinite(v).all() for v in st["ema"].values())
+    # the steps from the bad one on were dropped and made again
+    assert calls["n"] == 10 + (4 - (bad_call - 1) % 4 if bad_call % 4 else 1)
