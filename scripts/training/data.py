@@ -27,7 +27,7 @@ def repo_path(path) -> Path:
     return path if path.is_absolute() else ROOT / path
 
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -6,7 +6,8 @@
 # state with the optimiser stays there: over the 16 MiB a returned file may have), log.jsonl, gpu.csv (utilisation
 # every 15 s) and pytest.log (the training package's tests under that machine's torch, on one core beside the run).
 # TESTS=0 skips the tests (their core goes to the run). DEVICE=cpu runs it here, as a smoke test. TRAIN_ARGS adds
-# options to train.py (e.g. "--check-every 25").
+# options to train.py (e.g. "--check-every 25"). PACK is the packed photos' folder (default
+# scripts/training/data-cache/pack); every folder the config needs is checked against its manifest first.
 # scripts/training/README.md, "GPU path", has the steps around it (packing, what stays behind, validating here).
 set -u
 cfg=$1; minutes=$2; workers=${3:-13}
@@ -35,10 +36,18 @@ mkdir -p /tmp/root/scripts/training/checkpoints
 if [ -f "scripts/training/checkpoints/$id.pt" ] && [ ! -f "/tmp/root/scripts/training/checkpoints/$id.pt" ]; then
   cp "scripts/training/checkpoints/$id.pt" /tmp/root/scripts/training/checkpoints/
 fi
+pack=${PACK:-scripts/training/data-cache/pack}
 dirs=()
 for d in $(python3 -c "import sys, yaml; print(' '.join(yaml.safe_load(open(sys.argv[1]))['data']['dirs']))" "$cfg"); do
-  dirs+=("scripts/training/data-cache/pack/$(basename "$d")")
+  dirs+=("$pack/$(basename "$d")")
 done
+# every packed photo must be here (a machine released between two calls has lost the first call's folders)
+python3 -m scripts.training.pack_photos --verify "${dirs[@]}" > "$out/verify.txt" 2>&1
+verified=$?
+cat "$out/verify.txt"
+if [ "$verified" != 0 ]; then
+  echo "packed photos incomplete: not training"; kill "$monitor" 2>/dev/null; exit 1
+fi
 PYTHONUNBUFFERED=1 timeout -s TERM $((${minutes%.*} * 60 + 150)) python3 -m scripts.training.train "$cfg" --device "${DEVICE:-cuda}" \
   --workers "$workers" --threads 2 --minutes "$minutes" --root /tmp/root --dirs "${dirs[@]}" ${TRAIN_ARGS:-} 2>&1 | tee "$out/train.log"
 cp /tmp/root/scripts/training/checkpoints/*.pt /tmp/root/runs/*/log.jsonl "$out/" 2>&1
