@@ -16,6 +16,18 @@ out=${OUT:-/tmp/out}
 mkdir -p "$out"
 { nvidia-smi -L; nproc; python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available())"; } > "$out/env.txt" 2>&1
 cat "$out/env.txt"
+pack=${PACK:-scripts/training/data-cache/pack}
+dirs=()
+for d in $(python3 -c "import sys, yaml; print(' '.join(yaml.safe_load(open(sys.argv[1]))['data']['dirs']))" "$cfg"); do
+  dirs+=("$pack/$(basename "$d")")
+done
+# every packed photo must be here (a machine released between two calls has lost the first call's folders)
+python3 -m scripts.training.pack_photos --verify "${dirs[@]}" > "$out/verify.txt" 2>&1
+verified=$?
+cat "$out/verify.txt"
+if [ "$verified" != 0 ]; then
+  echo "packed photos incomplete: not training"; exit 1
+fi
 tests=
 if [ "${TESTS:-1}" != 0 ]; then
   (OMP_NUM_THREADS=1 timeout 400 python3 -m pytest -q -p no:cacheprovider scripts/training/tests > "$out/pytest.log" 2>&1
@@ -35,18 +47,6 @@ id=$(python3 -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['id']
 mkdir -p /tmp/root/scripts/training/checkpoints
 if [ -f "scripts/training/checkpoints/$id.pt" ] && [ ! -f "/tmp/root/scripts/training/checkpoints/$id.pt" ]; then
   cp "scripts/training/checkpoints/$id.pt" /tmp/root/scripts/training/checkpoints/
-fi
-pack=${PACK:-scripts/training/data-cache/pack}
-dirs=()
-for d in $(python3 -c "import sys, yaml; print(' '.join(yaml.safe_load(open(sys.argv[1]))['data']['dirs']))" "$cfg"); do
-  dirs+=("$pack/$(basename "$d")")
-done
-# every packed photo must be here (a machine released between two calls has lost the first call's folders)
-python3 -m scripts.training.pack_photos --verify "${dirs[@]}" > "$out/verify.txt" 2>&1
-verified=$?
-cat "$out/verify.txt"
-if [ "$verified" != 0 ]; then
-  echo "packed photos incomplete: not training"; kill "$monitor" 2>/dev/null; exit 1
 fi
 PYTHONUNBUFFERED=1 timeout -s TERM $((${minutes%.*} * 60 + 150)) python3 -m scripts.training.train "$cfg" --device "${DEVICE:-cuda}" \
   --workers "$workers" --threads 2 --minutes "$minutes" --root /tmp/root --dirs "${dirs[@]}" ${TRAIN_ARGS:-} 2>&1 | tee "$out/train.log"

@@ -347,6 +347,8 @@ def main(argv=None) -> int:
 
     try:
         cfg = load_config(args.config)
+        if cfg["task"] != "estimate":  # (an estimator ships inside its denoiser's card: no tiling of its own)
+            tiling_overlap(cfg)  # a bad `overlap:` stops here, before a model file is replaced without its card
         model = build_model(cfg["model"]).eval()
         ckpt_path = Path(args.checkpoint) if args.checkpoint else paths_for(cfg)[1]
         ckpt = load_weights(model, ckpt_path)

@@ -121,10 +121,19 @@ def test_config_overlap_reaches_the_card(tiny_config, tmp_path):
     out = tmp_path / "models" / "tiny-denoise"
     assert E.main([str(cfg), "--checkpoint", str(ck), "--out", str(out)]) == 0
     assert json.loads((out / "card.json").read_text())["tiling"] == {"tile": 1024, "overlap": 192}
+    before = (out / "model.onnx").read_bytes(), (out / "card.json").read_text()
+    other = tmp_path / "other"
+    other.mkdir()
+    ck2 = tiny_checkpoint(cfg, other)  # other weights: a new model.onnx, had the export gone on
+    ck2_state = torch.load(ck2)
+    ck2_state["ema"] = {k: v + 0.01 for k, v in ck2_state["ema"].items()}
+    torch.save(ck2_state, ck2)
     for wrong in (-8, 12.5, True):
         bad = tiny_config("denoise", overlap=wrong)
         with pytest.raises(SystemExit, match="overlap must be"):
-            E.main([str(bad), "--checkpoint", str(ck), "--out", str(tmp_path / "o")])
+            E.main([str(bad), "--checkpoint", str(ck2), "--out", str(out)])
+        # refused before anything is written: the shipped model and its card stay together
+        assert ((out / "model.onnx").read_bytes(), (out / "card.json").read_text()) == before
 
 
 def test_missing_or_mismatched_checkpoint(tiny_config, tmp_path, capsys):
