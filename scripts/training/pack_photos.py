@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from PIL import Image
 
 from .data import list_images, load_rgb, repo_path, split_holdout, write_atomic
 from .losses import psnr
+from .train import load_config
 
 
 MANIFEST = "MANIFEST.txt"
@@ -95,7 +95,8 @@ def verify(dirs) -> list[str]:
             continue
         names = [n for n in m.read_text().split("\n") if n]
         missing = [n for n in names if not (d / n).is_file()]
-        extra = [p.name for p in list_images([d]) if p.name not in set(names)]
+        listed = set(names)
+        extra = [p.name for p in list_images([d]) if p.name not in listed]
         if missing:
             problems.append(f"{d}: {len(missing)} of {len(names)} photos missing (e.g. {missing[0]})")
         elif names:
@@ -125,8 +126,7 @@ def main(argv=None):
         return 1 if problems else 0
     if not args.config or not args.out:
         ap.error("CONFIG and --out are needed (or --verify DIR ...)")
-    with open(args.config) as f:
-        cfg = yaml.safe_load(f)
+    cfg = load_config(args.config)
     total = pack(cfg["data"]["dirs"], repo_path(args.out), args.quality, args.lossless)
     print(f"{total / 2 ** 20:.1f} MiB in all", flush=True)
     return 0

@@ -264,7 +264,7 @@ def main(argv=None):
         nonlocal run_loss, step, opt, lr_scale
         if not pending:
             return True
-        vals = torch.stack([l for _, l in pending]).tolist() if len(pending) > 1 else [float(pending[0][1])]
+        vals = torch.stack([l for _, l in pending]).tolist()  # one wait for all of them
         for j, ((at, _), lv) in enumerate(zip(pending, vals)):
             if not math.isfinite(lv) or (run_loss is not None and at > 200 and lv > 20 * run_loss):
                 print(f"step {at}: loss blew up ({lv:.4g}); rolling back, lr x0.5", flush=True)
