@@ -15,7 +15,7 @@
 //   flat however many files there are.
 // - Running the same command again (same inputs as given, recipe and output options) resumes: done
 //   outputs are verified (exists, size, SHA-256; input size and mtime unchanged) and skipped.
-import { readFileSync, type Stats } from 'node:fs';
+import { readFileSync, readlinkSync, type Stats } from 'node:fs';
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -79,6 +79,24 @@ export function isStaleTemp(name: string, alive: (pid: number) => boolean = pidA
   return pid !== process.pid && !alive(pid);
 }
 
+let procIsOurs: boolean | undefined;
+
+/**
+ * Whether /proc numbers processes as this process sees them. In some sandboxes /proc belongs to another
+ * PID namespace (or is missing): /proc/<pid> is then another process or none, and must not decide
+ * whether a writer is gone.
+ */
+export function procShowsOurPids(): boolean {
+  if (procIsOurs === undefined) {
+    try {
+      procIsOurs = readlinkSync('/proc/self') === String(process.pid);
+    } catch {
+      procIsOurs = false;
+    }
+  }
+  return procIsOurs;
+}
+
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -89,6 +107,7 @@ export function pidAlive(pid: number): boolean {
   // after `kill -9` of restora's process group the worker's parent dies with it, so the worker waits
   // for init to reap it while a resumed batch is already looking at its temp files (Linux only; elsewhere
   // a zombie counts as alive and its temp is removed by the next run)
+  if (!procShowsOurPids()) return true;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
