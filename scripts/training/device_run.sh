@@ -6,8 +6,10 @@
 # state with the optimiser stays there: over the 16 MiB a returned file may have), log.jsonl, gpu.csv (utilisation
 # every 15 s) and pytest.log (the training package's tests under that machine's torch, on one core beside the run).
 # TESTS=0 skips the tests (their core goes to the run). DEVICE=cpu runs it here, as a smoke test. TRAIN_ARGS adds
-# options to train.py (e.g. "--check-every 25"). PACK is the packed photos' folder (default
-# scripts/training/data-cache/pack); every folder the config needs is checked against its manifest first.
+# options to train.py (e.g. "--check-every 25"). PROBE="OPTS;OPTS;..." first times those train.py variants
+# (speed_probe.py: about 30 s each, more with --compile; written to $OUT/probe.json) and adds the one that would make
+# the most steps in MINUTES to TRAIN_ARGS; the probe's time comes on top of MINUTES. PACK is the packed photos'
+# folder (default scripts/training/data-cache/pack); every folder the config needs is checked against its manifest first.
 # scripts/training/README.md, "GPU path", has the steps around it (packing, what stays behind, validating here).
 set -u
 cfg=$1; minutes=$2; workers=${3:-13}
@@ -38,9 +40,20 @@ fi
 (while sleep 15; do nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader >> "$out/gpu.csv"
    for f in /tmp/root/scripts/training/checkpoints/*.pt; do [ -f "$f" ] && cp -f "$f" "$out/"; done; done) &
 monitor=$!
+train_args=${TRAIN_ARGS:-}
+if [ -n "${PROBE:-}" ]; then
+  variants=()
+  IFS=';' read -ra opts <<< "$PROBE"
+  for v in "${opts[@]}"; do variants+=("--variant=$v"); done
+  python3 -m scripts.training.speed_probe "$cfg" --device "${DEVICE:-cuda}" --workers "$workers" --minutes "$minutes" \
+    --dirs "${dirs[@]}" --out "$out/probe.json" "${variants[@]}" 2>&1 | tee "$out/probe.txt"
+  picked=$(sed -n 's/^pick: //p' "$out/probe.txt" | tail -1)
+  echo "probe picked: ${picked:-nothing (training with TRAIN_ARGS as given)}"
+  train_args=$(echo $train_args $picked)
+fi
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 tv=$(python3 -c "import torch; print(torch.__version__)")
-export RESTORA_TRAIN_HARDWARE="1 $gpu (a lent machine, $(nproc) CPU cores: $workers data workers), torch $tv, $minutes min"
+export RESTORA_TRAIN_HARDWARE="1 $gpu (a lent machine, $(nproc) CPU cores: $workers data workers), torch $tv, $minutes min${train_args:+, train.py $train_args}"
 # train.py looks for the id's committed checkpoint under --root: put the repository's there, so that a run goes on
 # from it instead of starting again from the config's init
 id=$(python3 -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['id'])" "$cfg")
@@ -49,7 +62,7 @@ if [ -f "scripts/training/checkpoints/$id.pt" ] && [ ! -f "/tmp/root/scripts/tra
   cp "scripts/training/checkpoints/$id.pt" /tmp/root/scripts/training/checkpoints/
 fi
 PYTHONUNBUFFERED=1 timeout -s TERM $((${minutes%.*} * 60 + 150)) python3 -m scripts.training.train "$cfg" --device "${DEVICE:-cuda}" \
-  --workers "$workers" --threads 2 --minutes "$minutes" --root /tmp/root --dirs "${dirs[@]}" ${TRAIN_ARGS:-} 2>&1 | tee "$out/train.log"
+  --workers "$workers" --threads 2 --minutes "$minutes" --root /tmp/root --dirs "${dirs[@]}" $train_args 2>&1 | tee "$out/train.log"
 cp /tmp/root/scripts/training/checkpoints/*.pt /tmp/root/runs/*/log.jsonl "$out/" 2>&1
 if [ -n "$tests" ]; then wait "$tests"; tail -3 "$out/pytest.log"; fi
 kill "$monitor" 2>/dev/null

@@ -8,11 +8,14 @@ State: runs/<id>/state.pt (full: weights, EMA, optimiser, step; ignored by git, 
 per model, overwritten in place). Resume prefers the full state and falls back to the committed one.
 A loss blow-up (NaN, or 20x the running mean) rolls back to the last snapshot and halves the lr
 (`--check-every K`: the losses are read K steps at a time, which a GPU waits for less often).
+Speed options for a GPU: `--compile` (torch.compile, CUDA graphs), `--channels-last`; Adam is fused there.
+`speed_probe.py` times them on the machine at hand.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import io
 import signal
 import json
@@ -139,6 +142,15 @@ def main(argv=None):
                     help="read the losses for the blow-up check every K steps instead of every step: on a GPU each "
                          "read waits for the step to finish; with K > 1 updates are made before their check, and a "
                          "blow-up rolls back the EMA as well")
+    ap.add_argument("--compile", nargs="?", const="reduce-overhead", default=None, metavar="MODE",
+                    help="run the training forward and backward through torch.compile (torch >= 2; MODE as torch.compile "
+                         "takes it, default reduce-overhead: CUDA graphs, for a step bound by kernel launches). If "
+                         "compiling or the compiled step fails, the run says so and goes on uncompiled")
+    ap.add_argument("--channels-last", action="store_true",
+                    help="weights and batches in channels-last memory order (what GPU convolutions prefer)")
+    ap.add_argument("--amp", choices=["off", "bf16"], default="off",
+                    help="bf16 autocast for the forward (the loss and the residual output stay fp32). It changes "
+                         "the numerics: a recipe change, to be chosen by a selection rule, not a speed switch")
     ap.add_argument("--seed", type=int, default=None,
                     help="train the config again under another seed, as its own model: id <id>-seed<N> (its own "
                          "runs/ and checkpoint), e.g. the ingredients of a weight average (soup.py)")
@@ -177,10 +189,19 @@ def main(argv=None):
             inputs, target = data.train_batch(batch)
             return tuple(x.to(device) for x in inputs), target.to(device)
     model = build_model(cfg["model"]).to(device)
+    layout = torch.channels_last if args.channels_last else torch.contiguous_format
+    model.to(memory_format=layout)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.Adam(model.parameters(), lr=float(cfg["optim"]["lr"]), betas=(0.9, 0.99))
+    # Adam's fused kernel (torch >= 2 on a GPU): one launch for all parameters, the same update
+    fused = device.type == "cuda" and "fused" in inspect.signature(torch.optim.Adam).parameters
+
+    def make_opt():
+        kw = {"fused": True} if fused else {}
+        return torch.optim.Adam(model.parameters(), lr=float(cfg["optim"]["lr"]), betas=(0.9, 0.99), **kw)
+
+    opt = make_opt()
     # optim.lr_scale: the scale a run starts with when there is no full state (e.g. after grow.py);
     # a full state's own lr_scale (halved by blow-ups) wins over it
     step, lr_scale, train_seconds, best = 0, float(cfg["optim"].get("lr_scale", 1.0)), 0.0, -1.0
@@ -216,6 +237,30 @@ def main(argv=None):
         print(f"continuing the timed schedule from {sched_frac:.3f}", flush=True)
     model.to(device); ema.to(device)
     print(f"{cfg['id']}: {count_params(model)} params, task {task}", flush=True)
+
+    def uncompiled(e: Exception):
+        print(f"compiled step failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+              "training uncompiled", flush=True)
+        return model
+
+    fwd = model  # what the training step runs: the model, or torch.compile's version of it
+    if args.compile:
+        if hasattr(torch, "compile"):
+            try:
+                fwd = torch.compile(model, mode=args.compile, dynamic=False)  # a graph per batch shape (two)
+            except Exception as e:  # noqa: BLE001 - e.g. a mode this torch does not know
+                fwd = uncompiled(e)
+        else:
+            print(f"torch {torch.__version__} has no torch.compile: training uncompiled", flush=True)
+    print("speed options: " + ", ".join([f"compile {args.compile}" if fwd is not model else "eager",
+                                         "fused Adam" if fused else "Adam", "channels-last" if args.channels_last
+                                         else "contiguous", f"amp {args.amp}", f"check every {args.check_every}"]),
+          flush=True)
+
+    def step_loss(net):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == "bf16"):
+            _, loss = forward_loss(task, net, inputs, target, cfg.get("loss", "charbonnier"))
+        return loss.float()
 
     optim_cfg = dict(cfg["optim"])
     total = args.steps or int(optim_cfg["steps"])
@@ -271,7 +316,7 @@ def main(argv=None):
                 model.load_state_dict(snapshot)
                 if j < len(pending) - 1 or at < step:  # its update was made: the EMA has seen it
                     ema.load_state_dict(snap_ema)
-                opt = torch.optim.Adam(model.parameters(), lr=float(cfg["optim"]["lr"]), betas=(0.9, 0.99))
+                opt = make_opt()
                 lr_scale *= 0.5
                 step = at
                 pending.clear()
@@ -283,17 +328,36 @@ def main(argv=None):
     while step < total and not stop["now"]:
         ts = time.time()
         inputs, target = next_batch()
+        if args.channels_last:
+            inputs = tuple(x.contiguous(memory_format=layout) for x in inputs)
+            target = target.contiguous(memory_format=layout)
         waited += time.time() - ts
         optim_cfg["lr_scale"] = lr_scale
         tf = time_frac()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, optim_cfg, tf, warm_from)
-        _, loss = forward_loss(task, model, inputs, target, cfg.get("loss", "charbonnier"))
+        try:
+            loss = step_loss(fwd)
+        except Exception as e:  # noqa: BLE001 - a compiler error of any kind: go on without it
+            if fwd is model:
+                raise
+            fwd = uncompiled(e)
+            loss = step_loss(fwd)
         pending.append((step, loss.detach()))
         if len(pending) >= check_every and not settle():
             continue
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        try:
+            loss.backward()
+        except Exception as e:  # noqa: BLE001 - the compiled backward failed: redo the step uncompiled
+            if fwd is model:
+                raise
+            fwd = uncompiled(e)
+            opt.zero_grad(set_to_none=True)
+            loss = step_loss(fwd)  # the same weights and batch as the loss just checked (K = 1) or pending
+            if pending:
+                pending[-1] = (step, loss.detach())
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["optim"].get("clip", 0.5)))
         opt.step()
         ema_update(ema, model, min(ema_decay, (1 + step) / (10 + step)))

@@ -244,3 +244,96 @@ def test_blow_up_with_losses_read_in_groups(tiny_config, tmp_path, capsys, monke
     assert all(torch.isfinite(v).all() for v in st["ema"].values())
     # the steps from the bad one on were dropped and made again
     assert calls["n"] == 10 + (4 - (bad_call - 1) % 4 if bad_call % 4 else 1)
+
+
+class _BrokenForward(torch.nn.Module):
+    """What a failed torch.compile looks like to the loop: calling it raises."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.calls = 0
+
+    def forward(self, *a):
+        self.calls += 1
+        raise RuntimeError("inductor: no C compiler\nmore detail")
+
+
+class _NoBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("compiled backward failed")
+
+
+class _BrokenBackward(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.calls = 0
+
+    def forward(self, *a):
+        self.calls += 1
+        return _NoBackward.apply(self.model(*a))
+
+
+@pytest.mark.parametrize("check_every", ["1", "4"])
+@pytest.mark.parametrize("broken", [_BrokenForward, _BrokenBackward])
+def test_compile_failure_falls_back_to_the_eager_model(tiny_config, tmp_path, capsys, monkeypatch, broken, check_every):
+    # a GPU call must not be lost to a compiler problem: the step is made again uncompiled, once, and the run goes on
+    made = []
+
+    def fake_compile(model, mode=None, dynamic=None):
+        made.append((broken(model), mode))
+        assert dynamic is False  # a graph per batch shape
+        return made[-1][0]
+
+    monkeypatch.setattr(torch, "compile", fake_compile, raising=False)
+    cfg = tiny_config("denoise")
+    assert run(cfg, tmp_path, "--compile", "--check-every", check_every) == 0
+    out = capsys.readouterr().out
+    assert made[0][1] == "reduce-overhead" and made[0][0].calls == 1
+    assert "speed options: compile reduce-overhead" in out
+    assert out.count("training uncompiled") == 1 and "RuntimeError: " in out and "more detail" not in out
+    st = torch.load(tmp_path / "runs" / "tiny-denoise" / "state.pt")
+    assert st["step"] == 3
+    assert all(torch.isfinite(v).all() for v in st["model"].values())
+    assert any(g["params"] for g in st["opt"]["param_groups"]) and st["opt"]["state"]  # the updates were made
+
+
+def test_compile_without_torch_compile_trains_uncompiled(tiny_config, tmp_path, capsys, monkeypatch):
+    monkeypatch.delattr(torch, "compile", raising=False)
+    assert run(tiny_config("denoise"), tmp_path, "--compile", "default") == 0
+    out = capsys.readouterr().out
+    assert "has no torch.compile: training uncompiled" in out and "speed options: eager" in out
+    assert "stopped at step 3" in out
+
+    def refuses(model, mode=None, dynamic=None):
+        raise RuntimeError(f"Unrecognized mode={mode}")
+
+    monkeypatch.setattr(torch, "compile", refuses, raising=False)
+    assert run(tiny_config("denoise"), tmp_path / "b", "--compile", "fastest") == 0
+    out = capsys.readouterr().out
+    assert "compiled step failed (RuntimeError: Unrecognized mode=fastest); training uncompiled" in out
+    assert "speed options: eager" in out and "stopped at step 3" in out
+
+
+def test_channels_last_and_bf16_train_and_save_usable_weights(tiny_config, tmp_path, capsys):
+    cfg = tiny_config("denoise")
+    assert run(cfg, tmp_path, "--channels-last", "--amp", "bf16") == 0
+    out = capsys.readouterr().out
+    assert "channels-last" in out and "amp bf16" in out and "stopped at step 3" in out
+    ckpt = torch.load(tmp_path / "scripts" / "training" / "checkpoints" / "tiny-denoise.pt")
+    # the committed weights load into a plain (contiguous) model and run
+    from scripts.training.archs import build_model, load_ema
+    net = build_model(ckpt["config"]["model"])
+    load_ema(net, ckpt)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        y = net(x, torch.full((1, 1, 32, 32), 0.1))
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    log = [json.loads(line) for line in (tmp_path / "runs" / "tiny-denoise" / "log.jsonl").read_text().splitlines()]
+    assert math.isfinite(log[-1]["val_psnr"])

@@ -1,0 +1,131 @@
+"""Time train.py's speed options on the machine at hand, and name the one that trains the most steps.
+
+    python3 -m scripts.training.speed_probe CONFIG --device cuda --workers 13 --minutes 8 \\
+        --variant="--check-every 1" --variant="--check-every 25" --variant="--check-every 25 --compile" \\
+        [--dirs D ...] [--lines 3] [--timeout 240] [--out probe.json]
+
+Each variant is a real run of train.py on CONFIG (from the id's committed checkpoint, as the training call
+will be), in a throwaway --root, stopped with SIGTERM once it has printed `--lines` progress lines after its
+first one (the first holds the start-up: workers, cudnn's search, compiling). Per variant: seconds to the
+first progress line (start-up), the median s/step of the later lines, and the share spent waiting for
+batches. The pick is the variant that would make the most steps in `--minutes` (a compile that costs a
+minute must pay for itself), among those that ran as asked (a compile that fell back to eager is
+reported, not picked). The last line printed is `pick: <its options>` (empty when none ran).
+
+Only options that leave what is learned unchanged belong here (--check-every, --compile, --channels-last);
+--amp changes the numerics and is a recipe change.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from .data import ROOT
+from .train import load_config
+
+PROGRESS = re.compile(r"^step (\d+) loss \S+ lr \S+ ([0-9.]+)s/step \(batches (\d+)%\)")
+
+
+def probe(config: str, variant: str, *, device: str, workers: int, dirs: list[str] | None, lines: int,
+          timeout: float, python: str = sys.executable) -> dict:
+    cfg = load_config(config)
+    root = Path(tempfile.mkdtemp(prefix="restora-probe-"))
+    try:
+        committed = ROOT / "scripts" / "training" / "checkpoints" / f"{cfg['id']}.pt"
+        if committed.exists():  # go on from the id's weights, as the training call does
+            (root / "scripts" / "training" / "checkpoints").mkdir(parents=True)
+            shutil.copy(committed, root / "scripts" / "training" / "checkpoints" / committed.name)
+        cmd = [python, "-m", "scripts.training.train", config, "--device", device, "--workers", str(workers),
+               "--threads", "2", "--minutes", "60", "--root", str(root)]
+        if dirs:
+            cmd += ["--dirs", *dirs]
+        cmd += shlex.split(variant)
+        t0 = time.time()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        timer = threading.Timer(timeout, proc.terminate)  # a variant that never gets going is stopped
+        timer.start()
+        first, rates, waits, fell_back, tail = None, [], [], False, []
+        for line in proc.stdout:
+            tail = (tail + [line.rstrip()])[-5:]
+            if "training uncompiled" in line:
+                fell_back = True
+            m = PROGRESS.match(line)
+            if not m:
+                continue
+            if first is None:
+                first = time.time() - t0
+                continue
+            rates.append(float(m.group(2)))
+            waits.append(int(m.group(3)))
+            if len(rates) >= lines:
+                proc.terminate()  # train.py checkpoints (into the throwaway root) and stops
+                break
+        timer.cancel()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        r = {"variant": variant, "startup_s": None if first is None else round(first, 1), "fell_back": fell_back}
+        if rates:
+            r.update(s_per_step=statistics.median(rates), batches_pct=statistics.median(waits))
+        else:
+            r["error"] = "no progress line after the first: " + " | ".join(tail)
+        return r
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def pick(results: list[dict], minutes: float) -> dict | None:
+    """The variant with the most steps in `minutes`, start-up included; None when none ran as asked."""
+    ok = [r for r in results if r.get("s_per_step") and not r["fell_back"]]
+    for r in ok:
+        r["steps_in_run"] = int(max(0.0, minutes * 60 - r["startup_s"]) / r["s_per_step"])
+    return max(ok, key=lambda r: r["steps_in_run"], default=None)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("config")
+    ap.add_argument("--variant", action="append", required=True, help="train.py options, as one string: --variant=\"--check-every 25\"")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--workers", type=int, default=13)
+    ap.add_argument("--dirs", nargs="+", default=None)
+    ap.add_argument("--minutes", type=float, default=8.0, help="the training call's length, for the pick")
+    ap.add_argument("--lines", type=int, default=3, help="progress lines (100 steps each) timed per variant")
+    ap.add_argument("--timeout", type=float, default=240.0, help="seconds a variant may take in all")
+    ap.add_argument("--out", default=None, help="write the results here as JSON")
+    args = ap.parse_args(argv)
+    results = []
+    for v in args.variant:
+        r = probe(args.config, v, device=args.device, workers=args.workers, dirs=args.dirs, lines=args.lines,
+                  timeout=args.timeout)
+        results.append(r)
+        print(json.dumps(r), flush=True)
+    best = pick(results, args.minutes)
+    if args.out:
+        Path(args.out).write_text(json.dumps({"results": results, "pick": best and best["variant"]}, indent=1) + "\n")
+    for r in results:
+        steps = r.get("steps_in_run")
+        print(f"{r['variant'] or '(none)':40s} start-up {r['startup_s']} s, "
+              + (f"{r['s_per_step']:.4f} s/step, batches {r['batches_pct']}%"
+                 + (f", {steps} steps in {args.minutes:g} min" if steps is not None else "") if "s_per_step" in r
+                 else r.get("error", "")) + (" (fell back to eager: not picked)" if r["fell_back"] else ""), flush=True)
+    print(f"pick: {best['variant'] if best else ''}", flush=True)
+    return 0 if best else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
