@@ -8,7 +8,7 @@
 # TESTS=0 skips the tests (their core goes to the run). DEVICE=cpu runs it here, as a smoke test. TRAIN_ARGS adds
 # options to train.py (e.g. "--check-every 25"). PROBE="OPTS;OPTS;..." first times those train.py variants
 # (speed_probe.py: about 30 s each, more with --compile; written to $OUT/probe.json) and adds the one that would make
-# the most steps in MINUTES to TRAIN_ARGS; the probe's time comes on top of MINUTES. PACK is the packed photos'
+# the most steps in MINUTES to TRAIN_ARGS; the probe's time (PROBE_TIMEOUT, default 150 s, at most per variant) comes on top of MINUTES. PACK is the packed photos'
 # folder (default scripts/training/data-cache/pack); every folder the config needs is checked against its manifest first.
 # scripts/training/README.md, "GPU path", has the steps around it (packing, what stays behind, validating here).
 set -u
@@ -45,7 +45,7 @@ if [ -n "${PROBE:-}" ]; then
   variants=()
   IFS=';' read -ra opts <<< "$PROBE"
   for v in "${opts[@]}"; do variants+=("--variant=$v"); done
-  python3 -m scripts.training.speed_probe "$cfg" --device "${DEVICE:-cuda}" --workers "$workers" --minutes "$minutes" \
+  python3 -m scripts.training.speed_probe "$cfg" --device "${DEVICE:-cuda}" --workers "$workers" --minutes "$minutes" --timeout "${PROBE_TIMEOUT:-150}" \
     --dirs "${dirs[@]}" --out "$out/probe.json" "${variants[@]}" 2>&1 | tee "$out/probe.txt"
   picked=$(sed -n 's/^pick: //p' "$out/probe.txt" | tail -1)
   echo "probe picked: ${picked:-nothing (training with TRAIN_ARGS as given)}"
