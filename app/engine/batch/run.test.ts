@@ -235,26 +235,24 @@ describe('runBatch', () => {
     console.warn(`/proc here does not number processes as this process sees them (pid ${process.pid}): zombie test skipped, pidAlive uses signal 0 only`);
   }
 
-  it.runIf(process.platform === 'linux' && procShowsOurPids())('a killed writer that is still a zombie counts as gone: its temp is stale', async (ctx) => {
+  it.runIf(process.platform === 'linux' && procShowsOurPids())('a killed writer that is still a zombie counts as gone: its temp is stale', async () => {
     // after `kill -9` of the process group the worker waits for init to reap it, and signal 0 still
     // reaches a zombie: a resumed batch left its temp file (the reliability suite's kill-9-resume flaked).
-    // The zombie's parent is `sleep`, which never reaps it; the sleep is long so that a loaded machine
-    // cannot outlast it (then init would reap the zombie), and it is killed at the end.
-    const sh = spawn('sh', ['-c', 'sh -c "exit 0" & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // The zombie's parent must be `sleep`, which never reaps: a shell reaps a background child that exits
+    // before the shell has exec'd (the official CI, loaded, found no /proc entry that way). So the child
+    // (`cat` on fd 3) may only exit after the exec: it waits for EOF on a pipe this test closes once
+    // /proc says the shell has become `sleep`. The sleep outlasts the test and is killed at the end.
+    const sh = spawn('sh', ['-c', 'cat <&3 >/dev/null & echo $!; exec sleep 60 3<&-'], { stdio: ['ignore', 'pipe', 'ignore', 'pipe'] });
     try {
-      const zombie = Number(await new Promise<string>((r) => sh.stdout.once('data', (d: Buffer) => r(String(d).trim()))));
+      const zombie = Number(await new Promise<string>((r) => sh.stdout!.once('data', (d: Buffer) => r(String(d).trim()))));
+      const comm = async () => (await readFile(`/proc/${sh.pid}/comm`, 'latin1').catch(() => '')).trim();
+      for (let k = 0; k < 500 && (await comm()) !== 'sleep'; k++) await new Promise((r) => setTimeout(r, 20));
+      expect(await comm()).toBe('sleep');
+      (sh.stdio[3] as NodeJS.WritableStream).end(); // now the child may exit, under a parent that never reaps
       let state = '';
       for (let k = 0; k < 500 && state !== 'Z'; k++) {
         await new Promise((r) => setTimeout(r, 20));
-        const st = await readFile(`/proc/${zombie}/stat`, 'latin1').catch((e: Error) => {
-          if (sh.exitCode === null && sh.signalCode === null) return null; // its parent never reaped it: /proc here hides zombies
-          throw new Error(`/proc/${zombie}/stat of the zombie, after its parent (sleep ${sh.pid}) ended: ${e.message}`);
-        });
-        if (st === null) {
-          console.warn(`/proc here shows no entry for a zombie (pid ${zombie}) whose parent still runs: zombie test skipped`);
-          ctx.skip();
-          return;
-        }
+        const st = await readFile(`/proc/${zombie}/stat`, 'latin1');
         state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
       }
       expect(state).toBe('Z');
