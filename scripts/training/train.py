@@ -85,6 +85,21 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, d: float) -> None:
         torch._foreach_add_(pe, [p.detach() for p in model.parameters()], alpha=1 - d)
 
 
+def load_optimizer(opt: torch.optim.Optimizer, saved: dict, fused: bool) -> None:
+    """Adam's saved state into `opt`, under this run's options: a saved group's own `fused` would otherwise win
+    (a state saved on a GPU would ask torch for a fused CPU kernel it may not have, and a state saved unfused
+    would stay so), and the moments take the parameters' memory layout (the fused kernel wants them alike;
+    a run resumed with or without --channels-last changes it)."""
+    saved = {**saved, "param_groups": [{**g, "fused": True if fused else None} for g in saved["param_groups"]]}
+    opt.load_state_dict(saved)
+    for group in opt.param_groups:
+        for p in group["params"]:
+            st = opt.state.get(p, {})
+            for k in ("exp_avg", "exp_avg_sq"):
+                if k in st and st[k].stride() != p.stride():
+                    st[k] = torch.empty_like(p).copy_(st[k])
+
+
 def evaluate(task, model, val, device) -> float:
     model.eval()
     inputs, target = val
@@ -194,7 +209,7 @@ def main(argv=None):
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    # Adam's fused kernel (torch >= 2 on a GPU): one launch for all parameters, the same update
+    # Adam's fused kernel on a GPU, where torch has it: one launch for all parameters, the same update
     fused = device.type == "cuda" and "fused" in inspect.signature(torch.optim.Adam).parameters
 
     def make_opt():
@@ -211,7 +226,7 @@ def main(argv=None):
 
     if state_path.exists():
         st = torch.load(state_path, map_location="cpu")
-        model.load_state_dict(st["model"]); ema.load_state_dict(st["ema"]); opt.load_state_dict(st["opt"])
+        model.load_state_dict(st["model"]); ema.load_state_dict(st["ema"]); load_optimizer(opt, st["opt"], fused)
         step, lr_scale, train_seconds, best = st["step"], st.get("lr_scale", 1.0), st.get("train_seconds", 0.0), st.get("best", -1.0)
         saved_frac = float(st.get("sched_frac", 0.0))
         print(f"resumed full state at step {step}", flush=True)
@@ -328,9 +343,9 @@ def main(argv=None):
     while step < total and not stop["now"]:
         ts = time.time()
         inputs, target = next_batch()
-        if args.channels_last:
-            inputs = tuple(x.contiguous(memory_format=layout) for x in inputs)
-            target = target.contiguous(memory_format=layout)
+        if args.channels_last:  # images and maps; the estimator's targets are one number a crop
+            inputs = tuple(x.contiguous(memory_format=layout) if x.dim() == 4 else x for x in inputs)
+            target = target.contiguous(memory_format=layout) if target.dim() == 4 else target
         waited += time.time() - ts
         optim_cfg["lr_scale"] = lr_scale
         tf = time_frac()

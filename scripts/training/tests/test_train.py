@@ -337,3 +337,32 @@ def test_channels_last_and_bf16_train_and_save_usable_weights(tiny_config, tmp_p
     assert y.shape == x.shape and torch.isfinite(y).all()
     log = [json.loads(line) for line in (tmp_path / "runs" / "tiny-denoise" / "log.jsonl").read_text().splitlines()]
     assert math.isfinite(log[-1]["val_psnr"])
+
+
+def test_channels_last_trains_every_task(tiny_config, tmp_path):
+    # the estimator's targets are one number a crop: only images and maps change layout
+    for task in ("estimate", "inpaint", "upscale"):
+        assert run(tiny_config(task), tmp_path / task, "--channels-last") == 0
+
+
+def test_resume_takes_this_runs_optimiser_options(tiny_config, tmp_path, capsys):
+    # a state saved by a GPU run (fused Adam) resumes on a CPU, and a run resumed with --channels-last gets its
+    # Adam moments in the parameters' layout (a fused kernel refuses mixed layouts)
+    cfg = tiny_config("denoise")
+    assert run(cfg, tmp_path) == 0
+    state = tmp_path / "runs" / "tiny-denoise" / "state.pt"
+    st = torch.load(state)
+    for g in st["opt"]["param_groups"]:
+        g["fused"] = True
+    torch.save(st, state)
+    assert run(cfg, tmp_path, "--steps", "5", "--channels-last") == 0
+    assert "resumed full state at step 3" in capsys.readouterr().out
+    st = torch.load(state)
+    assert st["step"] == 5 and all(g["fused"] is None for g in st["opt"]["param_groups"])
+    model = st["model"]
+    conv = next(k for k, v in model.items() if v.dim() == 4 and v.shape[1] > 1 and v.shape[-1] > 1)
+    assert model[conv].is_contiguous(memory_format=torch.channels_last) and not model[conv].is_contiguous()
+    # the saved moments of that conv are in the same layout as it
+    idx = list(model).index(conv)  # the optimiser numbers parameters in model order (no buffers in these nets)
+    for k in ("exp_avg", "exp_avg_sq"):
+        assert st["opt"]["state"][idx][k].stride() == model[conv].stride()
