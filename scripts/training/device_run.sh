@@ -6,10 +6,11 @@
 # state with the optimiser stays there: over the 16 MiB a returned file may have), log.jsonl, gpu.csv (utilisation
 # every 15 s) and pytest.log (the training package's tests under that machine's torch, on one core beside the run).
 # TESTS=0 skips the tests (their core goes to the run). DEVICE=cpu runs it here, as a smoke test. TRAIN_ARGS adds
-# options to train.py (e.g. "--check-every 25"). PROBE="OPTS;OPTS;..." first times those train.py variants
-# (speed_probe.py: about 30 s each, more with --compile; written to $OUT/probe.json) and adds the one that would make
-# the most steps in MINUTES to TRAIN_ARGS; the probe's time (PROBE_TIMEOUT, default 150 s, at most per variant) comes on top of MINUTES. PACK is the packed photos'
-# folder (default scripts/training/data-cache/pack); every folder the config needs is checked against its manifest first.
+# options to train.py (e.g. "--check-every 25"). PROBE="OPTS;OPTS;..." first times those train.py variants, each with
+# TRAIN_ARGS added (speed_probe.py: about 30 s each, more with --compile, at most PROBE_TIMEOUT s, default 150, +15;
+# results in $OUT/probe.json), and trains with the one that would make the most steps; MINUTES then covers the probe
+# and the training, which gets what the probe left. PACK is the packed photos' folder (default
+# scripts/training/data-cache/pack); every folder the config needs is checked against its manifest first.
 # scripts/training/README.md, "GPU path", has the steps around it (packing, what stays behind, validating here).
 set -u
 cfg=$1; minutes=$2; workers=${3:-13}
@@ -44,13 +45,19 @@ train_args=${TRAIN_ARGS:-}
 if [ -n "${PROBE:-}" ]; then
   variants=()
   IFS=';' read -ra opts <<< "$PROBE"
-  for v in "${opts[@]}"; do variants+=("--variant=$v"); done
-  python3 -m scripts.training.speed_probe "$cfg" --device "${DEVICE:-cuda}" --workers "$workers" --minutes "$minutes" --timeout "${PROBE_TIMEOUT:-150}" \
-    --dirs "${dirs[@]}" --out "$out/probe.json" "${variants[@]}" 2>&1 | tee "$out/probe.txt"
+  for v in "${opts[@]}"; do variants+=("--variant=$v ${TRAIN_ARGS:-}"); done  # each timed with TRAIN_ARGS too
+  probe_start=$(date +%s)
+  python3 -m scripts.training.speed_probe "$cfg" --device "${DEVICE:-cuda}" --workers "$workers" --minutes "$minutes" \
+    --timeout "${PROBE_TIMEOUT:-150}" --dirs "${dirs[@]}" --out "$out/probe.json" "${variants[@]}" 2>&1 | tee "$out/probe.txt"
   picked=$(sed -n 's/^pick: //p' "$out/probe.txt" | tail -1)
   echo "probe picked: ${picked:-nothing (training with TRAIN_ARGS as given)}"
-  train_args=$(echo $train_args $picked)
+  [ -n "$picked" ] && train_args=$picked
+  # MINUTES covers the probe and the training: the training gets what the probe left (at least one minute)
+  minutes=$(python3 -c "import sys; print(round(max(1.0, float(sys.argv[1]) - float(sys.argv[2]) / 60), 2))" \
+    "$minutes" $(($(date +%s) - probe_start)))
+  echo "training for $minutes min"
 fi
+train_args=$(echo $train_args)
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 tv=$(python3 -c "import torch; print(torch.__version__)")
 export RESTORA_TRAIN_HARDWARE="1 $gpu (a lent machine, $(nproc) CPU cores: $workers data workers), torch $tv, $minutes min${train_args:+, train.py $train_args}"

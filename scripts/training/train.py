@@ -262,7 +262,7 @@ def main(argv=None):
     if args.compile:
         if hasattr(torch, "compile"):
             try:
-                fwd = torch.compile(model, mode=args.compile, dynamic=False)  # a graph per batch shape (two)
+                fwd = torch.compile(model, mode=args.compile, dynamic=False)  # batches have one shape
             except Exception as e:  # noqa: BLE001 - e.g. a mode this torch does not know
                 fwd = uncompiled(e)
         else:
