@@ -313,31 +313,46 @@ def main(argv=None):
 
     # the blow-up check reads each step's loss; reading it waits for the GPU. With --check-every K > 1 the losses
     # of K steps are read at once (one wait): those updates are then made before they are checked, so a blow-up
-    # among them rolls the EMA back to the snapshot too. K = 1 checks each loss before its update.
+    # among them rolls the EMA back to the snapshot too. K = 1 checks each loss before its update. Either way an
+    # update whose own loss was finite may have left non-finite weights (the next loss is then the first bad one):
+    # the EMA, which has seen that update, goes back to the snapshot too when it is no longer finite, and the weights
+    # are checked before anything is saved, scored or snapshotted.
     check_every = max(1, int(args.check_every))
     pending: list[tuple[int, torch.Tensor]] = []  # (step, loss) not yet checked; all but the last already applied
-    snap_ema = copy.deepcopy(ema.state_dict()) if check_every > 1 else None
+    snap_ema = copy.deepcopy(ema.state_dict())
 
-    def settle() -> bool:
-        """Check the pending losses. False: one blew up; the model (and, when its update was made, the EMA)
-        went back to the snapshot, with a fresh optimiser and half the lr, and the steps from it on are dropped."""
-        nonlocal run_loss, step, opt, lr_scale
-        if not pending:
-            return True
-        vals = torch.stack([l for _, l in pending]).tolist()  # one wait for all of them
-        for j, ((at, _), lv) in enumerate(zip(pending, vals)):
-            if not math.isfinite(lv) or (run_loss is not None and at > 200 and lv > 20 * run_loss):
-                print(f"step {at}: loss blew up ({lv:.4g}); rolling back, lr x0.5", flush=True)
-                model.load_state_dict(snapshot)
-                if j < len(pending) - 1 or at < step:  # its update was made: the EMA has seen it
-                    ema.load_state_dict(snap_ema)
-                opt = make_opt()
-                lr_scale *= 0.5
-                step = at
-                pending.clear()
-                return False
-            run_loss = lv if run_loss is None else 0.98 * run_loss + 0.02 * lv
+    def weights_finite(net) -> bool:
+        return bool(torch.stack([torch.isfinite(p).all() for p in net.parameters()]).all())
+
+    def rollback(at: int, why: str, ema_too: bool) -> None:
+        """The model (and the EMA when it has seen a bad update) back to the snapshot, a fresh optimiser, half the
+        lr; the steps from `at` on are dropped."""
+        nonlocal step, opt, lr_scale
+        print(f"step {at}: {why}; rolling back, lr x0.5", flush=True)
+        model.load_state_dict(snapshot)
+        if ema_too:
+            ema.load_state_dict(snap_ema)
+        opt = make_opt()
+        lr_scale *= 0.5
+        step = at
         pending.clear()
+
+    def settle(check_weights: bool = False) -> bool:
+        """Check the pending losses, and with `check_weights` that the weights are finite (an update whose own
+        loss was finite can still leave NaN). False: something blew up and was rolled back."""
+        nonlocal run_loss
+        if pending:
+            vals = torch.stack([l for _, l in pending]).tolist()  # one wait for all of them
+            for j, ((at, _), lv) in enumerate(zip(pending, vals)):
+                if not math.isfinite(lv) or (run_loss is not None and at > 200 and lv > 20 * run_loss):
+                    # its update was made (inside a group), or an earlier one left the EMA non-finite
+                    rollback(at, f"loss blew up ({lv:.4g})", j < len(pending) - 1 or at < step or not weights_finite(ema))
+                    return False
+                run_loss = lv if run_loss is None else 0.98 * run_loss + 0.02 * lv
+            pending.clear()
+        if check_weights and not (weights_finite(model) and weights_finite(ema)):
+            rollback(step, "weights not finite", not weights_finite(ema))
+            return False
         return True
 
     while step < total and not stop["now"]:
@@ -382,13 +397,12 @@ def main(argv=None):
         due_ckpt = time.time() - last_ckpt > ckpt_every
         due_stop = bool(deadline and time.time() > deadline)
         # before anything is saved, scored, printed or kept as the snapshot (every 100 and 250 steps), its
-        # updates are checked: nothing comes from updates that blew up
-        if (due_val or due_ckpt or due_stop or step % 50 == 0) and not settle():
+        # updates and the weights are checked: nothing comes from updates that blew up
+        if (due_val or due_ckpt or due_stop or step % 50 == 0) and not settle(check_weights=True):
             continue
         if step % 250 == 0:
             snapshot = copy.deepcopy(model.state_dict())
-            if snap_ema is not None:
-                snap_ema = copy.deepcopy(ema.state_dict())
+            snap_ema = copy.deepcopy(ema.state_dict())
         if step % 100 == 0:
             took = time.time() - t0
             print(f"step {step} loss {run_loss:.5f} lr {opt.param_groups[0]['lr']:.2e} "
@@ -406,7 +420,7 @@ def main(argv=None):
             checkpoint()
         if due_stop:
             break
-    settle()  # stopped by a signal: unchecked updates that blew up leave the snapshot's weights to save
+    settle(check_weights=True)  # stopped by a signal: unchecked updates that blew up leave the snapshot's weights to save
     checkpoint(final=True)
     print(f"stopped at step {step}", flush=True)
     return 0

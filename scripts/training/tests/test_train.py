@@ -366,3 +366,41 @@ def test_resume_takes_this_runs_optimiser_options(tiny_config, tmp_path, capsys)
     idx = list(model).index(conv)  # the optimiser numbers parameters in model order (no buffers in these nets)
     for k in ("exp_avg", "exp_avg_sq"):
         assert st["opt"]["state"][idx][k].stride() == model[conv].stride()
+
+
+class _NanGrad(torch.autograd.Function):
+    """Passes the loss through; its gradient is NaN (an update whose own loss was finite)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * float("nan")
+
+
+@pytest.mark.parametrize("check_every", ["1", "4"])
+def test_an_update_that_leaves_nan_weights_is_rolled_back_in_the_ema_too(tiny_config, tmp_path, capsys, monkeypatch,
+                                                                          check_every):
+    # step 1's loss is finite but its update makes the weights NaN, and the EMA mixes them in; whichever check
+    # finds it first (step 2's NaN loss, or the weights' check before a save), the model and the EMA go back
+    cfg = tiny_config("denoise", optim={"lr": 1.0e-3, "steps": 6, "warmup": 1, "min_lr": 1.0e-5})
+    real = T.forward_loss
+    calls = {"n": 0}
+
+    def poisoned(task, model, inputs, target, loss_name="charbonnier"):
+        out, loss = real(task, model, inputs, target, loss_name)
+        calls["n"] += 1
+        return out, _NanGrad.apply(loss) if calls["n"] == 2 else loss
+
+    monkeypatch.setattr(T, "forward_loss", poisoned)
+    assert run(cfg, tmp_path, "--check-every", check_every) == 0
+    out = capsys.readouterr().out
+    assert "rolling back, lr x0.5" in out
+    st = torch.load(tmp_path / "runs" / "tiny-denoise" / "state.pt")
+    assert st["step"] == 6 and st["lr_scale"] == 0.5
+    assert all(torch.isfinite(v).all() for v in st["model"].values())
+    assert all(torch.isfinite(v).all() for v in st["ema"].values())
+    ckpt = torch.load(tmp_path / "scripts" / "training" / "checkpoints" / "tiny-denoise.pt")
+    assert all(torch.isfinite(v.float()).all() for v in ckpt["ema"].values())
