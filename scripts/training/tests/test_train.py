@@ -14,6 +14,20 @@ def run(cfg, root, *extra):
     return T.main([str(cfg), "--root", str(root), *extra])
 
 
+def spoil_loss(monkeypatch, at_call: int, spoil) -> dict:
+    """forward_loss's `at_call`-th call (from 1) returns spoil(loss); returns the call counter."""
+    real = T.forward_loss
+    calls = {"n": 0}
+
+    def spoiled(task, model, inputs, target, loss_name="charbonnier"):
+        out, loss = real(task, model, inputs, target, loss_name)
+        calls["n"] += 1
+        return out, spoil(loss) if calls["n"] == at_call else loss
+
+    monkeypatch.setattr(T, "forward_loss", spoiled)
+    return calls
+
+
 @pytest.mark.parametrize("task", ["denoise", "inpaint", "upscale", "estimate"])
 def test_three_steps_write_checkpoints(task, tiny_config, tmp_path):
     cfg = tiny_config(task)
@@ -55,17 +69,7 @@ def test_resume_full_state_then_committed_weights(tiny_config, tmp_path, capsys)
 
 def test_blow_up_rolls_back_and_halves_lr(tiny_config, tmp_path, capsys, monkeypatch):
     cfg = tiny_config("denoise")
-    real = T.forward_loss
-    calls = {"n": 0}
-
-    def flaky(task, model, inputs, target, loss_name="charbonnier"):
-        out, loss = real(task, model, inputs, target, loss_name)
-        calls["n"] += 1
-        if calls["n"] == 2:  # the second step's loss is NaN
-            return out, loss * float("nan")
-        return out, loss
-
-    monkeypatch.setattr(T, "forward_loss", flaky)
+    calls = spoil_loss(monkeypatch, 2, lambda loss: loss * float("nan"))  # the second step's loss is NaN
     assert run(cfg, tmp_path) == 0
     out = capsys.readouterr().out
     assert "step 1: loss blew up (nan); rolling back, lr x0.5" in out
@@ -226,15 +230,7 @@ def test_blow_up_with_losses_read_in_groups(tiny_config, tmp_path, capsys, monke
     # update) rolls the model (and the EMA when it saw the update) back to the snapshot and halves the lr;
     # nothing NaN is saved, and the run still reaches its steps
     cfg = tiny_config("denoise", optim={"lr": 1.0e-3, "steps": 10, "warmup": 1, "min_lr": 1.0e-5})
-    real = T.forward_loss
-    calls = {"n": 0}
-
-    def flaky(task, model, inputs, target, loss_name="charbonnier"):
-        out, loss = real(task, model, inputs, target, loss_name)
-        calls["n"] += 1
-        return out, (loss * float("nan")) if calls["n"] == bad_call else loss
-
-    monkeypatch.setattr(T, "forward_loss", flaky)
+    calls = spoil_loss(monkeypatch, bad_call, lambda loss: loss * float("nan"))
     assert T.main([str(cfg), "--root", str(tmp_path), "--check-every", "4"]) == 0
     out = capsys.readouterr().out
     assert f"step {bad_call - 1}: loss blew up (nan); rolling back, lr x0.5" in out
@@ -244,19 +240,6 @@ def test_blow_up_with_losses_read_in_groups(tiny_config, tmp_path, capsys, monke
     assert all(torch.isfinite(v).all() for v in st["ema"].values())
     # the steps from the bad one on were dropped and made again
     assert calls["n"] == 10 + (4 - (bad_call - 1) % 4 if bad_call % 4 else 1)
-
-
-class _BrokenForward(torch.nn.Module):
-    """What a failed torch.compile looks like to the loop: calling it raises."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-        self.calls = 0
-
-    def forward(self, *a):
-        self.calls += 1
-        raise RuntimeError("inductor: no C compiler\nmore detail")
 
 
 class _NoBackward(torch.autograd.Function):
@@ -269,25 +252,28 @@ class _NoBackward(torch.autograd.Function):
         raise RuntimeError("compiled backward failed")
 
 
-class _BrokenBackward(torch.nn.Module):
-    def __init__(self, model):
+class _FakeCompiled(torch.nn.Module):
+    """What a failed torch.compile looks like to the loop: calling it raises, or its backward does."""
+
+    def __init__(self, model, fails: str):
         super().__init__()
-        self.model = model
-        self.calls = 0
+        self.model, self.fails, self.calls = model, fails, 0
 
     def forward(self, *a):
         self.calls += 1
+        if self.fails == "forward":
+            raise RuntimeError("inductor: no C compiler\nmore detail")
         return _NoBackward.apply(self.model(*a))
 
 
 @pytest.mark.parametrize("check_every", ["1", "4"])
-@pytest.mark.parametrize("broken", [_BrokenForward, _BrokenBackward])
-def test_compile_failure_falls_back_to_the_eager_model(tiny_config, tmp_path, capsys, monkeypatch, broken, check_every):
+@pytest.mark.parametrize("fails", ["forward", "backward"])
+def test_compile_failure_falls_back_to_the_eager_model(tiny_config, tmp_path, capsys, monkeypatch, fails, check_every):
     # a GPU call must not be lost to a compiler problem: the step is made again uncompiled, once, and the run goes on
     made = []
 
     def fake_compile(model, mode=None, dynamic=None):
-        made.append((broken(model), mode))
+        made.append((_FakeCompiled(model, fails), mode))
         assert dynamic is False  # a graph per batch shape
         return made[-1][0]
 
@@ -386,15 +372,7 @@ def test_an_update_that_leaves_nan_weights_is_rolled_back_in_the_ema_too(tiny_co
     # step 1's loss is finite but its update makes the weights NaN, and the EMA mixes them in; whichever check
     # finds it first (step 2's NaN loss, or the weights' check before a save), the model and the EMA go back
     cfg = tiny_config("denoise", optim={"lr": 1.0e-3, "steps": 6, "warmup": 1, "min_lr": 1.0e-5})
-    real = T.forward_loss
-    calls = {"n": 0}
-
-    def poisoned(task, model, inputs, target, loss_name="charbonnier"):
-        out, loss = real(task, model, inputs, target, loss_name)
-        calls["n"] += 1
-        return out, _NanGrad.apply(loss) if calls["n"] == 2 else loss
-
-    monkeypatch.setattr(T, "forward_loss", poisoned)
+    spoil_loss(monkeypatch, 2, _NanGrad.apply)
     assert run(cfg, tmp_path, "--check-every", check_every) == 0
     out = capsys.readouterr().out
     assert "rolling back, lr x0.5" in out
