@@ -130,9 +130,13 @@ def save_atomic(obj, path: Path):
 
 
 def committed_checkpoint(ema_state: dict, step: int, train_seconds: float, cfg: dict, hardware: str) -> dict:
-    """What scripts/training/checkpoints/<id>.pt holds: the EMA weights in fp16, step, time, config, hardware."""
-    return {"ema": {k: v.detach().cpu().half() for k, v in ema_state.items()}, "step": step,
-            "train_seconds": train_seconds, "config": cfg, "hardware": hardware}
+    """What scripts/training/checkpoints/<id>.pt holds: the EMA weights in fp16, step, time, config, hardware.
+    A weight beyond fp16's range (it would be stored as infinity) is refused."""
+    ema = {k: v.detach().cpu().half() for k, v in ema_state.items()}
+    bad = [k for k, v in ema.items() if not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"EMA weights not finite in fp16 (beyond +-65504?): {', '.join(bad[:3])}")
+    return {"ema": ema, "step": step, "train_seconds": train_seconds, "config": cfg, "hardware": hardware}
 
 
 def main(argv=None):
@@ -250,6 +254,10 @@ def main(argv=None):
     if args.continue_schedule is not None and saved_frac is not None:  # a resumed run: FRAC, or the saved one
         sched_frac = args.continue_schedule if args.continue_schedule >= 0 else saved_frac
         print(f"continuing the timed schedule from {sched_frac:.3f}", flush=True)
+    for name, net in (("weights", model), ("EMA", ema)):
+        if not all(torch.isfinite(p).all() for p in net.parameters()):  # a rollback would return to them forever
+            raise SystemExit(f"{cfg['id']}: the {name} it resumes from are not finite (NaN or infinity); "
+                             f"remove {state_path} to go on from the committed checkpoint")
     model.to(device); ema.to(device)
     print(f"{cfg['id']}: {count_params(model)} params, task {task}", flush=True)
 
@@ -321,12 +329,17 @@ def main(argv=None):
     pending: list[tuple[int, torch.Tensor]] = []  # (step, loss) not yet checked; all but the last already applied
     snap_ema = copy.deepcopy(ema.state_dict())
 
-    def weights_finite(net) -> bool:
-        return bool(torch.stack([torch.isfinite(p).all() for p in net.parameters()]).all())
+    def finite() -> tuple[bool, bool]:
+        """Whether the model's and the EMA's weights are all finite (one GPU wait for both)."""
+        flags = [torch.stack([torch.isfinite(p).all() for p in net.parameters()]).all() for net in (model, ema)]
+        ok_model, ok_ema = torch.stack(flags).tolist()
+        return ok_model, ok_ema
+
+    checked_at = step  # the step of the last passed weights check (never before the snapshot's)
 
     def rollback(at: int, why: str, ema_too: bool) -> None:
         """The model (and the EMA when it has seen a bad update) back to the snapshot, a fresh optimiser, half the
-        lr; the steps from `at` on are dropped."""
+        lr; the steps from `at` on are dropped. Below 1e-4 of the lr the run stops: it is not recovering."""
         nonlocal step, opt, lr_scale
         print(f"step {at}: {why}; rolling back, lr x0.5", flush=True)
         model.load_state_dict(snapshot)
@@ -336,23 +349,29 @@ def main(argv=None):
         lr_scale *= 0.5
         step = at
         pending.clear()
+        if lr_scale < 1e-4:
+            raise SystemExit(f"{cfg['id']}: still blowing up after repeated rollbacks (lr scale {lr_scale:.1e}); "
+                             "stopping (the last checkpoint written stands)")
 
     def settle(check_weights: bool = False) -> bool:
         """Check the pending losses, and with `check_weights` that the weights are finite (an update whose own
         loss was finite can still leave NaN). False: something blew up and was rolled back."""
-        nonlocal run_loss
+        nonlocal run_loss, checked_at
         if pending:
             vals = torch.stack([l for _, l in pending]).tolist()  # one wait for all of them
             for j, ((at, _), lv) in enumerate(zip(pending, vals)):
                 if not math.isfinite(lv) or (run_loss is not None and at > 200 and lv > 20 * run_loss):
                     # its update was made (inside a group), or an earlier one left the EMA non-finite
-                    rollback(at, f"loss blew up ({lv:.4g})", j < len(pending) - 1 or at < step or not weights_finite(ema))
+                    rollback(at, f"loss blew up ({lv:.4g})", j < len(pending) - 1 or at < step or not finite()[1])
                     return False
                 run_loss = lv if run_loss is None else 0.98 * run_loss + 0.02 * lv
             pending.clear()
-        if check_weights and not (weights_finite(model) and weights_finite(ema)):
-            rollback(step, "weights not finite", not weights_finite(ema))
-            return False
+        if check_weights:
+            ok_model, ok_ema = finite()
+            if not (ok_model and ok_ema):  # the steps since the last passed check are made again
+                rollback(checked_at, f"weights not finite after step {step}", not ok_ema)
+                return False
+            checked_at = step
         return True
 
     while step < total and not stop["now"]:

@@ -366,13 +366,13 @@ class _NanGrad(torch.autograd.Function):
         return g * float("nan")
 
 
-@pytest.mark.parametrize("check_every", ["1", "4"])
+@pytest.mark.parametrize("check_every,at_call", [("1", 2), ("4", 3)])  # K = 4: the NaN loss ends its group
 def test_an_update_that_leaves_nan_weights_is_rolled_back_in_the_ema_too(tiny_config, tmp_path, capsys, monkeypatch,
-                                                                          check_every):
+                                                                          check_every, at_call):
     # step 1's loss is finite but its update makes the weights NaN, and the EMA mixes them in; whichever check
     # finds it first (step 2's NaN loss, or the weights' check before a save), the model and the EMA go back
     cfg = tiny_config("denoise", optim={"lr": 1.0e-3, "steps": 6, "warmup": 1, "min_lr": 1.0e-5})
-    spoil_loss(monkeypatch, 2, _NanGrad.apply)
+    spoil_loss(monkeypatch, at_call, _NanGrad.apply)
     assert run(cfg, tmp_path, "--check-every", check_every) == 0
     out = capsys.readouterr().out
     assert "rolling back, lr x0.5" in out
@@ -382,3 +382,72 @@ def test_an_update_that_leaves_nan_weights_is_rolled_back_in_the_ema_too(tiny_co
     assert all(torch.isfinite(v).all() for v in st["ema"].values())
     ckpt = torch.load(tmp_path / "scripts" / "training" / "checkpoints" / "tiny-denoise.pt")
     assert all(torch.isfinite(v.float()).all() for v in ckpt["ema"].values())
+
+
+def _finite_state(root) -> bool:
+    st = torch.load(root / "runs" / "tiny-denoise" / "state.pt")
+    return all(torch.isfinite(v).all() for part in ("model", "ema") for v in st[part].values())
+
+
+def test_nan_weights_are_never_scored(tiny_config, tmp_path, capsys, monkeypatch):
+    # K = 4 and validation every 2 steps: step 1's NaN gradient is caught by the weights check before the score
+    cfg = tiny_config("denoise", val_every=2, optim={"lr": 1.0e-3, "steps": 6, "warmup": 1, "min_lr": 1.0e-5})
+    spoil_loss(monkeypatch, 2, _NanGrad.apply)
+    assert run(cfg, tmp_path, "--check-every", "4") == 0
+    assert "weights not finite after step 2; rolling back" in capsys.readouterr().out
+    log = [json.loads(line) for line in (tmp_path / "runs" / "tiny-denoise" / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log] == [2, 4, 6] and all(math.isfinite(e["val_psnr"]) for e in log)
+    assert _finite_state(tmp_path)
+
+
+def test_nan_weights_from_the_last_step_are_not_saved_as_the_end(tiny_config, tmp_path, capsys, monkeypatch):
+    cfg = tiny_config("denoise")  # 3 steps; the third update leaves NaN
+    calls = spoil_loss(monkeypatch, 3, _NanGrad.apply)
+    assert run(cfg, tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "step 0: weights not finite after step 3; rolling back" in out and "stopped at step 3" in out
+    assert calls["n"] == 6  # all three made again from the last checked weights (the start)
+    log = [json.loads(line) for line in (tmp_path / "runs" / "tiny-denoise" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 3 and math.isfinite(log[-1]["val_psnr"])
+    assert _finite_state(tmp_path)
+
+
+def test_a_signal_after_a_nan_update_saves_the_checked_weights(tiny_config, tmp_path, capsys, monkeypatch):
+    import os
+    import signal as sig
+
+    def nan_and_stop(loss):
+        os.kill(os.getpid(), sig.SIGTERM)  # train.py's handler: finish the step, checkpoint, stop
+        return _NanGrad.apply(loss)
+
+    cfg = tiny_config("denoise", optim={"lr": 1.0e-3, "steps": 6, "warmup": 1, "min_lr": 1.0e-5})
+    spoil_loss(monkeypatch, 2, nan_and_stop)
+    assert run(cfg, tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "signal" in out and "weights not finite after step 2" in out
+    assert _finite_state(tmp_path)
+    ckpt = torch.load(tmp_path / "scripts" / "training" / "checkpoints" / "tiny-denoise.pt")
+    assert all(torch.isfinite(v.float()).all() for v in ckpt["ema"].values())
+
+
+def test_a_run_that_keeps_blowing_up_stops(tiny_config, tmp_path, monkeypatch):
+    real = T.forward_loss
+    monkeypatch.setattr(T, "forward_loss", lambda *a: (real(*a)[0], real(*a)[1] * float("nan")))
+    with pytest.raises(SystemExit, match="still blowing up after repeated rollbacks"):
+        run(tiny_config("denoise"), tmp_path)
+
+
+def test_a_nan_state_is_refused_at_resume(tiny_config, tmp_path):
+    cfg = tiny_config("denoise")
+    assert run(cfg, tmp_path) == 0
+    state = tmp_path / "runs" / "tiny-denoise" / "state.pt"
+    st = torch.load(state)
+    st["model"]["head.weight"][0] = float("nan")
+    torch.save(st, state)
+    with pytest.raises(SystemExit, match="weights it resumes from are not finite"):
+        run(cfg, tmp_path, "--steps", "5")
+
+
+def test_committed_weights_beyond_fp16_are_refused():
+    with pytest.raises(ValueError, match="not finite in fp16"):
+        T.committed_checkpoint({"w": torch.tensor([1.0, 1e6])}, 1, 1.0, {}, "cpu")
