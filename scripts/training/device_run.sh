@@ -45,7 +45,7 @@ train_args=${TRAIN_ARGS:-}
 if [ -n "${PROBE:-}" ]; then
   variants=()
   IFS=';' read -ra opts <<< "$PROBE"
-  for v in "${opts[@]}"; do variants+=("--variant=$v ${TRAIN_ARGS:-}"); done  # each timed with TRAIN_ARGS too
+  for v in "${opts[@]}"; do variants+=("--variant=$(echo $v ${TRAIN_ARGS:-})"); done  # each timed with TRAIN_ARGS too
   probe_start=$(date +%s)
   python3 -m scripts.training.speed_probe "$cfg" --device "${DEVICE:-cuda}" --workers "$workers" --minutes "$minutes" \
     --timeout "${PROBE_TIMEOUT:-150}" --dirs "${dirs[@]}" --out "$out/probe.json" "${variants[@]}" 2>&1 | tee "$out/probe.txt"
