@@ -61,13 +61,7 @@ train_args=$(echo $train_args)
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 tv=$(python3 -c "import torch; print(torch.__version__)")
 export RESTORA_TRAIN_HARDWARE="1 $gpu (a lent machine, $(nproc) CPU cores: $workers data workers), torch $tv, $minutes min${train_args:+, train.py $train_args}"
-# train.py looks for the id's committed checkpoint under --root: put the repository's there, so that a run goes on
-# from it instead of starting again from the config's init
-id=$(python3 -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['id'])" "$cfg")
-mkdir -p /tmp/root/scripts/training/checkpoints
-if [ -f "scripts/training/checkpoints/$id.pt" ] && [ ! -f "/tmp/root/scripts/training/checkpoints/$id.pt" ]; then
-  cp "scripts/training/checkpoints/$id.pt" /tmp/root/scripts/training/checkpoints/
-fi
+# (train.py goes on from the id's committed checkpoint: /tmp/root's after a first call, else the repository's)
 PYTHONUNBUFFERED=1 timeout -s TERM $((${minutes%.*} * 60 + 150)) python3 -m scripts.training.train "$cfg" --device "${DEVICE:-cuda}" \
   --workers "$workers" --threads 2 --minutes "$minutes" --root /tmp/root --dirs "${dirs[@]}" $train_args 2>&1 | tee "$out/train.log"
 cp /tmp/root/scripts/training/checkpoints/*.pt /tmp/root/runs/*/log.jsonl "$out/" 2>&1

@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 from .data import ROOT
-from .train import load_config
 
 PROGRESS = re.compile(r"^step (\d+) loss \S+ lr \S+ ([0-9.]+)s/step \(batches (\d+)%\)")
 
@@ -43,13 +42,8 @@ def probe(config: str, variant: str, *, device: str, workers: int, dirs: list[st
           timeout: float, grace: float = 15.0, train_cmd: list[str] | None = None) -> dict:
     """One variant, timed (see the module's text). SIGKILL to its group `grace` seconds after SIGTERM.
     `train_cmd`: how train.py is started (tests put a stand-in)."""
-    cfg = load_config(config)
-    root = Path(tempfile.mkdtemp(prefix="restora-probe-"))
+    root = Path(tempfile.mkdtemp(prefix="restora-probe-"))  # train.py goes on from the repository's checkpoint
     try:
-        committed = ROOT / "scripts" / "training" / "checkpoints" / f"{cfg['id']}.pt"
-        if committed.exists():  # go on from the id's weights, as the training call does
-            (root / "scripts" / "training" / "checkpoints").mkdir(parents=True)
-            shutil.copy(committed, root / "scripts" / "training" / "checkpoints" / committed.name)
         cmd = [*(train_cmd or [sys.executable, "-m", "scripts.training.train"]), config, "--device", device,
                "--workers", str(workers), "--threads", "2", "--minutes", "60", "--root", str(root)]
         if dirs:

@@ -100,6 +100,12 @@ def load_optimizer(opt: torch.optim.Optimizer, saved: dict, fused: bool) -> None
                     st[k] = torch.empty_like(p).copy_(st[k])
 
 
+def finite(*nets: torch.nn.Module) -> list[bool]:
+    """Per net, whether all its weights are finite (one GPU wait for all of them)."""
+    flags = [torch.stack([torch.isfinite(p).all() for p in net.parameters()]).all() for net in nets]
+    return torch.stack(flags).tolist()
+
+
 def evaluate(task, model, val, device) -> float:
     model.eval()
     inputs, target = val
@@ -235,10 +241,12 @@ def main(argv=None):
         saved_frac = float(st.get("sched_frac", 0.0))
         print(f"resumed full state at step {step}", flush=True)
     else:
-        # committed EMA weights without optimiser moments: this id's own checkpoint, or else (a new id, e.g. a
+        # committed EMA weights without optimiser moments: this id's own checkpoint (under --root, else the
+        # repository's: a run in a scratch root, as on a lent GPU, goes on from it), or else (a new id, e.g. a
         # fine-tuning candidate) the one named by `init:`; step and training time go on from there, with a
         # fresh optimiser that warms up again
-        committed = ckpt_path if ckpt_path.exists() else None
+        repo_ckpt = paths_for(cfg, ROOT)[1]
+        committed = ckpt_path if ckpt_path.exists() else repo_ckpt if repo_ckpt.exists() else None
         if committed is None and cfg.get("init"):
             committed = repo_path(cfg["init"])
             if not committed.exists():
@@ -249,13 +257,13 @@ def main(argv=None):
             step, train_seconds = st["step"], st.get("train_seconds", 0.0)
             warm_from = step
             saved_frac = 0.0
-            how = "resumed committed weights" if committed == ckpt_path else f"started from {cfg['init']}"
+            how = "resumed committed weights" if committed in (ckpt_path, repo_ckpt) else f"started from {cfg['init']}"
             print(f"{how} at step {step} (fresh optimiser)", flush=True)
     if args.continue_schedule is not None and saved_frac is not None:  # a resumed run: FRAC, or the saved one
         sched_frac = args.continue_schedule if args.continue_schedule >= 0 else saved_frac
         print(f"continuing the timed schedule from {sched_frac:.3f}", flush=True)
-    for name, net in (("weights", model), ("EMA", ema)):
-        if not all(torch.isfinite(p).all() for p in net.parameters()):  # a rollback would return to them forever
+    for name, ok in zip(("weights", "EMA"), finite(model, ema)):
+        if not ok:  # a rollback would return to them forever
             raise SystemExit(f"{cfg['id']}: the {name} it resumes from are not finite (NaN or infinity); "
                              f"remove {state_path} to go on from the committed checkpoint")
     model.to(device); ema.to(device)
@@ -329,12 +337,6 @@ def main(argv=None):
     pending: list[tuple[int, torch.Tensor]] = []  # (step, loss) not yet checked; all but the last already applied
     snap_ema = copy.deepcopy(ema.state_dict())
 
-    def finite() -> tuple[bool, bool]:
-        """Whether the model's and the EMA's weights are all finite (one GPU wait for both)."""
-        flags = [torch.stack([torch.isfinite(p).all() for p in net.parameters()]).all() for net in (model, ema)]
-        ok_model, ok_ema = torch.stack(flags).tolist()
-        return ok_model, ok_ema
-
     checked_at = step  # the step of the last passed weights check (never before the snapshot's)
 
     def rollback(at: int, why: str, ema_too: bool) -> None:
@@ -362,12 +364,12 @@ def main(argv=None):
             for j, ((at, _), lv) in enumerate(zip(pending, vals)):
                 if not math.isfinite(lv) or (run_loss is not None and at > 200 and lv > 20 * run_loss):
                     # its update was made (inside a group), or an earlier one left the EMA non-finite
-                    rollback(at, f"loss blew up ({lv:.4g})", j < len(pending) - 1 or at < step or not finite()[1])
+                    rollback(at, f"loss blew up ({lv:.4g})", j < len(pending) - 1 or at < step or not finite(ema)[0])
                     return False
                 run_loss = lv if run_loss is None else 0.98 * run_loss + 0.02 * lv
             pending.clear()
         if check_weights:
-            ok_model, ok_ema = finite()
+            ok_model, ok_ema = finite(model, ema)
             if not (ok_model and ok_ema):  # the steps since the last passed check are made again
                 rollback(checked_at, f"weights not finite after step {step}", not ok_ema)
                 return False

@@ -91,6 +91,21 @@ def test_ema_update_is_the_weighted_mean():
     assert all(not torch.equal(e, m) for e, m in zip(ema.parameters(), model.parameters()))
 
 
+def test_a_scratch_root_goes_on_from_the_repositorys_checkpoint(tiny_config, tmp_path, capsys, monkeypatch):
+    # as on a lent GPU (--root /tmp/root, or the speed probe's throwaway root): the id's committed checkpoint in
+    # the repository is where the run starts, not the config's beginning
+    cfg = tiny_config("denoise")
+    repo = tmp_path / "repo"
+    assert run(cfg, repo) == 0
+    monkeypatch.setattr(T, "ROOT", repo)
+    capsys.readouterr()
+    assert run(cfg, tmp_path / "scratch", "--steps", "5") == 0
+    out = capsys.readouterr().out
+    assert "resumed committed weights at step 3 (fresh optimiser)" in out and "stopped at step 5" in out
+    assert (tmp_path / "scratch" / "scripts" / "training" / "checkpoints" / "tiny-denoise.pt").exists()
+    assert torch.load(repo / "scripts" / "training" / "checkpoints" / "tiny-denoise.pt")["step"] == 3  # untouched
+
+
 def test_bad_config_is_refused(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\ntask: denoise\n")
@@ -242,14 +257,27 @@ def test_blow_up_with_losses_read_in_groups(tiny_config, tmp_path, capsys, monke
     assert calls["n"] == 10 + (4 - (bad_call - 1) % 4 if bad_call % 4 else 1)
 
 
-class _NoBackward(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x.clone()
+def _identity_with_backward(grad):
+    """x -> x, whose gradient is grad(g): stands in for a compiled backward that fails, or a NaN gradient."""
 
-    @staticmethod
-    def backward(ctx, g):
-        raise RuntimeError("compiled backward failed")
+    class Identity(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            return grad(g)
+
+    return Identity.apply
+
+
+def _backward_fails(g):
+    raise RuntimeError("compiled backward failed")
+
+
+_no_backward = _identity_with_backward(_backward_fails)
+_nan_grad = _identity_with_backward(lambda g: g * float("nan"))  # a finite loss whose update leaves NaN weights
 
 
 class _FakeCompiled(torch.nn.Module):
@@ -263,7 +291,7 @@ class _FakeCompiled(torch.nn.Module):
         self.calls += 1
         if self.fails == "forward":
             raise RuntimeError("inductor: no C compiler\nmore detail")
-        return _NoBackward.apply(self.model(*a))
+        return _no_backward(self.model(*a))
 
 
 @pytest.mark.parametrize("check_every", ["1", "4"])
@@ -354,25 +382,13 @@ def test_resume_takes_this_runs_optimiser_options(tiny_config, tmp_path, capsys)
         assert st["opt"]["state"][idx][k].stride() == model[conv].stride()
 
 
-class _NanGrad(torch.autograd.Function):
-    """Passes the loss through; its gradient is NaN (an update whose own loss was finite)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * float("nan")
-
-
 @pytest.mark.parametrize("check_every,at_call", [("1", 2), ("4", 3)])  # K = 4: the NaN loss ends its group
 def test_an_update_that_leaves_nan_weights_is_rolled_back_in_the_ema_too(tiny_config, tmp_path, capsys, monkeypatch,
                                                                           check_every, at_call):
     # step 1's loss is finite but its update makes the weights NaN, and the EMA mixes them in; whichever check
     # finds it first (step 2's NaN loss, or the weights' check before a save), the model and the EMA go back
     cfg = tiny_config("denoise", optim={"lr": 1.0e-3, "steps": 6, "warmup": 1, "min_lr": 1.0e-5})
-    spoil_loss(monkeypatch, at_call, _NanGrad.apply)
+    spoil_loss(monkeypatch, at_call, _nan_grad)
     assert run(cfg, tmp_path, "--check-every", check_every) == 0
     out = capsys.readouterr().out
     assert "rolling back, lr x0.5" in out
@@ -392,7 +408,7 @@ def _finite_state(root) -> bool:
 def test_nan_weights_are_never_scored(tiny_config, tmp_path, capsys, monkeypatch):
     # K = 4 and validation every 2 steps: step 1's NaN gradient is caught by the weights check before the score
     cfg = tiny_config("denoise", val_every=2, optim={"lr": 1.0e-3, "steps": 6, "warmup": 1, "min_lr": 1.0e-5})
-    spoil_loss(monkeypatch, 2, _NanGrad.apply)
+    spoil_loss(monkeypatch, 2, _nan_grad)
     assert run(cfg, tmp_path, "--check-every", "4") == 0
     assert "weights not finite after step 2; rolling back" in capsys.readouterr().out
     log = [json.loads(line) for line in (tmp_path / "runs" / "tiny-denoise" / "log.jsonl").read_text().splitlines()]
@@ -402,7 +418,7 @@ def test_nan_weights_are_never_scored(tiny_config, tmp_path, capsys, monkeypatch
 
 def test_nan_weights_from_the_last_step_are_not_saved_as_the_end(tiny_config, tmp_path, capsys, monkeypatch):
     cfg = tiny_config("denoise")  # 3 steps; the third update leaves NaN
-    calls = spoil_loss(monkeypatch, 3, _NanGrad.apply)
+    calls = spoil_loss(monkeypatch, 3, _nan_grad)
     assert run(cfg, tmp_path) == 0
     out = capsys.readouterr().out
     assert "step 0: weights not finite after step 3; rolling back" in out and "stopped at step 3" in out
@@ -418,7 +434,7 @@ def test_a_signal_after_a_nan_update_saves_the_checked_weights(tiny_config, tmp_
 
     def nan_and_stop(loss):
         os.kill(os.getpid(), sig.SIGTERM)  # train.py's handler: finish the step, checkpoint, stop
-        return _NanGrad.apply(loss)
+        return _nan_grad(loss)
 
     cfg = tiny_config("denoise", optim={"lr": 1.0e-3, "steps": 6, "warmup": 1, "min_lr": 1.0e-5})
     spoil_loss(monkeypatch, 2, nan_and_stop)
