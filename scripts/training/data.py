@@ -91,16 +91,16 @@ class CropSampler:
 
     def batch(self, n: int) -> torch.Tensor:
         out = np.empty((n, self.crop, self.crop, 3), np.uint8)
+        pick = self.rng.choice(len(self.images), size=n, p=self.p)  # (drawn for the whole batch at once)
+        room = np.array([[self.images[i].shape[0], self.images[i].shape[1]] for i in pick]) - self.crop + 1
+        yx = self.rng.integers(0, room)
+        flip = self.rng.random(n) < 0.5
+        turns = self.rng.integers(0, 4, n)
         for k in range(n):
-            im = self.images[self.rng.choice(len(self.images), p=self.p)]
-            y = self.rng.integers(0, im.shape[0] - self.crop + 1)
-            x = self.rng.integers(0, im.shape[1] - self.crop + 1)
-            c = im[y:y + self.crop, x:x + self.crop]
-            if self.rng.random() < 0.5:
-                c = c[:, ::-1]
-            c = np.rot90(c, self.rng.integers(0, 4))
-            out[k] = c
-        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+            y, x = yx[k]
+            c = self.images[pick[k]][y:y + self.crop, x:x + self.crop]
+            out[k] = np.rot90(c[:, ::-1] if flip[k] else c, turns[k])
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().float().div_(255.0)
 
 
 def center_crops(images: list[np.ndarray], size: int) -> torch.Tensor:
@@ -168,25 +168,30 @@ def pca_sigma(img: torch.Tensor, patch: int = 8, stride: int = 3) -> torch.Tenso
 # realistic camera noise: Poisson-Gaussian in linear light on a Bayer mosaic, bilinear demosaic
 # (spatial + channel correlation), a colour-correction mix, sRGB, optional JPEG.
 
+# (the powers as exp(log(.) * p): torch's pow with a fractional exponent is 4-6x slower on a CPU, and the
+# data workers of a GPU run spend much of their time here; the results agree to 1e-7)
 def srgb_to_linear(x):
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    return torch.where(x <= 0.04045, x / 12.92, x.add(0.055).div_(1.055).log_().mul_(2.4).exp_())
 
 
 def linear_to_srgb(x):
     x = x.clamp(0, 1)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp(min=1e-8) ** (1 / 2.4) - 0.055)
+    return torch.where(x <= 0.0031308, x * 12.92, x.clamp(min=1e-8).log_().mul_(1 / 2.4).exp_().mul_(1.055).sub_(0.055))
 
 
-_BILINEAR = torch.tensor([[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]])
+def _bilinear(x: torch.Tensor) -> torch.Tensor:
+    """(N,C,H,W) -> the same, each plane filtered by [[1,2,1],[2,4,2],[1,2,1]] / 4 with reflected edges,
+    as its two separable halves (a grouped conv2d is several times slower on a CPU for a batch)."""
+    p = F.pad(x, (1, 1, 1, 1), mode="reflect")
+    r = p[..., 1:-1] + 0.5 * (p[..., :-2] + p[..., 2:])
+    return r[..., 1:-1, :] + 0.5 * (r[..., :-2, :] + r[..., 2:, :])
 
 
 def _demosaic_noise(noise_sites: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """noise_sites: (N,1,H,W) noise at each Bayer site; masks (3,H,W) RGGB site masks."""
+    """noise_sites: (N,1,H,W) noise at each Bayer site; masks (3,H,W) RGGB site masks. Bilinear
+    demosaicing: each plane's sites, interpolated by the neighbouring sites of that colour."""
     planes = noise_sites * masks.unsqueeze(0)  # (N,3,H,W)
-    k = _BILINEAR.to(planes).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
-    num = F.conv2d(F.pad(planes, (1, 1, 1, 1), mode="reflect"), k, groups=3)
-    den = F.conv2d(F.pad(masks.unsqueeze(0).to(planes), (1, 1, 1, 1), mode="reflect"), k, groups=3)
-    return num / den
+    return _bilinear(planes) / _bilinear(masks.unsqueeze(0).to(planes))
 
 
 def bayer_masks(h: int, w: int) -> torch.Tensor:
@@ -221,44 +226,64 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return y[0]
 
 
-def in_camera_nr(nrgb: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+def nr_params(rng: np.random.Generator) -> tuple[float, float, float]:
+    """What `in_camera_nr` draws: the chroma blur's std, the share of the chroma std kept, the luma blur's std."""
+    return float(rng.uniform(1.0, 3.0)), float(rng.uniform(0.2, 0.7)), float(rng.uniform(0.0, 0.8))
+
+
+def in_camera_nr(nrgb: torch.Tensor, rng: np.random.Generator, params: tuple[float, float, float] | None = None) -> torch.Tensor:
     """What a camera's own noise reduction leaves of the sensor noise (3,H,W): the chroma part
     (noise minus its channel mean) blurred into blotches (Gaussian std 1-3 px) and kept at
     20-70 % of its std; the luma part lightly smoothed (std 0-0.8 px). Applied to the noise only:
-    a paired reference from the same camera went through the same processing."""
+    a paired reference from the same camera went through the same processing. `params`: those
+    three numbers when already drawn (`nr_params`), else they are drawn from rng."""
+    chroma_blur, keep, luma_blur = params if params is not None else nr_params(rng)
     y = nrgb.mean(0, keepdim=True)
     c = nrgb - y
-    cb = gaussian_blur(c, float(rng.uniform(1.0, 3.0)))
-    cb = cb * (float(rng.uniform(0.2, 0.7)) * c.std() / cb.std().clamp(min=1e-12))
-    return gaussian_blur(y, float(rng.uniform(0.0, 0.8))) + cb
+    cb = gaussian_blur(c, chroma_blur)
+    cb = cb * (keep * c.std() / cb.std().clamp(min=1e-12))
+    return gaussian_blur(y, luma_blur) + cb
 
 
 def camera_noise(clean: torch.Tensor, rng: np.random.Generator, jpeg_p: float = 0.5, nr_p: float = 0.0) -> torch.Tensor:
     """clean (N,3,H,W) sRGB [0,1] -> noisy sRGB [0,1] with realistic, correlated sensor noise;
-    a fraction nr_p of the images as after in-camera noise reduction (`in_camera_nr`)."""
+    a fraction nr_p of the images as after in-camera noise reduction (`in_camera_nr`).
+    Each image's random numbers are drawn in one go and in a fixed order, so a batch gets exactly
+    what the same images would get one at a time from the same generator (tested); the arithmetic
+    is done on the whole batch."""
     n, _, h, w = clean.shape
     lin = srgb_to_linear(clean)
     masks = bayer_masks(h, w)
-    out = []
+    site_signal = (lin * masks).sum(1, keepdim=True).clamp_(min=0)  # (N,1,H,W): the signal at each Bayer site
+    a, b = np.empty(n), np.empty(n)
+    sites = torch.empty(n, 1, h, w)
+    ccm = np.empty((n, 3, 3), np.float32)
+    nr: list = [None] * n
+    quality: list = [None] * n
     for k in range(n):
         # shot (signal-dependent) and read noise, log-uniform like real ISO ranges
-        a = 10 ** rng.uniform(-4.0, -1.9)
-        b = 10 ** rng.uniform(-6.0, -3.2)
-        site_signal = (lin[k] * masks).sum(0, keepdim=True)
-        std = torch.sqrt(a * site_signal.clamp(min=0) + b)
-        sites = torch.from_numpy(rng.standard_normal((1, h, w)).astype(np.float32)) * std
-        nrgb = _demosaic_noise(sites.unsqueeze(0), masks)[0]
-        # colour correction mixes channels (and so correlates their noise)
+        a[k] = 10 ** rng.uniform(-4.0, -1.9)
+        b[k] = 10 ** rng.uniform(-6.0, -3.2)
+        sites[k] = torch.from_numpy(rng.standard_normal((1, h, w)).astype(np.float32))
+        # colour correction mixes channels (and so correlates their noise); rows sum to 1
         off = rng.uniform(-0.3, 0.3, size=(3, 3)).astype(np.float32)
-        ccm = np.eye(3, dtype=np.float32) + off - np.diag(off.sum(1))
-        nrgb = torch.einsum("ij,jhw->ihw", torch.from_numpy(ccm), nrgb)
+        ccm[k] = np.eye(3, dtype=np.float32) + off - np.diag(off.sum(1))
         if nr_p > 0 and rng.random() < nr_p:
-            nrgb = in_camera_nr(nrgb, rng)
-        noisy = linear_to_srgb(lin[k] + nrgb)
+            nr[k] = nr_params(rng)
         if rng.random() < jpeg_p:
-            noisy = jpeg(noisy, int(rng.integers(70, 96)))
-        out.append(noisy)
-    return torch.stack(out)
+            quality[k] = int(rng.integers(70, 96))
+    a_t = torch.from_numpy(a.astype(np.float32)).view(n, 1, 1, 1)
+    b_t = torch.from_numpy(b.astype(np.float32)).view(n, 1, 1, 1)
+    sites.mul_(site_signal.mul_(a_t).add_(b_t).sqrt_())
+    nrgb = torch.einsum("nij,njhw->nihw", torch.from_numpy(ccm), _demosaic_noise(sites, masks))
+    for k in range(n):
+        if nr[k] is not None:
+            nrgb[k] = in_camera_nr(nrgb[k], rng, nr[k])
+    noisy = linear_to_srgb(lin + nrgb)
+    for k in range(n):
+        if quality[k] is not None:
+            noisy[k] = jpeg(noisy[k], quality[k])
+    return noisy
 
 
 # ----------------------------------------------------------------------------------------------
@@ -391,11 +416,15 @@ class TaskData:
             smap = torch.empty(n, 1, *clean.shape[-2:])
             is_cam = rng.random(n) < cam_p
             smax = float(self.cfg.get("sigma_max", 55))
+            # training draws its white noise in float32 (twice as fast, the same distribution); validation keeps
+            # float64, so its seeded noise, and the scores logged over the sessions, stay as they were
+            normal = np.float64 if val else np.float32
             for k in range(n):
                 if is_cam[k]:
                     continue
                 s = 25.0 if val else rng.uniform(0, smax)
-                noisy[k] = clean[k] + torch.from_numpy(rng.standard_normal(clean[k].shape).astype(np.float32)) * (s / 255)
+                noise = rng.standard_normal(clean[k].shape, dtype=normal).astype(np.float32, copy=False)
+                noisy[k] = clean[k] + torch.from_numpy(noise) * (s / 255)
                 smap[k] = s / 255
             if is_cam.any():
                 idx = torch.from_numpy(np.nonzero(is_cam)[0])
@@ -413,7 +442,7 @@ class TaskData:
                 by_pca = mode == "pca"
                 big_n = int(self.cfg.get("camera_crop", 128))
                 c = clean.shape[-1]
-                big = clean[idx]
+                big = None
                 if big_n > c:
                     try:
                         big = self.cam_sampler(big_n).batch(len(idx))
@@ -421,6 +450,8 @@ class TaskData:
                             big = colour_augment(big, rng, float(self.cfg.get("colour_aug", 0.0)))
                     except ValueError:  # no photo that large (tiny test sets): read on the crop itself
                         pass
+                if big is None:
+                    big = clean[idx]
                 cam_big = camera_noise(big, rng, nr_p=float(self.cfg.get("camera_nr_p", 0.0)))
                 if by_pca:
                     est = pca_sigma(cam_big, stride=int(self.cfg.get("camera_est_stride", 2)))
@@ -434,9 +465,9 @@ class TaskData:
                 else:
                     est = (cam_big - big).flatten(1).std(1)
                 o = (big.shape[-1] - c) // 2
-                clean[idx] = big[..., o:o + c, o:o + c]
-                noisy[idx] = cam_big[..., o:o + c, o:o + c]
-                for j, k in enumerate(idx.tolist()):
+                for j, k in enumerate(idx.tolist()):  # (row by row: an indexed assignment is 15x slower)
+                    clean[k] = big[j, :, o:o + c, o:o + c]
+                    noisy[k] = cam_big[j, :, o:o + c, o:o + c]
                     smap[k] = est[j] * float(rng.uniform(0.9, 1.15))
             return (noisy, smap), clean
         if t == "estimate":

@@ -93,6 +93,32 @@ def test_camera_noise_jpeg_is_8bit():
     assert torch.allclose(out * 255, (out * 255).round(), atol=1e-4)
 
 
+def test_camera_noise_batch_is_each_image_alone():
+    # the arithmetic runs on the whole batch, but each image draws its own numbers in a fixed order, so a
+    # batch equals its images made one at a time from the same generator (JPEG and in-camera NR included)
+    clean = torch.cat([smooth_textured(64), flat_bands(1)[..., :64, :64], smooth_textured(64).flip(-1)] * 3)
+    batch = D.camera_noise(clean, np.random.default_rng(3), jpeg_p=0.5, nr_p=0.5)
+    rng = np.random.default_rng(3)
+    alone = torch.cat([D.camera_noise(clean[k:k + 1], rng, jpeg_p=0.5, nr_p=0.5) for k in range(len(clean))])
+    assert (batch - alone).abs().max() <= 1 / 255 + 1e-6  # float order may move a JPEG rounding by one level
+    assert ((batch - alone).abs() > 1e-5).float().mean() < 1e-3
+
+
+def test_demosaic_is_the_bilinear_kernel_and_srgb_the_closed_forms():
+    # the fast forms against their definitions: a 3x3 [[1,2,1],[2,4,2],[1,2,1]]/4 filter with reflected edges
+    # (each plane's sites over its site count), and the sRGB curves with ** powers
+    g = torch.Generator().manual_seed(4)
+    sites = torch.randn(2, 1, 10, 14, generator=g)
+    m = D.bayer_masks(10, 14)
+    k = torch.tensor([[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
+    conv = lambda x: torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"), k, groups=3)
+    want = conv(sites * m) / conv(m[None])
+    assert torch.allclose(D._demosaic_noise(sites, m), want, atol=1e-6)
+    x = torch.rand(1000, generator=g)
+    assert torch.allclose(D.srgb_to_linear(x), torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4), atol=1e-6)
+    assert torch.allclose(D.linear_to_srgb(x), torch.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055), atol=1e-6)
+
+
 def matlab_imresize_down(x: np.ndarray, scale: int) -> np.ndarray:
     """Reference MATLAB imresize(x, 1/scale, 'bicubic') along both axes (HxW float), mirrored borders."""
 
