@@ -93,6 +93,27 @@ def test_camera_noise_jpeg_is_8bit():
     assert torch.allclose(out * 255, (out * 255).round(), atol=1e-4)
 
 
+def test_crop_sampler_crops_are_windows_in_all_eight_orientations():
+    # every pixel of two small photos tells its photo and place, so each crop must be one of the 8 rotations and
+    # mirrors of a window of one photo; over a few hundred crops, both photos and all 8 orientations appear
+    def photo(h, w, tag):
+        y, x = np.mgrid[0:h, 0:w]
+        return np.ascontiguousarray(np.stack([y, x, np.full_like(y, tag)], -1).astype(np.uint8))
+
+    photos = [photo(40, 30, 1), photo(25, 50, 2)]
+    sampler = D.CropSampler(photos, 16, seed=5)
+    seen = set()
+    for crops in (sampler.batch(64) for _ in range(5)):
+        for c in (crops * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy():
+            im = photos[c[0, 0, 2] - 1]
+            y0, x0 = int(c[..., 0].min()), int(c[..., 1].min())
+            window = im[y0:y0 + 16, x0:x0 + 16]
+            found = [k for k in range(8) if np.array_equal(np.rot90(window[:, ::-1] if k & 4 else window, k & 3), c)]
+            assert found, (y0, x0)
+            seen.add((int(c[0, 0, 2]), found[0]))
+    assert seen == {(tag, k) for tag in (1, 2) for k in range(8)}
+
+
 def test_camera_noise_batch_is_each_image_alone():
     # the arithmetic runs on the whole batch, but each image draws its own numbers in a fixed order, so a
     # batch equals its images made one at a time from the same generator (JPEG and in-camera NR included)
