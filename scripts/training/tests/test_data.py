@@ -435,6 +435,40 @@ def test_deferred_reading_gives_the_same_map_as_reading_in_process(tmp_path):
     assert len({round(float(smap_a[k, 0, 0, 0]) * 255, 3) for k in idx.tolist()}) == len(idx)
 
 
+@pytest.mark.parametrize("camera_map", ["estimator", "true"])
+def test_lean_batches_arrive_as_the_worker_made_them(tmp_path, camera_map):
+    """train.py --lean-batches: a worker sends one buffer without the white noise; the training side
+    (`unpack_lean`) must give back the worker's clean crops and camera rows, the map (camera rows: jitter times the
+    estimator's reading of their larger crops, as `finish_batch` makes it), and white noise of each crop's level."""
+    import cv2
+    from conftest import smooth_photo
+    d = tmp_path / "photos"
+    d.mkdir()
+    for i in range(12):
+        cv2.imwrite(str(d / f"p{i}.png"), smooth_photo(160, 160, i))
+    cfg = {"dirs": [str(d)], "crop": 48, "camera_p": 0.4, "camera_crop": 96, "camera_map": camera_map,
+           "estimator": str(ROOT / "scripts/training/checkpoints/restora-denoise-estimator.pt")}
+    data = D.TaskData("denoise", cfg, seed=4)
+    data.defer_reading, data.defer_white = data.reads_estimator, True
+    z = []
+    for _ in range(3):
+        (noisy, smap), clean = data.train_batch(16)
+        rows = list(data.cam_rows)
+        assert 0 < len(rows) < 16
+        gen = torch.Generator().manual_seed(1)
+        (n2, m2), c2 = D.unpack_lean(*D.pack_lean((noisy, smap), clean, rows, data.pending), data.estimator(),
+                                     torch.device("cpu"), gen)
+        assert torch.equal(c2, clean) and torch.equal(n2[rows], noisy[rows])
+        want = smap.clone()
+        if data.pending is not None:
+            D.finish_batch((noisy, want), data.pending, data.estimator(), torch.device("cpu"))
+        assert m2.shape == smap.shape and torch.allclose(m2, want, rtol=1e-6, atol=1e-9)
+        white = [k for k in range(16) if k not in rows and float(smap[k, 0, 0, 0]) > 2 / 255]
+        z += [((n2[k] - c2[k]) / smap[k, 0, 0, 0]).flatten() for k in white]
+    z = torch.cat(z)
+    assert abs(float(z.mean())) < 0.02 and abs(float(z.std()) - 1) < 0.02  # N(0, level) per crop
+
+
 def test_worker_processes_make_different_batches(tiny_config, tmp_path):
     """Each worker process reseeds its streams: two workers must not train on the same crops and noise."""
     import yaml

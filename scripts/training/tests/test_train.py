@@ -238,6 +238,22 @@ def test_workers_feed_the_training_loop(tiny_config, tmp_path, capsys):
     assert math.isfinite(log[-1]["val_psnr"])
 
 
+def test_lean_batches_train_and_are_refused_without_workers(tiny_config, tmp_path, capsys):
+    """--lean-batches: the white noise drawn in the training process; a run with workers checkpoints with a
+    finite validation, and the option is refused where there are no worker batches to make lean."""
+    cfg = tiny_config("denoise", data={"dirs": ["/nonexistent"], "crop": 16, "batch": 4, "camera_p": 0.5,
+                                       "camera_crop": 24, "camera_map": "estimator", "val_crop": 32,
+                                       "estimator": "scripts/training/checkpoints/restora-denoise-estimator.pt"})
+    photos = str(tmp_path / "photos")
+    assert run(cfg, tmp_path, "--workers", "2", "--steps", "4", "--dirs", photos, "--lean-batches") == 0
+    out = capsys.readouterr().out
+    assert "stopped at step 4" in out and "lean batches" in out
+    log = [json.loads(line) for line in (tmp_path / "runs" / "tiny-denoise" / "log.jsonl").read_text().splitlines()]
+    assert math.isfinite(log[-1]["val_psnr"])
+    with pytest.raises(SystemExit, match="--lean-batches"):
+        run(cfg, tmp_path, "--steps", "5", "--dirs", photos, "--lean-batches")
+
+
 @pytest.mark.parametrize("bad_call", [3, 8])
 def test_blow_up_with_losses_read_in_groups(tiny_config, tmp_path, capsys, monkeypatch, bad_call):
     # --check-every 4: updates are made before their loss is read. A NaN among them (call 3: inside a group,
