@@ -551,20 +551,31 @@ def pack_lean(inputs: tuple, target: torch.Tensor, cam_rows: list[int], pending)
     """A denoise batch made with `defer_white`, as one float buffer in shared memory and a small layout tuple:
     the clean crops, the camera-noise rows of the noisy crops, the larger camera crops the estimator still has to
     read (when `pending`), and one map value per crop. That is one transfer between processes instead of five,
-    and about 40 % fewer bytes: the white noise and the constant maps are made on the training device."""
+    and about 40 % fewer bytes: the white noise and the constant maps are made on the training device.
+    The camera crops come first (`lean_order`), so that the training side needs no index tensor: one built
+    there would be copied to the GPU synchronously, making the CPU wait for every queued step."""
     noisy, smap = inputs
     n, c, h, w = target.shape
     big = pending[1] if pending is not None else torch.zeros(0, c, 1, 1)
-    sizes = [target.numel(), len(cam_rows) * c * h * w, big.numel(), n]
+    m = len(cam_rows)
+    sizes = [target.numel(), m * c * h * w, big.numel(), n]
     flat = shared_floats(int(sum(sizes)))
     a = np.cumsum([0] + sizes)
-    flat[a[0]:a[1]].view_as(target).copy_(target)
-    rows = flat[a[1]:a[2]].view(len(cam_rows), c, h, w)
-    for j, k in enumerate(cam_rows):
-        rows[j] = noisy[k]
+    order = lean_order(n, cam_rows)
+    clean, rows, level = flat[a[0]:a[1]].view_as(target), flat[a[1]:a[2]].view(m, c, h, w), flat[a[3]:a[4]]
+    for j, k in enumerate(order):
+        clean[j] = target[k]
+        level[j] = smap[k, 0, 0, 0]
+        if j < m:
+            rows[j] = noisy[k]
     flat[a[2]:a[3]].view_as(big).copy_(big)
-    flat[a[3]:a[4]].copy_(smap[:, 0, 0, 0])
-    return flat, (tuple(target.shape), tuple(cam_rows), tuple(big.shape), pending is not None)
+    return flat, (tuple(target.shape), m, tuple(big.shape), pending is not None)
+
+
+def lean_order(n: int, cam_rows: list[int]) -> list[int]:
+    """The order `pack_lean` sends a batch's crops in: the camera-noise crops, then the others."""
+    cam = set(cam_rows)
+    return list(cam_rows) + [k for k in range(n) if k not in cam]
 
 
 def shared_floats(n: int) -> torch.Tensor:
@@ -580,23 +591,23 @@ def shared_floats(n: int) -> torch.Tensor:
 
 
 def unpack_lean(flat: torch.Tensor, layout: tuple, estimator, device, generator: torch.Generator) -> tuple:
-    """`pack_lean`'s buffer -> ((noisy, map), clean) on `device`, as `degrade` and `finish_batch` make them: white
-    noise N(0, level) drawn here (with `generator`) on the crops that have no camera noise, the camera rows as the
-    worker made them, and the camera rows' maps multiplied by the estimator's reading of their larger crops."""
-    shape, cam_rows, big_shape, deferred = layout
+    """`pack_lean`'s buffer -> ((noisy, map), clean) on `device`, as `degrade` and `finish_batch` make them (the
+    crops in `lean_order`): white noise N(0, level) drawn here (with `generator`) on the crops that have no camera
+    noise, the camera rows as the worker made them, and the camera rows' maps multiplied by the estimator's reading
+    of their larger crops. Only slices of the buffer: nothing here waits for the device."""
+    shape, m, big_shape, deferred = layout
     n, c, h, w = shape
     flat = flat.to(device, non_blocking=True)
-    sizes = [n * c * h * w, len(cam_rows) * c * h * w, int(np.prod(big_shape)), n]
+    sizes = [n * c * h * w, m * c * h * w, int(np.prod(big_shape)), n]
     a = np.cumsum([0] + sizes)
     clean = flat[a[0]:a[1]].view(shape)
     level = flat[a[3]:a[4]].clone()
     noisy = torch.randn(shape, device=device, generator=generator).mul_(level.view(n, 1, 1, 1)).add_(clean)
-    if cam_rows:
-        rows = torch.tensor(cam_rows, device=device)
-        noisy[rows] = flat[a[1]:a[2]].view(len(cam_rows), c, h, w)
+    if m:
+        noisy[:m] = flat[a[1]:a[2]].view(m, c, h, w)
         if deferred:
             with torch.no_grad():
-                level[rows] *= estimator_reading(estimator, flat[a[2]:a[3]].view(big_shape))
+                level[:m] *= estimator_reading(estimator, flat[a[2]:a[3]].view(big_shape))
     return (noisy, level.view(n, 1, 1, 1).expand(n, 1, h, w).contiguous()), clean
 
 
@@ -616,5 +627,5 @@ def finish_batch(inputs: tuple, pending, estimator, device) -> tuple:
     if len(idx):
         with torch.no_grad():
             r = estimator_reading(estimator, cam.to(device, non_blocking=True))
-        inputs[1][idx.to(device)] *= r.view(-1, 1, 1, 1)
+        inputs[1][idx.to(device, non_blocking=True)] *= r.view(-1, 1, 1, 1)  # (idx is pinned: no wait)
     return inputs

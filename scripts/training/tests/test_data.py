@@ -121,7 +121,9 @@ def test_camera_noise_batch_is_each_image_alone():
     batch = D.camera_noise(clean, np.random.default_rng(3), jpeg_p=0.5, nr_p=0.5)
     rng = np.random.default_rng(3)
     alone = torch.cat([D.camera_noise(clean[k:k + 1], rng, jpeg_p=0.5, nr_p=0.5) for k in range(len(clean))])
-    assert (batch - alone).abs().max() <= 1 / 255 + 1e-6  # float order may move a JPEG rounding by one level
+    # equal here; the tolerance leaves room for a BLAS that sums the 3x3 colour mix in another order for a batch,
+    # which can move a JPEG rounding (by a few levels in a block), while a mix-up of images moves far more
+    assert (batch - alone).abs().max() <= 8 / 255
     assert ((batch - alone).abs() > 1e-5).float().mean() < 1e-3
 
 
@@ -458,15 +460,19 @@ def test_lean_batches_arrive_as_the_worker_made_them(tmp_path, camera_map):
         gen = torch.Generator().manual_seed(1)
         (n2, m2), c2 = D.unpack_lean(*D.pack_lean((noisy, smap), clean, rows, data.pending), data.estimator(),
                                      torch.device("cpu"), gen)
-        assert torch.equal(c2, clean) and torch.equal(n2[rows], noisy[rows])
+        order = D.lean_order(16, rows)  # the camera crops first, then the others
+        assert sorted(order) == list(range(16)) and order[:len(rows)] == rows
+        m = len(rows)
+        assert torch.equal(c2, clean[order]) and torch.equal(n2[:m], noisy[rows])
         want = smap.clone()
         if data.pending is not None:
             D.finish_batch((noisy, want), data.pending, data.estimator(), torch.device("cpu"))
-        assert m2.shape == smap.shape and torch.allclose(m2, want, rtol=1e-6, atol=1e-9)
-        white = [k for k in range(16) if k not in rows and float(smap[k, 0, 0, 0]) > 2 / 255]
-        z += [((n2[k] - c2[k]) / smap[k, 0, 0, 0]).flatten() for k in white]
+        assert m2.shape == smap.shape and torch.allclose(m2, want[order], rtol=1e-6, atol=1e-9)
+        white = [j for j in range(m, 16) if float(m2[j, 0, 0, 0]) > 2 / 255]
+        z += [((n2[j] - c2[j]) / m2[j, 0, 0, 0]).flatten() for j in white]
     z = torch.cat(z)
     assert abs(float(z.mean())) < 0.02 and abs(float(z.std()) - 1) < 0.02  # N(0, level) per crop
+    assert D.shared_floats(10).is_shared() and D.shared_floats(10).numel() == 10  # made where it is sent from
 
 
 def test_worker_processes_make_different_batches(tiny_config, tmp_path):
