@@ -13,7 +13,8 @@ variant that would make the most steps in `--minutes` (a compile that costs a mi
 among those that ran as asked (a compile that fell back to eager is reported, not picked). The last line
 printed is `pick: <its options>` (empty when none ran).
 
-Only options that leave what is learned unchanged belong here (--check-every, --compile, --channels-last);
+Only options that leave what is learned unchanged belong here (--check-every, --compile, --channels-last,
+--lean-batches: the same noise distribution, drawn on the device);
 --amp changes the numerics and is a recipe change.
 """
 from __future__ import annotations
