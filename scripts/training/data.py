@@ -230,17 +230,17 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def nr_params(rng: np.random.Generator) -> tuple[float, float, float]:
-    """What `in_camera_nr` draws: the chroma blur's std, the share of the chroma std kept, the luma blur's std."""
+    """The numbers `in_camera_nr` takes, drawn: the chroma blur's std, the share of the chroma std kept, the luma blur's std."""
     return float(rng.uniform(1.0, 3.0)), float(rng.uniform(0.2, 0.7)), float(rng.uniform(0.0, 0.8))
 
 
-def in_camera_nr(nrgb: torch.Tensor, rng: np.random.Generator, params: tuple[float, float, float] | None = None) -> torch.Tensor:
+def in_camera_nr(nrgb: torch.Tensor, params: tuple[float, float, float]) -> torch.Tensor:
     """What a camera's own noise reduction leaves of the sensor noise (3,H,W): the chroma part
     (noise minus its channel mean) blurred into blotches (Gaussian std 1-3 px) and kept at
     20-70 % of its std; the luma part lightly smoothed (std 0-0.8 px). Applied to the noise only:
     a paired reference from the same camera went through the same processing. `params`: those
-    three numbers when already drawn (`nr_params`), else they are drawn from rng."""
-    chroma_blur, keep, luma_blur = params if params is not None else nr_params(rng)
+    three numbers, as `nr_params` draws them."""
+    chroma_blur, keep, luma_blur = params
     y = nrgb.mean(0, keepdim=True)
     c = nrgb - y
     cb = gaussian_blur(c, chroma_blur)
@@ -281,7 +281,7 @@ def camera_noise(clean: torch.Tensor, rng: np.random.Generator, jpeg_p: float = 
     nrgb = torch.einsum("nij,njhw->nihw", torch.from_numpy(ccm), _demosaic_noise(sites, masks))
     for k in range(n):
         if nr[k] is not None:
-            nrgb[k] = in_camera_nr(nrgb[k], rng, nr[k])
+            nrgb[k] = in_camera_nr(nrgb[k], nr[k])
     noisy = linear_to_srgb(lin + nrgb)
     for k in range(n):
         if quality[k] is not None:
