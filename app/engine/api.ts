@@ -43,6 +43,7 @@ export interface EngineOptions {
   dataDir?: string; // settings, presets, masks, preview caches. default: ~/.config/restora
   runtime?: Partial<RuntimeOptions>;
   maxPixels?: number; // decompression-bomb guard and result-size cap, pixels. default: 200e6
+  cacheMaxBytes?: number; // cap on <dataDir>/cache (previews, display copies). default: $RESTORA_CACHE_MB or 2048 MB
 }
 
 export interface ProgressInfo {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Recipe as RecipeSchema, RestoraError, type Recipe, type Region, type RuntimeOptions } from '../contract/index.ts';
 import type { Engine, EngineCore, EngineOptions, RgbImage, RunOptions } from './api.ts';
+import { CacheKeeper, cacheMaxBytesFromEnv } from './cache.ts';
 import { expand as expandPaths, runBatch as runBatchWith } from './batch/index.ts';
 import { decode, DEFAULT_MAX_PIXELS, displayCopy, probeImage } from './image/decode.ts';
 import { cropPlanes } from './image/pixels.ts';
@@ -70,6 +71,17 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
   const userModelsDir = opts.userModelsDir ?? path.join(dataDir, 'models');
   const cacheDir = path.join(dataDir, 'cache');
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const cacheMax = opts.cacheMaxBytes ?? cacheMaxBytesFromEnv();
+  if (!(cacheMax > 0)) throw new RestoraError('E_USAGE', `cacheMaxBytes must be a positive number of bytes (got ${cacheMax})`);
+  // pruned on first use, then as it grows; the CLI never touches it
+  const cache = new CacheKeeper(cacheDir, cacheMax, (e) => console.warn(`restora: pruning ${cacheDir} failed: ${(e as Error).message}`));
+  let cacheUsed = false;
+  const cacheWrote = (bytes: number) => {
+    if (!cacheUsed) {
+      cacheUsed = true;
+      void cache.prune();
+    } else cache.added(bytes);
+  };
   const defaults: Partial<RuntimeOptions> = { ...opts.runtime };
   const backend = opts.backend ?? new OrtBackend();
   const registry = new ModelRegistry({ bundled: modelsDir, user: userModelsDir });
@@ -205,6 +217,8 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
       const dir = path.join(cacheDir, 'preview');
       const beforePath = await writeImageFile(before, path.join(dir, `${k}-before.png`), { format: 'png', bitDepth: 8 });
       const afterPath = await writeImageFile(after, path.join(dir, `${k}-after.png`), { format: 'png', bitDepth: 8 });
+      const sizes = await Promise.all([beforePath, afterPath].map((p) => fsp.stat(p).then((st) => st.size, () => 0)));
+      cacheWrote(sizes[0]! + sizes[1]!);
       return { before: beforePath, after: afterPath, region: clamped, scale, seconds: (performance.now() - t0) / 1000 };
     },
 
@@ -216,17 +230,21 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
       let dw: number;
       const cached = await fsp.stat(displayPath).catch(() => undefined);
       if (cached) {
+        await cache.touch(displayPath); // recently used: pruned last
+        if (!cacheUsed) cacheWrote(0);
         const scale = Math.min(1, maxSide / Math.max(h.width, h.height));
         dw = Math.max(1, Math.round(h.width * scale));
       } else {
         const d = await displayCopy(file, maxSide, { maxPixels });
         await writeFileAtomic(displayPath, d.bytes);
+        cacheWrote(d.bytes.byteLength);
         dw = d.width;
       }
       return { path: file, width: h.width, height: h.height, format: h.format, bitDepth: h.bitDepth, hasAlpha: h.hasAlpha, displayScale: dw / h.width, displayPath };
     },
 
     async close() {
+      await cache.idle();
       await runtime.close();
     },
   };
