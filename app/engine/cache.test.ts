@@ -62,6 +62,17 @@ describe('pruneCache', () => {
     expect(fresh.every(exists)).toBe(true);
   });
 
+  it('keeps files used since keepSince, however old the cap says they are', async () => {
+    const d = tmp();
+    const now = Date.now();
+    const before = put(path.join(d, 'display/before.jpg'), 100, 3 * HOUR, now);
+    const during = [1, 2].map((i) => put(path.join(d, `display/during${i}.jpg`), 100, i * HOUR, now));
+    const r = await pruneCache(d, { maxBytes: 100 * KB, now, keepSince: now - 2.5 * HOUR });
+    expect(r.removed).toBe(1);
+    expect(exists(before)).toBe(false);
+    expect(during.every(exists)).toBe(true);
+  });
+
   it('never follows a symbolic link out of the cache', async () => {
     const d = tmp();
     const outside = put(path.join(tmp(), 'keeper.jpg'), 300, 10 * HOUR);
@@ -104,6 +115,17 @@ describe('CacheKeeper', () => {
     expect(left).toHaveLength(8); // 1500 KB -> 800 KB, oldest (p0 ...) first
     expect(left).not.toContain('p0.png');
     expect(left).toContain('p14.png');
+  });
+
+  it('never removes what was used after it started', async () => {
+    const d = tmp();
+    const k = new CacheKeeper(d, 100 * KB, () => undefined, 0);
+    const old = put(path.join(d, 'display/old.jpg'), 100, HOUR);
+    await new Promise((r) => setTimeout(r, 20));
+    const fresh = [1, 2, 3].map((i) => put(path.join(d, `display/new${i}.jpg`), 100, 0));
+    await k.prune();
+    expect(exists(old)).toBe(false);
+    expect(fresh.every(exists)).toBe(true);
   });
 });
 

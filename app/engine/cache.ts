@@ -6,12 +6,15 @@ import { RestoraError } from '../contract/index.ts';
  * The engine's cache folder (<dataDir>/cache: region previews and display copies) holds only
  * files derived from photos, so it is kept under a size cap: when it outgrows the cap, the files
  * used longest ago go first until it is back under 80 % of it. Files younger than `minAgeMs` stay
- * (a preview the window is about to show, a temp file still being written), so a folder full of
- * fresh files may stay over the cap for a while. Symbolic links are never followed.
+ * (a preview the window is about to show, a temp file still being written), and so do files used
+ * since `keepSince` (the CacheKeeper's start: the window may show any display copy it has been
+ * given, for as long as it runs), so a folder full of fresh files may stay over the cap until the
+ * next start. Symbolic links are never followed.
  */
 export interface PruneOptions {
   maxBytes: number;
   minAgeMs?: number; // default 10 minutes
+  keepSince?: number; // epoch ms: files used since then stay
   now?: number; // for tests
 }
 
@@ -58,12 +61,13 @@ export async function pruneCache(dir: string, o: PruneOptions): Promise<PruneRes
   if (bytes <= o.maxBytes) return res;
   const now = o.now ?? Date.now();
   const minAge = o.minAgeMs ?? DEFAULT_MIN_AGE_MS;
+  const cutoff = Math.min(now - minAge, o.keepSince ?? Infinity);
   const target = o.maxBytes * LOW_WATER;
   let total = bytes;
   entries.sort((a, b) => a.used - b.used);
   for (const e of entries) {
     if (total <= target) break;
-    if (now - e.used < minAge) break; // sorted: everything after is younger still
+    if (e.used >= cutoff) break; // sorted: everything after is younger still
     try {
       await fsp.unlink(e.file);
       res.removed++;
@@ -88,14 +92,16 @@ export function cacheMaxBytesFromEnv(env: NodeJS.ProcessEnv = process.env): numb
 }
 
 /**
- * Keeps one cache folder under its cap: prunes once at start, then again whenever a tenth of the
- * cap has been written since the last prune. One prune runs at a time; failures are reported to
- * `onError` and never reach the caller that wrote the file.
+ * Keeps one cache folder under its cap: prunes when asked (the engine asks on first use), then
+ * again whenever a tenth of the cap has been written since the last prune. Only files last used
+ * before the keeper was made can go: what this run made or used stays while it runs. One prune
+ * runs at a time; failures are reported to `onError` and never reach the caller that wrote.
  */
 export class CacheKeeper {
   private written = 0;
   private running: Promise<void> | undefined;
   private again = false;
+  private readonly since = Date.now();
 
   constructor(
     readonly dir: string,
@@ -111,7 +117,7 @@ export class CacheKeeper {
       return this.running;
     }
     this.written = 0;
-    this.running = pruneCache(this.dir, { maxBytes: this.maxBytes, ...(this.minAgeMs !== undefined ? { minAgeMs: this.minAgeMs } : {}) })
+    this.running = pruneCache(this.dir, { maxBytes: this.maxBytes, keepSince: this.since, ...(this.minAgeMs !== undefined ? { minAgeMs: this.minAgeMs } : {}) })
       .then(
         () => undefined,
         (e) => this.onError(e),
