@@ -36,10 +36,14 @@ test('a folder of five photos with one corrupt file gives four outputs and one c
   await expect(reason).toContainText('broken.jpg');
   await expect(page.getByText(/4 of 5 photos restored; 1 failed/)).toBeVisible();
 
-  // each output lands in a "restored" folder beside its photo; each is a whole image of the same size
+  // the outputs land in one "restored" folder in the added folder, its tree kept (as the CLI does);
+  // each is a whole image of the same size
   const outputs = listFiles(shoot).filter((f) => IMAGE.test(f) && f.includes(`${path.sep}restored${path.sep}`));
   expect(outputs, outputs.join('\n')).toHaveLength(4);
-  for (const g of good) expect(outputs.some((o) => path.basename(o).startsWith(path.parse(g).name)), g).toBe(true);
+  for (const g of good) {
+    const want = path.join(shoot, 'restored', path.relative(shoot, path.dirname(g)), path.parse(g).name);
+    expect(outputs.some((o) => o.startsWith(want)), g).toBe(true);
+  }
   for (const o of outputs) {
     const m = await sharp(o).metadata();
     expect([m.width, m.height]).toEqual([320, 240]);
@@ -50,7 +54,7 @@ test('a folder of five photos with one corrupt file gives four outputs and one c
   const after = snapshot(inputs);
   for (const f of inputs) expect(after.get(f), f).toEqual(before.get(f));
   expect(fs.readdirSync(shoot).sort()).toEqual(['beach.jpg', 'broken.jpg', 'day2', 'dunes.jpg', 'restored']);
-  expect(fs.readdirSync(path.join(shoot, 'day2')).sort()).toEqual(['harbour.jpg', 'pier.png', 'restored']);
+  expect(fs.readdirSync(path.join(shoot, 'day2')).sort()).toEqual(['harbour.jpg', 'pier.png']);
 
   await row(page, good[0]).getByRole('button', { name: /^beach\.jpg, Done/ }).click();
   await shot(page, 'batch-done', 'queue');

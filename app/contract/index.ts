@@ -255,6 +255,8 @@ export const calls = {
   'batch.start': {
     args: z.object({
       files: z.array(z.string().min(1)).min(1).max(100000),
+      /** Folders the files were added from: a file below one keeps its path under it in the output tree. */
+      roots: z.array(z.string().min(1)).max(10000).optional(),
       recipe: Recipe,
       output: OutputOptions.default({ suffix: '', format: 'keep', quality: 92, overwrite: false }),
       runtime: RuntimeOptions.optional(),

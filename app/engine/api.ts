@@ -60,6 +60,11 @@ export interface RunOptions {
 export interface BatchOptions extends RunOptions {
   files: string[]; // files and folders; folders are expanded (recursive) and their tree kept in output
   recursive?: boolean;
+  /**
+   * Folders the files came from (the UI sends expanded files): a file below one gets its path under
+   * the nearest as its `rel`, so the output tree mirrors the folder as it does for a named folder.
+   */
+  roots?: string[];
   recipe: Recipe;
   output: Partial<OutputOptions>;
   resume?: boolean; // default true: reuse the journal beside the outputs

@@ -195,6 +195,24 @@ describe('batches', () => {
     expect(report).toMatchObject({ total: 1, failed: 1, cancelled: false, files: [{ status: 'failed', error: { code: 'E_MODEL' } }] });
   });
 
+  it('roots (the folders files were added from) must be folders the user added, and reach the engine resolved', async () => {
+    const seen: { roots?: string[] }[] = [];
+    const real = engine.runBatch.bind(engine);
+    engine.runBatch = async (o) => {
+      seen.push({ roots: o.roots });
+      return real(o);
+    };
+    const p = path.join(dir, 'loose.jpg');
+    await call('files.add', { paths: [p] });
+    expect(await codeOf(call('batch.start', { files: [p], roots: [dir], recipe: [{ task: 'denoise' }] }))).toBe('E_FORBIDDEN');
+    expect(await codeOf(call('batch.start', { files: [p], roots: ['/'], recipe: [{ task: 'denoise' }] }))).toBe('E_FORBIDDEN');
+    expect(seen).toHaveLength(0);
+    const r = (await call('files.add', { paths: [path.join(dir, 'shoot')] })) as { files: { path: string }[] };
+    await call('batch.start', { files: r.files.map((f) => f.path), roots: [path.join(dir, 'shoot', '.')], recipe: [{ task: 'denoise' }] });
+    await waitFor(() => emitted.some((e) => e.name === 'batch.done'));
+    expect(seen).toEqual([{ roots: [path.join(dir, 'shoot')] }]);
+  });
+
   it('output folders must be chosen: a dropped folder or a picked one', async () => {
     const p = path.join(dir, 'loose.jpg');
     await call('files.add', { paths: [p] });

@@ -173,10 +173,12 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       return { path: out };
     },
 
-    'batch.start': async ({ files, recipe, output, runtime, resume }) => {
+    'batch.start': async ({ files, roots, recipe, output, runtime, resume }) => {
       const inputs = files.map(requireFile);
       requireMasks(recipe);
       if (output.dir && !dirAllowed(output.dir)) forbid(abs(output.dir), 'is not a folder you chose for output');
+      // a root names the output tree and, without an output folder, where `restored` goes
+      for (const r of roots ?? []) if (!dirAllowed(r)) forbid(abs(r), 'is not a folder you added');
       const batchId = crypto.randomUUID();
       const ac = new AbortController();
       batches.set(batchId, ac);
@@ -188,6 +190,7 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
           report = await engine.runBatch({
             batchId,
             files: inputs,
+            ...(roots?.length ? { roots: roots.map(abs) } : {}),
             recipe,
             output: out,
             runtime,

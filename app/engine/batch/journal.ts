@@ -40,10 +40,12 @@ export interface JournalData {
 }
 
 /** The key that names a journal: same command (inputs as given, recipe, output options) -> same key. */
-export function journalKey(parts: { paths: string[]; recursive: boolean; recipe: Recipe; output: Omit<OutputOptions, 'overwrite'> }): string {
+export function journalKey(parts: { paths: string[]; roots?: string[]; recursive: boolean; recipe: Recipe; output: Omit<OutputOptions, 'overwrite'> }): string {
   const canonical = JSON.stringify({
     v: JOURNAL_VERSION,
     paths: parts.paths.map((p) => path.resolve(p)).sort(),
+    // roots change the output names; absent, the key is what it always was
+    ...(parts.roots?.length ? { roots: parts.roots.map((p) => path.resolve(p)).sort() } : {}),
     recursive: parts.recursive,
     recipe: parts.recipe,
     output: { dir: parts.output.dir ? path.resolve(parts.output.dir) : null, suffix: parts.output.suffix, format: parts.output.format, quality: parts.output.quality },

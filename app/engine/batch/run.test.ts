@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventPayload } from '../../contract/index.ts';
 import type { BatchOptions } from '../api.ts';
 import { readJournal } from './journal.ts';
-import { isStaleTemp, pidAlive, procShowsOurPids, runBatch } from './run.ts';
+import { isStaleTemp, pidAlive, procShowsOurPids, runBatch, withRoots } from './run.ts';
 import { fakeCore, makeTestImage } from './testing/fake-core.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -93,6 +93,33 @@ describe('runBatch', () => {
     const saved = JSON.parse(await readFile(report.report!, 'utf8'));
     expect(saved.files).toHaveLength(3);
     expect(await snapshot(inputs)).toEqual(before);
+  });
+
+  it('files sent one by one with the folder they were added from keep its tree, as a named folder does', async () => {
+    // a memory card: the same camera names in two folders, and one photo at the top
+    const files = await photos(['100CANON/IMG_0001.png', '101CANON/IMG_0001.png', 'cover.png'], 'card');
+    const card = path.join(dir, 'card');
+    const out = path.join(dir, 'out');
+    const named = await runBatch(fakeCore(), { files: [card], recipe, output: { dir: path.join(dir, 'named') }, resume: false });
+    const sent = await runBatch(fakeCore(), { files, roots: [card], recipe, output: { dir: out }, resume: false });
+    expect(sent.done).toBe(3);
+    expect(sent.files.map((f) => path.relative(out, f.output!)).sort()).toEqual(named.files.map((f) => path.relative(path.join(dir, 'named'), f.output!)).sort());
+    expect(sent.files.map((f) => path.relative(out, f.output!)).sort()).toEqual([path.join('100CANON', 'IMG_0001.png'), path.join('101CANON', 'IMG_0001.png'), 'cover.png']);
+    // without an output folder: one `restored` folder in the added folder, the tree below it
+    const beside = await runBatch(fakeCore(), { files, roots: [card], recipe, output: {}, resume: false });
+    expect(beside.files.map((f) => path.relative(card, f.output!)).sort()).toEqual([path.join('restored', '100CANON', 'IMG_0001.png'), path.join('restored', '101CANON', 'IMG_0001.png'), path.join('restored', 'cover.png')]);
+    // without roots, as before: flat, and the second IMG_0001 numbered
+    const flat = await runBatch(fakeCore(), { files, recipe, output: { dir: path.join(dir, 'flat') }, resume: false });
+    expect(flat.files.map((f) => path.basename(f.output!)).sort()).toEqual(['IMG_0001-1.png', 'IMG_0001.png', 'cover.png']);
+  });
+
+  it('withRoots: the nearest root names a file; files outside every root, and look-alike prefixes, keep their rel', () => {
+    const e = (p: string) => ({ path: p, rel: path.basename(p), size: 1 });
+    const a = path.resolve('/card/100CANON/sub/a.jpg');
+    const b = path.resolve('/card-2/b.jpg');
+    const c = path.resolve('/card/..dots/c.jpg');
+    const got = withRoots([e(a), e(b), e(c)], ['/card', '/card/100CANON']);
+    expect(got.map((f) => f.rel)).toEqual([path.join('sub', 'a.jpg'), 'b.jpg', path.join('..dots', 'c.jpg')]);
   });
 
   it('never overwrites: collisions get -1, -2 unless overwrite is set', async () => {

@@ -118,6 +118,22 @@ export function pidAlive(pid: number): boolean {
 }
 
 /**
+ * Give each file below one of `roots` its path under the nearest one as `rel` (kept as the file's
+ * own spelling, so `rootOf` gives that root back). Other files keep what `expand` gave them.
+ */
+export function withRoots(files: FileEntry[], roots: string[]): FileEntry[] {
+  const rs = roots.map((r) => path.resolve(r)).sort((x, y) => y.length - x.length);
+  return files.map((f) => {
+    const p = path.resolve(f.path);
+    for (const r of rs) {
+      const rel = path.relative(r, p);
+      if (rel && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel) && p.endsWith(rel)) return { ...f, rel };
+    }
+    return f;
+  });
+}
+
+/**
  * Run a recipe over files and folders.
  * Progress: `file.progress` (running with tile progress, then done/failed/skipped/cancelled) and
  * `batch.progress` (fraction over the whole batch and an ETA in seconds, null until a file is done)
@@ -131,11 +147,12 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
   const output = OutputOptions.parse(opts.output ?? {});
   const recursive = opts.recursive ?? true;
   const outDirOpt = output.dir ? path.resolve(output.dir) : undefined;
-  const key = journalKey({ paths: opts.files, recursive, recipe, output });
+  const key = journalKey({ paths: opts.files, roots: opts.roots, recursive, recipe, output });
   const batchId = opts.batchId ?? key;
   const emit = opts.onEvent ?? (() => {});
 
   const expanded = await expand(opts.files, recursive, { exclude: outDirOpt ? [outDirOpt] : [] });
+  if (opts.roots?.length) expanded.files = withRoots(expanded.files, opts.roots);
   const errors = expanded.errors;
   const outDirOf = (f: FileEntry) => outDirOpt ?? path.join(rootOf(f), OUTPUT_DIR_NAME);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BatchReport } from '../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, countItems, itemFromEntry, usedSummary } from './queue-model.ts';
+import { applyFileProgress, applyReport, batchRoots, countItems, itemFromEntry, usedSummary } from './queue-model.ts';
 import { formatEta } from './format.ts';
 
 const ev = (input: string, status: 'running' | 'done' | 'failed', progress: number, extra = {}) => ({ batchId: 'b', index: 0, input, status, progress, ...extra });
@@ -61,5 +61,19 @@ describe('queue model', () => {
     expect(formatEta(42)).toBe('about 42 s left');
     expect(formatEta(150)).toBe('about 2 min 30 s left');
     expect(formatEta(7200 + 600)).toBe('about 2 h 10 min left');
+  });
+});
+
+describe('batchRoots', () => {
+  it('names the added folders of items in subfolders, once each; loose files and top-level files need none', () => {
+    const items = [
+      { path: '/photos/card/100CANON/IMG_1.jpg', rel: '100CANON/IMG_1.jpg' },
+      { path: '/photos/card/101CANON/IMG_1.jpg', rel: '101CANON/IMG_1.jpg' },
+      { path: '/photos/card/cover.jpg', rel: 'cover.jpg' },
+      { path: '/elsewhere/loose.jpg', rel: 'loose.jpg' },
+      { path: 'C:\\Shoot\\day 1\\a.jpg', rel: 'day 1\\a.jpg' },
+      { path: 'D:\\b\\c.jpg', rel: 'b\\c.jpg' },
+    ];
+    expect(batchRoots(items)).toEqual(['/photos/card', 'C:\\Shoot', 'D:\\']);
   });
 });

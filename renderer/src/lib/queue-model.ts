@@ -29,6 +29,22 @@ export function itemFromEntry(f: FileEntry): QueueItem {
   return { path: f.path, rel: f.rel, size: f.size, status: 'ready', progress: 0 };
 }
 
+/**
+ * The folders a batch's items were added from (path minus rel), for those below a subfolder of
+ * one: the engine then keeps their subfolders in the output, as the CLI does for a folder. Items
+ * added one by one, or lying directly in the added folder, need none (their folder is the root).
+ */
+export function batchRoots(items: Pick<QueueItem, 'path' | 'rel'>[]): string[] {
+  const roots = new Set<string>();
+  for (const { path, rel } of items) {
+    if (!/[\\/]/.test(rel) || !path.endsWith(rel)) continue;
+    let root = path.slice(0, path.length - rel.length).replace(/[\\/]+$/, '');
+    if (/^[A-Za-z]:$/.test(root)) root += '\\'; // a drive's own folder keeps its separator
+    if (root) roots.add(root);
+  }
+  return [...roots];
+}
+
 const FINAL: ItemStatus[] = ['done', 'failed', 'cancelled', 'skipped'];
 
 export function isFinal(s: ItemStatus): boolean {

@@ -1,6 +1,6 @@
 // The queue: files the user added, their status while a batch runs, and the batch's progress.
 import { RestoraError, type BatchReport, type ErrorInfo, type ImageInfo, type Recipe } from '../../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, countItems, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
+import { applyFileProgress, applyReport, batchRoots, countItems, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
 import { basename, dirname } from '../format.ts';
 import type { SessionState } from './session.svelte.ts';
 
@@ -184,9 +184,11 @@ export class QueueState {
       item.outputKey = key;
     }
     this.batch = { id: '', total: files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files };
+    const roots = batchRoots(files.map((p) => this.#index.get(p)).filter((i) => i !== undefined));
     try {
       const { batchId } = await this.session.api.call('batch.start', {
         files,
+        ...(roots.length ? { roots } : {}),
         recipe,
         output: { ...(s.outputDir ? { dir: s.outputDir } : {}), suffix: s.suffix, format: s.format, quality: s.quality, overwrite: false },
         runtime: { ep: s.ep, threads: s.threads, tile: s.tile },
