@@ -99,10 +99,21 @@ describe('parseCommand', () => {
     expect(parseCommand(['models', 'add', 'm.onnx', '--task', 'upscale', '--id', 'my-x2'])).toMatchObject({ kind: 'models-add', file: path.resolve('m.onnx'), task: 'upscale', id: 'my-x2' });
     expect(usage(['models', 'add'])).toMatch(/one FILE.onnx/);
     expect(usage(['models', 'add', 'm.onnx', '--task', 'colorize'])).toMatch(/--task/);
-    expect(usage(['models', 'remove'])).toMatch(/unknown sub-command/);
+    expect(parseCommand(['models', 'restora-denoise', '--json'])).toMatchObject({ kind: 'models', id: 'restora-denoise', json: true });
+    expect(usage(['models', 'a', 'b'])).toMatch(/at most one model id/);
     expect(parseCommand(['info', '--ep', 'cuda'])).toMatchObject({ kind: 'info', runtime: { ep: 'cuda' } });
     expect(parseCommand(['serve', '--port', '8123'])).toMatchObject({ kind: 'serve', port: 8123 });
     expect(usage(['serve', '--port', '70000'])).toMatch(/--port/);
+  });
+
+  it('a negative number after a numeric option gets that option’s range, not a parser riddle', () => {
+    expect(usage(['denoise', 'a.jpg', '--sigma', '-3'])).toMatch(/--sigma/);
+    expect(usage(['denoise', 'a.jpg', '--sigma', '-3'])).not.toMatch(/ambiguous/);
+    expect(usage(['denoise', 'a.jpg', '--quality', '-5'])).toMatch(/--quality must be/);
+    expect(usage(['eval', 'denoise', '--data', 'd', '--noise', '-1'])).toMatch(/--noise/);
+    // a suffix that starts with a dash is still a suffix; a flag after a numeric option is still a flag
+    expect(parseCommand(['denoise', 'a.jpg', '--suffix', '-clean'])).toMatchObject({ output: { suffix: '-clean' } });
+    expect(parseCommand(['denoise', 'a.jpg', '--threads', '2', '--json'])).toMatchObject({ json: true, runtime: { threads: 2 } });
   });
 
   it('eval and bench', () => {

@@ -25,6 +25,7 @@ export interface BatchCommand extends CommonOptions {
 
 export interface ModelsCommand extends CommonOptions {
   kind: 'models';
+  id?: string; // one model's card
 }
 export interface ModelsAddCommand extends CommonOptions {
   kind: 'models-add';
@@ -159,17 +160,21 @@ function runtimeOf(v: Values): Partial<RuntimeOptions> {
 
 /**
  * Suffixes usually start with a dash (`--suffix -clean`), which parseArgs would take for a flag:
- * bind the next word to --suffix explicitly (as `--suffix=-clean` does).
+ * bind the next word to --suffix explicitly (as `--suffix=-clean` does). A negative number after a
+ * numeric option (`--sigma -3`) is bound the same way, so the user hears the option's range.
  */
-function bindSuffix(argv: string[]): string[] {
+const NUMERIC = new Set(['--sigma', '--noise', '--scale', '--quality', '--threads', '--tile', '--passes', '--limit', '--repeats', '--port']);
+export function bindDashValues(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--') {
       out.push(...argv.slice(i));
       break;
     }
-    if (argv[i] === '--suffix' && i + 1 < argv.length && argv[i + 1].startsWith('-') && argv[i + 1] !== '--') {
-      out.push(`--suffix=${argv[i + 1]}`);
+    const next = argv[i + 1];
+    const bind = next !== undefined && ((argv[i] === '--suffix' && next.startsWith('-') && next !== '--') || (NUMERIC.has(argv[i]) && /^-\d/.test(next)));
+    if (bind) {
+      out.push(`${argv[i]}=${next}`);
       i++;
     } else {
       out.push(argv[i]);
@@ -179,7 +184,7 @@ function bindSuffix(argv: string[]): string[] {
 }
 
 function parseBatch(command: BatchCommand['command'], argv: string[]): BatchCommand | HelpCommand {
-  const { values: v, positionals } = parse(bindSuffix(argv), { ...batchOpts, ...BATCH_EXTRA[command] }, command);
+  const { values: v, positionals } = parse(argv, { ...batchOpts, ...BATCH_EXTRA[command] }, command);
   if (v.help) return { kind: 'help' };
   if (positionals.length === 0) throw new UsageError(`restora ${command}: name at least one file or folder`);
   if (v.resume && v['no-resume']) throw new UsageError('--resume and --no-resume contradict each other');
@@ -327,7 +332,8 @@ function parseBench(argv: string[]): BenchCommand | HelpCommand {
 
 /** Parse the arguments after `restora` (process.argv.slice(2)). */
 export function parseCommand(argv: string[]): Command {
-  const [cmd, ...rest] = argv;
+  const [cmd, ...given] = argv;
+  const rest = bindDashValues(given);
   if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') return { kind: 'help' };
   if (cmd === 'denoise' || cmd === 'upscale' || cmd === 'inpaint' || cmd === 'run') return parseBatch(cmd, rest);
   if (cmd === 'models') {
@@ -348,8 +354,8 @@ export function parseCommand(argv: string[]): Command {
     }
     const { values: v, positionals } = parse(rest, common, 'models');
     if (v.help) return { kind: 'help' };
-    if (positionals.length) throw new UsageError(`restora models: unknown sub-command "${positionals[0]}" (only "add")`);
-    return { kind: 'models', ...commonOf(v) };
+    if (positionals.length > 1) throw new UsageError(`restora models takes at most one model id (or "add FILE.onnx")`);
+    return { kind: 'models', ...(positionals[0] ? { id: positionals[0] } : {}), ...commonOf(v) };
   }
   if (cmd === 'info') {
     const { values: v, positionals } = parse(rest, { ...common, ...runtimeOpts }, 'info');

@@ -188,6 +188,13 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/E_MODEL_INVALID: not-onnx\.onnx/);
     }
+    const card = await restora(['models', 'tiny-denoise']);
+    expect(card.code, card.stderr).toBe(0);
+    expect(card.stdout).toMatch(/^ID:\s+tiny-denoise$/m);
+    expect(card.stdout).toMatch(/^Task:\s+denoise$/m);
+    const unknown = await restora(['models', 'nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('there is no model named nope');
     const info = await restora(['info', '--ep', 'cpu', '--json']);
     expect(info.code, info.stderr).toBe(0);
     expect(JSON.parse(info.stdout.trim())).toMatchObject({ requested: 'cpu', active: 'cpu' });
@@ -219,6 +226,74 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
       expect(row.overhead_ratio as number).toBeGreaterThan(0);
     }
   });
+
+  it('a wrong --model, an --ep that cannot run here, or an --out that is a file: one usage error before any work', async () => {
+    const input = await photo(path.join(dir, 'pre', 'x.png'), 5);
+    const cases: [string[], RegExp][] = [
+      [['denoise', input, '--model', 'nope'], /--model: there is no model named nope/],
+      [['upscale', input, '--model', 'tiny-denoise'], /--model: model tiny-denoise is a denoise model, not a upscale model|--model: model tiny-denoise is a denoise model/],
+      [['upscale', input, '--scale', '4', '--model', 'tiny-upscale-x2'], /upscales x2, not x4/],
+      [['denoise', input, '--out', input], /--out .*x\.png is a file, not a folder/],
+    ];
+    if (process.platform !== 'darwin') cases.push([['denoise', input, '--ep', 'coreml'], /--ep coreml: /]);
+    for (const [args, msg] of cases) {
+      const r = await restora([...args, '--threads', '1']);
+      expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr).not.toMatch(/Finished:/);
+    }
+    expect(existsSync(path.join(dir, 'pre', 'restored'))).toBe(false);
+  });
+
+  it('the summary says what was left out of a folder and which outputs got a number', async () => {
+    const card = path.join(dir, 'card');
+    await photo(path.join(card, 'a.png'), 6);
+    await photo(path.join(card, 'DCIM', 'b.png'), 7);
+    await writeFile(path.join(card, 'IMG_1.CR2'), 'raw');
+    await writeFile(path.join(card, 'IMG_2.CR2'), 'raw');
+    await writeFile(path.join(card, 'notes.txt'), 'x');
+    const first = await restora(['denoise', card, '--sigma', '5', '--threads', '1']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('Left out: 3 files that are not images Restora reads (.cr2 2, .txt 1).');
+    expect(first.stdout).toContain('Left out: 1 sub-folder; add -r to include it.');
+    expect(first.stdout).not.toContain('given a number');
+    // other settings, same names: never replaced, but said
+    const second = await restora(['denoise', card, '--sigma', '9', '--threads', '1']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/1 output was given a number \(.*a-1\.png\) because the name was taken; --overwrite replaces/);
+    // a folder whose photos are all in sub-folders: the hint to add -r
+    const nested = path.join(dir, 'nested');
+    await photo(path.join(nested, 'day1', 'c.png'), 8);
+    const none = await restora(['denoise', nested, '--threads', '1']);
+    expect(none.code).toBe(1);
+    expect(none.stdout).toContain('It has sub-folders: add -r to include them.');
+  });
+
+  it('Ctrl-C (SIGINT) cancels after the current tile and exits 130; the rerun finishes the rest', async () => {
+    for (let i = 0; i < 6; i++) await photo(path.join(dir, 'int', `f${i}.png`), 20 + i, 160, 128);
+    const args = ['denoise', path.join(dir, 'int'), '--out', path.join(dir, 'int-out'), '--sigma', '10', '--threads', '1', '--tile', '32', '--json'];
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, RESTORA_MODELS_DIR: fixtureModels, RESTORA_DATA_DIR: path.join(dir, 'data') },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let sent = false;
+    const code = await new Promise<number | null>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (s: string) => {
+        if (!sent && s.includes('"status":"done"')) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      child.on('close', (c) => resolve(c));
+    });
+    expect(sent).toBe(true);
+    expect(code).toBe(130);
+    const r = await restora(args);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = BatchReport.parse(jsonLines(r.stdout).pop());
+    expect(rep.skipped).toBeGreaterThanOrEqual(1);
+    expect(rep.done + rep.skipped).toBe(6);
+  }, 120_000);
 
   it('resumes after kill -9: the rerun finishes only the missing files', async () => {
     const inputs: string[] = [];

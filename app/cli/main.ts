@@ -1,9 +1,10 @@
 // The `restora` command: headless batch work, model management, eval and bench, web mode.
-// Exit status: 0 all files done, 1 some failed (or cancelled, or a command failed), 2 usage error.
+// Exit status: 0 all files done, 1 some failed (or a command failed), 2 usage error, 130 cancelled
+// with Ctrl-C (or SIGTERM).
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RestoraError, type RuntimeOptions } from '../contract/index.ts';
+import { RestoraError, type ModelInfo, type RuntimeOptions } from '../contract/index.ts';
 import type { EngineImpl } from '../engine/index.ts';
 import { type BatchCommand, type Command, type CommonOptions, parseCommand } from './args.ts';
 import { BatchProgress, humanReport } from './progress.ts';
@@ -50,7 +51,16 @@ async function runBatchCommand(cmd: BatchCommand): Promise<number> {
       if (!ok) throw new UsageError(`E_MASK: the mask ${step.mask} does not exist or is not a file`);
     }
   }
+  if (cmd.output.dir && existsSync(cmd.output.dir) && !statSync(cmd.output.dir).isDirectory()) {
+    throw new UsageError(`--out ${cmd.output.dir} is a file, not a folder`);
+  }
   const engine = await makeEngine(cmd, cmd.runtime);
+  try {
+    await preflight(engine, cmd);
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
   const ac = new AbortController();
   let interrupts = 0;
   let firstAt = 0;
@@ -81,13 +91,15 @@ async function runBatchCommand(cmd: BatchCommand): Promise<number> {
       onEvent: progress.onEvent,
     });
     progress.finish();
-    const human = report.total === 0 ? `No image files found in ${cmd.inputs.join(', ')}.\n` : humanReport(report);
+    const hint = report.total === 0 && report.ignored?.folders ? ` It has sub-folders: add -r to include them.` : '';
+    const human = report.total === 0 ? `No image files found in ${cmd.inputs.join(', ')}.${hint}\n` : humanReport(report);
     if (cmd.json) {
       say(JSON.stringify({ type: 'summary', ...report }) + '\n');
       warn(human);
     } else {
       say(human);
     }
+    if (report.cancelled && interrupts > 0) return 130; // as a shell reports a Ctrl-C
     return report.failed > 0 || report.cancelled || report.total === 0 ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);
@@ -96,10 +108,69 @@ async function runBatchCommand(cmd: BatchCommand): Promise<number> {
   }
 }
 
+/**
+ * What would fail every file is said once, before any work: a --model that is not there or is for
+ * another task (usage, exit 2), a task with no model installed (exit 1), and an --ep that cannot run
+ * here (usage, exit 2; auto and cpu always can).
+ */
+async function preflight(engine: EngineImpl, cmd: BatchCommand): Promise<void> {
+  engine.models(); // reload: user models added since
+  for (const step of cmd.recipe) {
+    const model = 'model' in step ? step.model : undefined;
+    const scale = step.task === 'upscale' ? step.scale : undefined;
+    try {
+      engine.registry.pick(step.task, scale, model);
+    } catch (e) {
+      if (model) throw new UsageError(`--model: ${RestoraError.from(e).message}`);
+      throw e;
+    }
+  }
+  const ep = cmd.runtime.ep;
+  if (ep && ep !== 'auto' && ep !== 'cpu') {
+    const info = await engine.runtimeInfo({ ep });
+    if (info.active !== ep) throw new UsageError(`--ep ${ep}: ${info.fallbackReason ?? 'not available here'}`);
+  }
+}
+
+/** One model's card, for people: what it is, how it was trained, what it measured. */
+export function cardText(m: ModelInfo, card: Record<string, unknown> = {}): string {
+  const lines: string[] = [];
+  const row = (k: string, v: unknown) => {
+    if (v !== undefined && v !== null && v !== '') lines.push(`${(k + ':').padEnd(14)}${String(v)}`);
+  };
+  const num = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : undefined);
+  row('ID', m.id);
+  row('Name', m.name);
+  row('Task', m.task + (m.scale > 1 ? ` x${m.scale}` : ''));
+  row('Source', m.source);
+  row('Architecture', m.architecture);
+  row('Parameters', num(m.params));
+  row('MACs/pixel', num(m.macsPerPixel));
+  row('Licence', m.license);
+  const t = card.training as { data?: string; steps?: number; hours?: number; hardware?: string } | undefined;
+  if (t) {
+    row('Trained', [t.steps ? `${num(t.steps)} steps` : '', t.hours ? `${t.hours} h` : '', t.hardware ?? ''].filter(Boolean).join(', '));
+    row('Data', t.data);
+  }
+  const metrics = Object.entries(m.metrics);
+  if (metrics.length) {
+    lines.push('Measured (restora eval):');
+    for (const [k, v] of metrics) lines.push(`  ${k.padEnd(28)}${v}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 async function runModels(cmd: Extract<Command, { kind: 'models' }>): Promise<number> {
   const engine = await makeEngine(cmd);
   try {
     const models = engine.models();
+    if (cmd.id) {
+      const m = models.find((x) => x.id === cmd.id);
+      if (!m) throw new RestoraError('E_MODEL', `there is no model named ${cmd.id} (\`restora models\` lists them)`);
+      const card = (engine.registry.get(cmd.id)?.card ?? {}) as Record<string, unknown>;
+      say(cmd.json ? JSON.stringify({ ...m, card }) + '\n' : cardText(m, card));
+      return 0;
+    }
     if (cmd.json) {
       say(JSON.stringify(models) + '\n');
       return 0;

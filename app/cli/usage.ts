@@ -18,7 +18,7 @@ Commands
   restora upscale <files and folders...> [--scale 2|4]
   restora inpaint <files and folders...> --mask FILE
   restora run <files and folders...> --recipe "denoise:sigma=auto:passes=8,upscale:scale=2"
-  restora models [--json]                      list the models
+  restora models [ID] [--json]                 list the models, or show one model's card
   restora models add FILE.onnx [--task T] [--id ID]   inspect a model and add it
   restora info [--ep E] [--json]               execution provider in use, and why
   restora serve [--port N]                     web mode on 127.0.0.1 (prints its URL)
@@ -33,7 +33,8 @@ Batch options (denoise, upscale, inpaint, run)
   -r, --recursive      walk sub-folders of the folders given
   --model ID           model to use (see: restora models)
   --passes 1|8         8: best quality; the model sees each tile in its 8 rotations and
-                       mirrors and the results are averaged (about 8x the time; default 1)
+                       mirrors and the results are averaged (about 8x the time; default 1;
+                       for run, per step in the recipe: denoise:passes=8)
   --ep E               execution provider: auto, cpu, cuda, dml, coreml, webgpu (default auto)
   --tile N             tile size in pixels (0: the model's advice); up to twice the model's
                        overlap, the overlap shrinks and faint tile seams can appear
@@ -41,7 +42,8 @@ Batch options (denoise, upscale, inpaint, run)
   --format F           keep, png, jpeg, tiff, webp (default keep)
   --quality N          JPEG/WebP quality 1-100 (default 92)
   --suffix S           added to output names (default none)
-  --overwrite          replace existing outputs (never an original)
+  --overwrite          replace existing outputs (never an original); rerunning a finished
+                       batch with it renders every file again
   --resume             continue a batch that was interrupted (the default)
   --no-resume          start afresh (existing outputs are kept; new ones get -1, -2 ...)
   --json               one JSON line per file on stdout, then a summary line
@@ -52,5 +54,5 @@ Common options
   --data-dir DIR       settings and caches (or RESTORA_DATA_DIR)
   -h, --help           this text
 
-Exit status: 0 all files done, 1 some failed, 2 usage error.
+Exit status: 0 all files done, 1 some failed, 2 usage error, 130 cancelled with Ctrl-C.
 `;

@@ -161,6 +161,7 @@ export const FileReport = z.object({
   error: ErrorInfo.optional(),
   seconds: z.number().optional(),
   steps: z.array(StepUsed).optional(), // done files: what each step used
+  renamed: z.boolean().optional(), // its natural output name was taken, so a number was added (-1, -2 ...)
 });
 export type FileReport = z.infer<typeof FileReport>;
 
@@ -175,6 +176,8 @@ export const BatchReport = z.object({
   files: z.array(FileReport),
   journal: z.string().optional(), // path of the batch journal
   report: z.string().optional(), // path of the JSON report written beside the journal
+  /** What the folder walk left out on purpose: files that are not images it reads, and (without recursion) sub-folders. */
+  ignored: z.object({ files: z.number().int(), byExtension: z.record(z.string(), z.number().int()), folders: z.number().int() }).optional(),
 });
 export type BatchReport = z.infer<typeof BatchReport>;
 

@@ -40,8 +40,10 @@ afterAll(async () => {
 describe('expand', () => {
   it('walks folders recursively, keeps paths relative to the dropped root and filters images', async () => {
     const root = path.join(dir, 'trip');
-    const { files, errors } = await expand([root], true, { exclude: [path.join(root, 'custom-out')] });
+    const { files, errors, ignored } = await expand([root], true, { exclude: [path.join(root, 'custom-out')] });
     expect(errors).toEqual([]);
+    // left out on purpose, and said: the one non-image (hidden files and our output folders are not counted)
+    expect(ignored).toEqual({ files: 1, byExtension: { '.txt': 1 }, folders: 0 });
     expect(files.map((f) => f.rel)).toEqual(['B.JPG', 'a.jpg', path.join('day1', 'c.png'), path.join('day1', 'deep', 'd.tiff')]);
     const a = files.find((f) => f.rel === 'a.jpg')!;
     expect(a.path).toBe(path.join(root, 'a.jpg'));
@@ -50,8 +52,10 @@ describe('expand', () => {
   });
 
   it('does not walk sub-folders unless recursive', async () => {
-    const { files } = await expand([path.join(dir, 'trip')], false);
+    const { files, ignored } = await expand([path.join(dir, 'trip')], false, { exclude: [path.join(dir, 'trip', 'custom-out')] });
     expect(files.map((f) => f.rel)).toEqual(['B.JPG', 'a.jpg']);
+    // day1, mine and link-in (a link to day1) were not walked; restored and the excluded folder are not counted
+    expect(ignored.folders).toBe(3);
   });
 
   it('takes named files as given (rel = base name) and reports missing or non-image paths', async () => {

@@ -33,6 +33,13 @@ export function isImagePath(p: string): boolean {
   return IMAGE_EXTENSIONS.has(path.extname(p).toLowerCase());
 }
 
+/** What a folder walk left out on purpose (not errors): see `expand`. */
+export interface Ignored {
+  files: number;
+  byExtension: Record<string, number>; // '.cr2' -> 12, '(none)' for no extension
+  folders: number;
+}
+
 export interface ExpandOptions {
   /** Extra folders never to walk (e.g. an explicit --out folder inside a dropped folder). */
   exclude?: string[];
@@ -60,15 +67,18 @@ function isInside(child: string, parent: string): boolean {
  * Expand files and folders into image files.
  * @param paths files and folders, absolute or relative to the current directory
  * @param recursive walk sub-folders of named folders (default true)
- * @returns files sorted by root then `rel` (byte order), and one error per unreadable path
+ * @returns files sorted by root then `rel` (byte order), one error per unreadable path, and what
+ *   the walk left out on purpose: files without an image extension (by extension) and, when not
+ *   recursive, sub-folders (hidden entries and our own output folders are not counted)
  */
 export async function expand(
   paths: string[],
   recursive = true,
   opts: ExpandOptions = {},
-): Promise<{ files: FileEntry[]; errors: ErrorInfo[] }> {
+): Promise<{ files: FileEntry[]; errors: ErrorInfo[]; ignored: Ignored }> {
   const files: FileEntry[] = [];
   const errors: ErrorInfo[] = [];
+  const ignored: Ignored = { files: 0, byExtension: {}, folders: 0 };
   const seenFiles = new Set<string>(); // real paths
   const exclude = new Set<string>();
   for (const ex of opts.exclude ?? []) {
@@ -148,9 +158,12 @@ export async function expand(
           if (!isInside(childReal, rootReal)) continue; // never leave the dropped folder
         }
         if (cst.isDirectory()) {
-          if (!recursive) continue;
           if (name === OUTPUT_DIR_NAME) continue;
           if (exclude.has(childAbs) || exclude.has(childReal)) continue;
+          if (!recursive) {
+            ignored.folders++;
+            continue;
+          }
           if (visited.has(childReal)) continue;
           visited.add(childReal);
           subdirs.push({ abs: childAbs, rel: childRel, real: childReal });
@@ -158,6 +171,10 @@ export async function expand(
           if (seenFiles.has(childReal)) continue;
           seenFiles.add(childReal);
           found.push({ path: childAbs, size: cst.size, rel: childRel });
+        } else if (cst.isFile() && !name.startsWith(JOURNAL_PREFIX)) {
+          const ext = path.extname(name).toLowerCase() || '(none)';
+          ignored.files++;
+          ignored.byExtension[ext] = (ignored.byExtension[ext] ?? 0) + 1;
         }
       }
       // push in reverse so that the walk visits sub-folders in name order
@@ -166,7 +183,7 @@ export async function expand(
     found.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
     files.push(...found);
   }
-  return { files, errors };
+  return { files, errors, ignored };
 }
 
 /** The folder a file was dropped from: `path` minus `rel`. */

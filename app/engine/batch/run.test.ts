@@ -313,6 +313,38 @@ describe('runBatch', () => {
     expect(again).toMatchObject({ done: 2, skipped: 1, cancelled: false });
   });
 
+  it('--overwrite on a finished batch renders every file again, in place; on an interrupted one it resumes', async () => {
+    await photos(['a.png', 'b.png', 'c.png']);
+    const out = path.join(dir, 'out');
+    const opts: BatchOptions = { files: [path.join(dir, 'in')], recipe, output: { dir: out, overwrite: true } };
+    expect(await runBatch(fakeCore(), opts)).toMatchObject({ done: 3, skipped: 0 });
+    const before = (await stat(path.join(out, 'a.png'))).ino;
+    const core = fakeCore();
+    const again = await runBatch(core, opts);
+    expect(again).toMatchObject({ done: 3, skipped: 0 });
+    expect(core.reads).toHaveLength(3);
+    expect(again.files.map((f) => path.basename(f.output!)).sort()).toEqual(['a.png', 'b.png', 'c.png']);
+    expect((await stat(path.join(out, 'a.png'))).ino).not.toBe(before); // written anew (temp, then rename)
+    // without --overwrite, the finished batch is verified and skipped
+    expect(await runBatch(fakeCore(), { ...opts, output: { dir: out } })).toMatchObject({ done: 0, skipped: 3 });
+
+    // interrupted after its first file: the rerun with --overwrite does only the rest
+    const ac = new AbortController();
+    const out2 = path.join(dir, 'out2');
+    const cut: BatchOptions = {
+      ...opts,
+      output: { dir: out2, overwrite: true },
+      signal: ac.signal,
+      onEvent: (name, p) => {
+        if (name === 'file.progress' && (p as EventPayload<'file.progress'>).status === 'done') ac.abort();
+      },
+    };
+    expect((await runBatch(fakeCore({ tileDelayMs: 5 }), cut)).cancelled).toBe(true);
+    const resumed = fakeCore();
+    expect(await runBatch(resumed, { ...cut, signal: undefined, onEvent: undefined })).toMatchObject({ done: 2, skipped: 1 });
+    expect(resumed.reads.map((f) => path.basename(f))).toEqual(['b.png', 'c.png']);
+  });
+
   it('reports progress and an ETA once a file is done', async () => {
     await photos(['a.png', 'b.png', 'c.png']);
     const batch: EventPayload<'batch.progress'>[] = [];

@@ -46,6 +46,7 @@ interface Planned {
   entry: JournalEntry;
   skip: boolean; // verified done in an earlier run
   refused?: ErrorInfo; // planning refused this file (output would be an input, folder read-only)
+  renamed?: boolean; // the natural output name was taken: a number was added
 }
 
 function errorWithFile(e: unknown, file: string): ErrorInfo {
@@ -162,6 +163,9 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
   const previous = jPath && opts.resume !== false ? await readJournal(jPath, key) : undefined;
   const prevByInput = new Map<string, JournalEntry>();
   for (const e of previous?.entries ?? []) prevByInput.set(e.input, e);
+  // a finished earlier run (nothing left queued or cancelled) rerun with --overwrite is a request to
+  // render again, in place; an interrupted one is resumed either way
+  const redoFinished = output.overwrite && !!previous && previous.entries.every((e) => e.status === 'done' || e.status === 'failed');
   // outputs of an earlier run of this batch written among its inputs (--out = an input folder)
   // are ours, not new inputs: a rerun must not process its own results
   const ownOutputs = new Set((previous?.entries ?? []).filter((e) => e.output).map((e) => pathKey(e.output!)));
@@ -227,7 +231,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       const ost = await statOrNull(prev.output);
       if (prev.status === 'done' && ost) {
         const intact = ost.size === prev.outputSize && (await hashFile(prev.output).catch(() => '')) === prev.outputHash;
-        if (intact && inputSame) {
+        if (intact && inputSame && !redoFinished) {
           Object.assign(entry, { status: 'done', output: prev.output, outputSize: prev.outputSize, outputHash: prev.outputHash, seconds: prev.seconds });
           p.skip = true;
           chosen = prev.output;
@@ -248,6 +252,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
         if (await isInput(cand)) continue;
         if (!output.overwrite && (await statOrNull(cand))) continue;
         chosen = cand;
+        p.renamed = n > 0;
         break;
       }
     }
@@ -409,7 +414,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       finished++;
       eta.add(entry.seconds, megapixels);
       const steps = trace.flatMap((t) => { const r = StepUsed.safeParse(t); return r.success ? [r.data] : []; });
-      reports.push({ input: p.file.path, output: written, status: 'done', seconds: entry.seconds, ...(steps.length ? { steps } : {}) });
+      reports.push({ input: p.file.path, output: written, status: 'done', seconds: entry.seconds, ...(steps.length ? { steps } : {}), ...(p.renamed ? { renamed: true } : {}) });
       await flush(false); // recorded before it is announced: a 'done' event means it survives a crash
       fileEvent(i, p, 'done', 1, undefined, steps);
     } catch (e) {
@@ -445,6 +450,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
     seconds: (performance.now() - t0) / 1000,
     files: reports,
     ...(jPath && journalOk ? { journal: jPath } : {}),
+    ...(expanded.ignored.files || expanded.ignored.folders ? { ignored: expanded.ignored } : {}),
   };
   // the human-readable record of the run, beside the journal (the journal is for resuming)
   if (journalDir && jPath && journalOk && total > 0) {
