@@ -3,7 +3,7 @@
 // the user's file is only read).
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect, shot, test } from './support/fixtures.ts';
+import { addPath, expect, shot, test } from './support/fixtures.ts';
 import { makePhoto, snapshot } from './support/photos.ts';
 
 test('file picker, folder picker and drag-and-drop add photos to the queue', async ({ app: page, work, served }) => {
@@ -63,4 +63,16 @@ test('a path that does not exist is reported, not added', async ({ app: page, wo
   await expect(alert).toBeVisible();
   await expect(alert).toContainText('E_NOT_FOUND');
   await expect(page.locator('li[data-path]')).toHaveCount(0);
+});
+
+test('adding a folder by path says what it left out: files that are not photos, and sub-folders', async ({ app: page, work }) => {
+  const card = path.join(work, 'card');
+  await makePhoto(path.join(card, 'IMG_0001.jpg'), { seed: 41, width: 160, height: 120 });
+  await makePhoto(path.join(card, 'DCIM', 'IMG_0002.jpg'), { seed: 42, width: 160, height: 120 });
+  fs.writeFileSync(path.join(card, 'IMG_0001.CR2'), 'raw');
+  fs.writeFileSync(path.join(card, 'IMG_0003.CR2'), 'raw');
+  await page.getByRole('checkbox', { name: 'Include subfolders' }).uncheck();
+  await addPath(page, card);
+  await expect(page.locator('li[data-path]')).toHaveCount(1);
+  await expect(page.getByText('Added 1 photo. Left out 2 files that are not photos Restora reads (.cr2 2) and 1 sub-folder (tick Include subfolders to add it).')).toBeVisible();
 });

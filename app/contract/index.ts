@@ -242,7 +242,7 @@ export const calls = {
   /** Expand dropped/picked files and folders into image files; also grants the UI read access to them. */
   'files.add': {
     args: z.object({ paths: z.array(z.string().min(1)).min(1).max(10000), recursive: z.boolean().default(true) }),
-    result: z.object({ files: z.array(FileEntry), errors: z.array(ErrorInfo) }),
+    result: z.object({ files: z.array(FileEntry), errors: z.array(ErrorInfo), ignored: BatchReport.shape.ignored }),
   },
   'image.info': { args: z.object({ path: z.string().min(1) }), result: ImageInfo },
   /** Process only a crop (in true-image pixels) and return URLs of the before and after crops. */

@@ -97,7 +97,10 @@ export interface Engine {
   estimateSigma(img: RgbImage, model?: string): Promise<number>;
 
   /** Expand files and folders into image files (rel = path relative to the dropped root). */
-  expand(paths: string[], recursive?: boolean): Promise<{ files: FileEntry[]; errors: { code: string; message: string; file?: string }[] }>;
+  expand(
+    paths: string[],
+    recursive?: boolean,
+  ): Promise<{ files: FileEntry[]; errors: { code: string; message: string; file?: string }[]; ignored?: { files: number; byExtension: Record<string, number>; folders: number } }>;
   /** Process a batch: journal, resume, atomic writes, per-file errors, never touches an input. */
   runBatch(opts: BatchOptions): Promise<BatchReport>;
   /** Process only a region; returns before/after crops as PNG files in the preview cache. */

@@ -138,13 +138,13 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
 
     'files.add': async ({ paths, recursive }) => {
       const roots = paths.map(abs);
-      const { files, errors } = await engine.expand(roots, recursive);
+      const { files, errors, ignored } = await engine.expand(roots, recursive);
       for (const f of files) ctx.grant(f.path);
       for (const r of roots) {
         const st = await fs.stat(r).catch(() => null);
         if (st?.isDirectory()) chosenDirs.add(r);
       }
-      return { files, errors: errors.map(errorInfo) };
+      return { files, errors: errors.map(errorInfo), ...(ignored && (ignored.files || ignored.folders) ? { ignored } : {}) };
     },
 
     'image.info': async ({ path: p }) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BatchReport } from '../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, batchRoots, countItems, itemFromEntry, usedSummary } from './queue-model.ts';
+import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, itemFromEntry, usedSummary } from './queue-model.ts';
 import { formatEta } from './format.ts';
 
 const ev = (input: string, status: 'running' | 'done' | 'failed', progress: number, extra = {}) => ({ batchId: 'b', index: 0, input, status, progress, ...extra });
@@ -75,5 +75,14 @@ describe('batchRoots', () => {
       { path: 'D:\\b\\c.jpg', rel: 'b\\c.jpg' },
     ];
     expect(batchRoots(items)).toEqual(['/photos/card', 'C:\\Shoot', 'D:\\']);
+  });
+});
+
+describe('ignoredNote', () => {
+  it('says what adding a folder left out, most common kinds first; nothing when nothing was', () => {
+    expect(ignoredNote(undefined)).toBeUndefined();
+    expect(ignoredNote({ files: 0, byExtension: {}, folders: 0 })).toBeUndefined();
+    expect(ignoredNote({ files: 13, byExtension: { '.txt': 1, '.cr2': 12 }, folders: 0 })).toBe('Left out 13 files that are not photos Restora reads (.cr2 12, .txt 1).');
+    expect(ignoredNote({ files: 1, byExtension: { '.nef': 1 }, folders: 2 })).toBe('Left out 1 file that is not a photo Restora reads (.nef 1) and 2 sub-folders (tick Include subfolders to add them).');
   });
 });

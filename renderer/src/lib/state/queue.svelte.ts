@@ -1,6 +1,6 @@
 // The queue: files the user added, their status while a batch runs, and the batch's progress.
 import { RestoraError, type BatchReport, type ErrorInfo, type ImageInfo, type Recipe } from '../../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, batchRoots, countItems, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
+import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
 import { basename, dirname } from '../format.ts';
 import type { SessionState } from './session.svelte.ts';
 
@@ -83,7 +83,7 @@ export class QueueState {
     const clean = paths.map((p) => p.trim()).filter((p) => p.length > 0);
     if (clean.length === 0) return 0;
     try {
-      const { files, errors } = await this.session.api.call('files.add', { paths: clean, recursive });
+      const { files, errors, ignored } = await this.session.api.call('files.add', { paths: clean, recursive });
       let added = 0;
       for (const f of files) {
         if (this.#index.has(f.path)) continue;
@@ -93,8 +93,9 @@ export class QueueState {
       this.#reindex();
       this.addErrors = [...this.addErrors, ...errors].slice(-50);
       if (added > 0 && !this.selected) this.selected = files[0].path;
-      if (files.length === 0 && errors.length === 0) this.session.notify('No photos found there.', 'info');
-      else if (added > 0) this.session.notify(`Added ${added} photo${added === 1 ? '' : 's'}`, 'success');
+      const left = ignoredNote(ignored);
+      if (files.length === 0 && errors.length === 0) this.session.notify(left ? `No photos found there. ${left}` : 'No photos found there.', 'info');
+      else if (added > 0) this.session.notify(`Added ${added} photo${added === 1 ? '' : 's'}.${left ? ` ${left}` : ''}`, 'success');
       return added;
     } catch (e) {
       this.session.error(e);
