@@ -35,6 +35,8 @@ export interface ImageMeta {
   exif?: Buffer;
   xmp?: Buffer;
   orientation?: number; // as read; pixels are already rotated upright
+  density?: number; // resolution in pixels per inch, as read (kept as is when upscaling)
+  grey?: boolean; // the source was greyscale (1 channel, or grey + alpha); pixels are RGB in memory
 }
 
 export interface EngineOptions {

@@ -173,8 +173,11 @@ describe('decode: formats and depths', () => {
     const n = W * H;
     expect(maxAbsDiff(grey.data.subarray(0, n), grey.data.subarray(n, 2 * n))).toBe(0);
     expect(maxAbsDiff(grey.data.subarray(0, n), grey.data.subarray(2 * n))).toBe(0);
+    expect(grey.meta?.grey).toBe(true); // the writer turns it back into grey
+    expect(cmyk.meta?.grey).toBeUndefined();
     const pal = await decode(p('palette.png'));
     expect(pal.data.length).toBe(3 * n);
+    expect(pal.meta?.grey).toBeUndefined();
     expect(meanAbsDiff(interleave(pal), [...toRgb8(ref)])).toBeLessThan(4);
   });
 

@@ -10,6 +10,11 @@
 //   the tag as read and the writer resets it to 1.
 // - ICC: pixels are converted from the embedded profile to sRGB for the model; the profile bytes
 //   are kept in `meta.icc` for the writer. CMYK and greyscale become RGB; palettes are expanded.
+//   sharp does not colour-manage 16-bit grey: those pixels stay in the profile's own encoding.
+// - A greyscale source (1 channel, or grey + alpha) sets `meta.grey`: the engine works in RGB and
+//   the writer turns the result back into grey.
+// - Resolution: `meta.density` (pixels per inch) as sharp reads it; for WebP/HEIF, which sharp
+//   reads none from, the EXIF XResolution. The writer carries it into the output.
 // - 16-bit PNG/TIFF decode to 16-bit precision (`meta.bitDepth` 16); everything else is 8-bit.
 // - Alpha is split off into `alpha` and never reaches a model.
 // - `limitInputPixels` (default 200 MP) is checked on the header, before pixels are decoded.
@@ -20,6 +25,7 @@ import sharp, { type Metadata, type OutputInfo, type Sharp, type SharpOptions } 
 import { RestoraError } from '../../contract/index.ts';
 import type { ImageMeta, RgbImage } from '../api.ts';
 import { markInput } from './inputs.ts';
+import { exifTiff, getExifResolution } from './metadata.ts';
 import { interleavedToPlanar } from './pixels.ts';
 import { sniff, type ReadableFormat } from './sniff.ts';
 
@@ -47,6 +53,7 @@ export interface ImageHeader {
   icc?: Buffer;
   exif?: Buffer;
   xmp?: Buffer;
+  density?: number; // pixels per inch
   size: number; // bytes on disk
   mtimeMs: number;
 }
@@ -147,6 +154,13 @@ export async function probeImage(file: string, opts: { maxPixels?: number } = {}
   }
   if ((m.channels ?? 3) > 5) throw fail('E_UNSUPPORTED', file, `has ${m.channels} channels`);
   markInput(file, st);
+  // sharp reports a density only above 1 px/mm; WebP and HEIF keep theirs in EXIF only
+  let density = m.density;
+  if (!density && (sn.format === 'webp' || sn.format === 'heif') && m.exif) {
+    const tiff = exifTiff(m.exif);
+    const dpi = tiff ? getExifResolution(tiff) : undefined;
+    if (dpi && dpi > 25.4) density = Math.round(dpi * 100) / 100;
+  }
   return {
     path: file,
     format: sn.format,
@@ -160,6 +174,7 @@ export async function probeImage(file: string, opts: { maxPixels?: number } = {}
     icc: m.icc,
     exif: m.exif,
     xmp: m.xmp,
+    density,
     size: st.size,
     mtimeMs: st.mtimeMs,
   };
@@ -174,8 +189,16 @@ function pixelPipeline(file: string, h: ImageHeader, maxPixels: number, region?:
   return s.raw(h.bitDepth === 16 ? { depth: 'ushort' } : {});
 }
 
+/** A greyscale source: 1 channel, or grey + alpha (sharp's spaces b-w and grey16). */
+function isGreyHeader(h: Pick<ImageHeader, 'space' | 'channels'>): boolean {
+  return h.space === 'b-w' || h.space === 'grey16' || h.channels <= 2;
+}
+
 function metaOf(h: ImageHeader): ImageMeta {
-  return { format: h.format, bitDepth: h.bitDepth, icc: h.icc, exif: h.exif, xmp: h.xmp, orientation: h.orientation };
+  const meta: ImageMeta = { format: h.format, bitDepth: h.bitDepth, icc: h.icc, exif: h.exif, xmp: h.xmp, orientation: h.orientation };
+  if (h.density) meta.density = h.density;
+  if (isGreyHeader(h)) meta.grey = true;
+  return meta;
 }
 
 /**

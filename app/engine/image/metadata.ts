@@ -2,6 +2,8 @@
 // from raw pixels, so the writer splices the original EXIF block (verbatim, orientation reset to 1
 // because the pixels are already upright) into the encoded JPEG, PNG or WebP bytes.
 // TIFF output cannot carry EXIF (libvips limitation); HEIF/AVIF output keeps ICC and XMP only.
+// Resolution: for JPEG and WebP sharp stores the density only in EXIF, so the spliced block
+// replaces the one sharp wrote and gets its XResolution/YResolution set to the density.
 import zlib from 'node:zlib';
 
 const EXIF_HEADER = Buffer.from('Exif\0\0', 'latin1');
@@ -49,6 +51,104 @@ export function getExifOrientation(tiff: Buffer): number | undefined {
   return undefined;
 }
 
+const X_RESOLUTION = 0x011a;
+const Y_RESOLUTION = 0x011b;
+const RESOLUTION_UNIT = 0x0128;
+
+/** IFD0's resolution in pixels per inch (undefined when absent or unit-less). */
+export function getExifResolution(tiff: Buffer): number | undefined {
+  if (tiff.length < 8) return undefined;
+  const le = tiff[0] === 0x49;
+  const u16 = (o: number) => (le ? tiff.readUInt16LE(o) : tiff.readUInt16BE(o));
+  const u32 = (o: number) => (le ? tiff.readUInt32LE(o) : tiff.readUInt32BE(o));
+  const ifd = u32(4);
+  if (ifd + 2 > tiff.length) return undefined;
+  let x: number | undefined;
+  let unit = 2; // TIFF default: inch
+  for (let i = 0, n = u16(ifd); i < n; i++) {
+    const e = ifd + 2 + i * 12;
+    if (e + 12 > tiff.length) break;
+    const tag = u16(e);
+    if (tag === X_RESOLUTION && u16(e + 2) === 5) {
+      const at = u32(e + 8);
+      if (at + 8 <= tiff.length && u32(at + 4) > 0) x = u32(at) / u32(at + 4);
+    } else if (tag === RESOLUTION_UNIT) {
+      unit = u16(e + 8);
+    }
+  }
+  if (!x || !(x > 0)) return undefined;
+  return unit === 2 ? x : unit === 3 ? x * 2.54 : undefined;
+}
+
+/**
+ * A copy of a bare-TIFF EXIF block whose IFD0 says `dpi` pixels per inch (XResolution,
+ * YResolution, ResolutionUnit = inch). Tags already there are patched in place; otherwise IFD0
+ * is rewritten at the end of the block with the tags added (all other data stays where it was).
+ */
+export function setExifResolution(tiff: Buffer, dpi: number): Buffer {
+  if (tiff.length < 8 || !(dpi > 0)) return Buffer.from(tiff);
+  const le = tiff[0] === 0x49;
+  const u16 = (b: Buffer, o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
+  const u32 = (b: Buffer, o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  const w16 = (b: Buffer, v: number, o: number) => (le ? b.writeUInt16LE(v, o) : b.writeUInt16BE(v, o));
+  const w32 = (b: Buffer, v: number, o: number) => (le ? b.writeUInt32LE(v, o) : b.writeUInt32BE(v, o));
+  const den = Number.isInteger(dpi) ? 1 : 10000;
+  const num = Math.round(dpi * den);
+  const ifd = u32(tiff, 4);
+  if (ifd + 2 > tiff.length) return Buffer.from(tiff);
+  const n = u16(tiff, ifd);
+  if (ifd + 2 + n * 12 + 4 > tiff.length) return Buffer.from(tiff);
+  // in place when all three tags are there with their usual types
+  const b = Buffer.from(tiff);
+  const found = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    const e = ifd + 2 + i * 12;
+    const tag = u16(b, e);
+    const type = u16(b, e + 2);
+    if ((tag === X_RESOLUTION || tag === Y_RESOLUTION) && type === 5 && u32(b, e + 4) === 1 && u32(b, e + 8) + 8 <= b.length) {
+      w32(b, num, u32(b, e + 8));
+      w32(b, den, u32(b, e + 8) + 4);
+      found.add(tag);
+    } else if (tag === RESOLUTION_UNIT && type === 3) {
+      w16(b, 2, e + 8);
+      found.add(tag);
+    }
+  }
+  if (found.size === 3) return b;
+  // rewrite IFD0 (sorted entries) after the data, followed by the two rationals
+  const entries: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const e = ifd + 2 + i * 12;
+    const tag = u16(tiff, e);
+    if (tag !== X_RESOLUTION && tag !== Y_RESOLUTION && tag !== RESOLUTION_UNIT) entries.push(tiff.subarray(e, e + 12));
+  }
+  const at = tiff.length + (tiff.length & 1);
+  const m = entries.length + 3;
+  const rationals = at + 2 + m * 12 + 4;
+  const out = Buffer.alloc(rationals + 16);
+  tiff.copy(out);
+  const entry = (tag: number, type: number, value: number) => {
+    const e = Buffer.alloc(12);
+    w16(e, tag, 0);
+    w16(e, type, 2);
+    w32(e, 1, 4);
+    if (type === 3) w16(e, value, 8);
+    else w32(e, value, 8);
+    return e;
+  };
+  entries.push(entry(X_RESOLUTION, 5, rationals), entry(Y_RESOLUTION, 5, rationals + 8), entry(RESOLUTION_UNIT, 3, 2));
+  entries.sort((p, q) => u16(p, 0) - u16(q, 0));
+  w16(out, m, at);
+  entries.forEach((e, i) => e.copy(out, at + 2 + i * 12));
+  w32(out, u32(tiff, ifd + 2 + n * 12), at + 2 + m * 12); // next IFD (IFD1, the thumbnail) unchanged
+  for (const o of [rationals, rationals + 8]) {
+    w32(out, num, o);
+    w32(out, den, o + 4);
+  }
+  w32(out, at, 4);
+  return out;
+}
+
 /** XMP packet with tiff:Orientation reset to 1 (attribute or element form). */
 export function xmpResetOrientation(xmp: string): string {
   return xmp
@@ -56,7 +156,11 @@ export function xmpResetOrientation(xmp: string): string {
     .replace(/(<tiff:Orientation>)\s*\d\s*(<\/tiff:Orientation>)/g, '$11$2');
 }
 
-/** Insert an APP1 Exif segment right after SOI. Blocks over 64 KB cannot fit a segment: dropped. */
+/**
+ * Put an APP1 Exif segment into a JPEG, replacing any Exif segment already there (sharp writes one
+ * when a density is set). It goes right after SOI, or after a leading JFIF APP0. Blocks over
+ * 64 KB cannot fit a segment: the JPEG is returned unchanged.
+ */
 export function spliceExifJpeg(jpeg: Buffer, tiff: Buffer): Buffer {
   const payload = Buffer.concat([EXIF_HEADER, tiff]);
   if (payload.length + 2 > 0xffff || jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return jpeg;
@@ -64,7 +168,23 @@ export function spliceExifJpeg(jpeg: Buffer, tiff: Buffer): Buffer {
   seg[0] = 0xff;
   seg[1] = 0xe1;
   seg.writeUInt16BE(payload.length + 2, 2);
-  return Buffer.concat([jpeg.subarray(0, 2), seg, payload, jpeg.subarray(2)]);
+  const kept: Buffer[] = [];
+  let insertAt = 0; // index into kept
+  let off = 2;
+  while (off + 4 <= jpeg.length && jpeg[off] === 0xff) {
+    const marker = jpeg[off + 1];
+    if (marker === 0xda || marker === 0xd9 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01 || marker === 0xff) break;
+    const end = off + 2 + jpeg.readUInt16BE(off + 2);
+    if (end > jpeg.length) break;
+    const isExif = marker === 0xe1 && jpeg.subarray(off + 4, off + 10).equals(EXIF_HEADER);
+    if (!isExif) {
+      kept.push(jpeg.subarray(off, end));
+      if (marker === 0xe0 && kept.length === 1) insertAt = 1;
+    }
+    off = end;
+  }
+  kept.splice(insertAt, 0, seg, payload);
+  return Buffer.concat([jpeg.subarray(0, 2), ...kept, jpeg.subarray(off)]);
 }
 
 function pngChunk(type: string, data: Buffer): Buffer {
@@ -76,16 +196,46 @@ function pngChunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([head, data, crc]);
 }
 
-/** Insert an eXIf chunk before the first IDAT (PNG 1.5 extension; read by exiftool, browsers, libvips). */
-export function spliceExifPng(png: Buffer, tiff: Buffer): Buffer {
+/** Copy of a PNG without the chunks of the given types. */
+function withoutPngChunks(png: Buffer, types: string[]): Buffer {
+  const parts: Buffer[] = [png.subarray(0, 8)];
+  let off = 8;
+  while (off + 12 <= png.length) {
+    const len = png.readUInt32BE(off);
+    const type = png.subarray(off + 4, off + 8).toString('latin1');
+    const end = Math.min(png.length, off + 12 + len);
+    if (!types.includes(type)) parts.push(png.subarray(off, end));
+    off = end;
+  }
+  if (off < png.length) parts.push(png.subarray(off));
+  return Buffer.concat(parts);
+}
+
+/** Insert `chunk` right after IHDR or before the first IDAT (unchanged when there is none). */
+function insertPngChunk(png: Buffer, chunk: Buffer, where: 'afterIHDR' | 'beforeIDAT'): Buffer {
   let off = 8;
   while (off + 8 <= png.length) {
     const len = png.readUInt32BE(off);
     const type = png.subarray(off + 4, off + 8).toString('latin1');
-    if (type === 'IDAT') return Buffer.concat([png.subarray(0, off), pngChunk('eXIf', tiff), png.subarray(off)]);
+    if (where === 'beforeIDAT' && type === 'IDAT') return Buffer.concat([png.subarray(0, off), chunk, png.subarray(off)]);
     off += 12 + len;
+    if (where === 'afterIHDR' && type === 'IHDR') return Buffer.concat([png.subarray(0, off), chunk, png.subarray(off)]);
   }
   return png;
+}
+
+/**
+ * Insert an eXIf chunk before the first IDAT (PNG 1.5 extension; read by exiftool, browsers,
+ * libvips), replacing any eXIf chunk already there (sharp writes one when a density is set).
+ */
+export function spliceExifPng(png: Buffer, tiff: Buffer): Buffer {
+  return insertPngChunk(withoutPngChunks(png, ['eXIf']), pngChunk('eXIf', tiff), 'beforeIDAT');
+}
+
+/** Embed an ICC profile (iCCP chunk, after IHDR) in a PNG, replacing any iCCP/sRGB/gAMA chunk. */
+export function spliceIccPng(png: Buffer, icc: Buffer): Buffer {
+  const data = Buffer.concat([Buffer.from('ICC profile\0\0', 'latin1'), zlib.deflateSync(icc)]);
+  return insertPngChunk(withoutPngChunks(png, ['iCCP', 'sRGB', 'gAMA']), pngChunk('iCCP', data), 'afterIHDR');
 }
 
 function riffChunk(fourcc: string, data: Buffer): Buffer {
@@ -137,4 +287,9 @@ export function spliceExifWebp(webp: Buffer, tiff: Buffer, width: number, height
 /** True for an ICC profile whose data colour space is RGB (one we can embed on RGB output). */
 export function iccIsRgb(icc: Buffer | undefined): boolean {
   return !!icc && icc.length >= 128 && icc.subarray(16, 20).toString('latin1') === 'RGB ';
+}
+
+/** True for an ICC profile whose data colour space is grey (one we can embed on grey output). */
+export function iccIsGrey(icc: Buffer | undefined): boolean {
+  return !!icc && icc.length >= 128 && icc.subarray(16, 20).toString('latin1') === 'GRAY';
 }

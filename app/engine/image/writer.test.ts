@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -8,7 +9,7 @@ import type { RgbImage } from '../api.ts';
 import { maxAbsDiff, meanAbsDiff, photoLike, sharpOf, tmpDir, toRgb16 } from '../../../test/fixtures/images/make.ts';
 import { decode } from './decode.ts';
 import { isInput, markInput } from './inputs.ts';
-import { exifTiff, getExifOrientation } from './metadata.ts';
+import { exifTiff, getExifOrientation, getExifResolution, setExifResolution, spliceIccPng } from './metadata.ts';
 import { resolveFormat, writeFileAtomic, writeImage } from './writer.ts';
 
 const { dir, cleanup } = tmpDir();
@@ -232,3 +233,293 @@ describe('writeFileAtomic', () => {
     await expectError(writeFileAtomic(p('afile/inside.png'), 'x'), 'E_WRITE', /inside\.png/);
   });
 });
+
+/** A PNG whose resolution lives only in its pHYs chunk (no EXIF), set to `dpi`. */
+function withPhys(png: Buffer, dpi: number): Buffer {
+  const pxPerM = Math.round(dpi / 0.0254);
+  const parts: Buffer[] = [png.subarray(0, 8)];
+  let off = 8;
+  while (off < png.length) {
+    const len = png.readUInt32BE(off);
+    const type = png.subarray(off + 4, off + 8).toString('latin1');
+    if (type !== 'pHYs' && type !== 'eXIf') parts.push(png.subarray(off, off + 12 + len));
+    if (type === 'IHDR') {
+      const body = Buffer.alloc(13);
+      body.write('pHYs', 0, 'latin1');
+      body.writeUInt32BE(pxPerM, 4);
+      body.writeUInt32BE(pxPerM, 8);
+      body[12] = 1; // metre
+      const head = Buffer.alloc(4);
+      head.writeUInt32BE(9);
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(zlib.crc32(body) >>> 0);
+      parts.push(head, body, crc);
+    }
+    off += 12 + len;
+  }
+  return Buffer.concat(parts);
+}
+
+/** Resolution as a reader sees it: sharp's density, or for WebP (sharp reads none) EXIF's. */
+async function dpiOf(file: string): Promise<number | undefined> {
+  const m = await sharp(file).metadata();
+  if (m.format === 'webp') return m.exif ? getExifResolution(exifTiff(m.exif)!) : undefined;
+  return m.density;
+}
+
+const count = (buf: Buffer, what: string) => {
+  let n = 0;
+  for (let i = buf.indexOf(what, 0, 'latin1'); i >= 0; i = buf.indexOf(what, i + 1, 'latin1')) n++;
+  return n;
+};
+
+/** A minimal ICC v2 grey profile (GRAY data, XYZ PCS, kTRC = gamma). */
+function greyIcc(gamma: number): Buffer {
+  const s15 = (v: number) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(Math.round(v * 65536));
+    return b;
+  };
+  const name = Buffer.from('Restora test grey\0', 'latin1');
+  const nameLen = Buffer.alloc(4);
+  nameLen.writeUInt32BE(name.length);
+  const desc = Buffer.concat([Buffer.from('desc\0\0\0\0', 'latin1'), nameLen, name, Buffer.alloc(78)]);
+  const wtpt = Buffer.concat([Buffer.from('XYZ \0\0\0\0', 'latin1'), s15(0.9642), s15(1), s15(0.8249)]);
+  const curv = Buffer.alloc(14);
+  curv.write('curv', 0, 'latin1');
+  curv.writeUInt32BE(1, 8);
+  curv.writeUInt16BE(Math.round(gamma * 256), 12);
+  const cprt = Buffer.from('text\0\0\0\0No copyright\0', 'latin1');
+  const tags: [string, Buffer][] = [['desc', desc], ['wtpt', wtpt], ['kTRC', curv], ['cprt', cprt]];
+  const table = Buffer.alloc(4 + 12 * tags.length);
+  table.writeUInt32BE(tags.length);
+  const bodies: Buffer[] = [];
+  let off = 128 + table.length;
+  tags.forEach(([sig, data], i) => {
+    const padded = Buffer.concat([data, Buffer.alloc((4 - (data.length % 4)) % 4)]);
+    table.write(sig, 4 + 12 * i, 'latin1');
+    table.writeUInt32BE(off, 8 + 12 * i);
+    table.writeUInt32BE(data.length, 12 + 12 * i);
+    bodies.push(padded);
+    off += padded.length;
+  });
+  const head = Buffer.alloc(128);
+  head.writeUInt32BE(off, 0);
+  head.writeUInt32BE(0x02100000, 8);
+  head.write('mntrGRAYXYZ ', 12, 'latin1');
+  head.write('acsp', 36, 'latin1');
+  Buffer.concat([s15(0.9642), s15(1), s15(0.8249)]).copy(head, 68);
+  return Buffer.concat([head, table, ...bodies]);
+}
+
+/** What a per-channel model does to a grey photo: the three planes drift apart a little. */
+function speckle(img: RgbImage): RgbImage {
+  const n = img.width * img.height;
+  const data = Float32Array.from(img.data);
+  for (let i = 0; i < n; i++) {
+    const d = (((i * 7) % 9) - 4) / 255;
+    data[i] += d;
+    data[2 * n + i] -= d;
+  }
+  return { ...img, data };
+}
+
+/** Stored samples of a file's first channel, without colour management. */
+async function storedGrey(file: string): Promise<number[]> {
+  const m = await sharp(file).metadata();
+  const deep = m.depth === 'ushort';
+  const buf = await sharp(file, { ignoreIcc: true }).toColourspace(deep ? 'grey16' : 'b-w').raw(deep ? { depth: 'ushort' } : {}).toBuffer();
+  return Array.from(deep ? new Uint16Array(buf.buffer, buf.byteOffset, buf.length / 2) : buf);
+}
+
+describe('resolution (dpi)', () => {
+  beforeAll(async () => {
+    await sharpOf(ref).withDensity(300).tiff({ compression: 'lzw' }).toFile(p('dpi300.tif'));
+    await sharpOf(ref).withDensity(300).jpeg({ quality: 95 }).toFile(p('dpi300.jpg'));
+    fs.writeFileSync(p('dpi300.png'), withPhys(await sharpOf(ref).png().toBuffer(), 300));
+    await sharpOf(ref).withDensity(300).webp({ lossless: true }).toFile(p('dpi300.webp'));
+  });
+
+  it('the sources say 300 dpi (a PNG through pHYs only) and decode keeps it in meta', async () => {
+    const png = await sharp(p('dpi300.png')).metadata();
+    expect(png.exif).toBeUndefined();
+    for (const src of ['dpi300.tif', 'dpi300.jpg', 'dpi300.png', 'dpi300.webp']) {
+      expect(await dpiOf(p(src)), src).toBe(300);
+      expect((await decode(p(src))).meta?.density, src).toBe(300);
+    }
+  });
+
+  it('300-dpi TIFF, JPEG, PNG (pHYs only) and WebP come out at 300 dpi in TIFF, JPEG, PNG and WebP', async () => {
+    for (const src of ['dpi300.tif', 'dpi300.jpg', 'dpi300.png', 'dpi300.webp']) {
+      const img = await decode(p(src));
+      for (const fmt of ['tiff', 'jpeg', 'png', 'webp'] as const) {
+        const out = await writeImage(img, p(`dpi-out-${src}.${fmt}`), { format: fmt });
+        expect(await dpiOf(out), `${src} -> ${fmt}`).toBe(300);
+        const m = await sharp(out).metadata();
+        if (fmt === 'tiff') expect(m.resolutionUnit).toBe('inch');
+        // one EXIF block only: the source's replaces the one sharp writes for the density
+        const bytes = fs.readFileSync(out);
+        if (fmt === 'jpeg') expect(count(bytes, 'Exif\0\0'), `${src} -> jpeg`).toBe(1);
+        if (fmt === 'png') expect(count(bytes, 'eXIf'), `${src} -> png`).toBe(1);
+        if (fmt === 'webp') expect(count(bytes, 'EXIF'), `${src} -> webp`).toBe(1);
+      }
+    }
+  });
+
+  it('keeps the dpi number when the image is upscaled', async () => {
+    const img = await decode(p('dpi300.tif'));
+    const big: RgbImage = { width: W * 2, height: H * 2, data: photoLike(W * 2, H * 2, 3).data, meta: img.meta };
+    const out = await writeImage(big, p('dpi-up.tif'));
+    expect((await sharp(out).metadata()).width).toBe(W * 2);
+    expect(await dpiOf(out)).toBe(300);
+  });
+
+  it('a source without a resolution gets 72 dpi in TIFF and PNG (not 25.4), and JPEG reads 72', async () => {
+    const img: RgbImage = { ...ref, meta: { format: 'png', bitDepth: 8 } };
+    for (const fmt of ['tiff', 'png', 'jpeg'] as const) {
+      const out = await writeImage(img, p(`nodpi.${fmt}`), { format: fmt });
+      expect(await dpiOf(out), fmt).toBe(72);
+    }
+  });
+
+  it('camera EXIF is kept with the resolution set (orientation still 1)', async () => {
+    const img = await decode(p('camera.jpg'));
+    img.meta!.density = 240;
+    for (const fmt of ['jpeg', 'png', 'webp'] as const) {
+      const out = await writeImage(img, p(`camera-dpi.${fmt}`), { format: fmt, quality: 95 });
+      const m = await sharp(out).metadata();
+      expect(m.exif!.toString('latin1'), fmt).toContain('TestCam');
+      expect(getExifOrientation(exifTiff(m.exif!)!), fmt).toBe(1);
+      expect(await dpiOf(out), fmt).toBe(240);
+    }
+  });
+
+  it('setExifResolution adds the tags to an EXIF block without them, keeping the rest', () => {
+    for (const le of [true, false]) {
+      // IFD0: Make (ASCII, out of line) and Orientation 6; no resolution
+      const b = Buffer.alloc(8 + 2 + 2 * 12 + 4 + 8);
+      const w16 = (v: number, o: number) => (le ? b.writeUInt16LE(v, o) : b.writeUInt16BE(v, o));
+      const w32 = (v: number, o: number) => (le ? b.writeUInt32LE(v, o) : b.writeUInt32BE(v, o));
+      b.write(le ? 'II*\0' : 'MM\0*', 0, 'latin1');
+      w32(8, 4);
+      w16(2, 8);
+      w16(0x010f, 10); w16(2, 12); w32(8, 14); w32(38, 18);
+      w16(0x0112, 22); w16(3, 24); w32(1, 26); w16(6, 30);
+      w32(0, 34);
+      b.write('TestCam\0', 38, 'latin1');
+      expect(getExifResolution(b)).toBeUndefined();
+      const out = setExifResolution(b, 300);
+      expect(getExifResolution(out)).toBe(300);
+      expect(getExifOrientation(out)).toBe(6);
+      expect(out.toString('latin1')).toContain('TestCam');
+      expect(getExifResolution(setExifResolution(out, 96))).toBe(96); // patched in place now
+      expect(setExifResolution(out, 96).length).toBe(out.length);
+    }
+  });
+});
+
+describe('greyscale sources', () => {
+  const n = W * H;
+  const g8 = Buffer.from(Array.from({ length: n }, (_, i) => Math.round(ref.data[i] * 255)));
+  const g16 = Uint16Array.from({ length: n }, (_, i) => Math.round(ref.data[i] * 65535));
+  const ga = Buffer.alloc(2 * n);
+  for (let i = 0; i < n; i++) {
+    ga[2 * i] = g8[i];
+    ga[2 * i + 1] = (i * 13) % 256;
+  }
+  const grey = (b: Buffer | Uint16Array, ch: 1 | 2 = 1) => sharp(b, { raw: { width: W, height: H, channels: ch } });
+
+  beforeAll(async () => {
+    await grey(g8).toColourspace('b-w').jpeg({ quality: 95 }).toFile(p('grey.jpg'));
+    await grey(g8).toColourspace('b-w').png().toFile(p('grey.png'));
+    await grey(g16).toColourspace('grey16').png().toFile(p('grey16.png'));
+    await grey(ga, 2).toColourspace('b-w').png().toFile(p('grey-alpha.png'));
+    fs.writeFileSync(p('g10.icc'), greyIcc(1.0));
+    await grey(g8).toColourspace('b-w').png().toBuffer().then((b) => fs.writeFileSync(p('grey-icc.png'), spliceIccPng(b, greyIcc(1.0))));
+    await grey(g16).toColourspace('grey16').png().toBuffer().then((b) => fs.writeFileSync(p('grey16-icc.png'), spliceIccPng(b, greyIcc(1.0))));
+  });
+
+  it('decode marks grey sources (pixels stay RGB) and not RGB ones', async () => {
+    for (const src of ['grey.jpg', 'grey.png', 'grey16.png', 'grey-alpha.png']) {
+      const img = await decode(p(src));
+      expect(img.meta?.grey, src).toBe(true);
+      expect(img.data.length).toBe(3 * n);
+    }
+    expect((await decode(p('camera.jpg'))).meta?.grey).toBeUndefined();
+    expect((await decode(p('deep.png'))).meta?.grey).toBeUndefined();
+  });
+
+  it('grey JPEG, PNG and 16-bit PNG come back as 1 channel at their depth, the mean of the planes', async () => {
+    const cases = [['grey.jpg', 'b-w', 'uchar'], ['grey.png', 'b-w', 'uchar'], ['grey16.png', 'grey16', 'ushort']] as const;
+    for (const [src, space, depth] of cases) {
+      const img = speckle(await decode(p(src)));
+      const out = await writeImage(img, p(`grey-out-${src}`), { format: 'keep' });
+      const m = await sharp(out).metadata();
+      expect([m.channels, m.space, m.depth], src).toEqual([1, space, depth]);
+      if (src.endsWith('.png')) {
+        const max = depth === 'ushort' ? 65535 : 255;
+        const want = Array.from({ length: n }, (_, i) => Math.round(Math.min(1, Math.max(0, (img.data[i] + img.data[n + i] + img.data[2 * n + i]) / 3)) * max));
+        expect(maxAbsDiff(await storedGrey(out), want), src).toBe(0);
+      }
+    }
+  });
+
+  it('grey sources as TIFF are grey too (8 and 16 bit)', async () => {
+    for (const [src, space, depth] of [['grey.png', 'b-w', 'uchar'], ['grey16.png', 'grey16', 'ushort']] as const) {
+      const out = await writeImage(speckle(await decode(p(src))), p(`grey-out-${src}.tif`));
+      const m = await sharp(out).metadata();
+      expect([m.channels, m.space, m.depth], src).toEqual([1, space, depth]);
+    }
+  });
+
+  it('grey + alpha PNG comes back with 2 channels; JPEG flattens it to 1', async () => {
+    const img = speckle(await decode(p('grey-alpha.png')));
+    const m = await sharp(await writeImage(img, p('grey-alpha-out.png'))).metadata();
+    expect([m.channels, m.space, m.hasAlpha]).toEqual([2, 'b-w', true]);
+    const back = await decode(p('grey-alpha-out.png'));
+    expect(maxAbsDiff(back.alpha!, img.alpha!)).toBeLessThanOrEqual(1e-6);
+    const j = await sharp(await writeImage(img, p('grey-alpha-out.jpg'))).metadata();
+    expect([j.channels, j.space]).toEqual([1, 'b-w']);
+  });
+
+  it('WebP has no grey mode: RGB with equal channels, no colour speckle', async () => {
+    const img = speckle(await decode(p('grey.png')));
+    const out = await writeImage(img, p('grey-out.webp'), { quality: 100 });
+    const back = await decode(out);
+    expect(back.meta?.grey).toBeUndefined();
+    expect(maxAbsDiff(back.data.subarray(0, n), back.data.subarray(n, 2 * n))).toBe(0);
+    expect(maxAbsDiff(back.data.subarray(0, n), back.data.subarray(2 * n))).toBe(0);
+  });
+
+  it('an RGB source, or an image without grey meta, stays RGB', async () => {
+    const rgb = await sharp(await writeImage(await decode(p('camera.jpg')), p('rgb-stays.jpg'))).metadata();
+    expect([rgb.channels, rgb.space]).toEqual([3, 'srgb']);
+    const flat = speckle(await decode(p('grey.png')));
+    delete flat.meta!.grey;
+    const m = await sharp(await writeImage(flat, p('no-grey-meta.png'))).metadata();
+    expect(m.channels).toBe(3);
+    const bare = await sharp(await writeImage({ width: W, height: H, data: flat.data }, p('bare.png'))).metadata();
+    expect(bare.channels).toBe(3);
+  });
+
+  it('a grey profile is kept on grey output: 8-bit pixels converted back to it, 16-bit as they were', async () => {
+    const icc = greyIcc(1.0);
+    for (const [src, fmt] of [['grey-icc.png', 'png'], ['grey-icc.png', 'jpeg'], ['grey-icc.png', 'tiff'], ['grey16-icc.png', 'png'], ['grey16-icc.png', 'tiff'], ['grey16-icc.png', 'jpeg']] as const) {
+      const img = await decode(p(src));
+      expect(img.meta?.icc?.equals(icc)).toBe(true);
+      const out = await writeImage(img, p(`icc-out-${src}.${fmt}`), { format: fmt, quality: 100 });
+      const m = await sharp(out).metadata();
+      expect(m.channels, `${src} ${fmt}`).toBe(1);
+      expect(m.icc?.equals(icc), `${src} ${fmt} icc`).toBe(true);
+      const stored = await storedGrey(out);
+      const srcStored = await storedGrey(p(src));
+      const scale = m.depth === 'ushort' ? 1 : srcStored.some((v) => v > 255) ? 1 / 257 : 1;
+      const tol = fmt === 'jpeg' ? 2 : m.depth === 'ushort' ? 0 : 1;
+      expect(maxAbsDiff(stored, srcStored.map((v) => Math.round(v * scale))), `${src} ${fmt}`).toBeLessThanOrEqual(tol);
+    }
+    // RGB output cannot carry a grey profile: sRGB instead
+    const w = await sharp(await writeImage(await decode(p('grey-icc.png')), p('icc-out.webp'), { quality: 100 })).metadata();
+    expect(w.icc?.subarray(16, 20).toString('latin1')).toBe('RGB ');
+  });
+});
+

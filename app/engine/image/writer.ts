@@ -1,17 +1,20 @@
 // The one writer. Every file the engine (and the app around it) writes goes through
 // `writeFileAtomic`: temp file in the destination folder, fsync, rename, fsync the folder. A crash
 // leaves either the old file or the new one, never half of one. Images are encoded by
-// `writeImage`, which re-embeds ICC (converting the sRGB pixels back to the original RGB profile),
-// EXIF (orientation reset to 1) and XMP, and refuses to write over any file opened as an input.
+// `writeImage`, which re-embeds ICC (converting the sRGB pixels back to the original profile),
+// EXIF (orientation reset to 1), XMP and the resolution, writes grey sources back as grey, and
+// refuses to write over any file opened as an input.
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { RestoraError } from '../../contract/index.ts';
 import type { RgbImage } from '../api.ts';
 import { isInput } from './inputs.ts';
-import { exifTiff, iccIsRgb, setExifOrientation, spliceExifJpeg, spliceExifPng, spliceExifWebp, xmpResetOrientation } from './metadata.ts';
+import {
+  exifTiff, iccIsGrey, iccIsRgb, setExifOrientation, setExifResolution, spliceExifJpeg, spliceExifPng, spliceExifWebp, spliceIccPng, xmpResetOrientation,
+} from './metadata.ts';
 import { planarToInterleaved } from './pixels.ts';
 
 export type WriteFormat = 'png' | 'jpeg' | 'tiff' | 'webp' | 'avif';
@@ -115,11 +118,37 @@ async function iccPath(icc: Buffer): Promise<string> {
   return p;
 }
 
+/** Formats with a grey mode: a grey source is written back as grey there (WebP/AVIF stay RGB). */
+const GREY_FORMATS: ReadonlySet<WriteFormat> = new Set(['png', 'jpeg', 'tiff']);
+
+/** Resolution written when the source has none, where sharp would otherwise write 1 px/mm (25.4 dpi). */
+const DEFAULT_DENSITY: Partial<Record<WriteFormat, number>> = { png: 72, tiff: 72 };
+
+/** Planar RGB -> planar RGB whose three planes are all the mean of R, G and B (a grey image). */
+function greyPlanes(data: Float32Array, n: number): Float32Array {
+  const out = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    const v = (data[i] + data[n + i] + data[2 * n + i]) / 3;
+    out[i] = v;
+    out[n + i] = v;
+    out[2 * n + i] = v;
+  }
+  return out;
+}
+
 /**
  * Encode an engine image (planar float32 RGB, [0,1], clipped here; sRGB) to file bytes.
  * ICC: an RGB source profile is re-applied (pixels converted sRGB -> that profile, profile
- * embedded); a CMYK/grey source profile cannot describe RGB output, so sRGB is embedded instead.
- * EXIF: spliced in for JPEG, PNG and WebP with orientation 1. XMP: kept (orientation 1).
+ * embedded); a CMYK source profile cannot describe RGB output, so sRGB is embedded instead.
+ * Grey (`meta.grey`, the source was greyscale): the three planes are averaged; PNG, JPEG and TIFF
+ * are written as grey (1 channel, or grey + alpha) at the usual depth, WebP/AVIF as RGB with equal
+ * channels. A grey source profile is kept on grey output: 8-bit grey pixels were converted to sRGB
+ * on decode, so they are converted back; 16-bit grey pixels never left the profile's encoding
+ * (sharp does not colour-manage them), so the profile is embedded as it is. On RGB output a grey
+ * profile cannot be used and sRGB is embedded.
+ * Resolution: `meta.density` (pixels per inch) is written as is (JPEG/WebP: EXIF; PNG: pHYs and
+ * EXIF; TIFF: XResolution/YResolution in inches; AVIF: EXIF); without one, PNG and TIFF get 72.
+ * EXIF: spliced in for JPEG, PNG and WebP with orientation 1 (and the resolution). XMP: kept (orientation 1).
  * Alpha: kept for PNG, TIFF, WebP, AVIF; JPEG has none, so transparent pixels are flattened on white.
  */
 export async function encodeImage(img: RgbImage, format: WriteFormat, opts: { quality?: number; bitDepth?: 8 | 16 } = {}): Promise<Buffer> {
@@ -130,16 +159,44 @@ export async function encodeImage(img: RgbImage, format: WriteFormat, opts: { qu
   const wants16 = (opts.bitDepth ?? meta?.bitDepth ?? 8) === 16;
   const depth: 8 | 16 = wants16 && (format === 'png' || format === 'tiff') ? 16 : 8;
   const alpha = img.alpha && img.alpha.length === width * height ? img.alpha : undefined;
-  const raw = planarToInterleaved(img.data, alpha, width, height, depth);
-  let s = sharp(raw, { raw: { width, height, channels: alpha ? 4 : 3 }, limitInputPixels: false });
+  const grey = !!meta?.grey;
+  const greyOut = grey && GREY_FORMATS.has(format);
+  const greySpace = depth === 16 ? 'grey16' : 'b-w';
+  const raw = planarToInterleaved(grey ? greyPlanes(img.data, width * height) : img.data, alpha, width, height, depth);
+  const rawInput = { raw: { width, height, channels: alpha ? 4 : 3 }, limitInputPixels: false } as const;
+  const greyIcc = greyOut && meta?.icc && iccIsGrey(meta.icc) ? meta.icc : undefined;
+  const greyIccAsIs = !!greyIcc && meta?.bitDepth === 16;
+  let s: Sharp;
+  try {
+    if (greyIcc && greyIccAsIs) {
+      // sharp converts pixels whenever it embeds a profile; to embed one as it is, the pixels go
+      // through a PNG that carries it, and sharp keeps the input's profile untouched
+      const carrier = await sharp(raw, rawInput).toColourspace(greySpace).png({ compressionLevel: 0 }).toBuffer();
+      s = sharp(spliceIccPng(carrier, greyIcc), { limitInputPixels: false }).keepIccProfile();
+    } else {
+      s = sharp(raw, rawInput);
+    }
+  } catch (e) {
+    throw new RestoraError('E_WRITE', `could not encode the image as ${format.toUpperCase()} (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+  }
   if (alpha && format === 'jpeg') s = s.flatten({ background: '#ffffff' });
-  if (depth === 16) s = s.toColourspace('rgb16');
-  if (meta?.icc && iccIsRgb(meta.icc)) s = s.withIccProfile(await iccPath(meta.icc));
-  else if (meta?.icc) s = s.withIccProfile('srgb');
+  if (greyOut && greyIcc && !greyIccAsIs) {
+    // sRGB (equal channels) -> the grey profile: libvips gives 1 band (+ alpha) in its encoding
+    if (depth === 16) s = s.toColourspace('rgb16');
+    s = s.withIccProfile(await iccPath(greyIcc));
+  } else if (greyOut) {
+    s = s.toColourspace(greySpace); // exact for equal channels
+  } else {
+    if (depth === 16) s = s.toColourspace('rgb16');
+    if (meta?.icc && iccIsRgb(meta.icc)) s = s.withIccProfile(await iccPath(meta.icc));
+    else if (meta?.icc) s = s.withIccProfile('srgb');
+  }
   if (meta?.xmp && meta.xmp.length) {
     const xmp = xmpResetOrientation(meta.xmp.toString('utf8'));
     if (xmp.trim()) s = s.withXmp(xmp);
   }
+  const density = meta?.density && meta.density > 0 ? meta.density : DEFAULT_DENSITY[format];
+  if (density) s = s.withDensity(density); // sharp also writes a small EXIF block (resolution, orientation 1)
   switch (format) {
     case 'png':
       s = s.png({ compressionLevel: 6 });
@@ -165,7 +222,15 @@ export async function encodeImage(img: RgbImage, format: WriteFormat, opts: { qu
   }
   const tiff = meta?.exif ? exifTiff(meta.exif) : undefined;
   if (tiff) {
-    const fixed = setExifOrientation(tiff, 1);
+    // replaces the EXIF block sharp wrote for the density, so it must say the density too
+    let fixed = setExifOrientation(tiff, 1);
+    if (density) {
+      try {
+        fixed = setExifResolution(fixed, density);
+      } catch {
+        // a block we cannot parse keeps its own resolution tags; the pixels and the rest still go out
+      }
+    }
     if (format === 'jpeg') out = spliceExifJpeg(out, fixed);
     else if (format === 'png') out = spliceExifPng(out, fixed);
     else if (format === 'webp') out = spliceExifWebp(out, fixed, width, height);
