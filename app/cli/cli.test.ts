@@ -172,6 +172,12 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     const missingMask = await restora(['inpaint', input, '--mask', path.join(dir, 'nope.png')]);
     expect(missingMask.code).toBe(2);
     expect(missingMask.stderr).toContain('E_MASK');
+    // a mask that is there but is not an image: the same usage error, before any work
+    await writeFile(path.join(dir, 'text-mask.jpg'), 'not a picture');
+    const badMask = await restora(['inpaint', input, '--mask', path.join(dir, 'text-mask.jpg'), '--suffix', '-bad']);
+    expect(badMask.code).toBe(2);
+    expect(badMask.stderr).toMatch(/E_MASK: the mask .*text-mask\.jpg cannot be read as an image/);
+    expect(existsSync(path.join(dir, 'c', 'restored', 'p-bad.png'))).toBe(false);
   });
 
   it('lists models and runtime info', async () => {

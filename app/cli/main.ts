@@ -109,11 +109,19 @@ async function runBatchCommand(cmd: BatchCommand): Promise<number> {
 }
 
 /**
- * What would fail every file is said once, before any work: a --model that is not there or is for
- * another task (usage, exit 2), a task with no model installed (exit 1), and an --ep that cannot run
- * here (usage, exit 2; auto and cpu always can).
+ * What would fail every file is said once, before any work: a mask that is not an image, a --model
+ * that is not there or is for another task (usage, exit 2), a task with no model installed (exit 1),
+ * and an --ep that cannot run here (usage, exit 2; auto and cpu always can).
  */
 async function preflight(engine: EngineImpl, cmd: BatchCommand): Promise<void> {
+  for (const step of cmd.recipe) {
+    if (step.task !== 'inpaint') continue;
+    try {
+      await engine.readImage(step.mask);
+    } catch (e) {
+      throw new UsageError(`E_MASK: the mask ${step.mask} cannot be read as an image (${RestoraError.from(e).message})`);
+    }
+  }
   engine.models(); // reload: user models added since
   for (const step of cmd.recipe) {
     const model = 'model' in step ? step.model : undefined;
