@@ -40,7 +40,8 @@ Batch options (denoise, upscale, inpaint, run)
                        overlap, the overlap shrinks and faint tile seams can appear
   --threads N          CPU threads (0: let the runtime choose)
   --format F           keep, png, jpeg, tiff, webp (default keep)
-  --quality N          JPEG/WebP quality 1-100 (default 92)
+  --quality N          JPEG/WebP quality 1-100 (default 92, or a JPEG source's own when it
+                       was saved higher)
   --suffix S           added to output names (default none)
   --overwrite          replace existing outputs (never an original); rerunning a finished
                        batch with it renders every file again

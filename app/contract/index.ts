@@ -86,7 +86,7 @@ export const OutputOptions = z.object({
   dir: z.string().optional(), // default: "<input folder>/restored"
   suffix: z.string().max(64).default(''),
   format: OutputFormat.default('keep'),
-  quality: z.number().int().min(1).max(100).default(92),
+  quality: z.number().int().min(1).max(100).optional(), // JPEG/WebP/AVIF; default 92 (JPEG from a JPEG source saved higher: its own)
   overwrite: z.boolean().default(false), // false: name collisions get -1, -2 ...
 });
 export type OutputOptions = z.infer<typeof OutputOptions>;
@@ -261,7 +261,7 @@ export const calls = {
       /** Folders the files were added from: a file below one keeps its path under it in the output tree. */
       roots: z.array(z.string().min(1)).max(10000).optional(),
       recipe: Recipe,
-      output: OutputOptions.default({ suffix: '', format: 'keep', quality: 92, overwrite: false }),
+      output: OutputOptions.default({ suffix: '', format: 'keep', overwrite: false }),
       runtime: RuntimeOptions.optional(),
       resume: z.boolean().default(true),
     }),

@@ -37,6 +37,7 @@ export interface ImageMeta {
   orientation?: number; // as read; pixels are already rotated upright
   density?: number; // resolution in pixels per inch, as read (kept as is when upscaling)
   grey?: boolean; // the source was greyscale (1 channel, or grey + alpha); pixels are RGB in memory
+  jpegQuality?: number; // a JPEG source's quality (1-100), estimated from its quantization table
 }
 
 export interface EngineOptions {

@@ -25,7 +25,7 @@ import sharp, { type Metadata, type OutputInfo, type Sharp, type SharpOptions } 
 import { RestoraError } from '../../contract/index.ts';
 import type { ImageMeta, RgbImage } from '../api.ts';
 import { markInput } from './inputs.ts';
-import { exifTiff, getExifResolution } from './metadata.ts';
+import { estimateJpegQuality, exifTiff, getExifResolution } from './metadata.ts';
 import { interleavedToPlanar } from './pixels.ts';
 import { sniff, type ReadableFormat } from './sniff.ts';
 
@@ -54,6 +54,7 @@ export interface ImageHeader {
   exif?: Buffer;
   xmp?: Buffer;
   density?: number; // pixels per inch
+  jpegQuality?: number; // JPEG sources: the quality it was saved at, estimated
   size: number; // bytes on disk
   mtimeMs: number;
 }
@@ -175,6 +176,7 @@ export async function probeImage(file: string, opts: { maxPixels?: number } = {}
     exif: m.exif,
     xmp: m.xmp,
     density,
+    ...(sn.format === 'jpeg' ? { jpegQuality: estimateJpegQuality(await readHead(file, 262144)) } : {}),
     size: st.size,
     mtimeMs: st.mtimeMs,
   };
@@ -197,6 +199,7 @@ function isGreyHeader(h: Pick<ImageHeader, 'space' | 'channels'>): boolean {
 function metaOf(h: ImageHeader): ImageMeta {
   const meta: ImageMeta = { format: h.format, bitDepth: h.bitDepth, icc: h.icc, exif: h.exif, xmp: h.xmp, orientation: h.orientation };
   if (h.density) meta.density = h.density;
+  if (h.jpegQuality) meta.jpegQuality = h.jpegQuality;
   if (isGreyHeader(h)) meta.grey = true;
   return meta;
 }

@@ -293,3 +293,56 @@ export function iccIsRgb(icc: Buffer | undefined): boolean {
 export function iccIsGrey(icc: Buffer | undefined): boolean {
   return !!icc && icc.length >= 128 && icc.subarray(16, 20).toString('latin1') === 'GRAY';
 }
+
+/** The IJG (libjpeg) luminance quantization table at quality 50; the sum is all the estimate needs. */
+const IJG_LUMA_SUM = [
+  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+  18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+].reduce((a, b) => a + b, 0);
+
+/**
+ * The quality (1-100) a JPEG was saved at, estimated from its luminance quantization table as
+ * libjpeg scales it (as ImageMagick's "Quality" does); undefined when the bytes hold no such table
+ * before the scan starts. Cameras and editors that use their own tables get the nearest IJG quality.
+ */
+export function estimateJpegQuality(jpeg: Buffer): number | undefined {
+  if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return undefined;
+  let off = 2;
+  while (off + 4 <= jpeg.length) {
+    if (jpeg[off] !== 0xff) return undefined;
+    const marker = jpeg[off + 1];
+    if (marker === 0xff) {
+      off++; // fill byte
+      continue;
+    }
+    if (marker === 0xda || marker === 0xd9) return undefined; // scan or end: no luminance table seen
+    const len = jpeg.readUInt16BE(off + 2);
+    const end = off + 2 + len;
+    if (len < 2 || end > jpeg.length) return undefined;
+    if (marker === 0xdb) {
+      let p = off + 4;
+      while (p < end) {
+        const precision = jpeg[p] >> 4;
+        const id = jpeg[p] & 15;
+        const size = precision ? 128 : 64;
+        if (p + 1 + size > end) return undefined;
+        if (id === 0) {
+          let sum = 0;
+          let ones = 0;
+          for (let i = 0; i < 64; i++) {
+            const q = precision ? jpeg.readUInt16BE(p + 1 + 2 * i) : jpeg[p + 1 + i];
+            sum += q;
+            if (q <= 1) ones++;
+          }
+          if (ones === 64) return 100;
+          const scale = (100 * sum) / IJG_LUMA_SUM;
+          const quality = scale <= 100 ? (200 - scale) / 2 : 5000 / scale;
+          return Math.min(100, Math.max(1, Math.round(quality)));
+        }
+        p += 1 + size;
+      }
+    }
+    off = end;
+  }
+  return undefined;
+}

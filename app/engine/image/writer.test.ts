@@ -9,7 +9,7 @@ import type { RgbImage } from '../api.ts';
 import { maxAbsDiff, meanAbsDiff, photoLike, sharpOf, tmpDir, toRgb16 } from '../../../test/fixtures/images/make.ts';
 import { decode } from './decode.ts';
 import { isInput, markInput } from './inputs.ts';
-import { exifTiff, getExifOrientation, getExifResolution, setExifResolution, spliceIccPng } from './metadata.ts';
+import { estimateJpegQuality, exifTiff, getExifOrientation, getExifResolution, setExifResolution, spliceIccPng } from './metadata.ts';
 import { resolveFormat, writeFileAtomic, writeImage } from './writer.ts';
 
 const { dir, cleanup } = tmpDir();
@@ -523,3 +523,30 @@ describe('greyscale sources', () => {
   });
 });
 
+
+describe('JPEG quality', () => {
+  it('estimates the quality a JPEG was saved at from its table (libjpeg scaling), 8-bit tables', async () => {
+    for (const q of [30, 50, 75, 85, 92, 98, 100]) {
+      const jpeg = await sharpOf(ref).jpeg({ quality: q, mozjpeg: false }).toBuffer();
+      expect(Math.abs(estimateJpegQuality(jpeg)! - q), `q${q}`).toBeLessThanOrEqual(1);
+    }
+    expect(estimateJpegQuality(Buffer.from('not a jpeg'))).toBeUndefined();
+    // no table before the scan (truncated after SOI): unknown, not a guess
+    expect(estimateJpegQuality(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0, 2]))).toBeUndefined();
+  });
+
+  it('JPEG output without a quality keeps a higher source quality (q98 stays about q98); 92 otherwise; a given quality wins', async () => {
+    const src = await decode(p('camera.jpg')); // saved at q98
+    expect(src.meta?.jpegQuality).toBe(98);
+    const kept = await writeImage(src, p('q-kept.jpg'), { format: 'jpeg' });
+    expect(estimateJpegQuality(fs.readFileSync(kept))).toBe(98);
+    const given = await writeImage(src, p('q-given.jpg'), { format: 'jpeg', quality: 80 });
+    expect(estimateJpegQuality(fs.readFileSync(given))).toBe(80);
+    fs.writeFileSync(p('q70.jpg'), await sharpOf(ref).jpeg({ quality: 70 }).toBuffer());
+    const low = await writeImage(await decode(p('q70.jpg')), p('q-low.jpg'), { format: 'jpeg' });
+    expect(estimateJpegQuality(fs.readFileSync(low))).toBe(92);
+    // only JPEG sources carry one
+    const png = await decode(p('deep.png'));
+    expect(png.meta?.jpegQuality).toBeUndefined();
+  });
+});

@@ -118,6 +118,8 @@ async function iccPath(icc: Buffer): Promise<string> {
   return p;
 }
 
+export const DEFAULT_QUALITY = 92;
+
 /** Formats with a grey mode: a grey source is written back as grey there (WebP/AVIF stay RGB). */
 const GREY_FORMATS: ReadonlySet<WriteFormat> = new Set(['png', 'jpeg', 'tiff']);
 
@@ -155,7 +157,10 @@ export async function encodeImage(img: RgbImage, format: WriteFormat, opts: { qu
   const { width, height } = img;
   if (img.data.length !== 3 * width * height) throw new RestoraError('E_INTERNAL', `image data has ${img.data.length} values for ${width} x ${height} x 3`);
   const meta = img.meta;
-  const quality = Math.min(100, Math.max(1, Math.round(opts.quality ?? 92)));
+  // not given: 92, or for JPEG output a JPEG source's own quality when it was saved higher (a
+  // camera's q98 stays q98)
+  const fromSource = format === 'jpeg' ? (meta?.jpegQuality ?? 0) : 0;
+  const quality = Math.min(100, Math.max(1, Math.round(opts.quality ?? Math.max(DEFAULT_QUALITY, fromSource))));
   const wants16 = (opts.bitDepth ?? meta?.bitDepth ?? 8) === 16;
   const depth: 8 | 16 = wants16 && (format === 'png' || format === 'tiff') ? 16 : 8;
   const alpha = img.alpha && img.alpha.length === width * height ? img.alpha : undefined;
