@@ -36,6 +36,47 @@ export function setExifOrientation(tiff: Buffer, value = 1): Buffer {
   return b;
 }
 
+/**
+ * A copy of a bare-TIFF EXIF block whose Exif IFD says the image is `width` x `height`
+ * (PixelXDimension / PixelYDimension), patched in place where the tags are there: after an upscale
+ * the source's numbers would be wrong. A SHORT tag too small for the new size becomes a LONG
+ * (both are allowed); a block without the tags, or one we cannot follow, is returned as it was.
+ */
+export function setExifPixelSize(tiff: Buffer, width: number, height: number): Buffer {
+  const b = Buffer.from(tiff);
+  if (b.length < 8) return b;
+  const le = b[0] === 0x49;
+  const u16 = (o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
+  const u32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  const entries = (ifd: number): number[] => {
+    if (ifd < 8 || ifd + 2 > b.length) return [];
+    const out: number[] = [];
+    for (let i = 0, n = u16(ifd); i < n && ifd + 2 + (i + 1) * 12 <= b.length; i++) out.push(ifd + 2 + i * 12);
+    return out;
+  };
+  const exifIfd = entries(u32(4)).find((e) => u16(e) === 0x8769);
+  if (exifIfd === undefined) return b;
+  for (const e of entries(u32(exifIfd + 8))) {
+    const tag = u16(e);
+    if ((tag !== 0xa002 && tag !== 0xa003) || u32(e + 4) !== 1) continue;
+    const v = tag === 0xa002 ? width : height;
+    const type = u16(e + 2);
+    if (type === 3 && v <= 0xffff) {
+      if (le) b.writeUInt16LE(v, e + 8);
+      else b.writeUInt16BE(v, e + 8);
+    } else if (type === 3 || type === 4) {
+      if (le) {
+        b.writeUInt16LE(4, e + 2);
+        b.writeUInt32LE(v, e + 8);
+      } else {
+        b.writeUInt16BE(4, e + 2);
+        b.writeUInt32BE(v, e + 8);
+      }
+    }
+  }
+  return b;
+}
+
 /** Read IFD0's Orientation from a bare-TIFF EXIF block (undefined when absent). */
 export function getExifOrientation(tiff: Buffer): number | undefined {
   const le = tiff[0] === 0x49;

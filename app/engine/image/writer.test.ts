@@ -9,7 +9,7 @@ import type { RgbImage } from '../api.ts';
 import { maxAbsDiff, meanAbsDiff, photoLike, sharpOf, tmpDir, toRgb16 } from '../../../test/fixtures/images/make.ts';
 import { decode } from './decode.ts';
 import { isInput, markInput } from './inputs.ts';
-import { estimateJpegQuality, exifTiff, getExifOrientation, getExifResolution, setExifResolution, spliceIccPng } from './metadata.ts';
+import { estimateJpegQuality, exifTiff, getExifOrientation, setExifPixelSize, getExifResolution, setExifResolution, spliceIccPng } from './metadata.ts';
 import { resolveFormat, writeFileAtomic, writeImage } from './writer.ts';
 
 const { dir, cleanup } = tmpDir();
@@ -548,5 +548,56 @@ describe('JPEG quality', () => {
     // only JPEG sources carry one
     const png = await decode(p('deep.png'));
     expect(png.meta?.jpegQuality).toBeUndefined();
+  });
+});
+
+describe('EXIF pixel size', () => {
+  const pixelSize = (tiff: Buffer): [number, number] | undefined => {
+    // the Exif IFD's PixelXDimension / PixelYDimension, as a reader finds them
+    const le = tiff[0] === 0x49;
+    const u16 = (o: number) => (le ? tiff.readUInt16LE(o) : tiff.readUInt16BE(o));
+    const u32 = (o: number) => (le ? tiff.readUInt32LE(o) : tiff.readUInt32BE(o));
+    const ifd0 = u32(4);
+    let exif = 0;
+    for (let i = 0; i < u16(ifd0); i++) if (u16(ifd0 + 2 + i * 12) === 0x8769) exif = u32(ifd0 + 2 + i * 12 + 8);
+    if (!exif) return undefined;
+    const v: number[] = [];
+    for (let i = 0; i < u16(exif); i++) {
+      const e = exif + 2 + i * 12;
+      if (u16(e) === 0xa002 || u16(e) === 0xa003) v.push(u16(e + 2) === 3 ? u16(e + 8) : u32(e + 8));
+    }
+    return v.length === 2 ? [v[0], v[1]] : undefined;
+  };
+
+  it('an output says its own size in EXIF, not the source’s (an upscale made it larger)', async () => {
+    const src = await sharpOf(ref).withExif({ IFD0: { Make: 'TestCam' }, IFD2: { PixelXDimension: String(W), PixelYDimension: String(H) } }).jpeg().toBuffer();
+    fs.writeFileSync(p('dims.jpg'), src);
+    expect(pixelSize(exifTiff((await sharp(src).metadata()).exif!)!)).toEqual([W, H]);
+    const img = await decode(p('dims.jpg'));
+    const big: RgbImage = { ...photoLike(W * 4, H * 4, 3), meta: img.meta };
+    for (const f of ['jpeg', 'png', 'webp'] as const) {
+      const out = await writeImage(big, p(`dims-x4.${f}`), { format: f });
+      const m = await sharp(out).metadata();
+      expect(pixelSize(exifTiff(m.exif!)!), f).toEqual([W * 4, H * 4]);
+      expect(m.exif!.includes(Buffer.from('TestCam')), f).toBe(true);
+    }
+  });
+
+  it('setExifPixelSize widens a SHORT tag to LONG for a size over 65535, and leaves blocks without the tags alone', () => {
+    // II*, IFD0 at 8 with one entry (ExifIFD -> 26), Exif IFD with PixelXDimension/PixelYDimension as SHORT
+    const b = Buffer.alloc(26 + 2 + 24 + 4);
+    b.write('II*\0', 0, 'latin1');
+    b.writeUInt32LE(8, 4);
+    b.writeUInt16LE(1, 8);
+    b.writeUInt16LE(0x8769, 10); b.writeUInt16LE(4, 12); b.writeUInt32LE(1, 14); b.writeUInt32LE(26, 18);
+    b.writeUInt32LE(0, 22);
+    b.writeUInt16LE(2, 26);
+    b.writeUInt16LE(0xa002, 28); b.writeUInt16LE(3, 30); b.writeUInt32LE(1, 32); b.writeUInt16LE(100, 36);
+    b.writeUInt16LE(0xa003, 40); b.writeUInt16LE(3, 42); b.writeUInt32LE(1, 44); b.writeUInt16LE(80, 48);
+    expect(pixelSize(setExifPixelSize(b, 70000, 400))).toEqual([70000, 400]);
+    expect(setExifPixelSize(b, 70000, 400).readUInt16LE(30)).toBe(4); // now a LONG
+    expect(pixelSize(b)).toEqual([100, 80]); // the input is not changed
+    const bare = Buffer.from('II*\0\x08\0\0\0\0\0\0\0\0\0', 'latin1');
+    expect(setExifPixelSize(bare, 10, 10).equals(bare)).toBe(true);
   });
 });

@@ -13,7 +13,7 @@ import { RestoraError } from '../../contract/index.ts';
 import type { RgbImage } from '../api.ts';
 import { isInput } from './inputs.ts';
 import {
-  exifTiff, iccIsGrey, iccIsRgb, setExifOrientation, setExifResolution, spliceExifJpeg, spliceExifPng, spliceExifWebp, spliceIccPng, xmpResetOrientation,
+  exifTiff, iccIsGrey, iccIsRgb, setExifOrientation, setExifPixelSize, setExifResolution, spliceExifJpeg, spliceExifPng, spliceExifWebp, spliceIccPng, xmpResetOrientation,
 } from './metadata.ts';
 import { planarToInterleaved } from './pixels.ts';
 
@@ -228,7 +228,7 @@ export async function encodeImage(img: RgbImage, format: WriteFormat, opts: { qu
   const tiff = meta?.exif ? exifTiff(meta.exif) : undefined;
   if (tiff) {
     // replaces the EXIF block sharp wrote for the density, so it must say the density too
-    let fixed = setExifOrientation(tiff, 1);
+    let fixed = setExifPixelSize(setExifOrientation(tiff, 1), width, height);
     if (density) {
       try {
         fixed = setExifResolution(fixed, density);
