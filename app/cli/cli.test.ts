@@ -249,6 +249,12 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
       expect(r.stderr).not.toMatch(/Finished:/);
     }
     expect(existsSync(path.join(dir, 'pre', 'restored'))).toBe(false);
+    // a tile below what the model's overlap needs still runs, with one warning
+    const small = await restora(['denoise', input, '--tile', '32', '--sigma', '5', '--threads', '1']);
+    expect(small.code, small.stderr).toBe(0);
+    expect(small.stderr).toMatch(/--tile 32 is below \d+ px, what tiny-denoise needs for its \d+ px overlap/);
+    const fine = await restora(['denoise', input, '--tile', '0', '--sigma', '5', '--threads', '1', '--suffix', '-0']);
+    expect(fine.stderr).not.toMatch(/is below/);
   });
 
   it('the summary says what was left out of a folder and which outputs got a number', async () => {

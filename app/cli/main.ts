@@ -126,11 +126,18 @@ async function preflight(engine: EngineImpl, cmd: BatchCommand): Promise<void> {
   for (const step of cmd.recipe) {
     const model = 'model' in step ? step.model : undefined;
     const scale = step.task === 'upscale' ? step.scale : undefined;
+    let entry;
     try {
-      engine.registry.pick(step.task, scale, model);
+      entry = engine.registry.pick(step.task, scale, model);
     } catch (e) {
       if (model) throw new UsageError(`--model: ${RestoraError.from(e).message}`);
       throw e;
+    }
+    // a tile too small for the model's overlap works, but the tiler shrinks the overlap: say so once
+    const tile = cmd.runtime.tile ?? 0;
+    const need = 2 * entry.card.tiling.overlap + entry.card.size_multiple;
+    if (tile > 0 && tile < need) {
+      warn(`restora: --tile ${tile} is below ${need} px, what ${entry.card.id} needs for its ${entry.card.tiling.overlap} px overlap: the overlap shrinks and faint tile seams can show (--tile 0 uses the model's advice).\n`);
     }
   }
   const ep = cmd.runtime.ep;

@@ -12,14 +12,18 @@ export function outputExtension(input: string, format: OutputFormat): string {
   return /^\.hei[cf]$/i.test(ext) ? '.avif' : ext;
 }
 
-/** sharp's format name for the writer: for 'keep', from the input's extension. */
+/**
+ * sharp's format name for the writer. For 'keep', the format the output's name says (the input's
+ * extension, HEIF as AVIF), so a JPEG someone named `x.png` comes out as a real PNG named `x.png`;
+ * the decoded format only when the extension says nothing the writer knows.
+ */
 export function writerFormat(input: string, format: OutputFormat, decoded?: string): string {
   if (format !== 'keep') return format;
-  if (decoded) return decoded;
-  const ext = path.extname(input).toLowerCase();
+  const ext = outputExtension(input, 'keep').toLowerCase();
   if (ext === '.jpg' || ext === '.jpeg' || ext === '.jpe' || ext === '.jfif') return 'jpeg';
   if (ext === '.tif' || ext === '.tiff') return 'tiff';
-  return ext.slice(1);
+  if (ext === '.png' || ext === '.webp' || ext === '.avif') return ext.slice(1);
+  return decoded ?? ext.slice(1);
 }
 
 /** A key for claimed paths: case-folded where the usual file systems fold case. */

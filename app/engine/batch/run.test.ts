@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventPayload } from '../../contract/index.ts';
 import type { BatchOptions } from '../api.ts';
 import { readJournal } from './journal.ts';
+import { writerFormat } from './naming.ts';
 import { isStaleTemp, pidAlive, procShowsOurPids, runBatch, withRoots } from './run.ts';
 import { fakeCore, makeTestImage } from './testing/fake-core.ts';
 
@@ -111,6 +112,21 @@ describe('runBatch', () => {
     // without roots, as before: flat, and the second IMG_0001 numbered
     const flat = await runBatch(fakeCore(), { files, recipe, output: { dir: path.join(dir, 'flat') }, resume: false });
     expect(flat.files.map((f) => path.basename(f.output!)).sort()).toEqual(['IMG_0001-1.png', 'IMG_0001.png', 'cover.png']);
+  });
+
+  it('keeps the format the name says: a JPEG named .png comes out a real PNG named .png', async () => {
+    const [jpg] = await photos(['a.jpg']);
+    const wrong = path.join(dir, 'in', 'mislabelled.png');
+    await writeFile(wrong, await readFile(jpg));
+    expect((await sharp(wrong).metadata()).format).toBe('jpeg');
+    const r = await runBatch(fakeCore(), { files: [wrong], recipe, output: {}, resume: false });
+    expect(r.done).toBe(1);
+    expect(path.basename(r.files[0].output!)).toBe('mislabelled.png');
+    expect((await sharp(r.files[0].output!).metadata()).format).toBe('png');
+    expect(writerFormat('x.HEIC', 'keep', 'heif')).toBe('avif');
+    expect(writerFormat('x.JPE', 'keep', 'jpeg')).toBe('jpeg');
+    expect(writerFormat('x.tiff', 'keep', 'tiff')).toBe('tiff');
+    expect(writerFormat('x.jpg', 'png', 'jpeg')).toBe('png');
   });
 
   it('withRoots: the nearest root names a file; files outside every root, and look-alike prefixes, keep their rel', () => {
