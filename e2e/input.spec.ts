@@ -74,5 +74,5 @@ test('adding a folder by path says what it left out: files that are not photos, 
   await page.getByRole('checkbox', { name: 'Include subfolders' }).uncheck();
   await addPath(page, card);
   await expect(page.locator('li[data-path]')).toHaveCount(1);
-  await expect(page.getByText('Added 1 photo. Left out 2 files that are not photos Restora reads (.cr2 2) and 1 sub-folder (tick Include subfolders to add it).')).toBeVisible();
+  await expect(page.getByText('Added 1 photo. Left out 2 files that are not images Restora reads (.cr2 2) and 1 sub-folder (tick Include subfolders to add it).')).toBeVisible();
 });

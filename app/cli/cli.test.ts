@@ -267,7 +267,7 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     const first = await restora(['denoise', card, '--sigma', '5', '--threads', '1']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('Left out: 3 files that are not images Restora reads (.cr2 2, .txt 1).');
-    expect(first.stdout).toContain('Left out: 1 sub-folder; add -r to include it.');
+    expect(first.stdout).toContain('Left out: 1 sub-folder (add -r to include it).');
     expect(first.stdout).not.toContain('given a number');
     // other settings, same names: never replaced, but said
     const second = await restora(['denoise', card, '--sigma', '9', '--threads', '1']);

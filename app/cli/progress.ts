@@ -1,7 +1,7 @@
 // Batch progress on the terminal: a one-line bar on a TTY (stderr), plain lines otherwise, and
 // with --json one JSON line per finished file on stdout.
 import path from 'node:path';
-import { describeStepsUsed, type BatchReport, type EventPayload, type FileReport, type StepUsed } from '../contract/index.ts';
+import { describeIgnored, describeStepsUsed, type BatchReport, type EventPayload, type FileReport, type StepUsed } from '../contract/index.ts';
 
 export interface Out {
   write(s: string): void;
@@ -139,13 +139,7 @@ export function humanReport(
     const one = renamed.length === 1;
     lines.push(`${renamed.length} output${one ? ' was' : 's were'} given a number (${show(renamed[0].output!)}${one ? '' : ' ...'}) because the name was taken; --overwrite replaces earlier outputs instead.`);
   }
-  const ig = r.ignored;
-  if (ig?.files) {
-    const kinds = Object.entries(ig.byExtension).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-    const list = kinds.slice(0, 5).map(([ext, n]) => `${ext} ${n}`).join(', ') + (kinds.length > 5 ? ', ...' : '');
-    lines.push(`Left out: ${ig.files} file${ig.files === 1 ? '' : 's'} that ${ig.files === 1 ? 'is not an image' : 'are not images'} Restora reads (${list}).`);
-  }
-  if (ig?.folders) lines.push(`Left out: ${ig.folders} sub-folder${ig.folders === 1 ? '' : 's'}; add -r to include ${ig.folders === 1 ? 'it' : 'them'}.`);
+  for (const what of describeIgnored(r.ignored, 'add -r to include {them}')) lines.push(`Left out: ${what}.`);
   if (r.report) lines.push(`Report: ${show(r.report)}`);
   else if (r.journal) lines.push(`Journal: ${show(r.journal)}`);
   return lines.join('\n') + '\n';

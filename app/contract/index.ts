@@ -165,6 +165,9 @@ export const FileReport = z.object({
 });
 export type FileReport = z.infer<typeof FileReport>;
 
+export const Ignored = z.object({ files: z.number().int(), byExtension: z.record(z.string(), z.number().int()), folders: z.number().int() });
+export type Ignored = z.infer<typeof Ignored>;
+
 export const BatchReport = z.object({
   batchId: z.string(),
   total: z.number().int(),
@@ -177,9 +180,25 @@ export const BatchReport = z.object({
   journal: z.string().optional(), // path of the batch journal
   report: z.string().optional(), // path of the JSON report written beside the journal
   /** What the folder walk left out on purpose: files that are not images it reads, and (without recursion) sub-folders. */
-  ignored: z.object({ files: z.number().int(), byExtension: z.record(z.string(), z.number().int()), folders: z.number().int() }).optional(),
+  ignored: Ignored.optional(),
 });
 export type BatchReport = z.infer<typeof BatchReport>;
+
+/**
+ * What a folder walk left out, in words, for every front end (the CLI's summary, the window's
+ * notice): `howToAddFolders` is the front end's own way to include sub-folders. [] when nothing was.
+ */
+export function describeIgnored(ignored: Ignored | undefined, howToAddFolders: string): string[] {
+  if (!ignored) return [];
+  const out: string[] = [];
+  if (ignored.files) {
+    const kinds = Object.entries(ignored.byExtension).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    const list = kinds.slice(0, 5).map(([ext, n]) => `${ext} ${n}`).join(', ') + (kinds.length > 5 ? ', …' : '');
+    out.push(`${ignored.files} file${ignored.files === 1 ? ' that is not an image' : 's that are not images'} Restora reads (${list})`);
+  }
+  if (ignored.folders) out.push(`${ignored.folders} sub-folder${ignored.folders === 1 ? '' : 's'} (${howToAddFolders.replace('{them}', ignored.folders === 1 ? 'it' : 'them')})`);
+  return out;
+}
 
 export const Region = z.object({ x: z.number().int().min(0), y: z.number().int().min(0), width: z.number().int().min(1).max(4096), height: z.number().int().min(1).max(4096) });
 export type Region = z.infer<typeof Region>;
@@ -242,7 +261,7 @@ export const calls = {
   /** Expand dropped/picked files and folders into image files; also grants the UI read access to them. */
   'files.add': {
     args: z.object({ paths: z.array(z.string().min(1)).min(1).max(10000), recursive: z.boolean().default(true) }),
-    result: z.object({ files: z.array(FileEntry), errors: z.array(ErrorInfo), ignored: BatchReport.shape.ignored }),
+    result: z.object({ files: z.array(FileEntry), errors: z.array(ErrorInfo), ignored: Ignored.optional() }),
   },
   'image.info': { args: z.object({ path: z.string().min(1) }), result: ImageInfo },
   /** Process only a crop (in true-image pixels) and return URLs of the before and after crops. */

@@ -82,7 +82,7 @@ describe('ignoredNote', () => {
   it('says what adding a folder left out, most common kinds first; nothing when nothing was', () => {
     expect(ignoredNote(undefined)).toBeUndefined();
     expect(ignoredNote({ files: 0, byExtension: {}, folders: 0 })).toBeUndefined();
-    expect(ignoredNote({ files: 13, byExtension: { '.txt': 1, '.cr2': 12 }, folders: 0 })).toBe('Left out 13 files that are not photos Restora reads (.cr2 12, .txt 1).');
-    expect(ignoredNote({ files: 1, byExtension: { '.nef': 1 }, folders: 2 })).toBe('Left out 1 file that is not a photo Restora reads (.nef 1) and 2 sub-folders (tick Include subfolders to add them).');
+    expect(ignoredNote({ files: 13, byExtension: { '.txt': 1, '.cr2': 12 }, folders: 0 })).toBe('Left out 13 files that are not images Restora reads (.cr2 12, .txt 1).');
+    expect(ignoredNote({ files: 1, byExtension: { '.nef': 1 }, folders: 2 })).toBe('Left out 1 file that is not an image Restora reads (.nef 1) and 2 sub-folders (tick Include subfolders to add them).');
   });
 });

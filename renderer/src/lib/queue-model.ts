@@ -1,6 +1,6 @@
 // The queue as plain data: how events and reports change it. Kept apart from the rune class so the
 // rules (what a late event may overwrite, how a cancelled batch ends) are unit-tested.
-import { describeStepsUsed, type BatchReport, type ErrorInfo, type EventPayload, type FileEntry, type FileStatus, type ImageInfo, type Recipe, type StepUsed } from '../../../app/contract/index.ts';
+import { describeIgnored, describeStepsUsed, type BatchReport, type Ignored, type ErrorInfo, type EventPayload, type FileEntry, type FileStatus, type ImageInfo, type Recipe, type StepUsed } from '../../../app/contract/index.ts';
 
 export type ItemStatus = FileStatus | 'ready';
 
@@ -46,15 +46,8 @@ export function batchRoots(items: Pick<QueueItem, 'path' | 'rel'>[]): string[] {
 }
 
 /** What adding a folder left out on purpose, in words (undefined when nothing was). */
-export function ignoredNote(ignored: { files: number; byExtension: Record<string, number>; folders: number } | undefined): string | undefined {
-  if (!ignored) return undefined;
-  const parts: string[] = [];
-  if (ignored.files) {
-    const kinds = Object.entries(ignored.byExtension).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-    const list = kinds.slice(0, 4).map(([ext, n]) => `${ext} ${n}`).join(', ') + (kinds.length > 4 ? ', …' : '');
-    parts.push(`${ignored.files} file${ignored.files === 1 ? '' : 's'} that ${ignored.files === 1 ? 'is not a photo' : 'are not photos'} Restora reads (${list})`);
-  }
-  if (ignored.folders) parts.push(`${ignored.folders} sub-folder${ignored.folders === 1 ? '' : 's'} (tick Include subfolders to add ${ignored.folders === 1 ? 'it' : 'them'})`);
+export function ignoredNote(ignored: Ignored | undefined): string | undefined {
+  const parts = describeIgnored(ignored, 'tick Include subfolders to add {them}');
   return parts.length ? `Left out ${parts.join(' and ')}.` : undefined;
 }
 
