@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_MODELS, maxAbsDiff, photoLike, sharpOf, tmpDir } from '../../test/fixtures/images/make.ts';
 import { decode } from './image/decode.ts';
+import { isInput } from './image/inputs.ts';
 import { createEngine, type EngineImpl } from './index.ts';
 
 const { dir, cleanup } = tmpDir();
@@ -135,6 +136,29 @@ describe('previewRegion', () => {
 
   it('a region outside the photo is a usage error', async () => {
     await expect(engine.previewRegion(p('big.jpg'), { x: 1200, y: 0, width: 10, height: 10 }, [{ task: 'denoise', sigma: 5 }])).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+});
+
+describe('originals', () => {
+  it('showing an output (imageInfo, as the After view does) does not make it an original: a rerun may write it again', async () => {
+    fs.mkdirSync(p('again'), { recursive: true });
+    fs.copyFileSync(p('photos/b.jpg'), p('again/b.jpg'));
+    const out = p('again-out');
+    const first = await engine.runBatch({ files: [p('again')], recipe: [{ task: 'denoise', sigma: 10 }], output: { dir: out }, resume: false });
+    expect(first.done).toBe(1);
+    const written = first.files[0].output!;
+    await engine.imageInfo(written); // the window shows the result
+    expect(isInput(written)).toBe(false);
+    // another strength: the name is taken, so a number, not "refusing to write over the original"
+    const second = await engine.runBatch({ files: [p('again')], recipe: [{ task: 'denoise', sigma: 20 }], output: { dir: out }, resume: false });
+    expect(second.files[0]).toMatchObject({ status: 'done', renamed: true });
+    // the outputs deleted, the same run again writes the natural name
+    fs.rmSync(out, { recursive: true });
+    const third = await engine.runBatch({ files: [p('again')], recipe: [{ task: 'denoise', sigma: 10 }], output: { dir: out }, resume: false });
+    expect(third.files[0]).toMatchObject({ status: 'done', output: written });
+    // a file decoded for its pixels is an original from then on
+    await engine.readImage(p('again/b.jpg'));
+    expect(isInput(p('again/b.jpg'))).toBe(true);
   });
 });
 

@@ -154,7 +154,6 @@ export async function probeImage(file: string, opts: { maxPixels?: number } = {}
     throw fail('E_UNSUPPORTED', file, `has ${m.depth} samples; Restora reads 8- and 16-bit images`);
   }
   if ((m.channels ?? 3) > 5) throw fail('E_UNSUPPORTED', file, `has ${m.channels} channels`);
-  markInput(file, st);
   // sharp reports a density only above 1 px/mm; WebP and HEIF keep theirs in EXIF only
   let density = m.density;
   if (!density && (sn.format === 'webp' || sn.format === 'heif') && m.exif) {
@@ -212,6 +211,10 @@ function metaOf(h: ImageHeader): ImageMeta {
 export async function decode(file: string, opts: DecodeOptions = {}): Promise<RgbImage> {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   const h = await probeImage(file, { maxPixels });
+  // an original from now on: the writer never writes over it. Only decoding for pixels marks a
+  // file; a look at its header or a display copy (the window's thumbnails and After view, which
+  // show our own outputs too) does not, or a rerun could not write those outputs again.
+  markInput(file);
   const region = opts.region;
   if (region) {
     const { left, top, width, height } = region;
