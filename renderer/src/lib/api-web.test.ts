@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { takeToken } from './api-web.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createWebApi, takeToken, type Connection } from './api-web.ts';
 
 function fakeStorage(): Storage {
   const m = new Map<string, string>();
@@ -26,5 +26,56 @@ describe('web-mode token', () => {
     // a reload without the query still has it
     expect(takeToken({ href: 'http://127.0.0.1:5000/' } as Location, storage, history)).toBe('abc_DEF-123');
     expect(takeToken({ href: 'http://127.0.0.1:5000/' } as Location, fakeStorage(), history)).toBe('');
+  });
+});
+
+/** A WebSocket stand-in: each one made is kept; a test opens or closes it. */
+class FakeSocket {
+  static made: FakeSocket[] = [];
+  onopen: (() => void) | null = null;
+  onclose: (() => void) | null = null;
+  onmessage: ((ev: MessageEvent) => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.made.push(this);
+  }
+  close() {
+    this.onclose?.();
+  }
+}
+
+describe('web-mode connection', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    FakeSocket.made = [];
+  });
+
+  async function setup(answer: () => Promise<Response>) {
+    vi.useFakeTimers();
+    const states: Connection[] = [];
+    const api = createWebApi({ token: 't', base: 'http://127.0.0.1:1', WebSocket: FakeSocket as unknown as typeof WebSocket, fetch: vi.fn(answer) as unknown as typeof fetch });
+    api.onConnection((c) => states.push(c));
+    FakeSocket.made[0].onopen?.();
+    FakeSocket.made[0].close(); // the server goes away
+    await vi.advanceTimersByTimeAsync(1000);
+    return { api, states };
+  }
+
+  it('a server that is down: lost, and it keeps trying to reconnect', async () => {
+    const { api, states } = await setup(() => Promise.reject(new TypeError('fetch failed')));
+    expect(states).toEqual(['connected', 'lost']);
+    expect(FakeSocket.made).toHaveLength(2); // a new attempt
+    FakeSocket.made[1].onopen?.();
+    expect(states.at(-1)).toBe('connected');
+    api.close();
+  });
+
+  it('a server that answers but refuses the token was restarted: expired, and no more attempts', async () => {
+    const { api, states } = await setup(() => Promise.resolve(new Response('{}', { status: 401 })));
+    expect(states).toEqual(['connected', 'lost', 'expired']);
+    expect(FakeSocket.made).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.made).toHaveLength(1);
+    api.close();
   });
 });

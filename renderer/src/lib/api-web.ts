@@ -28,10 +28,15 @@ export interface WebApi extends RestoraApi {
   upload(file: Blob, name: string, dir?: string): Promise<UploadResult>;
   /** Resolves once the event socket is open (events sent before that would be missed). */
   ready(): Promise<void>;
-  /** Connection state changes: true = events flowing, false = lost (reconnecting). */
-  onConnection(listener: (connected: boolean) => void): () => void;
+  /**
+   * Connection state changes: 'connected' (events flowing), 'lost' (reconnecting), 'expired' (the
+   * server answers but refuses this page's token: it was restarted, so this page is done with it).
+   */
+  onConnection(listener: (state: Connection) => void): () => void;
   close(): void;
 }
+
+export type Connection = 'connected' | 'lost' | 'expired';
 
 export interface WebApiOptions {
   token: string;
@@ -80,15 +85,25 @@ export function createWebApi(opts: WebApiOptions): WebApi {
   const doFetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
   const WS = opts.WebSocket ?? globalThis.WebSocket;
   const listeners = new Map<string, Set<(p: unknown) => void>>();
-  const connectionListeners = new Set<(c: boolean) => void>();
+  const connectionListeners = new Set<(c: Connection) => void>();
   let socket: WebSocket | null = null;
   let closed = false;
   let retry = 0;
   let openResolve: (() => void) | null = null;
   let opened = new Promise<void>((r) => (openResolve = r));
 
-  function setConnected(c: boolean) {
+  function setConnected(c: Connection) {
     for (const l of connectionListeners) l(c);
+  }
+
+  /** While the socket is down: true when the server is up but refuses our token (a new server). */
+  async function tokenRefused(): Promise<boolean> {
+    try {
+      const res = await doFetch(`${base}/api/call/app.info`, { method: 'POST', headers: { [TOKEN_HEADER]: opts.token, 'Content-Type': 'application/json' }, body: '{}' });
+      return res.status === 401 || res.status === 403;
+    } catch {
+      return false; // not reachable: still down, keep trying
+    }
   }
 
   function connect() {
@@ -100,7 +115,7 @@ export function createWebApi(opts: WebApiOptions): WebApi {
       retry = 0;
       openResolve?.();
       openResolve = null;
-      setConnected(true);
+      setConnected('connected');
     };
     ws.onmessage = (ev: MessageEvent) => {
       let msg: { event?: string; payload?: unknown };
@@ -123,9 +138,17 @@ export function createWebApi(opts: WebApiOptions): WebApi {
       socket = null;
       if (closed) return;
       if (!openResolve) opened = new Promise<void>((r) => (openResolve = r));
-      setConnected(false);
+      setConnected('lost');
       retry = Math.min(retry + 1, 6);
-      setTimeout(connect, 250 * 2 ** retry);
+      setTimeout(() => {
+        void tokenRefused().then((refused) => {
+          if (closed) return;
+          if (refused) {
+            closed = true;
+            setConnected('expired');
+          } else connect();
+        });
+      }, 250 * 2 ** retry);
     };
     ws.onerror = () => {
       // onclose follows and reconnects

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BatchReport } from '../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, itemFromEntry, usedSummary } from './queue-model.ts';
+import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, itemFromEntry, usedSummary } from './queue-model.ts';
 import { formatEta } from './format.ts';
 
 const ev = (input: string, status: 'running' | 'done' | 'failed', progress: number, extra = {}) => ({ batchId: 'b', index: 0, input, status, progress, ...extra });
@@ -84,5 +84,25 @@ describe('ignoredNote', () => {
     expect(ignoredNote({ files: 0, byExtension: {}, folders: 0 })).toBeUndefined();
     expect(ignoredNote({ files: 13, byExtension: { '.txt': 1, '.cr2': 12 }, folders: 0 })).toBe('Left out 13 files that are not images Restora reads (.cr2 12, .txt 1).');
     expect(ignoredNote({ files: 1, byExtension: { '.nef': 1 }, folders: 2 })).toBe('Left out 1 file that is not an image Restora reads (.nef 1) and 2 sub-folders (tick Include subfolders to add them).');
+  });
+});
+
+describe('interruptedReport', () => {
+  it('keeps what finished and cancels the rest with the reason, as a cancelled batch', () => {
+    const r = interruptedReport(
+      'b1',
+      [
+        { path: '/a.jpg', status: 'done', output: '/restored/a.jpg' },
+        { path: '/b.jpg', status: 'failed', error: { code: 'E_DECODE', message: 'b.jpg is broken', file: '/b.jpg' } },
+        { path: '/c.jpg', status: 'running' },
+        { path: '/d.jpg', status: 'queued' },
+      ],
+      'the Restora server stopped',
+      12,
+    );
+    expect(r).toMatchObject({ batchId: 'b1', total: 4, done: 1, failed: 1, skipped: 0, cancelled: true, seconds: 12 });
+    expect(r.files.map((f) => f.status)).toEqual(['done', 'failed', 'cancelled', 'cancelled']);
+    expect(r.files[0].output).toBe('/restored/a.jpg');
+    expect(r.files[3].error).toEqual({ code: 'E_CANCELLED', message: 'the Restora server stopped', file: '/d.jpg' });
   });
 });

@@ -1,6 +1,6 @@
 // The queue as plain data: how events and reports change it. Kept apart from the rune class so the
 // rules (what a late event may overwrite, how a cancelled batch ends) are unit-tested.
-import { describeIgnored, describeStepsUsed, type BatchReport, type Ignored, type ErrorInfo, type EventPayload, type FileEntry, type FileStatus, type ImageInfo, type Recipe, type StepUsed } from '../../../app/contract/index.ts';
+import { describeIgnored, describeStepsUsed, type BatchReport, type FileReport, type Ignored, type ErrorInfo, type EventPayload, type FileEntry, type FileStatus, type ImageInfo, type Recipe, type StepUsed } from '../../../app/contract/index.ts';
 
 export type ItemStatus = FileStatus | 'ready';
 
@@ -43,6 +43,20 @@ export function batchRoots(items: Pick<QueueItem, 'path' | 'rel'>[]): string[] {
     if (root) roots.add(root);
   }
   return [...roots];
+}
+
+/**
+ * The report of a batch whose server went away (no batch.done will come): what finished stays as it
+ * is, everything else is cancelled with `why`.
+ */
+export function interruptedReport(batchId: string, items: Pick<QueueItem, 'path' | 'status' | 'output' | 'error'>[], why: string, seconds: number): BatchReport {
+  const files: FileReport[] = items.map((it) =>
+    it.status === 'done' || it.status === 'failed' || it.status === 'skipped'
+      ? { input: it.path, status: it.status, ...(it.output ? { output: it.output } : {}), ...(it.error ? { error: it.error } : {}) }
+      : { input: it.path, status: 'cancelled', error: { code: 'E_CANCELLED', message: why, file: it.path } },
+  );
+  const count = (s: FileReport['status']) => files.filter((f) => f.status === s).length;
+  return { batchId, total: files.length, done: count('done'), failed: count('failed'), skipped: count('skipped'), cancelled: true, seconds, files };
 }
 
 /** What adding a folder left out on purpose, in words (undefined when nothing was). */

@@ -1,6 +1,6 @@
 // The queue: files the user added, their status while a batch runs, and the batch's progress.
 import { RestoraError, type BatchReport, type ErrorInfo, type ImageInfo, type Recipe } from '../../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
+import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
 import { basename, dirname } from '../format.ts';
 import type { SessionState } from './session.svelte.ts';
 
@@ -220,7 +220,7 @@ export class QueueState {
 
   #finish(report: BatchReport): void {
     const b = this.batch;
-    if (b && !b.id) {
+    if (b && !b.id && this.session.connection === 'connected') {
       // batch.done before batch.start answered (a tiny batch): apply once we know the id
       this.#early.set(report.batchId, report);
       return;
@@ -238,7 +238,8 @@ export class QueueState {
       b.cancelling = false;
       b.done = report.done;
       b.failed = report.failed;
-      b.progress = 1;
+      // a cancelled batch shows how far it got, not a full bar
+      b.progress = report.cancelled ? (report.done + report.failed + report.skipped) / Math.max(1, report.total) : 1;
       b.eta = 0;
     }
     const n = report.files.filter((f) => f.status === 'done').length;
@@ -248,6 +249,17 @@ export class QueueState {
     const cb = this.#onDone.get(report.batchId);
     this.#onDone.delete(report.batchId);
     cb?.(report);
+  }
+
+  /**
+   * End the running batch here because its server is gone (no batch.done will come): photos not
+   * finished are marked cancelled with `why`, what finished stays finished.
+   */
+  interrupt(why: string): void {
+    const b = this.batch;
+    if (!b?.running) return;
+    const items = b.paths.map((p) => this.#index.get(p)).filter((i) => i !== undefined);
+    this.#finish(interruptedReport(b.id, items, why, (Date.now() - b.startedAt) / 1000));
   }
 
   async cancel(): Promise<void> {
@@ -273,7 +285,7 @@ export class QueueState {
   async openOutputFolder(): Promise<void> {
     const folder = this.outputFolder();
     if (!folder) {
-      this.session.notify('No output folder yet: outputs go to a “restored” folder beside each photo.', 'info');
+      this.session.notify('No output folder yet: outputs go to a “restored” folder in each folder you added, or beside photos added one by one.', 'info');
       return;
     }
     try {

@@ -31,6 +31,8 @@ export class SessionState {
   presets = $state.raw<Preset[]>([]);
   notices = $state<Notice[]>([]);
   connected = $state(true);
+  /** web mode: 'lost' while reconnecting, 'expired' once the server refuses this page (restarted) */
+  connection = $state<'connected' | 'lost' | 'expired'>('connected');
   loading = $state(true);
   fatal = $state<string | null>(null);
   readonly #settingsSync: SettingsSync;
