@@ -62,3 +62,26 @@ test('a chained recipe saved as a preset and applied to a batch in one pass', as
   await page.getByRole('button', { name: 'Delete preset Scans: clean + 2x' }).click();
   await expect(page.getByLabel('Preset', { exact: true }).locator('option', { hasText: 'Scans: clean + 2x' })).toHaveCount(0);
 });
+
+test('new settings after a run: the photos can run again, and the After side says which settings made it', async ({ app: page, work }) => {
+  const dir = path.join(work, 'again');
+  await makePhoto(path.join(dir, 'a.png'), { seed: 21, sigma: 10, width: 160, height: 120 });
+  const denoise = page.locator('li[data-task="denoise"]');
+  await denoise.getByLabel('Auto: estimate the noise level of each photo').uncheck();
+  await denoise.getByLabel('Strength').fill('20');
+  await addPath(page, dir);
+  await page.getByRole('button', { name: 'Run on 1 photo' }).click();
+  await expect(page.getByText(/^Finished · 1 done/)).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByRole('button', { name: 'All photos done' })).toBeDisabled();
+  await expect(page.getByTestId('compare-pane').getByText('After', { exact: true })).toBeVisible();
+
+  // another strength: the photo needs a run again, and the result on screen is named for what made it
+  await denoise.getByLabel('Strength').fill('40');
+  await expect(page.getByRole('button', { name: 'Run on 1 photo' })).toBeEnabled();
+  await expect(page.getByTestId('again')).toHaveText('1 of them was done with other settings: it gets a new output beside the old one.');
+  await expect(page.getByTestId('compare-pane').getByText('After (made with Denoise σ 10)', { exact: true })).toBeVisible();
+  await page.getByRole('button', { name: 'Run on 1 photo' }).click();
+  await expect(page.getByText(/^Finished · 1 done/)).toBeVisible({ timeout: 60_000 });
+  expect(fs.readdirSync(path.join(dir, 'restored')).filter((f) => f.endsWith('.png')).sort()).toEqual(['a-restored-1.png', 'a-restored.png']);
+  await expect(page.getByRole('button', { name: 'All photos done' })).toBeDisabled();
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BatchReport } from '../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, itemFromEntry, usedSummary } from './queue-model.ts';
+import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, itemFromEntry, needsRun, usedSummary } from './queue-model.ts';
 import { formatEta } from './format.ts';
 
 const ev = (input: string, status: 'running' | 'done' | 'failed', progress: number, extra = {}) => ({ batchId: 'b', index: 0, input, status, progress, ...extra });
@@ -104,5 +104,16 @@ describe('interruptedReport', () => {
     expect(r.files.map((f) => f.status)).toEqual(['done', 'failed', 'cancelled', 'cancelled']);
     expect(r.files[0].output).toBe('/restored/a.jpg');
     expect(r.files[3].error).toEqual({ code: 'E_CANCELLED', message: 'the Restora server stopped', file: '/d.jpg' });
+  });
+});
+
+describe('needsRun', () => {
+  it('a photo done with this very recipe is done; done with other settings, or not done, it needs a run', () => {
+    expect(needsRun({ status: 'done', outputKey: 'k1' }, 'k1')).toBe(false);
+    expect(needsRun({ status: 'skipped', outputKey: 'k1' }, 'k1')).toBe(false);
+    expect(needsRun({ status: 'done', outputKey: 'k0' }, 'k1')).toBe(true); // strength changed, or an inpaint-only result
+    expect(needsRun({ status: 'ready' }, 'k1')).toBe(true);
+    expect(needsRun({ status: 'failed', outputKey: 'k1' }, 'k1')).toBe(true);
+    expect(needsRun({ status: 'cancelled', outputKey: 'k1' }, 'k1')).toBe(true);
   });
 });

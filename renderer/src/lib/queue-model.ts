@@ -65,6 +65,14 @@ export function ignoredNote(ignored: Ignored | undefined): string | undefined {
   return parts.length ? `Left out ${parts.join(' and ')}.` : undefined;
 }
 
+/**
+ * Does this photo still need the recipe with `key`? Not when it is done (or was already done) with
+ * exactly that recipe; a photo done with other settings does, and gets a new output beside its old one.
+ */
+export function needsRun(item: Pick<QueueItem, 'status' | 'outputKey'>, key: string): boolean {
+  return !((item.status === 'done' || item.status === 'skipped') && item.outputKey === key);
+}
+
 const FINAL: ItemStatus[] = ['done', 'failed', 'cancelled', 'skipped'];
 
 export function isFinal(s: ItemStatus): boolean {

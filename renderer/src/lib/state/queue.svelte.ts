@@ -1,6 +1,6 @@
 // The queue: files the user added, their status while a batch runs, and the batch's progress.
 import { RestoraError, type BatchReport, type ErrorInfo, type ImageInfo, type Recipe } from '../../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
+import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, needsRun, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
 import { basename, dirname } from '../format.ts';
 import type { SessionState } from './session.svelte.ts';
 
@@ -169,9 +169,9 @@ export class QueueState {
       this.session.notify('A batch is already running.', 'info');
       return undefined;
     }
-    const files = paths ?? this.items.filter((i) => i.status !== 'done' && i.status !== 'skipped').map((i) => i.path);
+    const files = paths ?? this.items.filter((i) => needsRun(i, key)).map((i) => i.path);
     if (files.length === 0) {
-      this.session.notify('Nothing to process: add photos first (or they are all done).', 'info');
+      this.session.notify('Nothing to process: add photos first (or they are all done with this recipe).', 'info');
       return undefined;
     }
     const s = this.session.settings;
