@@ -19,6 +19,8 @@ test('a folder of five photos with one corrupt file gives four outputs and one c
   await addPath(page, shoot);
   await expect(page.locator('li[data-path]')).toHaveCount(5);
   for (const f of inputs) await expect(row(page, f)).toBeVisible();
+  // a photo in a sub-folder shows it in its row
+  await expect(row(page, good[2]).getByRole('button', { name: /^day2\/harbour\.jpg, Ready/ })).toBeVisible();
   // thumbnails of the readable photos come from display copies over /files
   await expect(row(page, good[0]).locator('img')).toHaveJSProperty('complete', true);
 

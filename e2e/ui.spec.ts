@@ -84,6 +84,19 @@ test('dark by default; every control has an accessible name and is reachable wit
   await page.keyboard.press('?');
   await expect(page.getByRole('dialog', { name: 'Keyboard shortcuts' })).toBeVisible();
   await page.keyboard.press('Escape');
+
+  // single-key shortcuts can be turned off (WCAG 2.1.4: speech input types letters); then ? does nothing
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByRole('dialog', { name: 'Settings' }).getByLabel(/single-key shortcuts/).uncheck();
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('?');
+  await expect(page.getByRole('dialog', { name: 'Keyboard shortcuts' })).toBeHidden();
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByRole('dialog', { name: 'Settings' }).getByLabel(/single-key shortcuts/).check();
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('?');
+  await expect(page.getByRole('dialog', { name: 'Keyboard shortcuts' })).toBeVisible();
+  await page.keyboard.press('Escape');
 });
 
 test('settings persist: output folder, suffix, format, quality, execution provider, threads, tile size', async ({ app: page, work }) => {

@@ -136,21 +136,22 @@ export const StepUsed = z.object({
   sigma: z.number().optional(), // denoise: the noise level given to the model (0-255 scale)
   sigmaBy: z.enum(['estimator', 'pca', 'given']).optional(), // auto (the model's estimator, or PCA) or given
   passes: z.literal(8).optional(), // the step ran as a self-ensemble (Best quality)
+  scale: z.number().int().optional(), // upscale: the factor
   note: z.string().optional(), // e.g. an out-of-memory retry with smaller tiles
 });
 export type StepUsed = z.infer<typeof StepUsed>;
 
 /**
- * What a done file's steps used, in words, one entry per step that has something to say:
- * `denoise σ 3.4, estimated` (the level Auto chose, so it is visible), `upscale 8 passes` (Best quality).
+ * What a done file's steps used, in words, one entry per step: `denoise σ 3.4, estimated` (the level
+ * Auto chose, so it is visible), `upscale ×2, 8 passes` (Best quality), `inpaint`.
  * The one wording for every front end: the CLI's done lines and the queue rows.
  */
-export function describeStepsUsed(steps: readonly Pick<StepUsed, 'task' | 'sigma' | 'sigmaBy' | 'passes'>[] | undefined): string[] {
-  return (steps ?? []).flatMap((s) => {
-    const bits: string[] = [];
-    if (s.task === 'denoise' && s.sigma !== undefined) bits.push(`σ ${s.sigma.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ', estimated' : ''}`);
-    if (s.passes === 8) bits.push('8 passes');
-    return bits.length ? [`${s.task} ${bits.join(', ')}`] : [];
+export function describeStepsUsed(steps: readonly Pick<StepUsed, 'task' | 'sigma' | 'sigmaBy' | 'passes' | 'scale'>[] | undefined): string[] {
+  return (steps ?? []).map((s) => {
+    let head: string = s.task;
+    if (s.task === 'denoise' && s.sigma !== undefined) head += ` σ ${s.sigma.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ', estimated' : ''}`;
+    if (s.task === 'upscale' && s.scale) head += ` ×${s.scale}`;
+    return s.passes === 8 ? `${head}, 8 passes` : head;
   });
 }
 
@@ -225,6 +226,8 @@ export const Settings = z.object({
   tile: z.number().int().min(0).max(8192).default(0),
   recursive: z.boolean().default(true),
   theme: z.enum(['dark', 'light']).default('dark'),
+  /** shortcuts that are one letter or sign without Ctrl/Cmd (B, S, P, E, X, O, [ ], ?): off for speech input (WCAG 2.1.4) */
+  singleKeys: z.boolean().default(true),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -243,6 +246,7 @@ export const SettingsPatch = z.object({
   tile: settingsShape.tile.unwrap().optional(),
   recursive: settingsShape.recursive.unwrap().optional(),
   theme: settingsShape.theme.unwrap().optional(),
+  singleKeys: settingsShape.singleKeys.unwrap().optional(),
 });
 export type SettingsPatch = z.infer<typeof SettingsPatch>;
 // a Settings field missing from SettingsPatch is a type error here

@@ -20,12 +20,13 @@ describe('queue model', () => {
     const steps = [{ task: 'denoise' as const, model: 'restora-denoise', ep: 'cpu', sigma: 3.42, sigmaBy: 'estimator' as const }, { task: 'upscale' as const, model: 'x2', ep: 'cpu' }];
     applyFileProgress(item, ev('/p/a.jpg', 'done', 1, { output: '/p/restored/a.jpg', steps }));
     expect(item.steps).toEqual(steps);
-    expect(usedSummary(item.steps)).toBe('denoise σ 3.4, estimated');
+    expect(usedSummary(item.steps)).toBe('denoise σ 3.4, estimated · upscale');
     expect(usedSummary([{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 15, sigmaBy: 'given' }])).toBe('denoise σ 15.0');
-    expect(usedSummary([{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 3.4, sigmaBy: 'estimator', passes: 8 }, { task: 'upscale', model: 'u', ep: 'cpu', passes: 8 }, { task: 'inpaint', model: 'i', ep: 'cpu' }])).toBe(
-      'denoise σ 3.4, estimated, 8 passes · upscale 8 passes',
+    expect(usedSummary([{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 3.4, sigmaBy: 'estimator', passes: 8 }, { task: 'upscale', model: 'u', ep: 'cpu', passes: 8, scale: 4 }, { task: 'inpaint', model: 'i', ep: 'cpu' }])).toBe(
+      'denoise σ 3.4, estimated, 8 passes · upscale ×4, 8 passes · inpaint',
     );
-    expect(usedSummary([{ task: 'upscale', model: 'x2', ep: 'cpu' }])).toBe('');
+    // every step is named, so a row says the photo was enlarged too
+    expect(usedSummary([{ task: 'upscale', model: 'x2', ep: 'cpu', scale: 2 }])).toBe('upscale ×2');
   });
 
   it('a failed file keeps its reason; the report settles every file of a cancelled batch', () => {

@@ -91,7 +91,7 @@ export function applyFileProgress(item: QueueItem, ev: EventPayload<'file.progre
   if (ev.steps) item.steps = ev.steps;
 }
 
-/** "denoise σ 3.4, estimated · upscale 8 passes": what the steps used (contract's describeStepsUsed), for the queue row. */
+/** "denoise σ 3.4, estimated · upscale ×2, 8 passes": what the steps used (contract's describeStepsUsed), for the queue row. */
 export function usedSummary(steps: StepUsed[] | undefined): string {
   return describeStepsUsed(steps).join(' · ');
 }
