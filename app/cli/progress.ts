@@ -145,7 +145,7 @@ export function humanReport(
   return lines.join('\n') + '\n';
 }
 
-/** ` (denoise σ 3.4, estimated; upscale 8 passes)`: what the steps used (contract's describeStepsUsed), for a done line. */
+/** ` (denoise σ 3.4, estimated; upscale ×2, 8 passes)`: what the steps used (contract's describeStepsUsed), for a done line. */
 export function usedNote(steps: StepUsed[] | undefined): string {
   const parts = describeStepsUsed(steps);
   return parts.length ? ` (${parts.join('; ')})` : '';

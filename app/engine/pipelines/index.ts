@@ -150,8 +150,8 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
       cur = { width: cur.width, height: cur.height, data: r.data, alpha: cur.alpha, meta: cur.meta };
     } else if (p.step.task === 'upscale') {
       const r = await run({ [imageName]: { channels: 3, data: cur.data } });
-      Object.assign(trace, { ep: r.ep, tile: r.tile, ...(r.note ? { note: r.note } : {}) });
       const s = p.model.scale;
+      Object.assign(trace, { ep: r.ep, tile: r.tile, scale: s, ...(r.note ? { note: r.note } : {}) });
       const alpha = cur.alpha ? resizePlaneBilinear(cur.alpha, cur.width, cur.height, cur.width * s, cur.height * s) : undefined;
       cur = { width: cur.width * s, height: cur.height * s, data: r.data, alpha, meta: cur.meta };
     } else {
