@@ -67,7 +67,8 @@ test('a painted mask inpainted, with the output changed only in and near the mas
   await page.getByRole('button', { name: 'Inpaint this photo with the mask' }).click();
   await expect(row(page, file).getByTestId('status')).toHaveText('Done', { timeout: 60_000 });
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
-  await expect(page.getByTestId('compare-pane').getByText('After', { exact: true })).toBeVisible();
+  // the label says the result was made by Inpaint, not by the recipe being edited (Denoise)
+  await expect(page.getByTestId('compare-pane').getByText('After (made with Inpaint)', { exact: true })).toBeVisible();
   // the after side is the inpainted file itself, not a preview of the recipe being edited (denoise)
   await page.waitForTimeout(1500);
   await expect(page.getByTestId('after-layer').locator('img.tile')).toHaveCount(0);
