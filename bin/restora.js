@@ -17,7 +17,9 @@ try {
   process.exit(1);
 }
 const entry = path.join(root, 'app', 'cli', 'main.ts');
-const child = spawn(process.execPath, [...process.execArgv, '--import', loader, entry, ...process.argv.slice(2)], { stdio: 'inherit' });
+// the IPC channel is only a lifeline: when this launcher dies, even by SIGKILL, it closes and the
+// child stops too (a web-mode server must not keep its port, nor a batch run on, unowned)
+const child = spawn(process.execPath, [...process.execArgv, '--import', loader, entry, ...process.argv.slice(2)], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
 
 // The child shares our terminal, so Ctrl-C already reaches it; forward what arrives otherwise
 // (kill <pid>, a parent's SIGTERM) so it can cancel cleanly.

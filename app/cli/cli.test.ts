@@ -307,6 +307,31 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     expect(rep.done + rep.skipped).toBe(6);
   }, 120_000);
 
+  it('a server whose launcher is killed with SIGKILL stops too, freeing its port', async () => {
+    const child = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
+      env: { ...process.env, RESTORA_MODELS_DIR: fixtureModels, RESTORA_DATA_DIR: path.join(dir, 'data') },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (s: string) => {
+        const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(s);
+        if (m) resolve(m[0]);
+      });
+      child.on('close', () => reject(new Error('serve ended before printing its URL')));
+    });
+    expect((await fetch(url)).status).toBeLessThan(500); // it answers
+    child.kill('SIGKILL'); // the launcher only: the server process is its child
+    let down = false;
+    for (let i = 0; i < 40 && !down; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      down = await fetch(url).then(
+        () => false,
+        () => true,
+      );
+    }
+    expect(down).toBe(true);
+  }, 60_000);
+
   it('resumes after kill -9: the rerun finishes only the missing files', async () => {
     const inputs: string[] = [];
     for (let i = 0; i < 6; i++) inputs.push(await photo(path.join(dir, 'k', `f${i}.png`), 10 + i, 160, 128));

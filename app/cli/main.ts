@@ -332,6 +332,15 @@ function flush(stream: NodeJS.WritableStream): Promise<void> {
 
 const isEntry = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isEntry) {
+  // started by bin/restora.js: its IPC channel closes when it dies (even by SIGKILL); then stop as
+  // on SIGTERM (a batch cancels after its current tile, a server closes), and leave soon after
+  if (process.send) {
+    process.channel?.unref();
+    process.on('disconnect', () => {
+      process.kill(process.pid, 'SIGTERM');
+      setTimeout(() => process.exit(143), 5000).unref();
+    });
+  }
   let code: number;
   try {
     code = await main(process.argv.slice(2));
