@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelInfo } from '../../../app/contract/index.ts';
-import { describeRecipe, draftFromStep, modelsFor, newStep, recipeProblem, recipeScale, sigmaToStrength, strengthToSigma, toRecipe } from './recipe.ts';
+import { describeRecipe, draftFromStep, estimatedSigma, modelsFor, newStep, recipeProblem, recipeScale, sigmaToStrength, strengthToSigma, toRecipe } from './recipe.ts';
 
 describe('recipe', () => {
   it('maps the strength slider 0-100 onto sigma 0-50 and back', () => {
@@ -57,5 +57,14 @@ describe('recipe', () => {
     if (up4.task === 'upscale') up4.scale = 4;
     expect(modelsFor(models, up4).map((m) => m.id)).toEqual(['b']);
     expect(modelsFor(models, newStep('denoise')).map((m) => m.id)).toEqual(['c']);
+  });
+});
+
+describe('estimatedSigma', () => {
+  it('is the level Auto chose for the last result, not a given one', () => {
+    expect(estimatedSigma([{ task: 'denoise', sigma: 4.3, sigmaBy: 'estimator' }, { task: 'upscale' }])).toBe(4.3);
+    expect(estimatedSigma([{ task: 'denoise', sigma: 15, sigmaBy: 'given' }])).toBeUndefined();
+    expect(estimatedSigma([{ task: 'upscale' }])).toBeUndefined();
+    expect(estimatedSigma(undefined)).toBeUndefined();
   });
 });

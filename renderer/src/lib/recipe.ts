@@ -9,6 +9,12 @@ export function strengthToSigma(strength: number): number {
   return Math.round(((s / 100) * SIGMA_MAX) * 10) / 10;
 }
 
+/** The noise level Auto chose for a photo's last result (undefined when it has none). */
+export function estimatedSigma(steps: readonly { task: string; sigma?: number; sigmaBy?: string }[] | undefined): number | undefined {
+  const s = steps?.find((x) => x.task === 'denoise' && x.sigma !== undefined && x.sigmaBy !== undefined && x.sigmaBy !== 'given');
+  return s?.sigma;
+}
+
 export function sigmaToStrength(sigma: number): number {
   return Math.round((Math.min(SIGMA_MAX, Math.max(0, sigma)) / SIGMA_MAX) * 100);
 }
