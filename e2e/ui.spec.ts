@@ -114,6 +114,11 @@ test('settings persist: output folder, suffix, format, quality, execution provid
   try {
     await page.getByRole('button', { name: 'Settings' }).click();
     const dlg = page.getByRole('dialog', { name: 'Settings' });
+    // a folder web mode may not write to is refused, and said inside the dialog, not behind it
+    await dlg.getByLabel('Output folder').fill(path.join(path.dirname(work), 'elsewhere'));
+    await dlg.getByLabel('Output folder').press('Tab');
+    await expect(dlg.getByRole('alert').filter({ hasText: 'E_FORBIDDEN' })).toBeVisible();
+    await dlg.getByRole('button', { name: 'Dismiss notification' }).first().click();
     await dlg.getByLabel('Output folder').fill(out);
     await dlg.getByLabel('Output folder').press('Tab');
     await dlg.getByLabel('File name suffix').fill('-e2e');
