@@ -59,6 +59,12 @@ test('a folder of five photos with one corrupt file gives four outputs and one c
   expect(fs.readdirSync(path.join(shoot, 'day2')).sort()).toEqual(['harbour.jpg', 'pier.png']);
 
   await row(page, good[0]).getByRole('button', { name: /^beach\.jpg, Done/ }).click();
+  // web mode: a done photo's result can be downloaded (outputs of uploads live on the server)
+  const download = page.waitForEvent('download');
+  await row(page, good[0]).getByRole('link', { name: 'Download the result of beach.jpg' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toBe(path.basename(outputs.find((o) => path.basename(o).startsWith('beach'))!));
+  expect(fs.readFileSync((await file.path())!).equals(fs.readFileSync(outputs.find((o) => path.basename(o).startsWith('beach'))!))).toBe(true);
   await shot(page, 'batch-done', 'queue');
 
   // "open output folder": in web mode the UI shows the folder's path
