@@ -214,3 +214,21 @@ test('web mode, as a browser sees it: no token, other origins and unchosen files
   expect(check.passwd).toBe(403);
   expect(check.traversal).toBe(403);
 });
+
+test('at the desktop app’s smallest window (720 x 600) the panels do not overlap and Run is reachable', async ({ app: page, work }) => {
+  const file = path.join(work, 'small.jpg');
+  await makePhoto(file, { seed: 9, width: 300, height: 200 });
+  await page.setViewportSize({ width: 720, height: 600 });
+  await addPath(page, file);
+  await expect(row(page, file)).toBeVisible();
+  const box = async (sel: string) => (await page.locator(sel).boundingBox())!;
+  const [left, viewer, recipe] = [await box('aside[aria-label="Photos"]'), await box('section[aria-label="Viewer"]'), await box('aside[aria-label="Recipe"]')];
+  const apart = (a: { x: number; y: number; width: number; height: number }, b: typeof a) => a.x + a.width <= b.x + 1 || b.x + b.width <= a.x + 1 || a.y + a.height <= b.y + 1 || b.y + b.height <= a.y + 1;
+  expect(apart(left, viewer)).toBe(true);
+  expect(apart(viewer, recipe)).toBe(true);
+  expect(apart(left, recipe)).toBe(true);
+  expect(viewer.width).toBeGreaterThan(400); // room for a photo
+  const run = page.getByRole('button', { name: /^Run on 1 photo/ });
+  await run.scrollIntoViewIfNeeded();
+  await expect(run).toBeInViewport();
+});
