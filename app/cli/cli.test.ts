@@ -95,6 +95,20 @@ describe('restora (usage)', () => {
     }
   });
 
+  it('a usage problem found while running is one line, not the whole usage text (exit 2)', async () => {
+    const r = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, [bin, 'denoise', 'x.jpg'], { cwd: dir, env: { ...process.env, RESTORA_CACHE_MB: 'lots', RESTORA_DATA_DIR: path.join(dir, 'data') }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('RESTORA_CACHE_MB must be a positive number of megabytes (got "lots")');
+    expect(r.stderr).not.toContain('Usage: restora');
+  });
+
   it('prints help and exits 0', async () => {
     const r = await restora(['--help']);
     expect(r.code).toBe(0);

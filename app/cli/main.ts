@@ -314,7 +314,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const err = RestoraError.from(e);
     if (err.code === 'E_USAGE') {
-      warn(`restora: ${err.message}\n\n${USAGE}`);
+      // found while running (a port in use, a bad RESTORA_* value): the whole usage text would bury it
+      warn(`restora: ${err.message}\n(restora --help lists the commands and options)\n`);
       return 2;
     }
     if ('json' in cmd && cmd.json) say(JSON.stringify({ type: 'error', error: err.toJSON() }) + '\n');
