@@ -145,7 +145,7 @@ const targets = { 'Kodak24/sigma25': 32.0, 'CBSD68/sigma25': 31.0, 'McMaster/sig
 const tgt = (k) => (targets[k] ? `≥ ${targets[k].toFixed(1)}` : '');
 
 let md = '';
-md += '**Denoise** (`restora-denoise`, RGB PSNR dB / SSIM, AWGN with the true σ; protocol in DESIGN.md)\n\n';
+md += '**Denoise** (`restora-denoise`, RGB PSNR dB / SSIM, AWGN with the true σ; protocol in `../shared/DESIGN.md`)\n\n';
 md += '| set | ours | ours, 8 passes ("Best quality", about 8x the time) | target | published (same protocol) |\n|---|---|---|---|---|\n';
 const p8 = (k, group = 'denoise-8') => { const r = get(group, `${k}/passes8`); return r ? `${f2(r)} / ${r.ssim.toFixed(4)}` : '–'; };
 for (const set of ['Kodak24', 'CBSD68', 'McMaster']) for (const s of [15, 25, 50]) {
@@ -179,7 +179,7 @@ for (const kind of ['thin', 'medium', 'thick']) {
   const ts = t?.ssim;
   if (r) md += `| ${kind} | ${f2(r)} / ${r.ssim.toFixed(4)} | ${p8(`Kodak24/${kind}`, 'inpaint-8')} | ${tp ? `${tp.toFixed(2)} / ${ts?.toFixed(4) ?? '–'}` : '–'} | ${tp ? (r.psnr - tp >= 0 ? '+' : '') + (r.psnr - tp).toFixed(2) : '–'} | ${kind === 'medium' ? '≥ +1.0' : '≥ 0'} |\n`;
 }
-md += '\nSources of the published figures: `../shared/reference/published-numbers.md` (FFDNet, DPIR/DRUNet, RCAN tables). Reproduce ours with `node scripts/quality-report.mjs` (it runs `restora eval` for every row).\n';
+md += '\nSources of the published figures: `../shared/reference/published-numbers.md` (FFDNet, DPIR/DRUNet, RCAN tables). Reproduce ours with `node scripts/quality-report.mjs` (it runs `restora eval` for every row of ours).\n';
 
 replaceSection(path.join(root, 'README.md'), 'quality', () => md);
 console.log('\n' + md);
