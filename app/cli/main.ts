@@ -1,6 +1,7 @@
 // The `restora` command: headless batch work, model management, eval and bench, web mode.
 // Exit status: 0 all files done, 1 some failed (or a command failed), 2 usage error, 130 cancelled
 // with Ctrl-C (or SIGTERM).
+import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -237,7 +238,21 @@ async function runInfo(cmd: Extract<Command, { kind: 'info' }>): Promise<number>
   }
 }
 
+/**
+ * A fresh clone has no built UI (renderer/dist is not committed): build it once, here, so that
+ * `restora serve` just works. A packaged app ships it; where vite is missing the server says what to do.
+ */
+function ensureUiBuilt(): void {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const vite = path.join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+  if (existsSync(path.join(root, 'renderer', 'dist', 'index.html')) || !existsSync(vite)) return;
+  warn('Building the web UI once (renderer/dist)…\n');
+  const r = spawnSync(process.execPath, [vite, 'build', '--config', path.join('renderer', 'vite.config.ts'), '--logLevel', 'error'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) warn('restora: the web UI could not be built; run `npm run build:renderer` and start again\n');
+}
+
 async function runServe(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> {
+  ensureUiBuilt();
   const { startServer } = await import('../server/index.ts');
   const modelsDir = cmd.modelsDir ?? process.env.RESTORA_MODELS_DIR;
   const dataDir = cmd.dataDir ?? process.env.RESTORA_DATA_DIR;
