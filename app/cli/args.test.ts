@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCommand, type BatchCommand } from './args.ts';
 import { formatSeconds, humanReport } from './progress.ts';
 import { parseRecipe } from './recipe.ts';
-import { UsageError } from './usage.ts';
+import { helpFor, UsageError } from './usage.ts';
 
 const usage = (argv: string[]) => {
   try {
@@ -114,6 +114,24 @@ describe('parseCommand', () => {
     // a suffix that starts with a dash is still a suffix; a flag after a numeric option is still a flag
     expect(parseCommand(['denoise', 'a.jpg', '--suffix', '-clean'])).toMatchObject({ output: { suffix: '-clean' } });
     expect(parseCommand(['denoise', 'a.jpg', '--threads', '2', '--json'])).toMatchObject({ json: true, runtime: { threads: 2 } });
+  });
+
+  it('a command with --help (or help COMMAND) gets its own help: its lines, its options, the common ones', () => {
+    expect(parseCommand(['denoise', '--help'])).toEqual({ kind: 'help', topic: 'denoise' });
+    expect(parseCommand(['upscale', 'a.jpg', '-h'])).toEqual({ kind: 'help', topic: 'upscale' });
+    expect(parseCommand(['help', 'eval'])).toEqual({ kind: 'help', topic: 'eval' });
+    expect(parseCommand(['--help'])).toEqual({ kind: 'help' });
+    // after --, --help is a file name
+    expect(parseCommand(['denoise', '--', '--help'])).toMatchObject({ kind: 'batch', inputs: ['--help'] });
+    const dn = helpFor('denoise');
+    expect(dn).toContain('restora denoise <files and folders...>');
+    expect(dn).toContain('Batch options');
+    expect(dn).toContain('--data-dir DIR');
+    expect(dn).not.toContain('restora eval');
+    const ev = helpFor('eval');
+    expect(ev).toContain('--masks DIR');
+    expect(ev).not.toContain('Batch options');
+    expect(helpFor('models')).toContain('restora models add FILE.onnx');
   });
 
   it('eval and bench', () => {

@@ -65,7 +65,10 @@ export interface BenchCommand extends CommonOptions {
 }
 export interface HelpCommand {
   kind: 'help';
+  topic?: string; // a command: its own help (restora denoise --help, restora help denoise)
 }
+
+const TOPICS = new Set(['denoise', 'upscale', 'inpaint', 'run', 'models', 'info', 'serve', 'eval', 'bench']);
 
 export type Command = BatchCommand | ModelsCommand | ModelsAddCommand | InfoCommand | ServeCommand | EvalCommand | BenchCommand | HelpCommand;
 
@@ -334,7 +337,10 @@ function parseBench(argv: string[]): BenchCommand | HelpCommand {
 export function parseCommand(argv: string[]): Command {
   const [cmd, ...given] = argv;
   const rest = bindDashValues(given);
+  if (cmd === 'help' && rest[0] && TOPICS.has(rest[0])) return { kind: 'help', topic: rest[0] };
   if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') return { kind: 'help' };
+  const flags = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest; // after --, names only
+  if (TOPICS.has(cmd) && flags.some((a) => a === '-h' || a === '--help')) return { kind: 'help', topic: cmd };
   if (cmd === 'denoise' || cmd === 'upscale' || cmd === 'inpaint' || cmd === 'run') return parseBatch(cmd, rest);
   if (cmd === 'models') {
     if (rest[0] === 'add') {

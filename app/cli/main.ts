@@ -9,7 +9,7 @@ import { RestoraError, type ModelInfo, type RuntimeOptions } from '../contract/i
 import type { EngineImpl } from '../engine/index.ts';
 import { type BatchCommand, type Command, type CommonOptions, parseCommand } from './args.ts';
 import { BatchProgress, humanReport } from './progress.ts';
-import { USAGE, UsageError } from './usage.ts';
+import { helpFor, USAGE, UsageError } from './usage.ts';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -305,7 +305,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd.kind) {
       case 'help':
-        say(USAGE);
+        say(cmd.topic ? helpFor(cmd.topic) : USAGE);
         return 0;
       case 'batch':
         return await runBatchCommand(cmd);

@@ -57,3 +57,30 @@ Common options
 
 Exit status: 0 all files done, 1 some failed, 2 usage error, 130 cancelled with Ctrl-C.
 `;
+
+const BATCH = new Set(['denoise', 'upscale', 'inpaint', 'run']);
+
+/** One command's help: its lines of the usage, its options, the common options and the exit status. */
+export function helpFor(topic: string): string {
+  const lines = USAGE.split('\n');
+  const section = (title: string) => {
+    const i = lines.indexOf(title);
+    if (i < 0) return [];
+    const out: string[] = [];
+    for (let j = i; j < lines.length && lines[j] !== ''; j++) out.push(lines[j]);
+    return out;
+  };
+  const commands = section('Commands');
+  const mine: string[] = [];
+  for (let i = 1; i < commands.length; i++) {
+    if (!commands[i].startsWith(`  restora ${topic}`)) continue;
+    mine.push(commands[i]);
+    // continuation lines are indented deeper and do not start a command
+    for (let j = i + 1; j < commands.length && !commands[j].trimStart().startsWith('restora '); j++) mine.push(commands[j]);
+  }
+  if (!mine.length) return USAGE;
+  const parts = [`Usage:`, ...mine, ''];
+  if (BATCH.has(topic)) parts.push(...section('Batch options (denoise, upscale, inpaint, run)'), '');
+  parts.push(...section('Common options'), '', lines.find((l) => l.startsWith('Exit status')) ?? '', '');
+  return parts.join('\n');
+}
