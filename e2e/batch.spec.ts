@@ -32,6 +32,8 @@ test('a folder of five photos with one corrupt file gives four outputs and one c
   // each done row says what noise level its denoise used (the default recipe's Auto or a strength)
   for (const f of good) await expect(row(page, f).getByTestId('used')).toHaveText(/^denoise σ \d+\.\d(, estimated)?$/);
   await expect(row(page, broken).getByTestId('status')).toHaveText('Failed');
+  // a screen reader hears the reason with the row (the row's button is described by it)
+  await expect(row(page, broken).getByRole('button').first()).toHaveAccessibleDescription(/E_DECODE.*broken\.jpg/);
   // the reason names the file and says what is wrong, with the contract's code
   const reason = row(page, broken).getByTestId('error');
   await expect(reason).toContainText('E_DECODE');
