@@ -51,10 +51,10 @@ describe('BatchProgress', () => {
     const e = sink(false);
     const p = new BatchProgress({ stdout: sink().out, stderr: e.out, json: false, cwd: '/w' });
     p.onEvent('file.progress', file(0, '/w/a.jpg', 'done', { output: '/w/restored/a.jpg', steps: [{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 3.42, sigmaBy: 'estimator' }, { task: 'upscale', model: 'u', ep: 'cpu', scale: 2 }] }));
-    p.onEvent('file.progress', file(1, '/w/b.jpg', 'done', { output: '/w/restored/b.jpg', steps: [{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 15, sigmaBy: 'given' }] }));
+    p.onEvent('file.progress', file(1, '/w/b.jpg', 'done', { output: '/w/restored/b.jpg', steps: [{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 15, sigmaBy: 'given' }], notes: ['transparency flattened onto white (JPEG has none)'] }));
     p.onEvent('file.progress', file(2, '/w/c.jpg', 'done', { output: '/w/restored/c.jpg', steps: [{ task: 'denoise', model: 'm', ep: 'cpu', sigma: 8.1, sigmaBy: 'estimator', passes: 8 }, { task: 'upscale', model: 'u', ep: 'cpu', passes: 8, scale: 4 }] }));
     expect(e.chunks.join('')).toBe(
-      'done a.jpg -> restored/a.jpg (denoise σ 3.4, estimated; upscale ×2)\ndone b.jpg -> restored/b.jpg (denoise σ 15.0)\ndone c.jpg -> restored/c.jpg (denoise σ 8.1, estimated, 8 passes; upscale ×4, 8 passes)\n',
+      'done a.jpg -> restored/a.jpg (denoise σ 3.4, estimated; upscale ×2)\ndone b.jpg -> restored/b.jpg (denoise σ 15.0); transparency flattened onto white (JPEG has none)\ndone c.jpg -> restored/c.jpg (denoise σ 8.1, estimated, 8 passes; upscale ×4, 8 passes)\n',
     );
   });
 

@@ -59,6 +59,7 @@ export class BatchProgress {
       if (f.output) line.output = f.output;
       if (f.error) line.error = f.error;
       if (f.steps) line.steps = f.steps;
+      if (f.notes) line.notes = f.notes;
       this.clearBar();
       this.out.write(JSON.stringify(line) + '\n');
     } else if (!this.tty) {
@@ -75,7 +76,7 @@ export class BatchProgress {
 
   private plainLine(f: EventPayload<'file.progress'>): string {
     const n = this.batch ? `[${Math.min(this.batch.total, f.index + 1)}/${this.batch.total}] ` : '';
-    if (f.status === 'done') return `${n}done ${this.show(f.input)} -> ${this.show(f.output ?? '')}${usedNote(f.steps)}`;
+    if (f.status === 'done') return `${n}done ${this.show(f.input)} -> ${this.show(f.output ?? '')}${usedNote(f.steps)}${f.notes?.length ? `; ${f.notes.join('; ')}` : ''}`;
     if (f.status === 'skipped') return `${n}skipped ${this.show(f.input)} (already done: ${this.show(f.output ?? '')})`;
     if (f.status === 'failed') return `${n}failed ${this.show(f.input)}: ${f.error?.code ?? 'E_INTERNAL'}: ${f.error?.message ?? ''}`;
     return `${n}${f.status} ${this.show(f.input)}`;

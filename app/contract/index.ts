@@ -163,6 +163,7 @@ export const FileReport = z.object({
   seconds: z.number().optional(),
   steps: z.array(StepUsed).optional(), // done files: what each step used
   renamed: z.boolean().optional(), // its natural output name was taken, so a number was added (-1, -2 ...)
+  notes: z.array(z.string()).optional(), // done: what the output could not keep, in words (e.g. transparency in a JPEG)
 });
 export type FileReport = z.infer<typeof FileReport>;
 
@@ -327,6 +328,7 @@ export const events = {
     outputUrl: z.string().optional(),
     error: ErrorInfo.optional(),
     steps: z.array(StepUsed).optional(), // done: what each step used (model, provider, noise level)
+    notes: z.array(z.string()).optional(), // done: what the output could not keep, in words
   }),
   'batch.progress': z.object({
     batchId: z.string(),

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventPayload } from '../../contract/index.ts';
 import type { BatchOptions } from '../api.ts';
+import { decode } from '../image/decode.ts';
 import { readJournal } from './journal.ts';
 import { writerFormat } from './naming.ts';
 import { isStaleTemp, pidAlive, procShowsOurPids, runBatch, withRoots } from './run.ts';
@@ -127,6 +128,22 @@ describe('runBatch', () => {
     expect(writerFormat('x.JPE', 'keep', 'jpeg')).toBe('jpeg');
     expect(writerFormat('x.tiff', 'keep', 'tiff')).toBe('tiff');
     expect(writerFormat('x.jpg', 'png', 'jpeg')).toBe('png');
+  });
+
+  it('says when a JPEG output lost transparency (flattened onto white), and only then', async () => {
+    const rgba = Buffer.alloc(32 * 24 * 4, 200);
+    for (let i = 0; i < 32 * 24; i++) rgba[4 * i + 3] = i % 2 ? 255 : 0;
+    await mkdir(path.join(dir, 'in'), { recursive: true });
+    await sharp(rgba, { raw: { width: 32, height: 24, channels: 4 } }).png().toFile(path.join(dir, 'in', 'cut.png'));
+    const [plain] = await photos(['plain.png']);
+    const core = { ...fakeCore(), readImage: (f: string) => decode(f) };
+    const r = await runBatch(core, { files: [path.join(dir, 'in', 'cut.png'), plain], recipe, output: { format: 'jpeg' }, resume: false });
+    const byName = new Map(r.files.map((f) => [path.basename(f.input), f]));
+    expect(byName.get('cut.png')!.notes).toEqual(['transparency flattened onto white (JPEG has none)']);
+    expect(byName.get('plain.png')!.notes).toBeUndefined();
+    // as PNG it keeps its transparency: nothing to say
+    const png = await runBatch(core, { files: [path.join(dir, 'in', 'cut.png')], recipe, output: { format: 'png', suffix: '-p' }, resume: false });
+    expect(png.files[0].notes).toBeUndefined();
   });
 
   it('withRoots: the nearest root names a file; files outside every root, and look-alike prefixes, keep their rel', () => {

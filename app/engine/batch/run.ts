@@ -322,7 +322,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
     };
     emit('batch.progress', payload);
   };
-  const fileEvent = (i: number, p: Planned, status: FileReport['status'], progress: number, error?: ErrorInfo, steps?: StepUsed[]) => {
+  const fileEvent = (i: number, p: Planned, status: FileReport['status'], progress: number, error?: ErrorInfo, steps?: StepUsed[], notes?: string[]) => {
     emit('file.progress', {
       batchId,
       index: i,
@@ -332,6 +332,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       ...(p.entry.output && (status === 'done' || status === 'skipped') ? { output: p.entry.output } : {}),
       ...(error ? { error } : {}),
       ...(steps?.length ? { steps } : {}),
+      ...(notes?.length ? { notes } : {}),
     });
   };
 
@@ -401,6 +402,8 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       await mkdir(path.dirname(target), { recursive: true });
       const format = writerFormat(p.file.path, output.format, srcFormat);
       const bitDepth: 8 | 16 = format === 'png' || format === 'tiff' ? srcDepth : 8;
+      // JPEG has no transparency: the writer flattens onto white; say so when there was some
+      const notes = format === 'jpeg' && out.alpha && out.alpha.some((a) => a < 1) ? ['transparency flattened onto white (JPEG has none)'] : [];
       const written = await core.writeImage(out, target, { format, quality: output.quality, bitDepth });
       out = undefined;
       const ost = await stat(written);
@@ -414,9 +417,9 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       finished++;
       eta.add(entry.seconds, megapixels);
       const steps = trace.flatMap((t) => { const r = StepUsed.safeParse(t); return r.success ? [r.data] : []; });
-      reports.push({ input: p.file.path, output: written, status: 'done', seconds: entry.seconds, ...(steps.length ? { steps } : {}), ...(p.renamed ? { renamed: true } : {}) });
+      reports.push({ input: p.file.path, output: written, status: 'done', seconds: entry.seconds, ...(steps.length ? { steps } : {}), ...(p.renamed ? { renamed: true } : {}), ...(notes.length ? { notes } : {}) });
       await flush(false); // recorded before it is announced: a 'done' event means it survives a crash
-      fileEvent(i, p, 'done', 1, undefined, steps);
+      fileEvent(i, p, 'done', 1, undefined, steps, notes);
     } catch (e) {
       const error = errorWithFile(e, p.file.path);
       const seconds = (performance.now() - started) / 1000;

@@ -23,6 +23,8 @@ export interface QueueItem {
   outputKey?: string;
   /** what each step used for `output` (model, provider, noise level) */
   steps?: StepUsed[];
+  /** what `output` could not keep (transparency in a JPEG) */
+  notes?: string[];
 }
 
 export function itemFromEntry(f: FileEntry): QueueItem {
@@ -89,6 +91,7 @@ export function applyFileProgress(item: QueueItem, ev: EventPayload<'file.progre
   if (ev.output) item.output = ev.output;
   if (ev.outputUrl) item.outputUrl = ev.outputUrl;
   if (ev.steps) item.steps = ev.steps;
+  if (ev.status === 'done') item.notes = ev.notes;
 }
 
 /** "denoise σ 3.4, estimated · upscale ×2, 8 passes": what the steps used (contract's describeStepsUsed), for the queue row. */
