@@ -16,23 +16,30 @@ export function exifTiff(exif: Buffer): Buffer | undefined {
   return magic === 'II*\0' || magic === 'MM\0*' ? b : undefined;
 }
 
+/** Reading and writing a bare-TIFF block in its own byte order ("II" little-endian, "MM" big-endian). */
+interface ByteOrder {
+  u16(b: Buffer, o: number): number;
+  u32(b: Buffer, o: number): number;
+  w16(b: Buffer, v: number, o: number): void;
+  w32(b: Buffer, v: number, o: number): void;
+}
+const LITTLE: ByteOrder = { u16: (b, o) => b.readUInt16LE(o), u32: (b, o) => b.readUInt32LE(o), w16: (b, v, o) => void b.writeUInt16LE(v, o), w32: (b, v, o) => void b.writeUInt32LE(v, o) };
+const BIG: ByteOrder = { u16: (b, o) => b.readUInt16BE(o), u32: (b, o) => b.readUInt32BE(o), w16: (b, v, o) => void b.writeUInt16BE(v, o), w32: (b, v, o) => void b.writeUInt32BE(v, o) };
+const byteOrder = (tiff: Buffer): ByteOrder => (tiff[0] === 0x49 ? LITTLE : BIG);
+
+/** Offsets of the 12-byte entries of the IFD at `ifd` that lie inside the block (none when it does not). */
+function ifdEntries(tiff: Buffer, bo: ByteOrder, ifd: number): number[] {
+  if (ifd + 2 > tiff.length) return [];
+  const out: number[] = [];
+  for (let i = 0, n = bo.u16(tiff, ifd); i < n && ifd + 2 + (i + 1) * 12 <= tiff.length; i++) out.push(ifd + 2 + i * 12);
+  return out;
+}
+
 /** A copy of a bare-TIFF EXIF block with IFD0's Orientation (0x0112) set to `value` (if present). */
 export function setExifOrientation(tiff: Buffer, value = 1): Buffer {
   const b = Buffer.from(tiff);
-  const le = b[0] === 0x49;
-  const u16 = (o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
-  const u32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
-  const ifd = u32(4);
-  if (ifd + 2 > b.length) return b;
-  const n = u16(ifd);
-  for (let i = 0; i < n; i++) {
-    const e = ifd + 2 + i * 12;
-    if (e + 12 > b.length) break;
-    if (u16(e) === 0x0112 && u16(e + 2) === 3) {
-      if (le) b.writeUInt16LE(value, e + 8);
-      else b.writeUInt16BE(value, e + 8);
-    }
-  }
+  const bo = byteOrder(b);
+  for (const e of ifdEntries(b, bo, bo.u32(b, 4))) if (bo.u16(b, e) === 0x0112 && bo.u16(b, e + 2) === 3) bo.w16(b, value, e + 8);
   return b;
 }
 
@@ -45,33 +52,19 @@ export function setExifOrientation(tiff: Buffer, value = 1): Buffer {
 export function setExifPixelSize(tiff: Buffer, width: number, height: number): Buffer {
   const b = Buffer.from(tiff);
   if (b.length < 8) return b;
-  const le = b[0] === 0x49;
-  const u16 = (o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
-  const u32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
-  const entries = (ifd: number): number[] => {
-    if (ifd < 8 || ifd + 2 > b.length) return [];
-    const out: number[] = [];
-    for (let i = 0, n = u16(ifd); i < n && ifd + 2 + (i + 1) * 12 <= b.length; i++) out.push(ifd + 2 + i * 12);
-    return out;
-  };
-  const exifIfd = entries(u32(4)).find((e) => u16(e) === 0x8769);
-  if (exifIfd === undefined) return b;
-  for (const e of entries(u32(exifIfd + 8))) {
-    const tag = u16(e);
-    if ((tag !== 0xa002 && tag !== 0xa003) || u32(e + 4) !== 1) continue;
+  const bo = byteOrder(b);
+  const exifIfd = ifdEntries(b, bo, bo.u32(b, 4)).find((e) => bo.u16(b, e) === 0x8769);
+  const at = exifIfd === undefined ? 0 : bo.u32(b, exifIfd + 8);
+  if (at < 8) return b;
+  for (const e of ifdEntries(b, bo, at)) {
+    const tag = bo.u16(b, e);
+    if ((tag !== 0xa002 && tag !== 0xa003) || bo.u32(b, e + 4) !== 1) continue;
     const v = tag === 0xa002 ? width : height;
-    const type = u16(e + 2);
-    if (type === 3 && v <= 0xffff) {
-      if (le) b.writeUInt16LE(v, e + 8);
-      else b.writeUInt16BE(v, e + 8);
-    } else if (type === 3 || type === 4) {
-      if (le) {
-        b.writeUInt16LE(4, e + 2);
-        b.writeUInt32LE(v, e + 8);
-      } else {
-        b.writeUInt16BE(4, e + 2);
-        b.writeUInt32BE(v, e + 8);
-      }
+    const type = bo.u16(b, e + 2);
+    if (type === 3 && v <= 0xffff) bo.w16(b, v, e + 8);
+    else if (type === 3 || type === 4) {
+      bo.w16(b, 4, e + 2);
+      bo.w32(b, v, e + 8);
     }
   }
   return b;
@@ -79,17 +72,9 @@ export function setExifPixelSize(tiff: Buffer, width: number, height: number): B
 
 /** Read IFD0's Orientation from a bare-TIFF EXIF block (undefined when absent). */
 export function getExifOrientation(tiff: Buffer): number | undefined {
-  const le = tiff[0] === 0x49;
-  const u16 = (o: number) => (le ? tiff.readUInt16LE(o) : tiff.readUInt16BE(o));
-  const ifd = le ? tiff.readUInt32LE(4) : tiff.readUInt32BE(4);
-  if (ifd + 2 > tiff.length) return undefined;
-  const n = u16(ifd);
-  for (let i = 0; i < n; i++) {
-    const e = ifd + 2 + i * 12;
-    if (e + 12 > tiff.length) break;
-    if (u16(e) === 0x0112) return u16(e + 8);
-  }
-  return undefined;
+  const bo = byteOrder(tiff);
+  const e = ifdEntries(tiff, bo, bo.u32(tiff, 4)).find((x) => bo.u16(tiff, x) === 0x0112);
+  return e === undefined ? undefined : bo.u16(tiff, e + 8);
 }
 
 const X_RESOLUTION = 0x011a;
@@ -99,22 +84,16 @@ const RESOLUTION_UNIT = 0x0128;
 /** IFD0's resolution in pixels per inch (undefined when absent or unit-less). */
 export function getExifResolution(tiff: Buffer): number | undefined {
   if (tiff.length < 8) return undefined;
-  const le = tiff[0] === 0x49;
-  const u16 = (o: number) => (le ? tiff.readUInt16LE(o) : tiff.readUInt16BE(o));
-  const u32 = (o: number) => (le ? tiff.readUInt32LE(o) : tiff.readUInt32BE(o));
-  const ifd = u32(4);
-  if (ifd + 2 > tiff.length) return undefined;
+  const bo = byteOrder(tiff);
   let x: number | undefined;
   let unit = 2; // TIFF default: inch
-  for (let i = 0, n = u16(ifd); i < n; i++) {
-    const e = ifd + 2 + i * 12;
-    if (e + 12 > tiff.length) break;
-    const tag = u16(e);
-    if (tag === X_RESOLUTION && u16(e + 2) === 5) {
-      const at = u32(e + 8);
-      if (at + 8 <= tiff.length && u32(at + 4) > 0) x = u32(at) / u32(at + 4);
+  for (const e of ifdEntries(tiff, bo, bo.u32(tiff, 4))) {
+    const tag = bo.u16(tiff, e);
+    if (tag === X_RESOLUTION && bo.u16(tiff, e + 2) === 5) {
+      const at = bo.u32(tiff, e + 8);
+      if (at + 8 <= tiff.length && bo.u32(tiff, at + 4) > 0) x = bo.u32(tiff, at) / bo.u32(tiff, at + 4);
     } else if (tag === RESOLUTION_UNIT) {
-      unit = u16(e + 8);
+      unit = bo.u16(tiff, e + 8);
     }
   }
   if (!x || !(x > 0)) return undefined;
@@ -128,65 +107,56 @@ export function getExifResolution(tiff: Buffer): number | undefined {
  */
 export function setExifResolution(tiff: Buffer, dpi: number): Buffer {
   if (tiff.length < 8 || !(dpi > 0)) return Buffer.from(tiff);
-  const le = tiff[0] === 0x49;
-  const u16 = (b: Buffer, o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
-  const u32 = (b: Buffer, o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
-  const w16 = (b: Buffer, v: number, o: number) => (le ? b.writeUInt16LE(v, o) : b.writeUInt16BE(v, o));
-  const w32 = (b: Buffer, v: number, o: number) => (le ? b.writeUInt32LE(v, o) : b.writeUInt32BE(v, o));
+  const bo = byteOrder(tiff);
   const den = Number.isInteger(dpi) ? 1 : 10000;
   const num = Math.round(dpi * den);
-  const ifd = u32(tiff, 4);
+  const ifd = bo.u32(tiff, 4);
   if (ifd + 2 > tiff.length) return Buffer.from(tiff);
-  const n = u16(tiff, ifd);
+  const n = bo.u16(tiff, ifd);
   if (ifd + 2 + n * 12 + 4 > tiff.length) return Buffer.from(tiff);
+  const entries = ifdEntries(tiff, bo, ifd);
   // in place when all three tags are there with their usual types
   const b = Buffer.from(tiff);
   const found = new Set<number>();
-  for (let i = 0; i < n; i++) {
-    const e = ifd + 2 + i * 12;
-    const tag = u16(b, e);
-    const type = u16(b, e + 2);
-    if ((tag === X_RESOLUTION || tag === Y_RESOLUTION) && type === 5 && u32(b, e + 4) === 1 && u32(b, e + 8) + 8 <= b.length) {
-      w32(b, num, u32(b, e + 8));
-      w32(b, den, u32(b, e + 8) + 4);
+  for (const e of entries) {
+    const tag = bo.u16(b, e);
+    const type = bo.u16(b, e + 2);
+    if ((tag === X_RESOLUTION || tag === Y_RESOLUTION) && type === 5 && bo.u32(b, e + 4) === 1 && bo.u32(b, e + 8) + 8 <= b.length) {
+      bo.w32(b, num, bo.u32(b, e + 8));
+      bo.w32(b, den, bo.u32(b, e + 8) + 4);
       found.add(tag);
     } else if (tag === RESOLUTION_UNIT && type === 3) {
-      w16(b, 2, e + 8);
+      bo.w16(b, 2, e + 8);
       found.add(tag);
     }
   }
   if (found.size === 3) return b;
   // rewrite IFD0 (sorted entries) after the data, followed by the two rationals
-  const entries: Buffer[] = [];
-  for (let i = 0; i < n; i++) {
-    const e = ifd + 2 + i * 12;
-    const tag = u16(tiff, e);
-    if (tag !== X_RESOLUTION && tag !== Y_RESOLUTION && tag !== RESOLUTION_UNIT) entries.push(tiff.subarray(e, e + 12));
-  }
+  const kept = entries.filter((e) => ![X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT].includes(bo.u16(tiff, e))).map((e) => tiff.subarray(e, e + 12));
   const at = tiff.length + (tiff.length & 1);
-  const m = entries.length + 3;
+  const m = kept.length + 3;
   const rationals = at + 2 + m * 12 + 4;
   const out = Buffer.alloc(rationals + 16);
   tiff.copy(out);
   const entry = (tag: number, type: number, value: number) => {
     const e = Buffer.alloc(12);
-    w16(e, tag, 0);
-    w16(e, type, 2);
-    w32(e, 1, 4);
-    if (type === 3) w16(e, value, 8);
-    else w32(e, value, 8);
+    bo.w16(e, tag, 0);
+    bo.w16(e, type, 2);
+    bo.w32(e, 1, 4);
+    if (type === 3) bo.w16(e, value, 8);
+    else bo.w32(e, value, 8);
     return e;
   };
-  entries.push(entry(X_RESOLUTION, 5, rationals), entry(Y_RESOLUTION, 5, rationals + 8), entry(RESOLUTION_UNIT, 3, 2));
-  entries.sort((p, q) => u16(p, 0) - u16(q, 0));
-  w16(out, m, at);
-  entries.forEach((e, i) => e.copy(out, at + 2 + i * 12));
-  w32(out, u32(tiff, ifd + 2 + n * 12), at + 2 + m * 12); // next IFD (IFD1, the thumbnail) unchanged
+  kept.push(entry(X_RESOLUTION, 5, rationals), entry(Y_RESOLUTION, 5, rationals + 8), entry(RESOLUTION_UNIT, 3, 2));
+  kept.sort((p, q) => bo.u16(p, 0) - bo.u16(q, 0));
+  bo.w16(out, m, at);
+  kept.forEach((e, i) => e.copy(out, at + 2 + i * 12));
+  bo.w32(out, bo.u32(tiff, ifd + 2 + n * 12), at + 2 + m * 12); // next IFD (IFD1, the thumbnail) unchanged
   for (const o of [rationals, rationals + 8]) {
-    w32(out, num, o);
-    w32(out, den, o + 4);
+    bo.w32(out, num, o);
+    bo.w32(out, den, o + 4);
   }
-  w32(out, at, 4);
+  bo.w32(out, at, 4);
   return out;
 }
 
@@ -198,34 +168,50 @@ export function xmpResetOrientation(xmp: string): string {
 }
 
 /**
+ * The marker segments of a JPEG before its first scan (fill bytes skipped), and the offset where
+ * the walk stopped: the scan, the end, or the first byte that is not a well-formed segment.
+ * Undefined when the bytes do not start with SOI.
+ */
+function jpegSegments(jpeg: Buffer): { segments: { marker: number; start: number; end: number }[]; rest: number } | undefined {
+  if (jpeg.length < 2 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return undefined;
+  const segments: { marker: number; start: number; end: number }[] = [];
+  let off = 2;
+  while (off + 4 <= jpeg.length && jpeg[off] === 0xff) {
+    const marker = jpeg[off + 1];
+    if (marker === 0xff) {
+      off++; // fill byte
+      continue;
+    }
+    // the scan, the end and the standalone markers end the header
+    if (marker === 0xda || marker === 0xd9 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) break;
+    const len = jpeg.readUInt16BE(off + 2);
+    if (len < 2 || off + 2 + len > jpeg.length) break;
+    segments.push({ marker, start: off, end: off + 2 + len });
+    off += 2 + len;
+  }
+  return { segments, rest: off };
+}
+
+/**
  * Put an APP1 Exif segment into a JPEG, replacing any Exif segment already there (sharp writes one
  * when a density is set). It goes right after SOI, or after a leading JFIF APP0. Blocks over
  * 64 KB cannot fit a segment: the JPEG is returned unchanged.
  */
 export function spliceExifJpeg(jpeg: Buffer, tiff: Buffer): Buffer {
   const payload = Buffer.concat([EXIF_HEADER, tiff]);
-  if (payload.length + 2 > 0xffff || jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return jpeg;
+  const h = jpegSegments(jpeg);
+  if (payload.length + 2 > 0xffff || !h) return jpeg;
   const seg = Buffer.alloc(4);
   seg[0] = 0xff;
   seg[1] = 0xe1;
   seg.writeUInt16BE(payload.length + 2, 2);
-  const kept: Buffer[] = [];
-  let insertAt = 0; // index into kept
-  let off = 2;
-  while (off + 4 <= jpeg.length && jpeg[off] === 0xff) {
-    const marker = jpeg[off + 1];
-    if (marker === 0xda || marker === 0xd9 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01 || marker === 0xff) break;
-    const end = off + 2 + jpeg.readUInt16BE(off + 2);
-    if (end > jpeg.length) break;
-    const isExif = marker === 0xe1 && jpeg.subarray(off + 4, off + 10).equals(EXIF_HEADER);
-    if (!isExif) {
-      kept.push(jpeg.subarray(off, end));
-      if (marker === 0xe0 && kept.length === 1) insertAt = 1;
-    }
-    off = end;
-  }
-  kept.splice(insertAt, 0, seg, payload);
-  return Buffer.concat([jpeg.subarray(0, 2), ...kept, jpeg.subarray(off)]);
+  const kept = h.segments
+    .filter((x) => !(x.marker === 0xe1 && jpeg.subarray(x.start + 4, x.start + 10).equals(EXIF_HEADER)))
+    .map((x) => ({ marker: x.marker, bytes: jpeg.subarray(x.start, x.end) }));
+  const insertAt = kept[0]?.marker === 0xe0 ? 1 : 0;
+  const parts = kept.map((x) => x.bytes);
+  parts.splice(insertAt, 0, seg, payload);
+  return Buffer.concat([jpeg.subarray(0, 2), ...parts, jpeg.subarray(h.rest)]);
 }
 
 function pngChunk(type: string, data: Buffer): Buffer {
@@ -237,32 +223,32 @@ function pngChunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([head, data, crc]);
 }
 
-/** Copy of a PNG without the chunks of the given types. */
-function withoutPngChunks(png: Buffer, types: string[]): Buffer {
-  const parts: Buffer[] = [png.subarray(0, 8)];
-  let off = 8;
-  while (off + 12 <= png.length) {
-    const len = png.readUInt32BE(off);
-    const type = png.subarray(off + 4, off + 8).toString('latin1');
-    const end = Math.min(png.length, off + 12 + len);
-    if (!types.includes(type)) parts.push(png.subarray(off, end));
+/** The chunks of a PNG (type and byte range), in order, as far as they are whole. */
+function pngChunks(png: Buffer): { type: string; start: number; end: number }[] {
+  const out: { type: string; start: number; end: number }[] = [];
+  for (let off = 8; off + 12 <= png.length; ) {
+    const end = Math.min(png.length, off + 12 + png.readUInt32BE(off));
+    out.push({ type: png.subarray(off + 4, off + 8).toString('latin1'), start: off, end });
     off = end;
   }
-  if (off < png.length) parts.push(png.subarray(off));
-  return Buffer.concat(parts);
+  return out;
 }
 
-/** Insert `chunk` right after IHDR or before the first IDAT (unchanged when there is none). */
-function insertPngChunk(png: Buffer, chunk: Buffer, where: 'afterIHDR' | 'beforeIDAT'): Buffer {
-  let off = 8;
-  while (off + 8 <= png.length) {
-    const len = png.readUInt32BE(off);
-    const type = png.subarray(off + 4, off + 8).toString('latin1');
-    if (where === 'beforeIDAT' && type === 'IDAT') return Buffer.concat([png.subarray(0, off), chunk, png.subarray(off)]);
-    off += 12 + len;
-    if (where === 'afterIHDR' && type === 'IHDR') return Buffer.concat([png.subarray(0, off), chunk, png.subarray(off)]);
+/**
+ * A PNG without the chunks of the types in `drop`, with `chunk` inserted right after IHDR or
+ * before the first IDAT (left out when there is no such chunk).
+ */
+function replacePngChunks(png: Buffer, drop: string[], chunk: Buffer, where: 'afterIHDR' | 'beforeIDAT'): Buffer {
+  const chunks = pngChunks(png);
+  const parts: Buffer[] = [png.subarray(0, 8)];
+  for (const c of chunks) {
+    if (where === 'beforeIDAT' && c.type === 'IDAT' && !parts.includes(chunk)) parts.push(chunk);
+    if (!drop.includes(c.type)) parts.push(png.subarray(c.start, c.end));
+    if (where === 'afterIHDR' && c.type === 'IHDR') parts.push(chunk);
   }
-  return png;
+  const tail = chunks.length ? chunks[chunks.length - 1].end : 8;
+  if (tail < png.length) parts.push(png.subarray(tail));
+  return Buffer.concat(parts);
 }
 
 /**
@@ -270,13 +256,13 @@ function insertPngChunk(png: Buffer, chunk: Buffer, where: 'afterIHDR' | 'before
  * libvips), replacing any eXIf chunk already there (sharp writes one when a density is set).
  */
 export function spliceExifPng(png: Buffer, tiff: Buffer): Buffer {
-  return insertPngChunk(withoutPngChunks(png, ['eXIf']), pngChunk('eXIf', tiff), 'beforeIDAT');
+  return replacePngChunks(png, ['eXIf'], pngChunk('eXIf', tiff), 'beforeIDAT');
 }
 
 /** Embed an ICC profile (iCCP chunk, after IHDR) in a PNG, replacing any iCCP/sRGB/gAMA chunk. */
 export function spliceIccPng(png: Buffer, icc: Buffer): Buffer {
   const data = Buffer.concat([Buffer.from('ICC profile\0\0', 'latin1'), zlib.deflateSync(icc)]);
-  return insertPngChunk(withoutPngChunks(png, ['iCCP', 'sRGB', 'gAMA']), pngChunk('iCCP', data), 'afterIHDR');
+  return replacePngChunks(png, ['iCCP', 'sRGB', 'gAMA'], pngChunk('iCCP', data), 'afterIHDR');
 }
 
 function riffChunk(fourcc: string, data: Buffer): Buffer {
@@ -347,43 +333,28 @@ const IJG_LUMA_SUM = [
  * before the scan starts. Cameras and editors that use their own tables get the nearest IJG quality.
  */
 export function estimateJpegQuality(jpeg: Buffer): number | undefined {
-  if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return undefined;
-  let off = 2;
-  while (off + 4 <= jpeg.length) {
-    if (jpeg[off] !== 0xff) return undefined;
-    const marker = jpeg[off + 1];
-    if (marker === 0xff) {
-      off++; // fill byte
-      continue;
-    }
-    if (marker === 0xda || marker === 0xd9) return undefined; // scan or end: no luminance table seen
-    const len = jpeg.readUInt16BE(off + 2);
-    const end = off + 2 + len;
-    if (len < 2 || end > jpeg.length) return undefined;
-    if (marker === 0xdb) {
-      let p = off + 4;
-      while (p < end) {
-        const precision = jpeg[p] >> 4;
-        const id = jpeg[p] & 15;
-        const size = precision ? 128 : 64;
-        if (p + 1 + size > end) return undefined;
-        if (id === 0) {
-          let sum = 0;
-          let ones = 0;
-          for (let i = 0; i < 64; i++) {
-            const q = precision ? jpeg.readUInt16BE(p + 1 + 2 * i) : jpeg[p + 1 + i];
-            sum += q;
-            if (q <= 1) ones++;
-          }
-          if (ones === 64) return 100;
-          const scale = (100 * sum) / IJG_LUMA_SUM;
-          const quality = scale <= 100 ? (200 - scale) / 2 : 5000 / scale;
-          return Math.min(100, Math.max(1, Math.round(quality)));
+  for (const { marker, start, end } of jpegSegments(jpeg)?.segments ?? []) {
+    if (marker !== 0xdb) continue;
+    // a DQT segment holds one or more tables: a byte (precision << 4 | id), then 64 values
+    for (let p = start + 4; p < end; ) {
+      const precision = jpeg[p] >> 4;
+      const size = precision ? 128 : 64;
+      if (p + 1 + size > end) return undefined;
+      if ((jpeg[p] & 15) === 0) {
+        let sum = 0;
+        let ones = 0;
+        for (let i = 0; i < 64; i++) {
+          const q = precision ? jpeg.readUInt16BE(p + 1 + 2 * i) : jpeg[p + 1 + i];
+          sum += q;
+          if (q <= 1) ones++;
         }
-        p += 1 + size;
+        if (ones === 64) return 100;
+        const scale = (100 * sum) / IJG_LUMA_SUM;
+        const quality = scale <= 100 ? (200 - scale) / 2 : 5000 / scale;
+        return Math.min(100, Math.max(1, Math.round(quality)));
       }
+      p += 1 + size;
     }
-    off = end;
   }
   return undefined;
 }
