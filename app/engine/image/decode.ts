@@ -97,7 +97,9 @@ async function statInput(file: string): Promise<fs.Stats> {
   return st;
 }
 
-async function readHead(file: string, bytes = 65536): Promise<Buffer> {
+const HEAD_BYTES = 65536;
+
+async function readHead(file: string, bytes = HEAD_BYTES): Promise<Buffer> {
   let fh: fsp.FileHandle | undefined;
   try {
     fh = await fsp.open(file, 'r');
@@ -124,7 +126,8 @@ function sharpOptions(maxPixels: number): SharpOptions {
 export async function probeImage(file: string, opts: { maxPixels?: number } = {}): Promise<ImageHeader> {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   const st = await statInput(file);
-  const sn = sniff(await readHead(file), file);
+  const head = await readHead(file);
+  const sn = sniff(head, file);
   if (!sn.ok) throw fail(sn.code, file, sn.reason);
   let m: Metadata;
   try {
@@ -175,7 +178,7 @@ export async function probeImage(file: string, opts: { maxPixels?: number } = {}
     exif: m.exif,
     xmp: m.xmp,
     density,
-    ...(sn.format === 'jpeg' ? { jpegQuality: estimateJpegQuality(await readHead(file, 262144)) } : {}),
+    ...(sn.format === 'jpeg' ? { jpegQuality: await jpegQualityOf(file, head) } : {}),
     size: st.size,
     mtimeMs: st.mtimeMs,
   };
@@ -188,6 +191,15 @@ function pixelPipeline(file: string, h: ImageHeader, maxPixels: number, region?:
   // CMYK and grey become RGB here; the embedded ICC profile (if any) drives the conversion.
   s = h.bitDepth === 16 ? s.toColourspace('rgb16') : s.toColourspace('srgb');
   return s.raw(h.bitDepth === 16 ? { depth: 'ushort' } : {});
+}
+
+/**
+ * A JPEG's quality from the head already read; the table usually sits in it, but a large EXIF or
+ * ICC segment can push it further, so a full head that held none is read again, longer.
+ */
+async function jpegQualityOf(file: string, head: Buffer): Promise<number | undefined> {
+  const q = estimateJpegQuality(head);
+  return q !== undefined || head.length < HEAD_BYTES ? q : estimateJpegQuality(await readHead(file, 4 * HEAD_BYTES));
 }
 
 /** A greyscale source: 1 channel, or grey + alpha (sharp's spaces b-w and grey16). */
