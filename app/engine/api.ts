@@ -5,6 +5,7 @@ import type {
   EventPayload,
   ExecutionProvider,
   FileEntry,
+  Ignored,
   ImageInfo,
   ModelInfo,
   OutputOptions,
@@ -100,10 +101,7 @@ export interface Engine {
   estimateSigma(img: RgbImage, model?: string): Promise<number>;
 
   /** Expand files and folders into image files (rel = path relative to the dropped root). */
-  expand(
-    paths: string[],
-    recursive?: boolean,
-  ): Promise<{ files: FileEntry[]; errors: { code: string; message: string; file?: string }[]; ignored?: { files: number; byExtension: Record<string, number>; folders: number } }>;
+  expand(paths: string[], recursive?: boolean): Promise<{ files: FileEntry[]; errors: { code: string; message: string; file?: string }[]; ignored?: Ignored }>;
   /** Process a batch: journal, resume, atomic writes, per-file errors, never touches an input. */
   runBatch(opts: BatchOptions): Promise<BatchReport>;
   /** Process only a region; returns before/after crops as PNG files in the preview cache. */

@@ -16,7 +16,7 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import type { ErrorInfo, FileEntry } from '../../contract/index.ts';
+import type { ErrorInfo, FileEntry, Ignored } from '../../contract/index.ts';
 
 /** Extensions (lower case, with the dot) of the formats the engine decodes. */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -31,13 +31,6 @@ export const JOURNAL_PREFIX = '.restora-batch-';
 
 export function isImagePath(p: string): boolean {
   return IMAGE_EXTENSIONS.has(path.extname(p).toLowerCase());
-}
-
-/** What a folder walk left out on purpose (not errors): see `expand`. */
-export interface Ignored {
-  files: number;
-  byExtension: Record<string, number>; // '.cr2' -> 12, '(none)' for no extension
-  folders: number;
 }
 
 export interface ExpandOptions {
@@ -172,7 +165,7 @@ export async function expand(
           seenFiles.add(childReal);
           found.push({ path: childAbs, size: cst.size, rel: childRel });
         } else if (cst.isFile() && !name.startsWith(JOURNAL_PREFIX)) {
-          const ext = path.extname(name).toLowerCase() || '(none)';
+          const ext = path.extname(name).toLowerCase() || '(none)'; // '.cr2' -> 12, '(none)': no extension
           ignored.files++;
           ignored.byExtension[ext] = (ignored.byExtension[ext] ?? 0) + 1;
         }
