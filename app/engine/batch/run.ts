@@ -33,7 +33,7 @@ import type { BatchOptions, EngineCore, RgbImage, RunOptions } from '../api.ts';
 import { EtaEstimator } from './eta.ts';
 import { expand, OUTPUT_DIR_NAME, rootOf } from './expand.ts';
 import { FileMarks } from '../image/inputs.ts';
-import { writeFileAtomic } from '../image/writer.ts';
+import { writeFileAtomic, writeLosses } from '../image/writer.ts';
 import { hashFile, type JournalData, type JournalEntry, journalKey, journalPath, readJournal, reportPath, writeJournal } from './journal.ts';
 import { naturalOutput, numbered, pathKey, writerFormat } from './naming.ts';
 
@@ -402,8 +402,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       await mkdir(path.dirname(target), { recursive: true });
       const format = writerFormat(p.file.path, output.format, srcFormat);
       const bitDepth: 8 | 16 = format === 'png' || format === 'tiff' ? srcDepth : 8;
-      // JPEG has no transparency: the writer flattens onto white; say so when there was some
-      const notes = format === 'jpeg' && out.alpha && out.alpha.some((a) => a < 1) ? ['transparency flattened onto white (JPEG has none)'] : [];
+      const notes = writeLosses(out, format); // said with the file: e.g. transparency in a JPEG
       const written = await core.writeImage(out, target, { format, quality: output.quality, bitDepth });
       out = undefined;
       const ost = await stat(written);

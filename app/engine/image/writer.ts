@@ -138,6 +138,14 @@ function greyPlanes(data: Float32Array, n: number): Float32Array {
   return out;
 }
 
+/** JPEG has no alpha: the encoder flattens an image that has an alpha plane onto white. */
+const flattens = (img: RgbImage, format: WriteFormat): boolean => format === 'jpeg' && !!img.alpha && img.alpha.length === img.width * img.height;
+
+/** What an output of `img` in `format` cannot keep, in words for the user ([] when nothing). */
+export function writeLosses(img: RgbImage, format: string): string[] {
+  return flattens(img, format as WriteFormat) && img.alpha!.some((a) => a < 1) ? ['transparency flattened onto white (JPEG has none)'] : [];
+}
+
 /**
  * Encode an engine image (planar float32 RGB, [0,1], clipped here; sRGB) to file bytes.
  * ICC: an RGB source profile is re-applied (pixels converted sRGB -> that profile, profile
@@ -184,7 +192,7 @@ export async function encodeImage(img: RgbImage, format: WriteFormat, opts: { qu
   } catch (e) {
     throw new RestoraError('E_WRITE', `could not encode the image as ${format.toUpperCase()} (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
   }
-  if (alpha && format === 'jpeg') s = s.flatten({ background: '#ffffff' });
+  if (flattens(img, format)) s = s.flatten({ background: '#ffffff' });
   if (greyOut && greyIcc && !greyIccAsIs) {
     // sRGB (equal channels) -> the grey profile: libvips gives 1 band (+ alpha) in its encoding
     if (depth === 16) s = s.toColourspace('rgb16');
