@@ -92,8 +92,8 @@ export function cacheMaxBytesFromEnv(env: NodeJS.ProcessEnv = process.env): numb
 }
 
 /**
- * Keeps one cache folder under its cap: prunes when asked (the engine asks on first use), then
- * again whenever a tenth of the cap has been written since the last prune. Only files last used
+ * Keeps one cache folder under its cap: prunes on first use (`used`), then again whenever a tenth
+ * of the cap has been written since the last prune. Only files last used
  * before the keeper was made can go: what this run made or used stays while it runs. One prune
  * runs at a time; failures are reported to `onError` and never reach the caller that wrote.
  */
@@ -101,6 +101,7 @@ export class CacheKeeper {
   private written = 0;
   private running: Promise<void> | undefined;
   private again = false;
+  private started = false;
   private readonly since = Date.now();
 
   constructor(
@@ -130,6 +131,14 @@ export class CacheKeeper {
         }
       });
     return this.running;
+  }
+
+  /** The cache was used: a file of `bytes` written (0: a hit). The first use prunes what earlier runs left. */
+  used(bytes = 0): void {
+    if (!this.started) {
+      this.started = true;
+      void this.prune();
+    } else this.added(bytes);
   }
 
   /** A file of `bytes` was added to the cache. */

@@ -75,13 +75,6 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
   if (!(cacheMax > 0)) throw new RestoraError('E_USAGE', `cacheMaxBytes must be a positive number of bytes (got ${cacheMax})`);
   // pruned on first use, then as it grows; the CLI never touches it
   const cache = new CacheKeeper(cacheDir, cacheMax, (e) => console.warn(`restora: pruning ${cacheDir} failed: ${(e as Error).message}`));
-  let cacheUsed = false;
-  const cacheWrote = (bytes: number) => {
-    if (!cacheUsed) {
-      cacheUsed = true;
-      void cache.prune();
-    } else cache.added(bytes);
-  };
   const defaults: Partial<RuntimeOptions> = { ...opts.runtime };
   const backend = opts.backend ?? new OrtBackend();
   const registry = new ModelRegistry({ bundled: modelsDir, user: userModelsDir });
@@ -218,7 +211,7 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
       const beforePath = await writeImageFile(before, path.join(dir, `${k}-before.png`), { format: 'png', bitDepth: 8 });
       const afterPath = await writeImageFile(after, path.join(dir, `${k}-after.png`), { format: 'png', bitDepth: 8 });
       const sizes = await Promise.all([beforePath, afterPath].map((p) => fsp.stat(p).then((st) => st.size, () => 0)));
-      cacheWrote(sizes[0]! + sizes[1]!);
+      cache.used(sizes[0]! + sizes[1]!);
       return { before: beforePath, after: afterPath, region: clamped, scale, seconds: (performance.now() - t0) / 1000 };
     },
 
@@ -231,13 +224,13 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
       const cached = await fsp.stat(displayPath).catch(() => undefined);
       if (cached) {
         await cache.touch(displayPath); // recently used: pruned last
-        if (!cacheUsed) cacheWrote(0);
+        cache.used();
         const scale = Math.min(1, maxSide / Math.max(h.width, h.height));
         dw = Math.max(1, Math.round(h.width * scale));
       } else {
         const d = await displayCopy(file, maxSide, { maxPixels });
         await writeFileAtomic(displayPath, d.bytes);
-        cacheWrote(d.bytes.byteLength);
+        cache.used(d.bytes.byteLength);
         dw = d.width;
       }
       return { path: file, width: h.width, height: h.height, format: h.format, bitDepth: h.bitDepth, hasAlpha: h.hasAlpha, displayScale: dw / h.width, displayPath };
