@@ -188,7 +188,7 @@ export function bindDashValues(argv: string[]): string[] {
 
 function parseBatch(command: BatchCommand['command'], argv: string[]): BatchCommand | HelpCommand {
   const { values: v, positionals } = parse(argv, { ...batchOpts, ...BATCH_EXTRA[command] }, command);
-  if (v.help) return { kind: 'help' };
+  if (v.help) return { kind: 'help', topic: command };
   if (positionals.length === 0) throw new UsageError(`restora ${command}: name at least one file or folder`);
   if (v.resume && v['no-resume']) throw new UsageError('--resume and --no-resume contradict each other');
   const model = str(v, 'model');
@@ -250,7 +250,7 @@ function parseEval(argv: string[]): EvalCommand | HelpCommand {
     { ...common, ...runtimeOpts, data: { type: 'string' }, sigma: { type: 'string' }, noise: { type: 'string' }, scale: { type: 'string' }, masks: { type: 'string' }, model: { type: 'string' }, passes: { type: 'string' }, limit: { type: 'string' } },
     'eval',
   );
-  if (v.help) return { kind: 'help' };
+  if (v.help) return { kind: 'help', topic: 'eval' };
   const [taskName, ...rest] = positionals;
   if (!taskName) throw new UsageError('restora eval needs a task: denoise, upscale or inpaint');
   const t = Task.safeParse(taskName);
@@ -294,7 +294,7 @@ export const BENCH_TASKS = ['denoise', 'upscale-x2', 'upscale-x4', 'inpaint', 'p
 
 function parseBench(argv: string[]): BenchCommand | HelpCommand {
   const { values: v, positionals } = parse(argv, { ...common, ...runtimeOpts, task: { type: 'string', multiple: true }, size: { type: 'string' }, repeats: { type: 'string' }, passes: { type: 'string' } }, 'bench');
-  if (v.help) return { kind: 'help' };
+  if (v.help) return { kind: 'help', topic: 'bench' };
   if (positionals.length) throw new UsageError(`restora bench: unexpected argument "${positionals[0]}"`);
   let tasks: string[] | undefined;
   // --task a,b and --task a --task b both run a and b
@@ -339,13 +339,11 @@ export function parseCommand(argv: string[]): Command {
   const rest = bindDashValues(given);
   if (cmd === 'help' && rest[0] && TOPICS.has(rest[0])) return { kind: 'help', topic: rest[0] };
   if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') return { kind: 'help' };
-  const flags = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest; // after --, names only
-  if (TOPICS.has(cmd) && flags.some((a) => a === '-h' || a === '--help')) return { kind: 'help', topic: cmd };
   if (cmd === 'denoise' || cmd === 'upscale' || cmd === 'inpaint' || cmd === 'run') return parseBatch(cmd, rest);
   if (cmd === 'models') {
     if (rest[0] === 'add') {
       const { values: v, positionals } = parse(rest.slice(1), { ...common, task: { type: 'string' }, id: { type: 'string' } }, 'models add');
-      if (v.help) return { kind: 'help' };
+      if (v.help) return { kind: 'help', topic: 'models' };
       if (positionals.length !== 1) throw new UsageError('restora models add takes one FILE.onnx');
       const task = str(v, 'task');
       let parsedTask: Task | undefined;
@@ -359,19 +357,19 @@ export function parseCommand(argv: string[]): Command {
       return { kind: 'models-add', file: path.resolve(positionals[0]), ...(parsedTask ? { task: parsedTask } : {}), ...(id ? { id } : {}), ...commonOf(v) };
     }
     const { values: v, positionals } = parse(rest, common, 'models');
-    if (v.help) return { kind: 'help' };
+    if (v.help) return { kind: 'help', topic: 'models' };
     if (positionals.length > 1) throw new UsageError(`restora models takes at most one model id (or "add FILE.onnx")`);
     return { kind: 'models', ...(positionals[0] ? { id: positionals[0] } : {}), ...commonOf(v) };
   }
   if (cmd === 'info') {
     const { values: v, positionals } = parse(rest, { ...common, ...runtimeOpts }, 'info');
-    if (v.help) return { kind: 'help' };
+    if (v.help) return { kind: 'help', topic: 'info' };
     if (positionals.length) throw new UsageError(`restora info: unexpected argument "${positionals[0]}"`);
     return { kind: 'info', runtime: runtimeOf(v), ...commonOf(v) };
   }
   if (cmd === 'serve') {
     const { values: v, positionals } = parse(rest, { ...common, port: { type: 'string' } }, 'serve');
-    if (v.help) return { kind: 'help' };
+    if (v.help) return { kind: 'help', topic: 'serve' };
     if (positionals.length) throw new UsageError(`restora serve: unexpected argument "${positionals[0]}"`);
     return { kind: 'serve', port: int(v, 'port', 0, 65535) ?? 0, ...commonOf(v) };
   }

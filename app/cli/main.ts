@@ -1,7 +1,6 @@
 // The `restora` command: headless batch work, model management, eval and bench, web mode.
 // Exit status: 0 all files done, 1 some failed (or a command failed), 2 usage error, 130 cancelled
 // with Ctrl-C (or SIGTERM).
-import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,20 +40,6 @@ export async function makeEngine(c: CommonOptions, runtime?: Partial<RuntimeOpti
 }
 
 async function runBatchCommand(cmd: BatchCommand): Promise<number> {
-  for (const step of cmd.recipe) {
-    if (step.task === 'inpaint') {
-      let ok = false;
-      try {
-        ok = statSync(step.mask).isFile();
-      } catch {
-        ok = false;
-      }
-      if (!ok) throw new UsageError(`E_MASK: the mask ${step.mask} does not exist or is not a file`);
-    }
-  }
-  if (cmd.output.dir && existsSync(cmd.output.dir) && !statSync(cmd.output.dir).isDirectory()) {
-    throw new UsageError(`--out ${cmd.output.dir} is a file, not a folder`);
-  }
   const engine = await makeEngine(cmd, cmd.runtime);
   try {
     await preflight(engine, cmd);
@@ -110,18 +95,28 @@ async function runBatchCommand(cmd: BatchCommand): Promise<number> {
 }
 
 /**
- * What would fail every file is said once, before any work: a mask that is not an image, a --model
- * that is not there or is for another task (usage, exit 2), a task with no model installed (exit 1),
- * and an --ep that cannot run here (usage, exit 2; auto and cpu always can).
+ * What would fail every file is said once, before any work: a mask that is missing or not an image,
+ * an --out that is a file, a --model that is not there or is for another task, an --ep that cannot
+ * run here (auto and cpu always can): usage, exit 2; a task with no model installed: exit 1.
  */
 async function preflight(engine: EngineImpl, cmd: BatchCommand): Promise<void> {
   for (const step of cmd.recipe) {
     if (step.task !== 'inpaint') continue;
+    let isFile = false;
+    try {
+      isFile = statSync(step.mask).isFile();
+    } catch {
+      isFile = false;
+    }
+    if (!isFile) throw new UsageError(`E_MASK: the mask ${step.mask} does not exist or is not a file`);
     try {
       await engine.readImage(step.mask);
     } catch (e) {
       throw new UsageError(`E_MASK: the mask ${step.mask} cannot be read as an image (${RestoraError.from(e).message})`);
     }
+  }
+  if (cmd.output.dir && existsSync(cmd.output.dir) && !statSync(cmd.output.dir).isDirectory()) {
+    throw new UsageError(`--out ${cmd.output.dir} is a file, not a folder`);
   }
   engine.models(); // reload: user models added since
   for (const step of cmd.recipe) {
@@ -238,21 +233,7 @@ async function runInfo(cmd: Extract<Command, { kind: 'info' }>): Promise<number>
   }
 }
 
-/**
- * A fresh clone has no built UI (renderer/dist is not committed): build it once, here, so that
- * `restora serve` just works. A packaged app ships it; where vite is missing the server says what to do.
- */
-function ensureUiBuilt(): void {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const vite = path.join(root, 'node_modules', 'vite', 'bin', 'vite.js');
-  if (existsSync(path.join(root, 'renderer', 'dist', 'index.html')) || !existsSync(vite)) return;
-  warn('Building the web UI once (renderer/dist)…\n');
-  const r = spawnSync(process.execPath, [vite, 'build', '--config', path.join('renderer', 'vite.config.ts'), '--logLevel', 'error'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0) warn('restora: the web UI could not be built; run `npm run build:renderer` and start again\n');
-}
-
 async function runServe(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> {
-  ensureUiBuilt();
   const { startServer } = await import('../server/index.ts');
   const modelsDir = cmd.modelsDir ?? process.env.RESTORA_MODELS_DIR;
   const dataDir = cmd.dataDir ?? process.env.RESTORA_DATA_DIR;

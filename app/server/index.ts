@@ -16,7 +16,8 @@
 //                               <dataDir>/uploads/<dir>/ and returns { dir, path } (never an original)
 //   GET  /files?path=&token=    a granted file (inputs, display copies, previews, outputs, masks)
 //   GET  /ws?token=             events: { event, payload } per message
-import { createReadStream, promises as fsp, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, promises as fsp, statSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,6 +69,18 @@ export interface RunningServer {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
 
+/**
+ * A fresh clone has no built UI (renderer/dist is not committed): build it once, so that web mode
+ * just works. A packaged app ships it; where vite is missing, the page says what to run.
+ */
+function ensureUiBuilt(rendererDir: string): void {
+  const vite = path.join(repoRoot, 'node_modules', 'vite', 'bin', 'vite.js');
+  if (existsSync(path.join(rendererDir, 'index.html')) || !existsSync(vite)) return;
+  process.stderr.write('Building the web UI once (renderer/dist)…\n');
+  const r = spawnSync(process.execPath, [vite, 'build', '--config', path.join('renderer', 'vite.config.ts'), '--logLevel', 'error'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) process.stderr.write('restora: the web UI could not be built; run `npm run build:renderer` and start again\n');
+}
+
 const JSON_LIMIT = 32 * 1024 * 1024;
 const MASK_LIMIT = 256 * 1024 * 1024;
 const UPLOAD_LIMIT = 512 * 1024 * 1024;
@@ -103,6 +116,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   if (token.length < 16) throw new RestoraError('E_USAGE', 'the web-mode token must be at least 16 characters');
   const dataDir = path.resolve(opts.dataDir ?? process.env.RESTORA_DATA_DIR ?? path.join(os.homedir(), '.config', 'restora'));
   const rendererDir = path.resolve(opts.rendererDir ?? path.join(repoRoot, 'renderer', 'dist'));
+  if (!opts.rendererDir) ensureUiBuilt(rendererDir);
   const uploadsDir = path.join(dataDir, 'uploads');
 
   const ownEngine = !opts.engine;
