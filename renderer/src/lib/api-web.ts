@@ -99,10 +99,10 @@ export function createWebApi(opts: WebApiOptions): WebApi {
   /** While the socket is down: true when the server is up but refuses our token (a new server). */
   async function tokenRefused(): Promise<boolean> {
     try {
-      const res = await doFetch(`${base}/api/call/app.info`, { method: 'POST', headers: { [TOKEN_HEADER]: opts.token, 'Content-Type': 'application/json' }, body: '{}' });
-      return res.status === 401 || res.status === 403;
-    } catch {
-      return false; // not reachable: still down, keep trying
+      await call('app.info', {});
+      return false;
+    } catch (e) {
+      return RestoraError.from(e).code === 'E_FORBIDDEN'; // else not reachable: still down, keep trying
     }
   }
 

@@ -35,7 +35,6 @@ export class AppModel {
     this.mask = new MaskState(this.session, this.recipe);
     platform.web?.onConnection((c) => {
       this.session.connection = c;
-      this.session.connected = c === 'connected';
       // that server is gone, and its batch with it: free the queue instead of "Processing" for ever
       if (c === 'expired') this.queue.interrupt('the Restora server stopped or was restarted before this photo was done');
     });

@@ -30,9 +30,9 @@ export class SessionState {
   settings = $state<Settings>(Settings.parse({}));
   presets = $state.raw<Preset[]>([]);
   notices = $state<Notice[]>([]);
-  connected = $state(true);
   /** web mode: 'lost' while reconnecting, 'expired' once the server refuses this page (restarted) */
   connection = $state<'connected' | 'lost' | 'expired'>('connected');
+  connected = $derived(this.connection === 'connected');
   loading = $state(true);
   fatal = $state<string | null>(null);
   readonly #settingsSync: SettingsSync;
