@@ -118,6 +118,21 @@ test('a painted mask inpainted, with the output changed only in and near the mas
   expect(outsideMax).toBeLessThanOrEqual(2);
   expect(insideSum / insideN).toBeGreaterThan(2);
 
+  // Match grain: the mask view's Inpaint runs again with the photo's grain in the fill, as a new output,
+  // and the setting is the recipe's Inpaint step's once the mask is used there
+  await page.getByRole('tab', { name: 'Mask' }).click();
+  await page.getByRole('checkbox', { name: 'Match grain' }).check();
+  await page.getByRole('button', { name: 'Inpaint this photo with the mask' }).click();
+  await expect(row(page, file).getByTestId('used')).toContainText(/inpaint, grain matched \(σ \d+\.\d\)/, { timeout: 60_000 });
+  await expect(page.getByTestId('compare-pane').getByText('After (made with Inpaint, grain matched)', { exact: true })).toBeVisible();
+  expect(listFiles(path.join(work, 'restored')).filter((f) => /\.png$/.test(f))).toHaveLength(2);
+  await page.getByRole('tab', { name: 'Mask' }).click();
+  await page.getByRole('button', { name: "Use this mask in the recipe's Inpaint step" }).click();
+  const stepGrain = page.locator('li.step[data-task="inpaint"]').getByRole('checkbox', { name: /Match grain/ });
+  await expect(stepGrain).toBeChecked();
+  await stepGrain.uncheck();
+  await expect(page.getByRole('checkbox', { name: 'Match grain', exact: true })).not.toBeChecked();
+
   expect(snapshot([file]).get(file)).toEqual(before.get(file));
   expect(fs.readdirSync(work).sort()).toEqual(['restored', 'wall.png']);
 });

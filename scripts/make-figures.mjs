@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The README's before/after figures: 100 % crops, one PNG per task, in docs/figures/.
 //
-//   node scripts/make-figures.mjs [--threads 2] [--ep cpu] [--only denoise,upscale-x2,upscale-x4,inpaint]
+//   node scripts/make-figures.mjs [--threads 2] [--ep cpu] [--only denoise,upscale-x2,upscale-x4,inpaint,inpaint-grain]
 //
 // Deterministic: fixed images and crop boxes (CROPS below), the eval protocol's seeded noise and
 // MATLAB-bicubic LR, the bundled models only. Inference goes through the engine's own path
@@ -30,6 +30,8 @@ export const CROPS = {
   'upscale-x2': { file: 'Set14/zebra.png', x: 240, y: 96, w: 256, h: 256, scale: 2 },
   'upscale-x4': { file: 'Set14/monarch.png', x: 400, y: 160, w: 256, h: 256, scale: 4 },
   inpaint: { file: 'Kodak24/kodim09.png', mask: 'test/fixtures/masks/medium/kodim09.png', x: 32, y: 128, w: 256, h: 256 },
+  // match grain: the sample photo's camera noise, an elliptic hole in its green background (cx, cy, rx, ry)
+  'inpaint-grain': { sample: 'samples/parrots-iso6400.jpg', hole: [255, 365, 44, 36], x: 130, y: 230, w: 256, h: 256 },
 };
 
 export const GAP = 4; // px between panels (and between rows)
@@ -159,7 +161,7 @@ async function main() {
     options: {
       threads: { type: 'string', default: '2' },
       ep: { type: 'string', default: 'cpu' },
-      only: { type: 'string', default: 'denoise,upscale-x2,upscale-x4,inpaint' },
+      only: { type: 'string', default: 'denoise,upscale-x2,upscale-x4,inpaint,inpaint-grain' },
     },
   });
   const only = new Set(opt.only.split(','));
@@ -275,11 +277,66 @@ async function main() {
       panels.push({ pixels: g8, w: c.w, h: c.h, label: `original (${path.basename(c.file, '.png')})` });
       await writeFigure(path.join(outDir, 'inpaint.png'), [panels]);
     }
+
+    if (only.has('inpaint-grain')) {
+      const c = CROPS['inpaint-grain'];
+      const img = await read8(path.join(root, c.sample));
+      const n = img.w * img.h;
+      const [hx, hy, rx, ry] = c.hole;
+      const inHole = (x, y) => ((x - hx) / rx) ** 2 + ((y - hy) / ry) ** 2 <= 1;
+      // the ring the grain is compared with: up to 24 px around the hole's box, outside the hole
+      const inRing = (x, y) => !inHole(x, y) && Math.abs(x - hx) <= rx + 24 && Math.abs(y - hy) <= ry + 24;
+      const maskFile = path.join(dataDir, 'grain-hole.png');
+      const m = Buffer.alloc(n);
+      for (let y = 0; y < img.h; y++) for (let x = 0; x < img.w; x++) m[y * img.w + x] = inHole(x, y) ? 255 : 0;
+      await sharp(m, { raw: { width: img.w, height: img.h, channels: 1 } }).png().toFile(maskFile);
+      const input = toFloat(img.px);
+      const shown = Uint8Array.from(img.px);
+      for (let k = 0; k < n; k++) if (m[k]) for (let ch = 0; ch < 3; ch++) shown[ch * n + k] = HOLE_RGB[ch];
+      const plain = quantize((await run({ width: img.w, height: img.h, data: input }, [{ task: 'inpaint', mask: maskFile, model: 'restora-inpaint' }])).out.data);
+      const grained = await run({ width: img.w, height: img.h, data: input }, [{ task: 'inpaint', mask: maskFile, model: 'restora-inpaint', grain: true }]);
+      const matched = quantize(grained.out.data);
+      const grain = (px, where) => highPassStd(px, img.w, img.h, where).toFixed(1);
+      const around = grain(img.px, inRing);
+      const crop = (px) => cropPlanar(px, img.w, img.h, c.x, c.y, c.w, c.h);
+      await writeFigure(path.join(outDir, 'inpaint-grain.png'), [[
+        { pixels: crop(shown), w: c.w, h: c.h, label: `hole in magenta · grain ${around} around` },
+        { pixels: crop(plain), w: c.w, h: c.h, label: `Restora · grain ${grain(plain, inHole)}` },
+        { pixels: crop(matched), w: c.w, h: c.h, label: `Restora, match grain · ${grain(matched, inHole)}` },
+        { pixels: crop(img.px), w: c.w, h: c.h, label: `original (${path.basename(c.sample)})` },
+      ]]);
+      console.log(`inpaint-grain: grain (8-bit high-pass std) around the hole ${around}, in the fill ${grain(plain, inHole)} plain and ${grain(matched, inHole)} matched (read at sigma ${grained.trace.grain?.toFixed(1)})`);
+    }
   } finally {
     await engine.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
   console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/**
+ * Grain as the eye reads it: the standard deviation of each pixel minus its 3x3 mean, over the
+ * pixels `where(x, y)` picks, all three channels (planar 8-bit RGB).
+ */
+export function highPassStd(px, w, h, where) {
+  const n = w * h;
+  let s = 0;
+  let s2 = 0;
+  let k = 0;
+  for (let ch = 0; ch < 3; ch++) {
+    for (let y = 1; y < h - 1; y++) {
+      for (let x = 1; x < w - 1; x++) {
+        if (!where(x, y)) continue;
+        let m = 0;
+        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) m += px[ch * n + (y + dy) * w + x + dx];
+        const v = px[ch * n + y * w + x] - m / 9;
+        s += v;
+        s2 += v * v;
+        k++;
+      }
+    }
+  }
+  return Math.sqrt(s2 / k - (s / k) ** 2);
 }
 
 /**

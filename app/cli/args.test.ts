@@ -70,6 +70,18 @@ describe('parseCommand', () => {
     expect(parseCommand(['bench', '--task', 'denoise', '--passes', '8'])).toMatchObject({ tasks: ['denoise'], passes: 8 });
   });
 
+  it('grain matching for inpaint: --grain, grain=1 in a recipe, eval --grain; nowhere else', () => {
+    expect(parseCommand(['inpaint', 'a.jpg', '--mask', 'm.png', '--grain'])).toMatchObject({ recipe: [{ task: 'inpaint', grain: true }] });
+    expect((parseCommand(['inpaint', 'a.jpg', '--mask', 'm.png']) as BatchCommand).recipe[0]).not.toHaveProperty('grain');
+    expect(parseRecipe('denoise,inpaint:mask=m.png:grain=1', '/b')).toEqual([{ task: 'denoise', sigma: 'auto' }, { task: 'inpaint', mask: path.resolve('/b', 'm.png'), grain: true }]);
+    expect(parseRecipe('inpaint:mask=m.png:grain=0', '/b')[0]).not.toHaveProperty('grain');
+    expect(usage(['run', 'a.jpg', '--recipe', 'inpaint:mask=m.png:grain=yes'])).toMatch(/grain must be 1 .* or 0, not "yes"/);
+    expect(usage(['run', 'a.jpg', '--recipe', 'denoise:grain=1'])).toMatch(/unknown parameter "grain"/);
+    expect(usage(['denoise', 'a.jpg', '--grain'])).toMatch(/unknown option --grain/);
+    expect(parseCommand(['eval', 'inpaint', '--data', 'd', '--grain'])).toMatchObject({ task: 'inpaint', grain: true });
+    expect(usage(['eval', 'denoise', '--data', 'd', '--grain'])).toMatch(/--grain applies to eval inpaint only/);
+  });
+
   it('rejects unknown flags, bad values and missing inputs with a usage error', () => {
     expect(usage(['denoise', 'a.jpg', '--bogus'])).toMatch(/unknown option --bogus/);
     expect(usage(['denoise', 'a.jpg', '--scale', '2'])).toMatch(/unknown option --scale/); // not a denoise flag

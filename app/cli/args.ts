@@ -51,6 +51,7 @@ export interface EvalCommand extends CommonOptions {
   masks?: string;
   model?: string; // a model id, or 'bicubic' (upscale only)
   passes?: Passes;
+  grain?: boolean; // inpaint: match the photo's grain in the fill
   limit?: number;
   runtime: Partial<RuntimeOptions>;
 }
@@ -100,7 +101,7 @@ const batchOpts: Options = {
 const BATCH_EXTRA: Record<BatchCommand['command'], Options> = {
   denoise: { sigma: { type: 'string' } },
   upscale: { scale: { type: 'string' } },
-  inpaint: { mask: { type: 'string' } },
+  inpaint: { mask: { type: 'string' }, grain: { type: 'boolean' } },
   run: { recipe: { type: 'string' } },
 };
 
@@ -202,7 +203,7 @@ function parseBatch(command: BatchCommand['command'], argv: string[]): BatchComm
   } else if (command === 'inpaint') {
     const mask = str(v, 'mask');
     if (!mask) throw new UsageError('restora inpaint needs --mask FILE (a PNG, white = fill)');
-    recipe = [{ task: 'inpaint', mask: path.resolve(mask), ...extra }];
+    recipe = [{ task: 'inpaint', mask: path.resolve(mask), ...extra, ...(v.grain ? { grain: true } : {}) }];
   } else {
     const text = str(v, 'recipe');
     if (!text) throw new UsageError('restora run needs --recipe, e.g. --recipe "denoise:sigma=auto,upscale:scale=2"');
@@ -247,7 +248,7 @@ function parseBatch(command: BatchCommand['command'], argv: string[]): BatchComm
 function parseEval(argv: string[]): EvalCommand | HelpCommand {
   const { values: v, positionals } = parse(
     argv,
-    { ...common, ...runtimeOpts, data: { type: 'string' }, sigma: { type: 'string' }, noise: { type: 'string' }, scale: { type: 'string' }, masks: { type: 'string' }, model: { type: 'string' }, passes: { type: 'string' }, limit: { type: 'string' } },
+    { ...common, ...runtimeOpts, data: { type: 'string' }, sigma: { type: 'string' }, noise: { type: 'string' }, scale: { type: 'string' }, masks: { type: 'string' }, grain: { type: 'boolean' }, model: { type: 'string' }, passes: { type: 'string' }, limit: { type: 'string' } },
     'eval',
   );
   if (v.help) return { kind: 'help', topic: 'eval' };
@@ -268,6 +269,7 @@ function parseEval(argv: string[]): EvalCommand | HelpCommand {
   if (noise === 'auto') throw new UsageError('--noise is the noise level to add to clean images, a number from 0 to 100; "auto" belongs to --sigma');
   if (scaleS !== undefined && task !== 'upscale') throw new UsageError('--scale applies to eval upscale only');
   if (str(v, 'masks') !== undefined && task !== 'inpaint') throw new UsageError('--masks applies to eval inpaint only');
+  if (v.grain && task !== 'inpaint') throw new UsageError('--grain applies to eval inpaint only');
   const model = str(v, 'model');
   if (model === 'bicubic' && task !== 'upscale') throw new UsageError('--model bicubic applies to eval upscale only');
   const passesS = str(v, 'passes');
@@ -284,6 +286,7 @@ function parseEval(argv: string[]): EvalCommand | HelpCommand {
     ...(masks ? { masks: path.resolve(masks) } : {}),
     ...(model ? { model } : {}),
     ...(passes !== undefined ? { passes } : {}),
+    ...(v.grain ? { grain: true } : {}),
     ...(int(v, 'limit', 1, 1_000_000) !== undefined ? { limit: int(v, 'limit', 1, 1_000_000) } : {}),
     runtime: runtimeOf(v),
     ...commonOf(v),

@@ -183,6 +183,37 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     expect(chain.code, chain.stderr).toBe(0);
     const meta = await sharp(path.join(dir, 'c', 'restored', 'p-dn-x2.png')).metadata();
     expect([meta.width, meta.height]).toEqual([96, 80]);
+    // --grain: the fill gets the photo's grain (read with the denoiser); the done line says so
+    const W = 96;
+    const H = 80;
+    const noisy = await sharp(await photo(path.join(dir, 'c', 'big.png'), 6, W, H)).raw().toBuffer();
+    let seed = 9;
+    for (let i = 0; i < noisy.length; i++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      noisy[i] = Math.max(0, Math.min(255, noisy[i] + ((seed >> 8) % 41) - 20));
+    }
+    const grainy = path.join(dir, 'c', 'grainy.png');
+    await sharp(noisy, { raw: { width: W, height: H, channels: 3 } }).png().toFile(grainy);
+    const hole = (x: number, y: number) => x >= 30 && x < 60 && y >= 20 && y < 44;
+    const bigMask = Buffer.alloc(W * H);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) bigMask[y * W + x] = hole(x, y) ? 255 : 0;
+    const bigMaskFile = path.join(dir, 'c-big-mask.png');
+    await sharp(bigMask, { raw: { width: W, height: H, channels: 1 } }).png().toFile(bigMaskFile);
+    const plainRun = await restora(['inpaint', grainy, '--mask', bigMaskFile, '--threads', '1']);
+    expect(plainRun.code, plainRun.stderr).toBe(0);
+    const grained = await restora(['inpaint', grainy, '--mask', bigMaskFile, '--grain', '--suffix', '-grain', '--threads', '1']);
+    expect(grained.code, grained.stderr).toBe(0);
+    expect(grained.stdout + grained.stderr).toMatch(/inpaint, grain matched \(σ [1-9]\d*\.\d\)/);
+    const [plain, withGrain] = await Promise.all(['grainy.png', 'grainy-grain.png'].map((f) => sharp(path.join(dir, 'c', 'restored', f)).raw().toBuffer()));
+    let changed = 0;
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) {
+      const i = (y * W + x) * 3 + c;
+      if (plain[i] !== withGrain[i]) {
+        expect(hole(x, y)).toBe(true); // only the hole changes
+        changed++;
+      }
+    }
+    expect(changed).toBeGreaterThan(1000);
     const missingMask = await restora(['inpaint', input, '--mask', path.join(dir, 'nope.png')]);
     expect(missingMask.code).toBe(2);
     expect(missingMask.stderr).toContain('E_MASK');

@@ -1,6 +1,6 @@
 // `--recipe "denoise:sigma=auto,upscale:scale=2,inpaint:mask=m.png"`: steps separated by commas,
 // each a task name followed by `:key=value` parameters (several allowed: `denoise:sigma=25:model=x`;
-// every task takes `passes=8`, the self-ensemble).
+// every task takes `passes=8`, the self-ensemble; inpaint takes `grain=1`, the photo's grain in the fill).
 // A comma inside a mask path is not supported (name the mask file without one).
 import path from 'node:path';
 import { Recipe, type Passes, type Step } from '../contract/index.ts';
@@ -58,10 +58,12 @@ export function parseRecipe(text: string, cwd = process.cwd()): Recipe {
       allowed(['scale', 'model', 'passes']);
       steps.push({ task, scale: parseScale(kv.get('scale') ?? '2', 'recipe scale'), ...extra });
     } else if (task === 'inpaint') {
-      allowed(['mask', 'model', 'passes']);
+      allowed(['mask', 'model', 'passes', 'grain']);
       const mask = kv.get('mask');
       if (!mask) throw new UsageError(`recipe step "${part}": inpaint needs mask=FILE (white = fill)`);
-      steps.push({ task, mask: path.resolve(cwd, mask), ...extra });
+      const grain = kv.get('grain');
+      if (grain !== undefined && grain !== '0' && grain !== '1') throw new UsageError(`recipe step "${part}": grain must be 1 (match the photo's grain in the fill) or 0, not "${grain}"`);
+      steps.push({ task, mask: path.resolve(cwd, mask), ...extra, ...(grain === '1' ? { grain: true } : {}) });
     } else {
       throw new UsageError(`recipe step "${part}": unknown task "${task}" (denoise, upscale or inpaint)`);
     }

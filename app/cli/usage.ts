@@ -16,14 +16,17 @@ Originals are never modified; results go to <input folder>/restored unless --out
 Commands
   restora denoise <files and folders...> [--sigma N|auto]
   restora upscale <files and folders...> [--scale 2|4]
-  restora inpaint <files and folders...> --mask FILE
+  restora inpaint <files and folders...> --mask FILE [--grain]
+               (--grain: the fill gets the photo's own grain, read around the hole)
   restora run <files and folders...> --recipe "denoise:sigma=auto:passes=8,upscale:scale=2"
+               (steps: denoise:sigma=N|auto, upscale:scale=2|4, inpaint:mask=FILE:grain=1;
+               each also takes model=ID and passes=8)
   restora models [ID] [--json]                 list the models, or show one model's card
   restora models add FILE.onnx [--task T] [--id ID]   inspect a model and add it
   restora info [--ep E] [--json]               execution provider in use, and why
   restora serve [--port N]                     web mode on 127.0.0.1 (prints its URL)
   restora eval denoise|upscale|inpaint --data DIR [--sigma N|auto] [--noise N] [--scale 2|4]
-               [--masks DIR] [--model ID|bicubic] [--passes 1|8] [--limit N] [--json]
+               [--masks DIR] [--grain] [--model ID|bicubic] [--passes 1|8] [--limit N] [--json]
                (a folder of clean images gets Gaussian noise of --noise, default the
                --sigma given or 25; --sigma auto then lets the engine estimate it)
   restora bench [--task T] [--size WxH] [--threads N] [--ep E] [--repeats N] [--passes 1|8] [--json]

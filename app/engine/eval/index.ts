@@ -48,6 +48,7 @@ export interface EvalOptions {
   masks?: string;
   model?: string; // model id; 'bicubic' = MATLAB bicubic (upscale only, no engine needed)
   passes?: Passes; // 8: the model runs as a self-ensemble (the recipe step's `passes`)
+  grain?: boolean; // inpaint: match the photo's grain in the fill (the step's `grain`)
   limit?: number;
   runtime?: Partial<RuntimeOptions>;
   onImage?: (r: ImageResult, index: number, total: number) => void;
@@ -71,6 +72,7 @@ export interface EvalResult {
   ssim: number;
   model: string;
   passes: Passes; // model runs per tile (8: self-ensemble)
+  grain?: boolean; // inpaint: the fill got the photo's grain
   mode: 'synthetic' | 'pairs';
   sigma?: number | 'auto';
   noise?: number; // synthetic denoise: the Gaussian noise level that was added
@@ -245,7 +247,7 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
       // the engine never sees the pixels it must invent
       const input = toFloat(gt8);
       for (let c = 0; c < 3; c++) for (let k = 0; k < n; k++) if (hole[k]) input[c * n + k] = 0;
-      const { out, seconds } = await runWith({ width: img.width, height: img.height, data: input }, [{ task: 'inpaint', mask: maskFile, ...modelOpts }]);
+      const { out, seconds } = await runWith({ width: img.width, height: img.height, data: input }, [{ task: 'inpaint', mask: maskFile, ...modelOpts, ...(opts.grain ? { grain: true } : {}) }]);
       const out8 = quantize(out.data);
       result = { name: entry, width: img.width, height: img.height, psnr: psnrMasked(gt8, out8, hole), ssim: ssimPlanar(gt8, out8, img.width, img.height), seconds };
     }
@@ -261,6 +263,7 @@ export async function evaluate(engine: EvalEngine | undefined, opts: EvalOptions
     ssim: mean(images.map((r) => r.ssim)),
     model: model ?? usedModel ?? 'default',
     passes: opts.passes ?? 1,
+    ...(opts.task === 'inpaint' && opts.grain ? { grain: true } : {}),
     mode: pairs ? 'pairs' : 'synthetic',
     ...(opts.task === 'denoise' ? { sigma } : {}),
     ...(noise !== undefined ? { noise } : {}),
@@ -283,6 +286,7 @@ export interface EvalCliOptions {
   masks?: string;
   model?: string;
   passes?: Passes;
+  grain?: boolean;
   limit?: number;
   runtime?: Partial<RuntimeOptions>;
   json: boolean;
@@ -301,6 +305,7 @@ export async function evaluateCommand(engine: EvalEngine | undefined, cmd: EvalC
     ...(cmd.masks ? { masks: cmd.masks } : {}),
     ...(cmd.model ? { model: cmd.model } : {}),
     ...(cmd.passes ? { passes: cmd.passes } : {}),
+    ...(cmd.grain ? { grain: true } : {}),
     ...(cmd.limit ? { limit: cmd.limit } : {}),
     ...(cmd.runtime ? { runtime: cmd.runtime } : {}),
     onImage: (r, i, total) => {
@@ -315,6 +320,7 @@ export async function evaluateCommand(engine: EvalEngine | undefined, cmd: EvalC
     result.scale !== undefined ? `x${result.scale}` : '',
     `model ${result.model}`,
     result.passes === 8 ? '8 passes (self-ensemble)' : '',
+    result.grain ? 'grain matched' : '',
     result.masks ? `masks ${result.masks}` : '',
     result.mode === 'pairs' ? 'noisy/clean pairs' : '',
   ].filter(Boolean);

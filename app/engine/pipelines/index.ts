@@ -13,6 +13,7 @@ import type { Runtime, RunnableModel } from '../runtime/runtime.ts';
 import type { PlaneSource } from '../tiling/tiler.ts';
 import { effectiveTiling, tileCount } from '../tiling/tiler.ts';
 import { estimateNoise } from './estimator.ts';
+import { copyGrain, grainWindow } from './grain.ts';
 
 export { estimateSigmaPca, pcaSigma } from './noise.ts';
 export { estimateNoise, estimatorCrops, median } from './estimator.ts';
@@ -55,6 +56,7 @@ export interface StepTrace {
   passes?: 8; // set when the step ran as a self-ensemble
   sigma?: number; // 0-255, denoise only: the level the model was given
   sigmaBy?: 'estimator' | 'pca' | 'given'; // where it came from (the card's CNN estimator, PCA, or the recipe)
+  grain?: number; // inpaint with grain matching: the level read around the hole (0-255)
   note?: string;
 }
 
@@ -66,6 +68,8 @@ interface PlannedStep {
   height: number;
   scaleBefore: number; // product of the scales of earlier steps
   tiles: number; // model runs: tiles x passes
+  /** Inpaint with grain matching: the denoiser that reads the photo's grain, and its runs on the whole image (at most). */
+  grain?: { entry: ModelEntry; model: RunnableModel; tiles: number };
 }
 
 function modelFor(ctx: PipelineContext, step: Step): ModelEntry {
@@ -86,7 +90,19 @@ export function planRecipe(ctx: PipelineContext, width: number, height: number, 
     const model = toRunnable(entry);
     const t = effectiveTiling(tile || model.tile, model.overlap, model.sizeMultiple).tile;
     const runs = tileCount(w, h, t, model.overlap, model.sizeMultiple) * (step.passes ?? 1);
-    out.push({ step, entry, model, width: w, height: h, scaleBefore: scale, tiles: runs });
+    let grain: PlannedStep['grain'];
+    if (step.task === 'inpaint' && step.grain) {
+      let dEntry: ModelEntry;
+      try {
+        dEntry = ctx.registry.pick('denoise');
+      } catch (e) {
+        throw new RestoraError('E_MODEL', `matching grain reads the photo's grain with a denoiser, and ${(e as Error).message}`);
+      }
+      const dModel = toRunnable(dEntry);
+      const dt = effectiveTiling(tile || dModel.tile, dModel.overlap, dModel.sizeMultiple).tile;
+      grain = { entry: dEntry, model: dModel, tiles: tileCount(w, h, dt, dModel.overlap, dModel.sizeMultiple) };
+    }
+    out.push({ step, entry, model, width: w, height: h, scaleBefore: scale, tiles: runs + (grain?.tiles ?? 0), ...(grain ? { grain } : {}) });
     w *= model.scale;
     h *= model.scale;
     scale *= model.scale;
@@ -123,9 +139,18 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
     if (opts.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
     const p = plan[k];
     await ctx.registry.verify(p.entry);
+    // progress within the step: the model's runs, then (grain matching) the denoiser's on the hole's window
+    let mainRuns = p.tiles - (p.grain?.tiles ?? 0);
+    let grainRuns = p.grain?.tiles ?? 0;
     const onTile = (done: number, t: number) => {
-      totals[k] = t;
+      mainRuns = t;
+      totals[k] = t + grainRuns;
       opts.onProgress?.({ done: doneBefore(k) + done, total: total() });
+    };
+    const onGrainTile = (done: number, t: number) => {
+      grainRuns = t;
+      totals[k] = mainRuns + t;
+      opts.onProgress?.({ done: doneBefore(k) + mainRuns + done, total: total() });
     };
     const run = (inputs: Record<string, PlaneSource>) =>
       ctx.runtime.runTiled(p.model, { width: cur.width, height: cur.height, inputs }, { ep: runtime.ep, threads: runtime.threads, tile: runtime.tile, passes: p.step.passes, signal: opts.signal, onTile });
@@ -175,11 +200,54 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
           out[j] = m >= 1 ? out[j] : m <= 0 ? cur.data[j] : cur.data[j] * (1 - m) + out[j] * m;
         }
       }
+      if (p.grain) {
+        // the fill gets the photo's grain in the mask's proportion (grey keeps the photo's own grain in part)
+        if (opts.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
+        const g = await readGrain(ctx, p.grain, cur, hard, runtime, opts.signal, onGrainTile);
+        if (!g) onGrainTile(0, 0); // an empty hole: nothing to read
+        if (g) {
+          trace.grain = g.sigma;
+          const { box, grain } = g;
+          const wn = box.w * box.h;
+          for (let c = 0; c < 3; c++) {
+            for (let r2 = 0; r2 < box.h; r2++) {
+              for (let i = 0; i < box.w; i++) {
+                const at = (box.y + r2) * cur.width + box.x + i;
+                const m = soft[at];
+                if (m > 0) out[c * n + at] += grain[c * wn + r2 * box.w + i] * Math.min(1, m);
+              }
+            }
+          }
+        }
+      }
       cur = { width: cur.width, height: cur.height, data: out, alpha: cur.alpha, meta: cur.meta };
     }
     opts.trace?.push(trace);
   }
   return cur;
+}
+
+/**
+ * The photo's grain for the hole: the denoiser (Auto level, read on the hole's window) runs on the hole's
+ * box widened by GRAIN_MARGIN, the photo minus its result is the grain, and copyGrain moves cells of it
+ * from around the hole into it. Undefined for an empty hole.
+ */
+async function readGrain(ctx: PipelineContext, g: NonNullable<PlannedStep['grain']>, cur: RgbImage, hard: Float32Array, runtime: Partial<RuntimeOptions>, signal: AbortSignal | undefined, onTile: (done: number, total: number) => void) {
+  const box = grainWindow(hard, cur.width, cur.height);
+  if (!box) return undefined;
+  await ctx.registry.verify(g.entry);
+  const data = cropPlanes(cur.data, 3, cur.width, cur.height, box.x, box.y, box.w, box.h);
+  const hole = cropPlanes(hard, 1, cur.width, cur.height, box.x, box.y, box.w, box.h);
+  const win: RgbImage = { width: box.w, height: box.h, data };
+  const est = await estimateNoise(ctx, g.entry, win, { threads: runtime.threads });
+  const inputs: Record<string, PlaneSource> = {};
+  for (const i of g.model.inputs) inputs[i.name] = i.role === 'sigma' ? { channels: 1, value: est.sigma / 255 } : { channels: 3, data };
+  const r = await ctx.runtime.runTiled(g.model, { width: box.w, height: box.h, inputs }, { ep: runtime.ep, threads: runtime.threads, tile: runtime.tile, signal, onTile });
+  const residual = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) residual[i] = data[i] - r.data[i];
+  // seeded by the window, so a rerun (or a resumed batch) writes the same pixels
+  const { grain } = copyGrain(residual, hole, box.w, box.h, { seed: (box.x * 73856093) ^ (box.y * 19349663) ^ (box.w * 83492791) ^ box.h });
+  return { box, grain, sigma: est.sigma };
 }
 
 /**

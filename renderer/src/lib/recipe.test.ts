@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelInfo } from '../../../app/contract/index.ts';
-import { describeRecipe, draftFromStep, estimatedSigma, modelsFor, newStep, recipeProblem, recipeScale, sigmaToStrength, strengthToSigma, toRecipe } from './recipe.ts';
+import { describeRecipe, draftFromStep, estimatedSigma, modelsFor, newStep, recipeKey, recipeProblem, recipeScale, sigmaToStrength, strengthToSigma, toRecipe } from './recipe.ts';
 
 describe('recipe', () => {
   it('maps the strength slider 0-100 onto sigma 0-50 and back', () => {
@@ -43,6 +43,19 @@ describe('recipe', () => {
     expect(describeRecipe(r)).toBe('Denoise (auto), 8 passes → Upscale ×2');
     expect(draftFromStep(r[0])).toMatchObject({ task: 'denoise', auto: true, best: true });
     expect(draftFromStep(r[1])).toMatchObject({ task: 'upscale', best: false });
+  });
+
+  it('match grain on an inpaint step: off by default, kept by presets, named in the description and the cache key', () => {
+    const d = newStep('inpaint');
+    expect(d).toMatchObject({ grain: false });
+    const plain = toRecipe([d], '/m.png');
+    if (d.task === 'inpaint') d.grain = true;
+    const r = toRecipe([d], '/m.png');
+    expect(r).toEqual([{ task: 'inpaint', mask: '/m.png', grain: true }]);
+    expect(describeRecipe(r)).toBe('Inpaint, grain matched');
+    expect(recipeKey(r)).not.toBe(recipeKey(plain)); // a rerun with grain is a new result, not the old one
+    expect(draftFromStep(r[0])).toMatchObject({ task: 'inpaint', grain: true });
+    expect(draftFromStep(plain[0])).toMatchObject({ task: 'inpaint', grain: false });
   });
 
   it('round-trips presets and picks models by task and scale', () => {

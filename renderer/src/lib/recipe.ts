@@ -19,11 +19,14 @@ export function sigmaToStrength(sigma: number): number {
   return Math.round((Math.min(SIGMA_MAX, Math.max(0, sigma)) / SIGMA_MAX) * 100);
 }
 
-/** `best`: run the step as a self-ensemble (passes 8: about 8x the time, a little cleaner). */
+/**
+ * `best`: run the step as a self-ensemble (passes 8: about 8x the time, a little cleaner).
+ * `grain` (inpaint): give the fill the photo's own grain, read around the hole with the denoiser.
+ */
 export type StepDraft =
   | { id: number; task: 'denoise'; auto: boolean; strength: number; model: string; best: boolean }
   | { id: number; task: 'upscale'; scale: 2 | 4; model: string; best: boolean }
-  | { id: number; task: 'inpaint'; model: string; best: boolean };
+  | { id: number; task: 'inpaint'; model: string; best: boolean; grain: boolean };
 
 let nextId = 1;
 
@@ -31,7 +34,7 @@ export function newStep(task: Step['task']): StepDraft {
   const id = nextId++;
   if (task === 'denoise') return { id, task, auto: true, strength: 50, model: '', best: false };
   if (task === 'upscale') return { id, task, scale: 2, model: '', best: false };
-  return { id, task, model: '', best: false };
+  return { id, task, model: '', best: false, grain: false };
 }
 
 export function draftFromStep(step: Step): StepDraft {
@@ -43,7 +46,7 @@ export function draftFromStep(step: Step): StepDraft {
     return { id, task: 'denoise', auto, strength: auto ? 50 : sigmaToStrength(step.sigma as number), model, best };
   }
   if (step.task === 'upscale') return { id, task: 'upscale', scale: step.scale, model, best };
-  return { id, task: 'inpaint', model, best };
+  return { id, task: 'inpaint', model, best, grain: step.grain === true };
 }
 
 /** Why a recipe cannot run yet, in words; undefined when it can. */
@@ -60,13 +63,13 @@ export function toRecipe(drafts: StepDraft[], maskPath: string | undefined): Rec
     const model = { ...(d.model ? { model: d.model } : {}), ...(d.best ? { passes: 8 as const } : {}) };
     if (d.task === 'denoise') return { task: 'denoise', sigma: d.auto ? 'auto' : strengthToSigma(d.strength), ...model };
     if (d.task === 'upscale') return { task: 'upscale', scale: d.scale, ...model };
-    return { task: 'inpaint', mask: maskPath ?? '', ...model };
+    return { task: 'inpaint', mask: maskPath ?? '', ...model, ...(d.grain ? { grain: true } : {}) };
   });
   return Recipe.parse(steps);
 }
 
 export function describeStep(s: Step): string {
-  const base = s.task === 'denoise' ? (s.sigma === 'auto' || s.sigma === undefined ? 'Denoise (auto)' : `Denoise σ ${s.sigma}`) : s.task === 'upscale' ? `Upscale ×${s.scale}` : 'Inpaint';
+  const base = s.task === 'denoise' ? (s.sigma === 'auto' || s.sigma === undefined ? 'Denoise (auto)' : `Denoise σ ${s.sigma}`) : s.task === 'upscale' ? `Upscale ×${s.scale}` : s.grain ? 'Inpaint, grain matched' : 'Inpaint';
   return s.passes === 8 ? `${base}, 8 passes` : base;
 }
 

@@ -25,6 +25,8 @@ export class AppModel {
   maskView = $state<View>({ zoom: 1, cx: 0, cy: 0 });
   maskPane = $state<Size>({ width: 800, height: 600 });
   inpainting = $state(false);
+  /** Match grain for the mask view's Inpaint while the recipe has no Inpaint step (then that step's setting rules). */
+  private maskGrain = $state(false);
 
   constructor(platform: Platform) {
     this.platform = platform;
@@ -77,7 +79,17 @@ export class AppModel {
     );
   }
 
-  /** Save the painted mask, inpaint this photo alone, and show the result in compare. */
+  /** Match grain, as the mask view shows it: the recipe's Inpaint step's setting, so both places agree. */
+  get inpaintGrain(): boolean {
+    const step = this.recipe.steps.find((s) => s.task === 'inpaint');
+    return step?.task === 'inpaint' ? step.grain : this.maskGrain;
+  }
+  set inpaintGrain(on: boolean) {
+    this.maskGrain = on;
+    for (const s of this.recipe.steps) if (s.task === 'inpaint') s.grain = on;
+  }
+
+  /** Save the painted mask, inpaint this photo alone (with the recipe's Inpaint step's settings), and show the result in compare. */
   async inpaintSelected(): Promise<void> {
     const item = this.queue.selectedItem;
     const info = item?.info;
@@ -87,7 +99,7 @@ export class AppModel {
       const maskPath = await this.mask.save(info.width, info.height);
       if (!maskPath) return;
       const step = this.recipe.steps.find((s) => s.task === 'inpaint');
-      const recipe: Recipe = [{ task: 'inpaint', mask: maskPath, ...(step?.model ? { model: step.model } : {}) }];
+      const recipe: Recipe = [{ task: 'inpaint', mask: maskPath, ...(step?.model ? { model: step.model } : {}), ...(step?.best ? { passes: 8 as const } : {}), ...(this.inpaintGrain ? { grain: true } : {}) }];
       const id = await this.queue.start(
         recipe,
         [item.path],
@@ -116,7 +128,11 @@ export class AppModel {
     if (!info) return;
     const p = await this.mask.save(info.width, info.height);
     if (!p) return;
-    if (!this.recipe.hasInpaint()) this.recipe.add('inpaint');
+    if (!this.recipe.hasInpaint()) {
+      const grain = this.maskGrain;
+      this.recipe.add('inpaint');
+      this.inpaintGrain = grain; // the new step keeps what the mask view had
+    }
     this.session.notify('The mask is now used by the Inpaint step of the recipe.', 'success');
   }
 

@@ -1,0 +1,200 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeStepsUsed } from '../../contract/index.ts';
+import { FIXTURE_MODELS, gaussian, maxAbsDiff, photoLike, tmpDir } from '../../../test/fixtures/images/make.ts';
+import type { RgbImage } from '../api.ts';
+import { createEngine, type EngineImpl } from '../index.ts';
+import { copyGrain, grainWindow } from './grain.ts';
+import type { StepTrace } from './index.ts';
+
+const REPO = path.resolve(import.meta.dirname, '../../..');
+
+/** Std of the pixel minus its 3x3 mean (what the eye reads as grain), over the pixels `where` picks, channel 0..2. */
+function highPassStd(img: RgbImage, where: (x: number, y: number) => boolean): number {
+  const { width: w, height: h, data } = img;
+  const n = w * h;
+  let s = 0;
+  let s2 = 0;
+  let k = 0;
+  for (let c = 0; c < 3; c++) {
+    for (let y = 1; y < h - 1; y++) {
+      for (let x = 1; x < w - 1; x++) {
+        if (!where(x, y)) continue;
+        let m = 0;
+        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) m += data[c * n + (y + dy) * w + x + dx];
+        const v = data[c * n + y * w + x] - m / 9;
+        s += v;
+        s2 += v * v;
+        k++;
+      }
+    }
+  }
+  return Math.sqrt(s2 / k - (s / k) ** 2);
+}
+
+describe('copyGrain', () => {
+  const w = 100;
+  const h = 80;
+  const hole = new Float32Array(w * h);
+  const inHole = (x: number, y: number) => x >= 30 && x < 70 && y >= 25 && y < 55;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) hole[y * w + x] = inHole(x, y) ? 1 : 0;
+  const g = gaussian(3);
+  // grain outside the hole; inside, a value no source may carry
+  const residual = Float32Array.from({ length: 3 * w * h }, (_, i) => (hole[i % (w * h)] ? 9 : 0.04 * g()));
+
+  it('fills every hole pixel from outside the hole, with the same spread, and nothing outside it', () => {
+    const r = copyGrain(residual, hole, w, h, { seed: 7 });
+    expect(r.filled).toBe(r.cells);
+    expect(r.cells).toBeGreaterThan(0);
+    const outside = new Set(Array.from(residual.filter((_, i) => !hole[i % (w * h)])));
+    let s2 = 0;
+    let k = 0;
+    for (let i = 0; i < 3 * w * h; i++) {
+      if (!hole[i % (w * h)]) {
+        expect(r.grain[i]).toBe(0);
+        continue;
+      }
+      expect(outside.has(r.grain[i])).toBe(true); // a copy of real grain, never the hole's own content
+      s2 += r.grain[i] ** 2;
+      k++;
+    }
+    expect(Math.sqrt(s2 / k)).toBeGreaterThan(0.04 * 0.85);
+    expect(Math.sqrt(s2 / k)).toBeLessThan(0.04 * 1.15);
+  });
+
+  it('keeps the grain in the same channel and place within a cell (colour correlation and grain size survive)', () => {
+    // residual with a pattern: channel 1 = 2 x channel 0, channel 2 = 0; each pixel differs from its right neighbour
+    const res = new Float32Array(3 * w * h);
+    for (let i = 0; i < w * h; i++) {
+      res[i] = hole[i] ? 0 : 0.01 * g();
+      res[w * h + i] = 2 * res[i];
+    }
+    const r = copyGrain(res, hole, w, h, { seed: 2 });
+    for (let i = 0; i < w * h; i++) {
+      if (!hole[i]) continue;
+      expect(r.grain[w * h + i]).toBeCloseTo(2 * r.grain[i], 7);
+      expect(r.grain[2 * w * h + i]).toBe(0);
+    }
+  });
+
+  it("passes over cells where the residual holds an edge's trace, not grain", () => {
+    // a strip outside the hole with 20x the grain (what a softened edge leaves in the residual)
+    const edge = (x: number) => x >= 76 && x < 84;
+    const res = Float32Array.from(residual, (v, i) => (hole[i % (w * h)] ? 9 : edge((i % (w * h)) % w) ? 0.8 * Math.sign(v || 1) : v));
+    const r = copyGrain(res, hole, w, h, { seed: 3 });
+    expect(r.filled).toBe(r.cells);
+    for (let i = 0; i < 3 * w * h; i++) expect(Math.abs(r.grain[i])).toBeLessThan(0.5);
+  });
+
+  it('is the same for the same seed, and differs for another', () => {
+    const a = copyGrain(residual, hole, w, h, { seed: 5 }).grain;
+    expect(maxAbsDiff(a, copyGrain(residual, hole, w, h, { seed: 5 }).grain)).toBe(0);
+    expect(maxAbsDiff(a, copyGrain(residual, hole, w, h, { seed: 6 }).grain)).toBeGreaterThan(0);
+  });
+
+  it('leaves a cell without grain when no source outside the hole fits (a hole over everything)', () => {
+    const all = new Float32Array(w * h).fill(1);
+    const r = copyGrain(residual, all, w, h);
+    expect(r.filled).toBe(0);
+    expect(r.grain.every((v) => v === 0)).toBe(true);
+  });
+
+  it('grainWindow: the hole box widened by the margin and clamped; undefined without a hole', () => {
+    expect(grainWindow(hole, w, h, 10)).toEqual({ x: 20, y: 15, w: 60, h: 50 });
+    expect(grainWindow(hole, w, h, 50)).toEqual({ x: 0, y: 0, w, h });
+    expect(grainWindow(new Float32Array(w * h), w, h)).toBeUndefined();
+  });
+});
+
+describe('inpaint with grain matching', () => {
+  const { dir, cleanup } = tmpDir();
+  const W = 96;
+  const H = 72;
+  let engine: EngineImpl;
+  const base = photoLike(W, H, 4);
+  const g = gaussian(11);
+  const grainy: RgbImage = { width: W, height: H, data: base.data.map((v) => v + 0.05 * g()) };
+  const mask = path.join(dir, 'mask.png');
+  const inMask = (x: number, y: number) => x >= 30 && x < 60 && y >= 20 && y < 44;
+
+  beforeAll(async () => {
+    engine = await createEngine({ modelsDir: FIXTURE_MODELS, userModelsDir: path.join(dir, 'user'), dataDir: path.join(dir, 'data'), runtime: { ep: 'cpu', threads: 1 } });
+    const m = Buffer.alloc(W * H);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) m[y * W + x] = inMask(x, y) ? 255 : 0;
+    await sharp(m, { raw: { width: W, height: H, channels: 1 } }).png().toFile(mask);
+  });
+  afterAll(async () => {
+    await engine.close();
+    cleanup();
+  });
+
+  it('changes only the masked pixels, says the level it read, runs the same twice, and counts the denoiser in progress', async () => {
+    const plain = await engine.run(grainy, [{ task: 'inpaint', mask }]);
+    const trace: StepTrace[] = [];
+    const seen: { done: number; total: number }[] = [];
+    const matched = await engine.core.run(grainy, [{ task: 'inpaint', mask, grain: true }], { trace, onProgress: (p: { done: number; total: number }) => seen.push(p) } as never);
+    let inside = 0;
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const d = Math.abs(matched.data[c * W * H + y * W + x] - plain.data[c * W * H + y * W + x]);
+          if (inMask(x, y)) inside = Math.max(inside, d);
+          else expect(d).toBe(0);
+        }
+      }
+    }
+    expect(inside).toBeGreaterThan(0.02);
+    expect(trace[0]).toMatchObject({ task: 'inpaint', model: 'tiny-inpaint' });
+    expect(trace[0].grain).toBeGreaterThan(0);
+    expect(describeStepsUsed([trace[0]])[0]).toMatch(/^inpaint, grain matched \(σ \d+\.\d\)$/);
+    const last = seen[seen.length - 1];
+    expect(last.done).toBe(last.total);
+    expect(last.total).toBeGreaterThan(1); // the inpainter's runs and the denoiser's
+    const again = await engine.run(grainy, [{ task: 'inpaint', mask, grain: true }]);
+    expect(maxAbsDiff(again.data, matched.data)).toBe(0);
+  });
+
+  it('is refused before any work when no denoiser is installed, saying why', async () => {
+    const only = path.join(dir, 'only-inpaint');
+    fs.cpSync(path.join(FIXTURE_MODELS, 'tiny-inpaint'), path.join(only, 'tiny-inpaint'), { recursive: true });
+    const e2 = await createEngine({ modelsDir: only, userModelsDir: path.join(dir, 'user2'), dataDir: path.join(dir, 'data2'), runtime: { ep: 'cpu', threads: 1 } });
+    try {
+      await expect(e2.run(grainy, [{ task: 'inpaint', mask, grain: true }])).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringMatching(/grain.*denoiser.*no denoise model is installed/) });
+      await expect(e2.run(grainy, [{ task: 'inpaint', mask }])).resolves.toBeTruthy();
+    } finally {
+      await e2.close();
+    }
+  });
+
+  // the shipped models on a smooth scene (the sample photo, blurred) with white noise of sigma 12: the fill's
+  // grain matches the photo's around it (the scene is smooth, so what the high-pass sees there is grain)
+  const shipped = ['restora-inpaint', 'restora-denoise'].every((id) => fs.existsSync(path.join(REPO, 'models', id, 'model.onnx')));
+  it.runIf(shipped)('shipped models: a fill in a noisy photo is smooth without it and as grainy as its surroundings with it', async () => {
+    const e3 = await createEngine({ modelsDir: path.join(REPO, 'models'), userModelsDir: path.join(dir, 'user3'), dataDir: path.join(dir, 'data3'), runtime: { ep: 'cpu', threads: 2 } });
+    try {
+      const w = 256;
+      const h = 192;
+      const smooth = await sharp(path.join(REPO, 'samples', 'parrots-iso6400.jpg')).resize(w, h, { fit: 'cover' }).blur(6).removeAlpha().raw().toBuffer();
+      const noise = gaussian(5);
+      const data = new Float32Array(3 * w * h);
+      for (let c = 0; c < 3; c++) for (let i = 0; i < w * h; i++) data[c * w * h + i] = smooth[i * 3 + c] / 255 + (12 / 255) * noise();
+      const crop: RgbImage = { width: w, height: h, data };
+      const hole = (x: number, y: number) => x >= 96 && x < 160 && y >= 64 && y < 128;
+      const ring = (x: number, y: number) => !hole(x, y) && x >= 64 && x < 192 && y >= 32 && y < 160;
+      const m = Buffer.alloc(w * h);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) m[y * w + x] = hole(x, y) ? 255 : 0;
+      const mf = path.join(dir, 'hole.png');
+      await sharp(m, { raw: { width: w, height: h, channels: 1 } }).png().toFile(mf);
+      const around = highPassStd(crop, ring);
+      const plain = highPassStd(await e3.run(crop, [{ task: 'inpaint', mask: mf }]), hole);
+      const matched = highPassStd(await e3.run(crop, [{ task: 'inpaint', mask: mf, grain: true }]), hole);
+      expect(plain / around).toBeLessThan(0.3); // 0.11 when written
+      expect(matched / around).toBeGreaterThan(0.85); // 0.98 when written
+      expect(matched / around).toBeLessThan(1.15);
+    } finally {
+      await e3.close();
+    }
+  });
+});
