@@ -170,6 +170,7 @@ async function main() {
   const { createEngine } = await ts('app/engine/index.ts');
   const { addGaussianNoise } = await ts('app/engine/eval/rng.ts');
   const { imresizeRgb8 } = await ts('app/engine/eval/imresize.ts');
+  const { highPassStd } = await ts('app/engine/pipelines/grain.ts');
 
   // a throwaway data folder: no user models, no caches left behind, the same models on every machine
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'restora-figures-'));
@@ -312,31 +313,6 @@ async function main() {
     rmSync(dataDir, { recursive: true, force: true });
   }
   console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-}
-
-/**
- * Grain as the eye reads it: the standard deviation of each pixel minus its 3x3 mean, over the
- * pixels `where(x, y)` picks, all three channels (planar 8-bit RGB).
- */
-export function highPassStd(px, w, h, where) {
-  const n = w * h;
-  let s = 0;
-  let s2 = 0;
-  let k = 0;
-  for (let ch = 0; ch < 3; ch++) {
-    for (let y = 1; y < h - 1; y++) {
-      for (let x = 1; x < w - 1; x++) {
-        if (!where(x, y)) continue;
-        let m = 0;
-        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) m += px[ch * n + (y + dy) * w + x + dx];
-        const v = px[ch * n + y * w + x] - m / 9;
-        s += v;
-        s2 += v * v;
-        k++;
-      }
-    }
-  }
-  return Math.sqrt(s2 / k - (s / k) ** 2);
 }
 
 /**

@@ -6,33 +6,10 @@ import { describeStepsUsed } from '../../contract/index.ts';
 import { FIXTURE_MODELS, gaussian, maxAbsDiff, photoLike, tmpDir } from '../../../test/fixtures/images/make.ts';
 import type { RgbImage } from '../api.ts';
 import { createEngine, type EngineImpl } from '../index.ts';
-import { copyGrain, grainWindow } from './grain.ts';
+import { copyGrain, grainWindow, highPassStd } from './grain.ts';
 import type { StepTrace } from './index.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
-
-/** Std of the pixel minus its 3x3 mean (what the eye reads as grain), over the pixels `where` picks, channel 0..2. */
-function highPassStd(img: RgbImage, where: (x: number, y: number) => boolean): number {
-  const { width: w, height: h, data } = img;
-  const n = w * h;
-  let s = 0;
-  let s2 = 0;
-  let k = 0;
-  for (let c = 0; c < 3; c++) {
-    for (let y = 1; y < h - 1; y++) {
-      for (let x = 1; x < w - 1; x++) {
-        if (!where(x, y)) continue;
-        let m = 0;
-        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) m += data[c * n + (y + dy) * w + x + dx];
-        const v = data[c * n + y * w + x] - m / 9;
-        s += v;
-        s2 += v * v;
-        k++;
-      }
-    }
-  }
-  return Math.sqrt(s2 / k - (s / k) ** 2);
-}
 
 describe('copyGrain', () => {
   const w = 100;
@@ -187,9 +164,9 @@ describe('inpaint with grain matching', () => {
       for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) m[y * w + x] = hole(x, y) ? 255 : 0;
       const mf = path.join(dir, 'hole.png');
       await sharp(m, { raw: { width: w, height: h, channels: 1 } }).png().toFile(mf);
-      const around = highPassStd(crop, ring);
-      const plain = highPassStd(await e3.run(crop, [{ task: 'inpaint', mask: mf }]), hole);
-      const matched = highPassStd(await e3.run(crop, [{ task: 'inpaint', mask: mf, grain: true }]), hole);
+      const around = highPassStd(crop.data, w, h, ring);
+      const plain = highPassStd((await e3.run(crop, [{ task: 'inpaint', mask: mf }])).data, w, h, hole);
+      const matched = highPassStd((await e3.run(crop, [{ task: 'inpaint', mask: mf, grain: true }])).data, w, h, hole);
       expect(plain / around).toBeLessThan(0.3); // 0.11 when written
       expect(matched / around).toBeGreaterThan(0.85); // 0.98 when written
       expect(matched / around).toBeLessThan(1.15);

@@ -6,6 +6,7 @@
 // show no seam. Where the denoiser softened an edge, the residual holds a trace of that edge, not
 // grain: cells with much more residual than the window's typical cell are passed over, so no ghost
 // of an edge is copied into a flat fill. Seeded: the same photo and mask give the same pixels on every run.
+import { Rng } from '../eval/rng.ts';
 
 /** Side of the cells copied into the hole (px). A few times grain's reach, small enough to stay local. */
 export const GRAIN_CELL = 16;
@@ -60,18 +61,6 @@ function sumIn(t: Float64Array, w: number, b: Box): number {
   return t[(b.y + b.h) * W + b.x + b.w] - t[b.y * W + b.x + b.w] - t[(b.y + b.h) * W + b.x] + t[b.y * W + b.x];
 }
 
-/** Mulberry32: a small seeded generator, so a rerun copies the same cells. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface GrainResult {
   /** CHW, the window's size: the copied grain in the hole's cells, 0 elsewhere. */
   grain: Float32Array;
@@ -104,7 +93,8 @@ export function copyGrain(residual: Float32Array, hole: Float32Array, w: number,
   }
   typical.sort((a, b) => a - b);
   const limit = typical.length ? 2 * typical[typical.length >> 1] : Infinity;
-  const random = rng(opts.seed ?? 1);
+  const rng = new Rng(opts.seed ?? 1);
+  const random = () => rng.uniform();
   let cells = 0;
   let filled = 0;
   for (let cy = 0; cy < h; cy += P) {
@@ -140,4 +130,30 @@ export function copyGrain(residual: Float32Array, hole: Float32Array, w: number,
     }
   }
   return { grain, cells, filled };
+}
+
+/**
+ * Grain as the eye reads it: the standard deviation of each pixel minus the mean of its 3x3
+ * neighbourhood, over the pixels `where(x, y)` picks (borders left out), all three channels of
+ * planar RGB (any scale: 0-1 floats or 8-bit). Used to check and to show how well a fill's grain matches.
+ */
+export function highPassStd(planes: ArrayLike<number>, w: number, h: number, where: (x: number, y: number) => boolean): number {
+  const n = w * h;
+  let s = 0;
+  let s2 = 0;
+  let k = 0;
+  for (let c = 0; c < 3; c++) {
+    for (let y = 1; y < h - 1; y++) {
+      for (let x = 1; x < w - 1; x++) {
+        if (!where(x, y)) continue;
+        let m = 0;
+        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) m += planes[c * n + (y + dy) * w + x + dx];
+        const v = planes[c * n + y * w + x] - m / 9;
+        s += v;
+        s2 += v * v;
+        k++;
+      }
+    }
+  }
+  return Math.sqrt(s2 / k - (s / k) ** 2);
 }
