@@ -125,6 +125,18 @@ test('settings persist: output folder, suffix, format, quality, execution provid
     await dlg.getByLabel('Output folder').press('Tab');
     await expect(dlg.getByRole('alert').filter({ hasText: 'E_FORBIDDEN' })).toBeVisible();
     await dlg.getByRole('button', { name: 'Dismiss notification' }).first().click();
+    // Copy diagnostics: version, runtime, models, and the error just shown, with its folders left out
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await dlg.getByRole('button', { name: 'Copy diagnostics' }).click();
+    await expect(dlg.getByText('Diagnostics copied: paste them into your bug report.')).toBeVisible();
+    const diag = dlg.getByLabel('Diagnostics text');
+    await expect(diag).toHaveValue(/^Restora \d+\.\d+\.\d+ \(web mode\)/);
+    await expect(diag).toHaveValue(/Runtime: cpu/);
+    await expect(diag).toHaveValue(/restora-denoise · denoise · bundled/);
+    await expect(diag).toHaveValue(/Errors shown \(1\):\n.*E_FORBIDDEN/);
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    expect(copied).toBe(await diag.inputValue());
+    expect(copied).not.toContain(path.dirname(work)); // folder paths never leave
     await dlg.getByLabel('Output folder').fill(out);
     await dlg.getByLabel('Output folder').press('Tab');
     await dlg.getByLabel('File name suffix').fill('-e2e');

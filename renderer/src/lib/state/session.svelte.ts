@@ -30,6 +30,8 @@ export class SessionState {
   settings = $state<Settings>(Settings.parse({}));
   presets = $state.raw<Preset[]>([]);
   notices = $state<Notice[]>([]);
+  /** every error this window showed, oldest first (the last 50), for Copy diagnostics */
+  errorLog = $state.raw<{ at: Date; text: string }[]>([]);
   /** web mode: 'lost' while reconnecting, 'expired' once the server refuses this page (restarted) */
   connection = $state<'connected' | 'lost' | 'expired'>('connected');
   connected = $derived(this.connection === 'connected');
@@ -73,6 +75,7 @@ export class SessionState {
     const n: Notice = { id: noticeId++, kind, text, ...(path ? { path } : {}) };
     // the same message again replaces the old one instead of stacking up
     this.notices = [...this.notices.filter((o) => o.text !== text || o.path !== path).slice(-3), n];
+    if (kind === 'error') this.errorLog = [...this.errorLog.slice(-49), { at: new Date(), text }];
     if (kind !== 'error' && !path) setTimeout(() => this.dismiss(n.id), 6000);
   }
 
