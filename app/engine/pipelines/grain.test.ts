@@ -6,7 +6,7 @@ import { describeStepsUsed } from '../../contract/index.ts';
 import { FIXTURE_MODELS, gaussian, maxAbsDiff, photoLike, tmpDir } from '../../../test/fixtures/images/make.ts';
 import type { RgbImage } from '../api.ts';
 import { createEngine, type EngineImpl } from '../index.ts';
-import { copyGrain, grainWindow, highPassStd } from './grain.ts';
+import { copyGrain, grainWeight, highPassStd, holeWindows } from './grain.ts';
 import type { StepTrace } from './index.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
@@ -78,10 +78,58 @@ describe('copyGrain', () => {
     expect(r.grain.every((v) => v === 0)).toBe(true);
   });
 
-  it('grainWindow: the hole box widened by the margin and clamped; undefined without a hole', () => {
-    expect(grainWindow(hole, w, h, 10)).toEqual({ x: 20, y: 15, w: 60, h: 50 });
-    expect(grainWindow(hole, w, h, 50)).toEqual({ x: 0, y: 0, w, h });
-    expect(grainWindow(new Float32Array(w * h), w, h)).toBeUndefined();
+  it('holeWindows: each part of the hole with the margin around it, overlapping windows merged; none without a hole', () => {
+    expect(holeWindows(hole, w, h, 10)).toEqual([{ x: 20, y: 15, w: 60, h: 50 }]);
+    expect(holeWindows(hole, w, h, 50)).toEqual([{ x: 0, y: 0, w, h }]);
+    expect(holeWindows(new Float32Array(w * h), w, h)).toEqual([]);
+    // two specks far apart: two small windows, not the box around both
+    const specks = new Float32Array(w * h);
+    specks[5 * w + 5] = 1;
+    specks[70 * w + 90] = 1;
+    expect(holeWindows(specks, w, h, 4)).toEqual([{ x: 1, y: 1, w: 9, h: 9 }, { x: 86, y: 66, w: 9, h: 9 }]);
+    // closer than twice the margin: one window
+    const near = new Float32Array(w * h);
+    near[10 * w + 10] = 1;
+    near[10 * w + 20] = 1;
+    expect(holeWindows(near, w, h, 6)).toEqual([{ x: 4, y: 4, w: 23, h: 13 }]);
+  });
+
+  it('a cell deep inside a big hole still finds grain when the window has any outside the hole', () => {
+    const big = new Float32Array(w * h).fill(1);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (x < 18 && y < 18) big[y * w + x] = 0; // one corner left
+    const r = copyGrain(residual.map((v, i) => (big[i % (w * h)] ? 9 : v)), big, w, h, { seed: 4 });
+    expect(r.filled).toBe(r.cells);
+  });
+
+  it('the cell grid and the draws follow the photo: a window that starts elsewhere copies the same grain into the same place', () => {
+    // the same 100x80 scene, seen through a window that starts 24 px right and 8 px down
+    const full = copyGrain(residual, hole, w, h, { seed: 1 }).grain;
+    // within the window, the hole's cells draw from the same offsets where the sources lie inside both windows
+    const ox = 24;
+    const oy = 8;
+    const ww = w - ox;
+    const wh = h - oy;
+    const sub = (src: Float32Array, ch: number) => Float32Array.from({ length: ch * ww * wh }, (_, k) => {
+      const c = Math.floor(k / (ww * wh));
+      const j = k % (ww * wh);
+      return src[c * w * h + (oy + Math.floor(j / ww)) * w + ox + (j % ww)];
+    });
+    const part = copyGrain(sub(residual, 3), sub(hole, 1), ww, wh, { seed: 1, at: { x: ox, y: oy } }).grain;
+    let same = 0;
+    let holePx = 0;
+    for (let j = 0; j < ww * wh; j++) {
+      const fj = (oy + Math.floor(j / ww)) * w + ox + (j % ww);
+      if (!hole[fj]) continue;
+      holePx++;
+      if (part[j] === full[fj]) same++;
+    }
+    expect(same / holePx).toBeGreaterThan(0.5); // most cells: only sources cut off by the window differ
+  });
+
+  it('grainWeight tops a feathered edge up to the full grain: (1 - m)^2 + w^2 = 1', () => {
+    for (const m of [0, 0.1, 0.5, 0.9, 1]) expect((1 - m) ** 2 + grainWeight(m) ** 2).toBeCloseTo(1, 10);
+    expect(grainWeight(2)).toBe(1);
+    expect(grainWeight(-1)).toBe(0);
   });
 });
 
@@ -170,6 +218,36 @@ describe('inpaint with grain matching', () => {
       expect(plain / around).toBeLessThan(0.3); // 0.11 when written
       expect(matched / around).toBeGreaterThan(0.85); // 0.98 when written
       expect(matched / around).toBeLessThan(1.15);
+
+      // a region preview deep inside a big hole shows grain like the full run's there (the compare view's
+      // promise): its context must reach past the hole's edge, further than the models' overlaps alone
+      const W2 = 512;
+      const H2 = 448;
+      const scene = await sharp(path.join(REPO, 'samples', 'parrots-iso6400.jpg')).resize(W2, H2, { fit: 'cover' }).blur(6).removeAlpha().raw().toBuffer();
+      const n2 = gaussian(6);
+      for (let i = 0; i < scene.length; i++) scene[i] = Math.max(0, Math.min(255, Math.round(scene[i] + 12 * n2())));
+      const file = path.join(dir, 'scene.png');
+      await sharp(scene, { raw: { width: W2, height: H2, channels: 3 } }).png().toFile(file);
+      const bigHole = Buffer.alloc(W2 * H2);
+      for (let y = 40; y < 408; y++) for (let x = 40; x < 472; x++) bigHole[y * W2 + x] = 255;
+      const bigMask = path.join(dir, 'big-hole.png');
+      await sharp(bigHole, { raw: { width: W2, height: H2, channels: 1 } }).png().toFile(bigMask);
+      const region = { x: 232, y: 200, width: 48, height: 48 };
+      const inRegion = (x: number, y: number) => x >= 2 && y >= 2 && x < 46 && y < 46;
+      const full = await e3.run(await e3.readImage(file), [{ task: 'inpaint', mask: bigMask, grain: true }]);
+      const fullCrop = Float32Array.from({ length: 3 * 48 * 48 }, (_, k) => {
+        const c = Math.floor(k / 2304);
+        const j = k % 2304;
+        return full.data[c * W2 * H2 + (region.y + Math.floor(j / 48)) * W2 + region.x + (j % 48)];
+      });
+      const pv = await e3.previewRegion(file, region, [{ task: 'inpaint', mask: bigMask, grain: true }]);
+      const shown = await e3.readImage(pv.after);
+      const inFull = highPassStd(fullCrop, 48, 48, inRegion);
+      const inPreview = highPassStd(shown.data, 48, 48, inRegion);
+      console.log('DBG', inFull, inPreview, pv.region, pv.scale, shown.width, maxAbsDiff(shown.data, fullCrop));
+      expect(inFull).toBeGreaterThan(0.02); // the full run has grain there (8-bit noise of sigma 12 is about 0.045)
+      expect(inPreview / inFull).toBeGreaterThan(0.75);
+      expect(inPreview / inFull).toBeLessThan(1.33);
     } finally {
       await e3.close();
     }

@@ -5,12 +5,14 @@
 // cells that lie wholly outside the hole. Noise has a short reach, so cells copied side by side
 // show no seam. Where the denoiser softened an edge, the residual holds a trace of that edge, not
 // grain: cells with much more residual than the window's typical cell are passed over, so no ghost
-// of an edge is copied into a flat fill. Seeded: the same photo and mask give the same pixels on every run.
+// of an edge is copied into a flat fill. Each cell's random draws are seeded by its place in the
+// photo, so the same photo and mask give the same pixels on every run, and a region preview draws
+// as the full run does (its grain can still differ a little: the level is read on what it sees).
 import { Rng } from '../eval/rng.ts';
 
-/** Side of the cells copied into the hole (px). A few times grain's reach, small enough to stay local. */
+/** Side of the cells copied into the hole (px of the original photo; times the scale after an upscale). */
 export const GRAIN_CELL = 16;
-/** How far around the hole grain is read (px): the denoiser runs on the hole's box widened by this. */
+/** How far around a hole grain is read (px of the original photo; times the scale after an upscale). */
 export const GRAIN_MARGIN = 96;
 
 export interface Box {
@@ -20,32 +22,76 @@ export interface Box {
   h: number;
 }
 
-/** The hole's bounding box widened by `margin` and clamped to the image; undefined for an empty hole. */
-export function grainWindow(hole: Float32Array, width: number, height: number, margin = GRAIN_MARGIN): Box | undefined {
-  let x0 = width;
-  let y0 = height;
-  let x1 = -1;
-  let y1 = -1;
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      if (hole[row + x] > 0) {
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        y1 = y;
+/**
+ * Where grain is read: each connected part of the hole (8-neighbours) gets its bounding box widened
+ * by `margin` and clamped to the image, and boxes that overlap are merged, so scattered dust spots
+ * cost a few small windows instead of the whole photo. Empty for an empty hole.
+ */
+export function holeWindows(hole: Float32Array, width: number, height: number, margin = GRAIN_MARGIN): Box[] {
+  const seen = new Uint8Array(width * height);
+  const stack = new Int32Array(width * height);
+  let boxes: Box[] = [];
+  for (let start = 0; start < width * height; start++) {
+    if (seen[start] || !(hole[start] > 0)) continue;
+    let x0 = width;
+    let y0 = height;
+    let x1 = -1;
+    let y1 = -1;
+    let top = 0;
+    stack[top++] = start;
+    seen[start] = 1;
+    while (top) {
+      const i = stack[--top];
+      const x = i % width;
+      const y = (i - x) / width;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= height) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx;
+          if (xx < 0 || xx >= width) continue;
+          const j = yy * width + xx;
+          if (!seen[j] && hole[j] > 0) {
+            seen[j] = 1;
+            stack[top++] = j;
+          }
+        }
       }
     }
+    const x = Math.max(0, x0 - margin);
+    const y = Math.max(0, y0 - margin);
+    boxes.push({ x, y, w: Math.min(width, x1 + 1 + margin) - x, h: Math.min(height, y1 + 1 + margin) - y });
   }
-  if (x1 < 0) return undefined;
-  const x = Math.max(0, x0 - margin);
-  const y = Math.max(0, y0 - margin);
-  return { x, y, w: Math.min(width, x1 + 1 + margin) - x, h: Math.min(height, y1 + 1 + margin) - y };
+  // merge overlapping windows until none overlap
+  for (let merged = true; merged; ) {
+    merged = false;
+    const out: Box[] = [];
+    for (const b of boxes) {
+      const o = out.find((a) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h);
+      if (!o) {
+        out.push({ ...b });
+        continue;
+      }
+      const x = Math.min(o.x, b.x);
+      const y = Math.min(o.y, b.y);
+      o.w = Math.max(o.x + o.w, b.x + b.w) - x;
+      o.h = Math.max(o.y + o.h, b.y + b.h) - y;
+      o.x = x;
+      o.y = y;
+      merged = true;
+    }
+    boxes = out;
+  }
+  return boxes;
 }
 
 /** Summed-area table of `value(i)` over a w x h plane, (w+1) x (h+1). */
-function table(w: number, h: number, value: (i: number) => number): Float64Array {
-  const t = new Float64Array((w + 1) * (h + 1));
+function table<T extends Float64Array | Uint32Array>(make: (n: number) => T, w: number, h: number, value: (i: number) => number): T {
+  const t = make((w + 1) * (h + 1));
   for (let y = 0; y < h; y++) {
     let run = 0;
     for (let x = 0; x < w; x++) {
@@ -56,80 +102,126 @@ function table(w: number, h: number, value: (i: number) => number): Float64Array
   return t;
 }
 
-function sumIn(t: Float64Array, w: number, b: Box): number {
+function sumIn(t: Float64Array | Uint32Array, w: number, b: Box): number {
   const W = w + 1;
   return t[(b.y + b.h) * W + b.x + b.w] - t[b.y * W + b.x + b.w] - t[(b.y + b.h) * W + b.x] + t[b.y * W + b.x];
 }
 
+/** A cell's own seed: from its place in the whole photo, so a preview and the full run draw alike. */
+function cellSeed(seed: number, x: number, y: number): number {
+  return (Math.imul(x + 0x9e37, 73856093) ^ Math.imul(y + 0x79b9, 19349663) ^ seed) >>> 0;
+}
+
 export interface GrainResult {
-  /** CHW, the window's size: the copied grain in the hole's cells, 0 elsewhere. */
+  /** CHW, the window's size: the copied grain in the hole, 0 elsewhere. */
   grain: Float32Array;
   /** Cells that touch the hole, and how many of them found a source outside it. */
   cells: number;
   filled: number;
 }
 
+export interface CopyOptions {
+  /** cell side (px) */
+  cell?: number;
+  seed?: number;
+  /** where the window's top-left pixel sits in the whole photo: the cell grid and the seeds follow the photo, not the window */
+  at?: { x: number; y: number };
+  /** HW, > 0 = may not be copied from (transparent pixels: their residual is no grain) */
+  blocked?: Float32Array;
+}
+
 /**
  * Copy grain into the hole. `residual` (CHW) and `hole` (HW, > 0 = fill) cover the same w x h
- * window. Each cell of the grid that touches the hole takes the residual of a cell of the same
- * size at a random offset that lies inside the window and wholly outside the hole, looked for
- * close first (within 2 cells, then 4, 8 ...), and whose residual energy is at most twice the
- * median of the grid's cells outside the hole (else the calmest such cell seen is taken). A cell
- * with no source outside the hole stays without grain.
+ * window. Each cell of a grid aligned to the whole photo that touches the hole takes the residual
+ * of a box of the same size at a random offset that lies inside the window and wholly outside the
+ * hole (and `blocked`), looked for close first (within 2 cells, then 4, 8 ...), and whose residual
+ * energy is at most twice the median of the window's cells (else the calmest such box seen); when
+ * none of those tries lands, any such box of the window, at random. A cell stays without grain
+ * only when the window has no box of its size outside the hole.
  */
-export function copyGrain(residual: Float32Array, hole: Float32Array, w: number, h: number, opts: { cell?: number; seed?: number } = {}): GrainResult {
-  const P = opts.cell ?? GRAIN_CELL;
+export function copyGrain(residual: Float32Array, hole: Float32Array, w: number, h: number, opts: CopyOptions = {}): GrainResult {
+  const P = Math.max(1, Math.round(opts.cell ?? GRAIN_CELL));
   const n = w * h;
   const grain = new Float32Array(3 * n);
-  const holes = table(w, h, (i) => (hole[i] > 0 ? 1 : 0));
-  const energy = table(w, h, (i) => residual[i] ** 2 + residual[n + i] ** 2 + residual[2 * n + i] ** 2);
+  const blocked = opts.blocked;
+  const holes = table((k) => new Uint32Array(k), w, h, (i) => (hole[i] > 0 || (blocked !== undefined && blocked[i] > 0) ? 1 : 0));
+  const energy = table((k) => new Float64Array(k), w, h, (i) => residual[i] ** 2 + residual[n + i] ** 2 + residual[2 * n + i] ** 2);
   const perPixel = (b: Box) => sumIn(energy, w, b) / (b.w * b.h);
+  const free = (b: Box) => sumIn(holes, w, b) === 0;
   const typical: number[] = [];
   for (let y = 0; y + P <= h; y += P) {
     for (let x = 0; x + P <= w; x += P) {
       const b = { x, y, w: P, h: P };
-      if (sumIn(holes, w, b) === 0) typical.push(perPixel(b));
+      if (free(b)) typical.push(perPixel(b));
     }
   }
   typical.sort((a, b) => a - b);
   const limit = typical.length ? 2 * typical[typical.length >> 1] : Infinity;
-  const rng = new Rng(opts.seed ?? 1);
-  const random = () => rng.uniform();
+  let anywhere: Box[] | undefined; // every free P x P box on a 4 px grid, made when first needed
+  const at = opts.at ?? { x: 0, y: 0 };
+  const seed = opts.seed ?? 1;
+  const first = (origin: number) => -(((origin % P) + P) % P);
   let cells = 0;
   let filled = 0;
-  for (let cy = 0; cy < h; cy += P) {
-    for (let cx = 0; cx < w; cx += P) {
-      const dst = { x: cx, y: cy, w: Math.min(P, w - cx), h: Math.min(P, h - cy) };
-      if (sumIn(holes, w, dst) === 0) continue;
+  for (let cy = first(at.y); cy < h; cy += P) {
+    for (let cx = first(at.x); cx < w; cx += P) {
+      const x0 = Math.max(0, cx);
+      const y0 = Math.max(0, cy);
+      const dst = { x: x0, y: y0, w: Math.min(cx + P, w) - x0, h: Math.min(cy + P, h) - y0 };
+      if (dst.w <= 0 || dst.h <= 0) continue;
+      // a hole pixel in the cell? (the blocked pixels are no hole: count the hole alone)
+      let any = false;
+      for (let r = 0; r < dst.h && !any; r++) for (let i = 0; i < dst.w; i++) if (hole[(dst.y + r) * w + dst.x + i] > 0) { any = true; break; }
+      if (!any) continue;
       cells++;
+      const rng = new Rng(cellSeed(seed, at.x + cx, at.y + cy));
       let src: Box | undefined;
       let calmest: { b: Box; e: number } | undefined;
-      for (let reach = 2 * P; !src; reach *= 2) {
+      for (let reach = 2 * P; !src && reach <= 2 * Math.max(w, h); reach *= 2) {
         for (let tries = 0; tries < 24 && !src; tries++) {
-          const sx = dst.x + Math.round((random() * 2 - 1) * reach);
-          const sy = dst.y + Math.round((random() * 2 - 1) * reach);
+          const sx = dst.x + Math.round((rng.uniform() * 2 - 1) * reach);
+          const sy = dst.y + Math.round((rng.uniform() * 2 - 1) * reach);
           if (sx < 0 || sy < 0 || sx + dst.w > w || sy + dst.h > h) continue;
           const b = { x: sx, y: sy, w: dst.w, h: dst.h };
-          if (sumIn(holes, w, b) !== 0) continue;
+          if (!free(b)) continue;
           const e = perPixel(b);
           if (e <= limit) src = b;
           else if (!calmest || e < calmest.e) calmest = { b, e };
         }
-        if (reach > 2 * Math.max(w, h)) break;
       }
       src ??= calmest?.b;
+      if (!src) {
+        if (!anywhere) {
+          anywhere = [];
+          for (let y = 0; y + P <= h; y += 4) for (let x = 0; x + P <= w; x += 4) if (free({ x, y, w: P, h: P })) anywhere.push({ x, y, w: P, h: P });
+        }
+        if (anywhere.length) {
+          const b = anywhere[Math.floor(rng.uniform() * anywhere.length)];
+          src = { x: b.x, y: b.y, w: dst.w, h: dst.h };
+        }
+      }
       if (!src) continue;
       filled++;
       for (let c = 0; c < 3; c++) {
         for (let r = 0; r < dst.h; r++) {
-          const d = c * n + (dst.y + r) * w + dst.x;
+          const row = (dst.y + r) * w + dst.x;
           const s = c * n + (src.y + r) * w + src.x;
-          for (let i = 0; i < dst.w; i++) if (hole[d - c * n + i] > 0) grain[d + i] = residual[s + i];
+          for (let i = 0; i < dst.w; i++) if (hole[row + i] > 0) grain[c * n + row + i] = residual[s + i];
         }
       }
     }
   }
   return { grain, cells, filled };
+}
+
+/**
+ * How much copied grain a pixel of mask value m gets. The photo keeps (1 - m) of its own grain; with
+ * sqrt(m (2 - m)) of an independent copy the two add up to the photo's grain strength everywhere,
+ * so a feathered edge is no smoother than the rest.
+ */
+export function grainWeight(m: number): number {
+  const k = Math.min(1, Math.max(0, m));
+  return Math.sqrt(k * (2 - k));
 }
 
 /**

@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FIXTURE_MODELS, photoLike, tmpDir } from '../../../test/fixtures/images/make.ts';
+import type { RgbImage } from '../api.ts';
+import { createEngine } from '../index.ts';
+import { boxOf, distanceToKnown, INPAINT_REACH } from './holes.ts';
+
+const REPO = path.resolve(import.meta.dirname, '../../..');
+const { dir, cleanup } = tmpDir();
+afterAll(cleanup);
+
+async function maskFile(name: string, w: number, h: number, hole: (x: number, y: number) => boolean): Promise<string> {
+  const m = Buffer.alloc(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) m[y * w + x] = hole(x, y) ? 255 : 0;
+  const f = path.join(dir, name);
+  await sharp(m, { raw: { width: w, height: h, channels: 1 } }).png().toFile(f);
+  return f;
+}
+
+describe('distanceToKnown and boxOf', () => {
+  it('measures how deep each hole pixel lies (within 8 % of Euclidean), 0 outside, Infinity with nothing known', () => {
+    const w = 61;
+    const h = 41;
+    const hole = new Float32Array(w * h);
+    for (let y = 10; y < 31; y++) for (let x = 10; x < 51; x++) hole[y * w + x] = 1;
+    const d = distanceToKnown(hole, w, h);
+    expect(d[0]).toBe(0);
+    expect(d[10 * w + 10]).toBe(1); // a corner pixel of the hole touches the photo
+    expect(d[20 * w + 30]).toBe(11); // the middle row: 11 px from the top and bottom edges
+    const diag = distanceToKnown(hole, w, h)[25 * w + 15]; // 6 px from the left edge, 6 from the bottom
+    expect(diag).toBe(6);
+    expect(distanceToKnown(new Float32Array(9).fill(1), 3, 3).every((v) => v === Infinity)).toBe(true);
+    // Euclidean check on a disc: centre depth = radius
+    const disc = new Float32Array(201 * 201);
+    for (let y = 0; y < 201; y++) for (let x = 0; x < 201; x++) disc[y * 201 + x] = (x - 100) ** 2 + (y - 100) ** 2 <= 90 ** 2 ? 1 : 0;
+    const dd = distanceToKnown(disc, 201, 201)[100 * 201 + 100];
+    expect(Math.abs(dd - 91) / 91).toBeLessThan(0.08);
+  });
+
+  it('boxOf: the box of what is on, widened and clamped; undefined for nothing', () => {
+    expect(boxOf(10, 8, (i) => i === 3 * 10 + 4, 2)).toEqual({ x: 2, y: 1, w: 5, h: 5 });
+    expect(boxOf(10, 8, (i) => i === 0, 5)).toEqual({ x: 0, y: 0, w: 6, h: 6 });
+    expect(boxOf(10, 8, () => false, 5)).toBeUndefined();
+  });
+});
+
+describe('holes deeper than the inpainter reaches', () => {
+  it('fixture model: filled in passes from the edge inward, with progress that never goes back and ends at its total', async () => {
+    const e = await createEngine({ modelsDir: FIXTURE_MODELS, userModelsDir: path.join(dir, 'u1'), dataDir: path.join(dir, 'd1'), runtime: { ep: 'cpu', threads: 1 } });
+    try {
+      const W = 320;
+      const H = 300;
+      const img = photoLike(W, H, 8);
+      const big = await maskFile('fixture-big.png', W, H, (x, y) => x >= 20 && x < 300 && y >= 20 && y < 280);
+      const seen: { done: number; total: number }[] = [];
+      const out = await e.core.run(img, [{ task: 'inpaint', mask: big }], { onProgress: (p: { done: number; total: number }) => seen.push(p) } as never);
+      const fractions = seen.map((p) => p.done / p.total);
+      for (let i = 1; i < seen.length; i++) expect(seen[i].done).toBeGreaterThanOrEqual(seen[i - 1].done);
+      expect(fractions[fractions.length - 1]).toBe(1);
+      expect(out.data.every((v) => Number.isFinite(v))).toBe(true);
+      // a hole within reach takes one run, as before
+      const small = await maskFile('fixture-small.png', W, H, (x, y) => x >= 100 && x < 100 + INPAINT_REACH && y >= 100 && y < 100 + INPAINT_REACH);
+      const once: { done: number; total: number }[] = [];
+      await e.core.run(img, [{ task: 'inpaint', mask: small }], { onProgress: (p: { done: number; total: number }) => once.push(p) } as never);
+      // one run over the photo for a hole within reach; the 130 px deep one adds a run per band of the rest
+      expect(seen[seen.length - 1].total).toBeGreaterThan(once[once.length - 1].total);
+    } finally {
+      await e.close();
+    }
+  });
+
+  const shipped = fs.existsSync(path.join(REPO, 'models', 'restora-inpaint', 'model.onnx'));
+  it.runIf(shipped)('shipped inpainter: the middle of a 432 x 368 hole takes the colours around it, not black', async () => {
+    const e = await createEngine({ modelsDir: path.join(REPO, 'models'), userModelsDir: path.join(dir, 'u2'), dataDir: path.join(dir, 'd2'), runtime: { ep: 'cpu', threads: 2 } });
+    try {
+      const W = 512;
+      const H = 448;
+      const sc = await sharp(path.join(REPO, 'samples', 'parrots-iso6400.jpg')).resize(W, H, { fit: 'cover' }).blur(3).removeAlpha().raw().toBuffer();
+      const img: RgbImage = { width: W, height: H, data: Float32Array.from({ length: 3 * W * H }, (_, k) => sc[(k % (W * H)) * 3 + Math.floor(k / (W * H))] / 255) };
+      const hole = (x: number, y: number) => x >= 40 && x < 472 && y >= 40 && y < 408;
+      const out = await e.run(img, [{ task: 'inpaint', mask: await maskFile('big.png', W, H, hole) }]);
+      // the hole's middle: 130 px or more from its edge
+      let err = 0;
+      let dark = 0;
+      let k = 0;
+      for (let y = 170; y < 278; y++) {
+        for (let x = 170; x < 342; x++) {
+          let lum = 0;
+          for (let c = 0; c < 3; c++) {
+            const i = c * W * H + y * W + x;
+            err += Math.abs(out.data[i] - img.data[i]);
+            lum += out.data[i] / 3;
+          }
+          if (lum < 0.1) dark++;
+          k++;
+        }
+      }
+      expect(dark / k).toBeLessThan(0.01); // one pass left about 60 % of it black (mean error 120/255)
+      expect((err / (3 * k)) * 255).toBeLessThan(60); // 44-49/255 when written: a smooth guess of the scene
+    } finally {
+      await e.close();
+    }
+  });
+});
