@@ -16,7 +16,7 @@ import { cropPlanes } from './image/pixels.ts';
 import { writeFileAtomic, writeImage as writeImageFile } from './image/writer.ts';
 import { inspectModel, installModel } from './models/inspect.ts';
 import { ModelRegistry, toModelInfo, toRunnable } from './models/registry.ts';
-import { estimateNoise, estimateSigmaPca, GRAIN_MARGIN, planRecipe, runRecipe, type PipelineContext, type StepTrace } from './pipelines/index.ts';
+import { estimateNoise, estimateSigmaPca, GRAIN_MARGIN, planRecipe, previewHoleDepth, runRecipe, type PipelineContext, type StepTrace } from './pipelines/index.ts';
 import type { InferenceBackend } from './runtime/backend.ts';
 import { OrtBackend } from './runtime/ort-backend.ts';
 import { Runtime } from './runtime/runtime.ts';
@@ -185,8 +185,12 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
       for (const p of plan) {
         align = Math.max(align, p.model.sizeMultiple);
         margin += Math.ceil(Math.max(p.model.overlap, 8) / p.scaleBefore);
-        // matching grain reads it around the hole: let a region inside a hole see past the hole's edge
-        if (p.step.task === 'inpaint' && p.step.grain) margin += GRAIN_MARGIN;
+        if (p.step.task === 'inpaint') {
+          // a region inside a hole must see past the hole's edge: the inpainter fills from it (a deep hole
+          // from the edge inward), and matching grain reads the grain around it
+          const depth = await previewHoleDepth(p.step.mask, h.width, h.height, clamped, file);
+          margin += Math.ceil(depth) + (p.step.grain ? GRAIN_MARGIN : 0);
+        }
       }
       const x0 = alignDown(Math.max(0, x - margin), align);
       const y0 = alignDown(Math.max(0, y - margin), align);

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE_MODELS, photoLike, tmpDir } from '../../../test/fixtures/images/make.ts';
 import type { RgbImage } from '../api.ts';
 import { createEngine } from '../index.ts';
-import { boxOf, distanceToKnown, INPAINT_REACH } from './holes.ts';
+import { boxOf, depthUnder, distanceToKnown, INPAINT_REACH } from './holes.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
 const { dir, cleanup } = tmpDir();
@@ -37,6 +37,19 @@ describe('distanceToKnown and boxOf', () => {
     for (let y = 0; y < 201; y++) for (let x = 0; x < 201; x++) disc[y * 201 + x] = (x - 100) ** 2 + (y - 100) ** 2 <= 90 ** 2 ? 1 : 0;
     const dd = distanceToKnown(disc, 201, 201)[100 * 201 + 100];
     expect(Math.abs(dd - 91) / 91).toBeLessThan(0.08);
+  });
+
+  it('depthUnder: how deep the hole reaches under a region, never less than the truth, within a block', () => {
+    const w = 400;
+    const h = 300;
+    const hole = new Float32Array(w * h);
+    for (let y = 50; y < 250; y++) for (let x = 50; x < 350; x++) hole[y * w + x] = 1;
+    const exact = distanceToKnown(hole, w, h)[150 * w + 200]; // the middle: 100 px from the top and bottom edges
+    const d = depthUnder(hole, w, h, { x: 190, y: 140, width: 20, height: 20 });
+    expect(d).toBeGreaterThanOrEqual(exact);
+    expect(d).toBeLessThanOrEqual(exact + 16);
+    expect(depthUnder(hole, w, h, { x: 0, y: 0, width: 40, height: 40 })).toBe(0); // no hole there
+    expect(depthUnder(new Float32Array(64).fill(1), 8, 8, { x: 0, y: 0, width: 8, height: 8 })).toBe(Infinity);
   });
 
   it('boxOf: the box of what is on, widened and clamped; undefined for nothing', () => {
@@ -99,6 +112,21 @@ describe('holes deeper than the inpainter reaches', () => {
       }
       expect(dark / k).toBeLessThan(0.01); // one pass left about 60 % of it black (mean error 120/255)
       expect((err / (3 * k)) * 255).toBeLessThan(60); // 44-49/255 when written: a smooth guess of the scene
+
+      // the compare view's region preview in the hole's middle shows what the full run makes there
+      const file = path.join(dir, 'scene.png');
+      await sharp(sc, { raw: { width: W, height: H, channels: 3 } }).png().toFile(file);
+      const region = { x: 232, y: 200, width: 48, height: 48 };
+      const mask = path.join(dir, 'big.png');
+      const full = await e.run(await e.readImage(file), [{ task: 'inpaint', mask }]);
+      const pv = await e.readImage((await e.previewRegion(file, region, [{ task: 'inpaint', mask }])).after);
+      let diff = 0;
+      for (let c = 0; c < 3; c++) {
+        for (let y = 0; y < 48; y++) {
+          for (let x = 0; x < 48; x++) diff += Math.abs(pv.data[c * 2304 + y * 48 + x] - Math.min(1, Math.max(0, full.data[c * W * H + (region.y + y) * W + region.x + x])));
+        }
+      }
+      expect((diff / (3 * 2304)) * 255).toBeLessThan(3); // a crop that stops inside the hole would show black
     } finally {
       await e.close();
     }

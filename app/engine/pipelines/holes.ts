@@ -55,3 +55,23 @@ export function boxOf(width: number, height: number, on: (i: number) => boolean,
   const y = Math.max(0, y0 - margin);
   return { x, y, w: Math.min(width, x1 + 1 + margin) - x, h: Math.min(height, y1 + 1 + margin) - y };
 }
+
+/**
+ * How deep (px) the hole reaches under a region: the largest distance to the photo of any hole pixel in
+ * `region`, measured on the mask max-pooled by `block` (fast on a 24 MP mask; over by up to about
+ * `block` px, never under). 0 when the region holds no hole; Infinity when nothing is known.
+ */
+export function depthUnder(hole: Float32Array, width: number, height: number, region: { x: number; y: number; width: number; height: number }, block = 8): number {
+  const bw = Math.ceil(width / block);
+  const bh = Math.ceil(height / block);
+  const pooled = new Float32Array(bw * bh);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (hole[y * width + x] > 0) pooled[Math.floor(y / block) * bw + Math.floor(x / block)] = 1;
+  const d = distanceToKnown(pooled, bw, bh);
+  let deepest = 0;
+  for (let by = Math.floor(region.y / block); by <= Math.floor((region.y + region.height - 1) / block) && by < bh; by++) {
+    for (let bx = Math.floor(region.x / block); bx <= Math.floor((region.x + region.width - 1) / block) && bx < bw; bx++) {
+      deepest = Math.max(deepest, d[by * bw + bx]);
+    }
+  }
+  return deepest === 0 ? 0 : (deepest + 1) * block;
+}

@@ -13,7 +13,7 @@ import type { Runtime, RunnableModel } from '../runtime/runtime.ts';
 import type { PlaneSource } from '../tiling/tiler.ts';
 import { effectiveTiling, tileCount } from '../tiling/tiler.ts';
 import { estimateNoise } from './estimator.ts';
-import { boxOf, distanceToKnown, INPAINT_BAND, INPAINT_REACH } from './holes.ts';
+import { boxOf, depthUnder, distanceToKnown, INPAINT_BAND, INPAINT_REACH } from './holes.ts';
 import { copyGrain, GRAIN_CELL, GRAIN_MARGIN, grainWeight, holeWindows, type Box } from './grain.ts';
 
 export { estimateSigmaPca, pcaSigma } from './noise.ts';
@@ -338,6 +338,17 @@ async function matchGrain(
     sigma: sigmaSum / holeSum,
     ...(filled < cells ? { note: `grain matched in ${filled} of ${cells} cells (the rest have no photo around them)` } : {}),
   };
+}
+
+/**
+ * How far a region preview must see around `region` (photo px) for an inpaint step with this mask: as deep as
+ * the hole reaches under the region, so the crop holds the hole's edge and fills as the full run does.
+ */
+export async function previewHoleDepth(maskFile: string, fullWidth: number, fullHeight: number, region: { x: number; y: number; width: number; height: number }, source?: string): Promise<number> {
+  const m = await decodeMask(maskFile, fullWidth, fullHeight, source);
+  const hard = m.map((v) => (v >= 0.02 ? 1 : 0));
+  const depth = depthUnder(hard, fullWidth, fullHeight, region);
+  return Number.isFinite(depth) ? depth : 0;
 }
 
 /**
