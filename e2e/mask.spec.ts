@@ -123,7 +123,7 @@ test('a painted mask inpainted, with the output changed only in and near the mas
   await page.getByRole('tab', { name: 'Mask' }).click();
   await page.getByRole('checkbox', { name: 'Match grain' }).check();
   await page.getByRole('button', { name: 'Inpaint this photo with the mask' }).click();
-  await expect(row(page, file).getByTestId('used')).toContainText(/inpaint, grain matched \(σ \d+\.\d\)/, { timeout: 60_000 });
+  await expect(row(page, file).getByTestId('used')).toContainText('inpaint, grain matched', { timeout: 60_000 });
   await expect(page.getByTestId('compare-pane').getByText('After (made with Inpaint, grain matched)', { exact: true })).toBeVisible();
   expect(listFiles(path.join(work, 'restored')).filter((f) => /\.png$/.test(f))).toHaveLength(2);
   await page.getByRole('tab', { name: 'Mask' }).click();

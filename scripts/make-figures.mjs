@@ -306,7 +306,7 @@ async function main() {
         { pixels: crop(matched), w: c.w, h: c.h, label: `Restora, match grain · ${grain(matched, inHole)}` },
         { pixels: crop(img.px), w: c.w, h: c.h, label: `original (${path.basename(c.sample)})` },
       ]]);
-      console.log(`inpaint-grain: grain (8-bit high-pass std) around the hole ${around}, in the fill ${grain(plain, inHole)} plain and ${grain(matched, inHole)} matched (read at sigma ${grained.trace.grain?.toFixed(1)})`);
+      console.log(`inpaint-grain: grain (8-bit high-pass std) around the hole ${around}, in the fill ${grain(plain, inHole)} plain and ${grain(matched, inHole)} matched (grain strength ${grained.trace.grain?.toFixed(1)} by the engine's measure)`);
     }
   } finally {
     await engine.close();

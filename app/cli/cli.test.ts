@@ -183,7 +183,7 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     expect(chain.code, chain.stderr).toBe(0);
     const meta = await sharp(path.join(dir, 'c', 'restored', 'p-dn-x2.png')).metadata();
     expect([meta.width, meta.height]).toEqual([96, 80]);
-    // --grain: the fill gets the photo's grain (read with the denoiser); the done line says so
+    // --grain: the fill gets the photo's grain (its fine detail around the hole); the done line says so
     const W = 96;
     const H = 80;
     const noisy = await sharp(await photo(path.join(dir, 'c', 'big.png'), 6, W, H)).raw().toBuffer();
@@ -203,7 +203,7 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     expect(plainRun.code, plainRun.stderr).toBe(0);
     const grained = await restora(['inpaint', grainy, '--mask', bigMaskFile, '--grain', '--suffix', '-grain', '--threads', '1']);
     expect(grained.code, grained.stderr).toBe(0);
-    expect(grained.stdout + grained.stderr).toMatch(/inpaint, grain matched \(σ [1-9]\d*\.\d\)/);
+    expect(grained.stdout + grained.stderr).toMatch(/inpaint, grain matched\)/);
     const [plain, withGrain] = await Promise.all(['grainy.png', 'grainy-grain.png'].map((f) => sharp(path.join(dir, 'c', 'restored', f)).raw().toBuffer()));
     let changed = 0;
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) {

@@ -129,13 +129,6 @@ async function preflight(engine: EngineImpl, cmd: BatchCommand): Promise<void> {
       if (model) throw new UsageError(`--model: ${RestoraError.from(e).message}`);
       throw e;
     }
-    if (step.task === 'inpaint' && step.grain) {
-      try {
-        engine.registry.pick('denoise');
-      } catch (e) {
-        throw new RestoraError('E_MODEL', `--grain reads the photo's grain with a denoiser, and ${RestoraError.from(e).message}`);
-      }
-    }
     // a tile too small for the model's overlap works, but the tiler shrinks the overlap: say so once
     const tile = cmd.runtime.tile ?? 0;
     const need = 2 * entry.card.tiling.overlap + entry.card.size_multiple;

@@ -71,8 +71,8 @@ export type Passes = z.infer<typeof Passes>;
 export const Step = z.discriminatedUnion('task', [
   z.object({ task: z.literal('denoise'), sigma: z.union([z.number().min(0).max(100), z.literal('auto')]).default('auto'), model: z.string().optional(), passes: Passes.optional() }),
   z.object({ task: z.literal('upscale'), scale: z.union([z.literal(2), z.literal(4)]), model: z.string().optional(), passes: Passes.optional() }),
-  // grain: copy the photo's own grain into the fill (read around the hole with the denoiser), so the fill
-  // is not smooth in a grainy photo; off by default (it adds noise, so PSNR against a clean photo drops)
+  // grain: copy the photo's own grain (its fine detail around the hole) into the fill, so the fill is not
+  // smooth in a grainy photo; off by default
   z.object({ task: z.literal('inpaint'), mask: z.string().min(1), model: z.string().optional(), passes: Passes.optional(), grain: z.boolean().optional() }),
 ]);
 export type Step = z.infer<typeof Step>;
@@ -139,7 +139,7 @@ export const StepUsed = z.object({
   sigmaBy: z.enum(['estimator', 'pca', 'given']).optional(), // auto (the model's estimator, or PCA) or given
   passes: z.literal(8).optional(), // the step ran as a self-ensemble (Best quality)
   scale: z.number().int().optional(), // upscale: the factor
-  grain: z.number().optional(), // inpaint with grain matching: the noise level read around the hole (0-255 scale)
+  grain: z.number().optional(), // inpaint with grain matching: the strength of the grain copied (RMS per channel of the photo's fine detail around the hole, 0-255 scale)
   note: z.string().optional(), // e.g. an out-of-memory retry with smaller tiles
 });
 export type StepUsed = z.infer<typeof StepUsed>;
@@ -154,7 +154,7 @@ export function describeStepsUsed(steps: readonly Pick<StepUsed, 'task' | 'sigma
     let head: string = s.task;
     if (s.task === 'denoise' && s.sigma !== undefined) head += ` σ ${s.sigma.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ', estimated' : ''}`;
     if (s.task === 'upscale' && s.scale) head += ` ×${s.scale}`;
-    if (s.task === 'inpaint' && s.grain !== undefined) head += `, grain matched (σ ${s.grain.toFixed(1)})`;
+    if (s.task === 'inpaint' && s.grain !== undefined) head += ', grain matched';
     return s.passes === 8 ? `${head}, 8 passes` : head;
   });
 }

@@ -1,17 +1,19 @@
 // Grain for inpainted fills. The inpainter's fill is smooth; in a grainy photo (high ISO, film) a
-// smooth patch stands out. With "match grain" the inpaint step reads the photo's own grain around
-// the hole (the photo minus what the denoiser makes of it, so it carries the photo's grain size,
-// colour correlation and JPEG texture) and copies it into the hole, cell by cell, from nearby
-// cells that lie wholly outside the hole. Noise has a short reach, so cells copied side by side
-// show no seam. Where the denoiser softened an edge, the residual holds a trace of that edge, not
-// grain: cells with much more residual than the window's typical cell are passed over, so no ghost
-// of an edge is copied into a flat fill. Each cell's random draws are seeded by its place in the
-// photo, so the same photo and mask give the same pixels on every run, and a region preview draws
-// as the full run does (its grain can still differ a little: the level is read on what it sees).
+// smooth patch stands out. With "match grain" the inpaint step takes the photo's fine detail around
+// the hole (the photo minus its Gaussian blur of GRAIN_BLUR px: grain of any kind, colour or
+// monochrome, film clumps, JPEG texture) and copies it into the hole, cell by cell, from nearby
+// boxes that lie wholly outside the hole, cross-fading neighbouring cells so no cell edge shows.
+// Where the window holds an edge or strong texture the detail is not grain: boxes with much more of
+// it than the window's typical cell are passed over, so no ghost of an edge is copied into a flat
+// fill. Each cell's random draws are seeded by its place in the photo, so the same photo and mask
+// give the same pixels on every run, and a region preview draws as the full run does (its grain can
+// still differ a little where its window is cut by the preview's edge).
 import { Rng } from '../eval/rng.ts';
 
 /** Side of the cells copied into the hole (px of the original photo; times the scale after an upscale). */
 export const GRAIN_CELL = 16;
+/** The grain is the photo minus its Gaussian blur of this many px (times the scale after an upscale). */
+export const GRAIN_BLUR = 3;
 /** How far around a hole grain is read (px of the original photo; times the scale after an upscale). */
 export const GRAIN_MARGIN = 96;
 
@@ -107,6 +109,39 @@ function sumIn(t: Float64Array | Uint32Array, w: number, b: Box): number {
   return t[(b.y + b.h) * W + b.x + b.w] - t[b.y * W + b.x + b.w] - t[(b.y + b.h) * W + b.x] + t[b.y * W + b.x];
 }
 
+/**
+ * The fine detail of planar RGB (CHW): each channel minus its Gaussian blur of `sigma` px (separable,
+ * edges clamped). Grain and fine texture pass; shading and edges' broad steps do not.
+ */
+export function highPass(data: Float32Array, w: number, h: number, sigma: number): Float32Array {
+  const r = Math.max(1, Math.ceil(3 * sigma));
+  const k = new Float32Array(2 * r + 1);
+  let sum = 0;
+  for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
+  for (let i = 0; i < k.length; i++) k[i] /= sum;
+  const n = w * h;
+  const out = new Float32Array(3 * n);
+  const tmp = new Float32Array(n);
+  for (let c = 0; c < 3; c++) {
+    const src = data.subarray(c * n, (c + 1) * n);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let v = 0;
+        for (let i = -r; i <= r; i++) v += k[i + r] * src[y * w + Math.min(w - 1, Math.max(0, x + i))];
+        tmp[y * w + x] = v;
+      }
+    }
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let v = 0;
+        for (let i = -r; i <= r; i++) v += k[i + r] * tmp[Math.min(h - 1, Math.max(0, y + i)) * w + x];
+        out[c * n + y * w + x] = src[y * w + x] - v;
+      }
+    }
+  }
+  return out;
+}
+
 /** A cell's own seed: from its place in the whole photo, so a preview and the full run draw alike. */
 function cellSeed(seed: number, x: number, y: number): number {
   return (Math.imul(x + 0x9e37, 73856093) ^ Math.imul(y + 0x79b9, 19349663) ^ seed) >>> 0;
@@ -118,6 +153,8 @@ export interface GrainResult {
   /** Cells that touch the hole, and how many of them found a source outside it. */
   cells: number;
   filled: number;
+  /** the typical cell's grain outside the hole: RMS per channel, on the residual's scale */
+  level: number;
 }
 
 export interface CopyOptions {
@@ -132,15 +169,18 @@ export interface CopyOptions {
 
 /**
  * Copy grain into the hole. `residual` (CHW) and `hole` (HW, > 0 = fill) cover the same w x h
- * window. Each cell of a grid aligned to the whole photo that touches the hole takes the residual
- * of a box of the same size at a random offset that lies inside the window and wholly outside the
- * hole (and `blocked`), looked for close first (within 2 cells, then 4, 8 ...), and whose residual
- * energy is at most twice the median of the window's cells (else the calmest such box seen); when
- * none of those tries lands, any such box of the window, at random. A cell stays without grain
- * only when the window has no box of its size outside the hole.
+ * window. The hole is covered by cells of a grid aligned to the whole photo; each cell takes the
+ * residual of a box of its size plus a fade of cell/4 px on every side, at a random offset that lies
+ * inside the window and wholly outside the hole (and `blocked`), looked for close first (within 2
+ * cells, then 4, 8 ...), and whose residual energy is at most twice the median of the window's
+ * cells (when none of the tries lands on one: such a calm box anywhere in the window, else the
+ * calmest box the tries found, else any box outside the hole). Neighbouring cells cross-fade with sine and cosine weights, whose squares add up to 1,
+ * so grain keeps its strength across a seam and no cell edge shows. A cell with no source gives none.
  */
 export function copyGrain(residual: Float32Array, hole: Float32Array, w: number, h: number, opts: CopyOptions = {}): GrainResult {
-  const P = Math.max(1, Math.round(opts.cell ?? GRAIN_CELL));
+  const P = Math.max(2, Math.round(opts.cell ?? GRAIN_CELL));
+  const O = Math.max(1, Math.round(P / 4)); // fade, each side
+  const E = P + 2 * O;
   const n = w * h;
   const grain = new Float32Array(3 * n);
   const blocked = opts.blocked;
@@ -156,22 +196,37 @@ export function copyGrain(residual: Float32Array, hole: Float32Array, w: number,
     }
   }
   typical.sort((a, b) => a - b);
-  const limit = typical.length ? 2 * typical[typical.length >> 1] : Infinity;
-  let anywhere: Box[] | undefined; // every free P x P box on a 4 px grid, made when first needed
+  const median = typical.length ? typical[typical.length >> 1] : 0;
+  const limit = typical.length ? 2 * median : Infinity;
+  // every free E x E box on a 4 px grid, and the calm ones among them, made when first needed
+  let anywhere: { x: number; y: number }[] | undefined;
+  let calmAnywhere: { x: number; y: number }[] | undefined;
   const at = opts.at ?? { x: 0, y: 0 };
   const seed = opts.seed ?? 1;
-  const first = (origin: number) => -(((origin % P) + P) % P);
+  // 1-D weight of the cell starting at c (core c .. c+P) at x: rises over c-O .. c+O, falls over c+P-O .. c+P+O
+  const weight = (c: number, x: number) => {
+    if (x < c + O) return Math.sin((Math.PI / 2) * ((x - (c - O) + 0.5) / (2 * O)));
+    if (x >= c + P - O) return Math.cos((Math.PI / 2) * ((x - (c + P - O) + 0.5) / (2 * O)));
+    return 1;
+  };
+  const first = (origin: number) => -(((origin % P) + P) % P) - P;
   let cells = 0;
   let filled = 0;
-  for (let cy = first(at.y); cy < h; cy += P) {
-    for (let cx = first(at.x); cx < w; cx += P) {
-      const x0 = Math.max(0, cx);
-      const y0 = Math.max(0, cy);
-      const dst = { x: x0, y: y0, w: Math.min(cx + P, w) - x0, h: Math.min(cy + P, h) - y0 };
+  for (let cy = first(at.y); cy - O < h; cy += P) {
+    for (let cx = first(at.x); cx - O < w; cx += P) {
+      const x0 = Math.max(0, cx - O);
+      const y0 = Math.max(0, cy - O);
+      const dst = { x: x0, y: y0, w: Math.min(cx + P + O, w) - x0, h: Math.min(cy + P + O, h) - y0 };
       if (dst.w <= 0 || dst.h <= 0) continue;
-      // a hole pixel in the cell? (the blocked pixels are no hole: count the hole alone)
       let any = false;
-      for (let r = 0; r < dst.h && !any; r++) for (let i = 0; i < dst.w; i++) if (hole[(dst.y + r) * w + dst.x + i] > 0) { any = true; break; }
+      for (let r = 0; r < dst.h && !any; r++) {
+        for (let i = 0; i < dst.w; i++) {
+          if (hole[(dst.y + r) * w + dst.x + i] > 0) {
+            any = true;
+            break;
+          }
+        }
+      }
       if (!any) continue;
       cells++;
       const rng = new Rng(cellSeed(seed, at.x + cx, at.y + cy));
@@ -189,29 +244,38 @@ export function copyGrain(residual: Float32Array, hole: Float32Array, w: number,
           else if (!calmest || e < calmest.e) calmest = { b, e };
         }
       }
-      src ??= calmest?.b;
       if (!src) {
+        // no calm box within reach of the random tries: a calm free box anywhere in the window, else the
+        // calmest the tries found, else any free box
         if (!anywhere) {
-          anywhere = [];
-          for (let y = 0; y + P <= h; y += 4) for (let x = 0; x + P <= w; x += 4) if (free({ x, y, w: P, h: P })) anywhere.push({ x, y, w: P, h: P });
+          const all: { x: number; y: number; e: number }[] = [];
+          for (let y = 0; y + E <= h; y += 4) for (let x = 0; x + E <= w; x += 4) if (free({ x, y, w: E, h: E })) all.push({ x, y, e: perPixel({ x, y, w: E, h: E }) });
+          calmAnywhere = all.filter((b) => b.e <= limit);
+          anywhere = all;
         }
-        if (anywhere.length) {
-          const b = anywhere[Math.floor(rng.uniform() * anywhere.length)];
+        const pool = calmAnywhere!.length ? calmAnywhere! : calmest ? [] : anywhere;
+        if (pool.length) {
+          const b = pool[Math.floor(rng.uniform() * pool.length)];
           src = { x: b.x, y: b.y, w: dst.w, h: dst.h };
+        } else if (calmest) {
+          src = calmest.b;
         }
       }
       if (!src) continue;
       filled++;
-      for (let c = 0; c < 3; c++) {
-        for (let r = 0; r < dst.h; r++) {
-          const row = (dst.y + r) * w + dst.x;
-          const s = c * n + (src.y + r) * w + src.x;
-          for (let i = 0; i < dst.w; i++) if (hole[row + i] > 0) grain[c * n + row + i] = residual[s + i];
+      for (let r = 0; r < dst.h; r++) {
+        const wy = weight(cy, dst.y + r);
+        const row = (dst.y + r) * w + dst.x;
+        const srow = (src.y + r) * w + src.x;
+        for (let i = 0; i < dst.w; i++) {
+          if (!(hole[row + i] > 0)) continue;
+          const k = wy * weight(cx, dst.x + i);
+          for (let c = 0; c < 3; c++) grain[c * n + row + i] += k * residual[c * n + srow + i];
         }
       }
     }
   }
-  return { grain, cells, filled };
+  return { grain, cells, filled, level: Math.sqrt(median / 3) };
 }
 
 /**

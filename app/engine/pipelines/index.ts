@@ -14,7 +14,7 @@ import type { PlaneSource } from '../tiling/tiler.ts';
 import { effectiveTiling, tileCount } from '../tiling/tiler.ts';
 import { estimateNoise } from './estimator.ts';
 import { boxOf, depthUnder, distanceToKnown, INPAINT_BAND, INPAINT_REACH } from './holes.ts';
-import { copyGrain, GRAIN_CELL, GRAIN_MARGIN, grainWeight, holeWindows, type Box } from './grain.ts';
+import { copyGrain, GRAIN_BLUR, GRAIN_CELL, GRAIN_MARGIN, grainWeight, highPass, holeWindows, type Box } from './grain.ts';
 
 export { estimateSigmaPca, pcaSigma } from './noise.ts';
 export { estimateNoise, estimatorCrops, median } from './estimator.ts';
@@ -70,8 +70,6 @@ interface PlannedStep {
   height: number;
   scaleBefore: number; // product of the scales of earlier steps
   tiles: number; // model runs: tiles x passes
-  /** Inpaint with grain matching: the denoiser that reads the photo's grain, and its runs on the whole image (at most). */
-  grain?: { entry: ModelEntry; model: RunnableModel; tiles: number };
 }
 
 function modelFor(ctx: PipelineContext, step: Step): ModelEntry {
@@ -92,19 +90,7 @@ export function planRecipe(ctx: PipelineContext, width: number, height: number, 
     const model = toRunnable(entry);
     const t = effectiveTiling(tile || model.tile, model.overlap, model.sizeMultiple).tile;
     const runs = tileCount(w, h, t, model.overlap, model.sizeMultiple) * (step.passes ?? 1);
-    let grain: PlannedStep['grain'];
-    if (step.task === 'inpaint' && step.grain) {
-      let dEntry: ModelEntry;
-      try {
-        dEntry = ctx.registry.pick('denoise');
-      } catch (e) {
-        throw new RestoraError('E_MODEL', `matching grain reads the photo's grain with a denoiser, and ${(e as Error).message}`);
-      }
-      const dModel = toRunnable(dEntry);
-      const dt = effectiveTiling(tile || dModel.tile, dModel.overlap, dModel.sizeMultiple).tile;
-      grain = { entry: dEntry, model: dModel, tiles: tileCount(w, h, dt, dModel.overlap, dModel.sizeMultiple) };
-    }
-    out.push({ step, entry, model, width: w, height: h, scaleBefore: scale, tiles: runs + (grain?.tiles ?? 0), ...(grain ? { grain } : {}) });
+    out.push({ step, entry, model, width: w, height: h, scaleBefore: scale, tiles: runs });
     w *= model.scale;
     h *= model.scale;
     scale *= model.scale;
@@ -141,12 +127,10 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
     if (opts.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
     const p = plan[k];
     await ctx.registry.verify(p.entry);
-    // progress within the step, phase by phase in the order they run: the model's runs, more passes for a
-    // large hole (added when the hole is known), then (grain matching) the denoiser's runs
+    // progress within the step, phase by phase: the model's runs, then more passes for a large hole
+    // (added when the hole is known)
     type Phase = { runs: number };
-    const phases: Phase[] = [{ runs: p.tiles - (p.grain?.tiles ?? 0) }];
-    const grainPhase: Phase | undefined = p.grain ? { runs: p.grain.tiles } : undefined;
-    if (grainPhase) phases.push(grainPhase);
+    const phases: Phase[] = [{ runs: p.tiles }];
     const tick = (ph: Phase) => (done: number, t: number) => {
       ph.runs = t;
       totals[k] = phases.reduce((a, b) => a + b.runs, 0);
@@ -155,10 +139,9 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
     };
     const addPhase = (runs: number): Phase => {
       const ph = { runs };
-      phases.splice(grainPhase ? phases.indexOf(grainPhase) : phases.length, 0, ph);
+      phases.push(ph);
       return ph;
     };
-    const onGrainTile = grainPhase ? tick(grainPhase) : () => {};
     const runOn = (width: number, height: number, inputs: Record<string, PlaneSource>, onTile: (done: number, total: number) => void) =>
       ctx.runtime.runTiled(p.model, { width, height, inputs }, { ep: runtime.ep, threads: runtime.threads, tile: runtime.tile, passes: p.step.passes, signal: opts.signal, onTile });
     const run = (inputs: Record<string, PlaneSource>) => runOn(cur.width, cur.height, inputs, tick(phases[0]));
@@ -241,13 +224,11 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
           out[j] = m >= 1 ? out[j] : m <= 0 ? cur.data[j] : cur.data[j] * (1 - m) + out[j] * m;
         }
       }
-      if (p.grain) {
+      if (p.step.task === 'inpaint' && p.step.grain) {
         if (opts.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
-        // read on the photo as it came (not the filled one: a smooth fill in the window makes the denoiser
-        // take out less grain all around it, 0.026 against 0.040 RMS on the test scene of grain.test.ts)
         const at = opts.origin ? { x: opts.origin.x * p.scaleBefore, y: opts.origin.y * p.scaleBefore } : { x: 0, y: 0 };
-        const g = await matchGrain(ctx, p.grain, cur, hard, at, p.scaleBefore, runtime, opts.signal, onGrainTile);
-        if (g.sigma !== undefined) trace.grain = g.sigma;
+        const g = matchGrain(cur, hard, at, p.scaleBefore);
+        if (g.level !== undefined) trace.grain = g.level;
         if (g.note) trace.note = trace.note ? `${trace.note}; ${g.note}` : g.note;
         // the photo keeps (1 - m) of its own grain; the copy tops it up to full strength
         for (const { box, grain } of g.windows) {
@@ -272,72 +253,33 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
 
 /**
  * The photo's grain for the hole, window by window (each part of the hole with GRAIN_MARGIN around it,
- * overlapping ones merged): the denoiser runs on the window at the level Auto reads there, the photo
- * minus its result is the grain, and copyGrain moves cells of it from around the hole into it. Cell and
- * margin grow with the scale of earlier upscales. `img` is the photo as the step got it; `at` is where it sits in
- * the whole photo (region previews). Progress counts the denoiser's runs over all windows.
+ * overlapping ones merged): the photo's fine detail there (highPass, GRAIN_BLUR px) is the grain, and
+ * copyGrain moves cells of it from around the hole into it. Sizes grow with the scale of earlier
+ * upscales. `at` is where `img` sits in the whole photo (region previews). `level`: the typical
+ * cell's grain, per channel, in 8-bit levels (the strongest window's).
  */
-async function matchGrain(
-  ctx: PipelineContext,
-  g: NonNullable<PlannedStep['grain']>,
-  img: RgbImage,
-  hard: Float32Array,
-  at: { x: number; y: number },
-  scale: number,
-  runtime: Partial<RuntimeOptions>,
-  signal: AbortSignal | undefined,
-  onTile: (done: number, total: number) => void,
-): Promise<{ windows: { box: Box; grain: Float32Array }[]; sigma?: number; note?: string }> {
+function matchGrain(img: RgbImage, hard: Float32Array, at: { x: number; y: number }, scale: number): { windows: { box: Box; grain: Float32Array }[]; level?: number; note?: string } {
   const boxes = holeWindows(hard, img.width, img.height, GRAIN_MARGIN * scale);
-  const tile = effectiveTiling(runtime.tile || g.model.tile, g.model.overlap, g.model.sizeMultiple).tile;
-  const planned = boxes.map((b) => tileCount(b.w, b.h, tile, g.model.overlap, g.model.sizeMultiple));
-  let before = 0;
-  onTile(0, planned.reduce((a, b) => a + b, 0));
-  if (!boxes.length) return { windows: [] };
-  await ctx.registry.verify(g.entry);
   const windows: { box: Box; grain: Float32Array }[] = [];
   let cells = 0;
   let filled = 0;
-  let sigmaSum = 0;
-  let holeSum = 0;
-  for (let k = 0; k < boxes.length; k++) {
-    if (signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
-    const box = boxes[k];
+  let level: number | undefined;
+  for (const box of boxes) {
     const data = cropPlanes(img.data, 3, img.width, img.height, box.x, box.y, box.w, box.h);
     const hole = cropPlanes(hard, 1, img.width, img.height, box.x, box.y, box.w, box.h);
-    const est = await estimateNoise(ctx, g.entry, { width: box.w, height: box.h, data }, { threads: runtime.threads });
-    const inputs: Record<string, PlaneSource> = {};
-    for (const i of g.model.inputs) inputs[i.name] = i.role === 'sigma' ? { channels: 1, value: est.sigma / 255 } : { channels: 3, data };
-    const rest = planned.slice(k + 1).reduce((a, b) => a + b, 0);
-    const r = await ctx.runtime.runTiled(g.model, { width: box.w, height: box.h, inputs }, {
-      ep: runtime.ep,
-      threads: runtime.threads,
-      tile: runtime.tile,
-      signal,
-      onTile: (done, t) => onTile(before + done, before + t + rest),
-    });
-    before += planned[k];
-    const residual = r.data; // the grain, in place of the denoised window
-    for (let i = 0; i < residual.length; i++) residual[i] = data[i] - residual[i];
-    // transparent pixels are no source: their residual is no grain
+    const residual = highPass(data, box.w, box.h, GRAIN_BLUR * scale);
+    // transparent pixels are no source: their detail is no grain
     const blocked = img.alpha ? cropPlanes(img.alpha, 1, img.width, img.height, box.x, box.y, box.w, box.h).map((a) => (a < 0.5 ? 1 : 0)) : undefined;
     const c = copyGrain(residual, hole, box.w, box.h, { cell: GRAIN_CELL * scale, at: { x: at.x + box.x, y: at.y + box.y }, ...(blocked ? { blocked } : {}) });
     cells += c.cells;
     filled += c.filled;
     if (c.filled) {
-      let holePx = 0;
-      for (const v of hole) if (v > 0) holePx++;
-      sigmaSum += est.sigma * holePx;
-      holeSum += holePx;
       windows.push({ box, grain: c.grain });
+      level = Math.max(level ?? 0, c.level * 255);
     }
   }
   if (!filled) return { windows, note: 'grain not matched: the hole leaves no photo around it to read grain from' };
-  return {
-    windows,
-    sigma: sigmaSum / holeSum,
-    ...(filled < cells ? { note: `grain matched in ${filled} of ${cells} cells (the rest have no photo around them)` } : {}),
-  };
+  return { windows, level, ...(filled < cells ? { note: `grain matched in ${filled} of ${cells} cells (the rest have no photo around them)` } : {}) };
 }
 
 /**
