@@ -214,6 +214,12 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
       }
     }
     expect(changed).toBeGreaterThan(1000);
+    // a hole over the whole photo leaves no grain to read: the done line says so
+    const allMask = path.join(dir, 'c-all-mask.png');
+    await sharp(Buffer.alloc(W * H, 255), { raw: { width: W, height: H, channels: 1 } }).png().toFile(allMask);
+    const none = await restora(['inpaint', grainy, '--mask', allMask, '--grain', '--suffix', '-all', '--threads', '1']);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout + none.stderr).toMatch(/done .*grainy\.png .*\(inpaint\); inpaint: grain not matched: the hole leaves no photo around it/);
     const missingMask = await restora(['inpaint', input, '--mask', path.join(dir, 'nope.png')]);
     expect(missingMask.code).toBe(2);
     expect(missingMask.stderr).toContain('E_MASK');

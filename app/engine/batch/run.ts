@@ -402,7 +402,9 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       await mkdir(path.dirname(target), { recursive: true });
       const format = writerFormat(p.file.path, output.format, srcFormat);
       const bitDepth: 8 | 16 = format === 'png' || format === 'tiff' ? srcDepth : 8;
-      const notes = writeLosses(out, format); // said with the file: e.g. transparency in a JPEG
+      // said with the file: what a step could not do as asked (grain with no photo around the hole, an
+      // out-of-memory retry), and what the output cannot keep (transparency in a JPEG)
+      const notes = [...trace.flatMap((t) => (t.note ? [`${t.task}: ${t.note}`] : [])), ...writeLosses(out, format)];
       const written = await core.writeImage(out, target, { format, quality: output.quality, bitDepth });
       out = undefined;
       const ost = await stat(written);
