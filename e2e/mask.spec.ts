@@ -74,6 +74,8 @@ test('a painted mask inpainted, with the output changed only in and near the mas
   await expect(page.getByTestId('after-layer').locator('img.tile')).toHaveCount(0);
   await expect(page.getByTestId('after-layer').locator('img.base')).toHaveAttribute('alt', 'Result: wall.png');
   await shot(page, 'inpaint-result', 'inpaint-result');
+  const shownFile = async () => new URL((await page.getByTestId('after-layer').locator('img.base').getAttribute('src'))!, 'http://x').searchParams.get('path');
+  const plainShown = await shownFile();
 
   // the saved mask: white where painted, at the photo's size
   const masks = listFiles(path.join(served.dataDir, 'masks')).filter((f) => f.endsWith('.png') && f.includes('wall'));
@@ -126,7 +128,18 @@ test('a painted mask inpainted, with the output changed only in and near the mas
   await expect(row(page, file).getByTestId('used')).toContainText('inpaint, grain matched', { timeout: 60_000 });
   await expect(page.getByTestId('compare-pane').getByText('After (made with Inpaint, grain matched)', { exact: true })).toBeVisible();
   expect(listFiles(path.join(work, 'restored')).filter((f) => /\.png$/.test(f))).toHaveLength(2);
+  expect(await shownFile()).not.toBe(plainShown);
+  // grain off again: that result exists, and it is the one shown, named by the settings that made it
   await page.getByRole('tab', { name: 'Mask' }).click();
+  await page.getByRole('checkbox', { name: 'Match grain' }).uncheck();
+  await page.getByRole('button', { name: 'Inpaint this photo with the mask' }).click();
+  await expect(row(page, file).getByTestId('status')).toHaveText('Already done', { timeout: 60_000 });
+  await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
+  await expect(page.getByTestId('compare-pane').getByText('After (made with Inpaint)', { exact: true })).toBeVisible();
+  await expect.poll(shownFile).toBe(plainShown);
+  await expect(row(page, file).getByTestId('used')).toHaveCount(0); // nothing of the grain run is said of it
+  await page.getByRole('tab', { name: 'Mask' }).click();
+  await page.getByRole('checkbox', { name: 'Match grain' }).check();
   await page.getByRole('button', { name: "Use this mask in the recipe's Inpaint step" }).click();
   const stepGrain = page.locator('li.step[data-task="inpaint"]').getByRole('checkbox', { name: /Match grain/ });
   await expect(stepGrain).toBeChecked();

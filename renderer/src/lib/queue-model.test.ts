@@ -57,6 +57,22 @@ describe('queue model', () => {
     expect(countItems([a, b, c])).toMatchObject({ failed: 1, done: 1, cancelled: 1, total: 3 });
   });
 
+  it('an earlier result shown again (a rerun with settings already used) drops what was known of the other result', () => {
+    const item = itemFromEntry({ path: '/p/a.jpg', rel: 'a.jpg', size: 10 });
+    // the second run, with grain: its output, display copy and steps
+    applyFileProgress(item, ev('/p/a.jpg', 'done', 1, { output: '/p/restored/a-1.jpg', steps: [{ task: 'inpaint', model: 'm', ep: 'cpu', grain: 12 }] }));
+    item.outputInfo = { path: '/p/restored/a-1.jpg' } as never;
+    // the third run, without grain: already done by the first run, whose output comes back
+    applyFileProgress(item, { batchId: 'c', index: 0, input: '/p/a.jpg', status: 'skipped', progress: 1, output: '/p/restored/a.jpg' });
+    expect(item.output).toBe('/p/restored/a.jpg');
+    expect(item.outputInfo).toBeUndefined(); // the compare loads the first result's display copy, not the grain one
+    expect(item.steps).toBeUndefined(); // nor says "grain matched" of it
+    const report = { batchId: 'c', total: 1, done: 0, failed: 0, skipped: 1, cancelled: false, seconds: 0, files: [{ input: '/p/a.jpg', output: '/p/restored/a.jpg', status: 'skipped' as const }] };
+    item.outputInfo = { path: '/p/restored/a.jpg' } as never;
+    applyReport(new Map([[item.path, item]]), report);
+    expect(item.outputInfo).toMatchObject({ path: '/p/restored/a.jpg' }); // the same file: kept
+  });
+
   it('says the ETA in words', () => {
     expect(formatEta(null)).toBe('estimating…');
     expect(formatEta(42)).toBe('about 42 s left');

@@ -81,6 +81,18 @@ export function isFinal(s: ItemStatus): boolean {
   return FINAL.includes(s);
 }
 
+/**
+ * Point the item at `output`. Another file than before drops what was known about the old one (its
+ * display copy, and the steps and notes that made it), so nothing of one result is shown with another.
+ */
+function setOutput(item: QueueItem, output: string): void {
+  if (item.output === output) return;
+  item.output = output;
+  item.outputInfo = undefined;
+  item.steps = undefined;
+  item.notes = undefined;
+}
+
 /** Apply a file.progress event. A late 'running' event never undoes a final status. */
 export function applyFileProgress(item: QueueItem, ev: EventPayload<'file.progress'>): void {
   if (isFinal(item.status) && !isFinal(ev.status)) return;
@@ -88,7 +100,7 @@ export function applyFileProgress(item: QueueItem, ev: EventPayload<'file.progre
   item.progress = ev.status === 'done' || ev.status === 'skipped' ? 1 : Math.max(ev.status === 'running' ? item.progress : 0, ev.progress);
   if (ev.error) item.error = ev.error;
   else if (ev.status !== 'failed') item.error = undefined;
-  if (ev.output) item.output = ev.output;
+  if (ev.output) setOutput(item, ev.output);
   if (ev.outputUrl) item.outputUrl = ev.outputUrl;
   if (ev.steps) item.steps = ev.steps;
   if (ev.status === 'done') item.notes = ev.notes;
@@ -107,10 +119,7 @@ export function applyReport(items: Map<string, QueueItem>, report: BatchReport):
     item.status = f.status;
     item.progress = f.status === 'done' || f.status === 'skipped' ? 1 : item.progress;
     item.error = f.error;
-    if (f.output) {
-      if (item.output !== f.output) item.outputInfo = undefined;
-      item.output = f.output;
-    }
+    if (f.output) setOutput(item, f.output);
     if (f.steps) item.steps = f.steps;
   }
   // files of this batch the report does not list (a crash) are not left "running"

@@ -106,7 +106,8 @@ export class AppModel {
         async (report) => {
           this.inpainting = false;
           const f = report.files.find((r) => r.input === item.path);
-          if (f?.status === 'done') {
+          // done, or already done by an earlier run with these settings (that result is shown)
+          if (f?.status === 'done' || f?.status === 'skipped') {
             await this.queue.loadOutputInfo(item.path);
             this.compare.showCurrent = false;
             this.tab = 'compare';
