@@ -17,7 +17,8 @@ Commands
   restora denoise <files and folders...> [--sigma N|auto]
   restora upscale <files and folders...> [--scale 2|4]
   restora inpaint <files and folders...> --mask FILE [--grain]
-               (--grain: the fill gets the photo's own grain, read around the hole)
+               (mask: a PNG the photo's size, white = fill; --grain: the fill gets the
+               photo's own grain, read around the hole)
   restora run <files and folders...> --recipe "denoise:sigma=auto:passes=8,upscale:scale=2"
                (steps: denoise:sigma=N|auto, upscale:scale=2|4, inpaint:mask=FILE:grain=1;
                each also takes model=ID and passes=8)

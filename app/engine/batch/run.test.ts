@@ -188,6 +188,30 @@ describe('runBatch', () => {
     expect(await snapshot([a, b, c])).toEqual(before);
   });
 
+  it("never writes over the recipe's mask, even with overwrite; the mask itself stays writable for the app", async () => {
+    const [a] = await photos(['a.png']);
+    const out = path.join(dir, 'out');
+    await mkdir(out);
+    const mask = path.join(out, 'a.png'); // where a's output would go
+    await makeTestImage(mask, 9);
+    const before = await snapshot([a, mask]);
+    const r = await runBatch(fakeCore(), { files: [a], recipe: [{ task: 'inpaint', mask }], output: { dir: out, overwrite: true } });
+    expect(r.failed).toBe(1);
+    expect(r.files[0].error).toMatchObject({ code: 'E_WRITE' });
+    expect(await snapshot([a, mask])).toEqual(before);
+    // decoding it as a mask does not make it an original: the app saves a repainted mask over it
+    const { decodeMask } = await import('../image/decode.ts');
+    const { writeFileAtomic } = await import('../image/writer.ts');
+    const m = await decode(mask);
+    await expect(decodeMask(mask, m.width, m.height).then(() => writeFileAtomic(mask, Buffer.from('repainted')))).rejects.toThrow(/refusing to write over the original/); // decoded as a photo above: an original
+    const other = path.join(dir, 'other-mask.png');
+    await makeTestImage(other, 10);
+    const o = await decode(other, { markAsInput: false });
+    await decodeMask(other, o.width, o.height);
+    await writeFileAtomic(other, Buffer.from('repainted'));
+    expect(await readFile(other, 'utf8')).toBe('repainted');
+  });
+
   it('one bad file does not stop the batch; the report names it with code and reason', async () => {
     const good = await photos(['1.png', '3.png']);
     const bad = path.join(dir, 'in', '2.png');

@@ -183,6 +183,13 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       inputMarks.add(f.path, st);
     }
   }
+  // the recipe's masks too: no output may replace one
+  for (const step of recipe) {
+    if (step.task !== 'inpaint') continue;
+    inputKeys.add(pathKey(step.mask));
+    const st = await statOrNull(step.mask);
+    if (st) inputMarks.add(step.mask, st);
+  }
   const isInput = async (p: string): Promise<boolean> => inputKeys.has(pathKey(p)) || inputMarks.has(p);
 
   // ---- output folders: create them up front, so a read-only disk is known before any work

@@ -37,6 +37,8 @@ export interface DecodeOptions {
   maxPixels?: number;
   /** Decode only this rectangle, in upright (EXIF-rotated) pixel coordinates. */
   region?: { left: number; top: number; width: number; height: number };
+  /** Remember the file as an original the writer never replaces (default true; masks are not). */
+  markAsInput?: boolean;
 }
 
 /** What the header says, after the checks; sizes are upright (EXIF orientation applied). */
@@ -226,7 +228,7 @@ export async function decode(file: string, opts: DecodeOptions = {}): Promise<Rg
   // an original from now on: the writer never writes over it. Only decoding for pixels marks a
   // file; a look at its header or a display copy (the window's thumbnails and After view, which
   // show our own outputs too) does not, or a rerun could not write those outputs again.
-  markInput(file);
+  if (opts.markAsInput !== false) markInput(file);
   const region = opts.region;
   if (region) {
     const { left, top, width, height } = region;
@@ -254,7 +256,8 @@ export async function decode(file: string, opts: DecodeOptions = {}): Promise<Rg
 export async function decodeMask(file: string, width: number, height: number, forFile?: string): Promise<Float32Array> {
   let img: RgbImage;
   try {
-    img = await decode(file);
+    // not an original: the app saves a repainted mask over it (a batch keeps its masks from its outputs itself)
+    img = await decode(file, { markAsInput: false });
   } catch (e) {
     const r = RestoraError.from(e);
     const why = r.code === 'E_NOT_FOUND' ? 'does not exist' : `cannot be used as a mask (${r.message.replace(`${path.basename(file)} `, '')})`;

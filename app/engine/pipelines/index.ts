@@ -228,7 +228,7 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
         if (opts.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
         const at = opts.origin ? { x: opts.origin.x * p.scaleBefore, y: opts.origin.y * p.scaleBefore } : { x: 0, y: 0 };
         const g = matchGrain(cur, hard, at, p.scaleBefore);
-        if (g.level !== undefined) trace.grain = g.level;
+        if (g.level !== undefined) trace.grain = Math.round(g.level * 10) / 10;
         if (g.note) trace.note = trace.note ? `${trace.note}; ${g.note}` : g.note;
         // the photo keeps (1 - m) of its own grain; the copy tops it up to full strength
         for (const { box, grain } of g.windows) {
