@@ -40,7 +40,7 @@ export interface JournalData {
 }
 
 /** The key that names a journal: same command (inputs as given, recipe, output options) -> same key. */
-export function journalKey(parts: { paths: string[]; roots?: string[]; recursive: boolean; recipe: Recipe; output: Omit<OutputOptions, 'overwrite'> }): string {
+export function journalKey(parts: { paths: string[]; roots?: string[]; recursive: boolean; recipe: Recipe; output: Omit<OutputOptions, 'overwrite'>; masks?: string[] }): string {
   const canonical = JSON.stringify({
     v: JOURNAL_VERSION,
     paths: parts.paths.map((p) => path.resolve(p)).sort(),
@@ -48,6 +48,8 @@ export function journalKey(parts: { paths: string[]; roots?: string[]; recursive
     ...(parts.roots?.length ? { roots: parts.roots.map((p) => path.resolve(p)).sort() } : {}),
     recursive: parts.recursive,
     recipe: parts.recipe,
+    // the masks' contents: a mask painted again at the same path is new work, not a finished batch
+    ...(parts.masks?.length ? { masks: parts.masks } : {}),
     output: { dir: parts.output.dir ? path.resolve(parts.output.dir) : null, suffix: parts.output.suffix, format: parts.output.format, quality: parts.output.quality },
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);

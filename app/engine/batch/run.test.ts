@@ -212,6 +212,22 @@ describe('runBatch', () => {
     expect(await readFile(other, 'utf8')).toBe('repainted');
   });
 
+  it('a mask painted again at the same path is new work: the rerun renders, beside the first result', async () => {
+    const [a] = await photos(['a.png']);
+    const mask = path.join(dir, 'mask.png');
+    const m = await decode(a, { markAsInput: false });
+    await sharp(Buffer.alloc(m.width * m.height, 0), { raw: { width: m.width, height: m.height, channels: 1 } }).png().toFile(mask);
+    const inpaint: BatchOptions['recipe'] = [{ task: 'inpaint', mask }];
+    const first = await runBatch(fakeCore(), { files: [a], recipe: inpaint, output: { format: 'png' } });
+    expect(first.files[0].status).toBe('done');
+    const same = await runBatch(fakeCore(), { files: [a], recipe: inpaint, output: { format: 'png' } });
+    expect(same.files[0].status).toBe('skipped'); // nothing changed: resumed as finished
+    await sharp(Buffer.alloc(m.width * m.height, 255), { raw: { width: m.width, height: m.height, channels: 1 } }).png().toFile(mask);
+    const repainted = await runBatch(fakeCore(), { files: [a], recipe: inpaint, output: { format: 'png' } });
+    expect(repainted.files[0].status).toBe('done');
+    expect(repainted.files[0].output).not.toBe(first.files[0].output);
+  });
+
   it('one bad file does not stop the batch; the report names it with code and reason', async () => {
     const good = await photos(['1.png', '3.png']);
     const bad = path.join(dir, 'in', '2.png');

@@ -148,7 +148,9 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
   const output = OutputOptions.parse(opts.output ?? {});
   const recursive = opts.recursive ?? true;
   const outDirOpt = output.dir ? path.resolve(output.dir) : undefined;
-  const key = journalKey({ paths: opts.files, roots: opts.roots, recursive, recipe, output });
+  const masks: string[] = [];
+  for (const step of recipe) if (step.task === 'inpaint') masks.push(await hashFile(step.mask).catch(() => 'missing'));
+  const key = journalKey({ paths: opts.files, roots: opts.roots, recursive, recipe, output, masks });
   const batchId = opts.batchId ?? key;
   const emit = opts.onEvent ?? (() => {});
 
