@@ -6,7 +6,8 @@ import { describeStepsUsed } from '../../contract/index.ts';
 import { FIXTURE_MODELS, gaussian, maxAbsDiff, photoLike, tmpDir } from '../../../test/fixtures/images/make.ts';
 import type { RgbImage } from '../api.ts';
 import { createEngine, type EngineImpl } from '../index.ts';
-import { copyGrain, grainWeight, highPassStd, holeWindows } from './grain.ts';
+import { copyGrain, grainWeight, highPassStd } from './grain.ts';
+import { holeWindows } from './holes.ts';
 import type { StepTrace } from './index.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
@@ -87,7 +88,7 @@ describe('copyGrain', () => {
   it('holeWindows: each part of the hole with the margin around it, overlapping windows merged; none without a hole', () => {
     expect(holeWindows(hole, w, h, 10)).toEqual([{ x: 20, y: 15, w: 60, h: 50 }]);
     expect(holeWindows(hole, w, h, 50)).toEqual([{ x: 0, y: 0, w, h }]);
-    expect(holeWindows(new Float32Array(w * h), w, h)).toEqual([]);
+    expect(holeWindows(new Float32Array(w * h), w, h, 96)).toEqual([]);
     // two specks far apart: two small windows, not the box around both
     const specks = new Float32Array(w * h);
     specks[5 * w + 5] = 1;

@@ -9,6 +9,7 @@
 // give the same pixels on every run, and a region preview draws as the full run does (its grain can
 // still differ a little where its window is cut by the preview's edge).
 import { Rng } from '../eval/rng.ts';
+import type { Box } from './holes.ts';
 
 /** Side of the cells copied into the hole (px of the original photo; times the scale after an upscale). */
 export const GRAIN_CELL = 16;
@@ -16,80 +17,6 @@ export const GRAIN_CELL = 16;
 export const GRAIN_BLUR = 3;
 /** How far around a hole grain is read (px of the original photo; times the scale after an upscale). */
 export const GRAIN_MARGIN = 96;
-
-export interface Box {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
-
-/**
- * Where grain is read: each connected part of the hole (8-neighbours) gets its bounding box widened
- * by `margin` and clamped to the image, and boxes that overlap are merged, so scattered dust spots
- * cost a few small windows instead of the whole photo. Empty for an empty hole.
- */
-export function holeWindows(hole: Float32Array, width: number, height: number, margin = GRAIN_MARGIN): Box[] {
-  const seen = new Uint8Array(width * height);
-  const stack = new Int32Array(width * height);
-  let boxes: Box[] = [];
-  for (let start = 0; start < width * height; start++) {
-    if (seen[start] || !(hole[start] > 0)) continue;
-    let x0 = width;
-    let y0 = height;
-    let x1 = -1;
-    let y1 = -1;
-    let top = 0;
-    stack[top++] = start;
-    seen[start] = 1;
-    while (top) {
-      const i = stack[--top];
-      const x = i % width;
-      const y = (i - x) / width;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= height) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx;
-          if (xx < 0 || xx >= width) continue;
-          const j = yy * width + xx;
-          if (!seen[j] && hole[j] > 0) {
-            seen[j] = 1;
-            stack[top++] = j;
-          }
-        }
-      }
-    }
-    const x = Math.max(0, x0 - margin);
-    const y = Math.max(0, y0 - margin);
-    boxes.push({ x, y, w: Math.min(width, x1 + 1 + margin) - x, h: Math.min(height, y1 + 1 + margin) - y });
-  }
-  // merge overlapping windows until none overlap
-  for (let merged = true; merged; ) {
-    merged = false;
-    const out: Box[] = [];
-    for (const b of boxes) {
-      const o = out.find((a) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h);
-      if (!o) {
-        out.push({ ...b });
-        continue;
-      }
-      const x = Math.min(o.x, b.x);
-      const y = Math.min(o.y, b.y);
-      o.w = Math.max(o.x + o.w, b.x + b.w) - x;
-      o.h = Math.max(o.y + o.h, b.y + b.h) - y;
-      o.x = x;
-      o.y = y;
-      merged = true;
-    }
-    boxes = out;
-  }
-  return boxes;
-}
 
 /** Summed-area table of `value(i)` over a w x h plane, (w+1) x (h+1). */
 function table<T extends Float64Array | Uint32Array>(make: (n: number) => T, w: number, h: number, value: (i: number) => number): T {
@@ -109,35 +36,53 @@ function sumIn(t: Float64Array | Uint32Array, w: number, b: Box): number {
   return t[(b.y + b.h) * W + b.x + b.w] - t[b.y * W + b.x + b.w] - t[(b.y + b.h) * W + b.x] + t[b.y * W + b.x];
 }
 
+/** Radii of three box blurs whose sequence approximates a Gaussian of `sigma` (W. Jarosz, "Fast image convolutions"). */
+function boxRadii(sigma: number): number[] {
+  const ideal = Math.sqrt((12 * sigma * sigma) / 3 + 1);
+  let wl = Math.floor(ideal);
+  if (wl % 2 === 0) wl--;
+  const wu = wl + 2;
+  const m = Math.round((12 * sigma * sigma - 3 * wl * wl - 12 * wl - 9) / (-4 * wl - 4));
+  return [0, 1, 2].map((i) => ((i < m ? wl : wu) - 1) / 2);
+}
+
+/** One box blur of radius r along rows (stride 1) or columns (stride w), edges clamped, from `a` into `b`. */
+function boxPass(a: Float32Array, b: Float32Array, lines: number, len: number, stride: number, lineStep: number, r: number): void {
+  const k = 1 / (2 * r + 1);
+  const last = len - 1;
+  for (let l = 0; l < lines; l++) {
+    const o = l * lineStep;
+    let sum = 0;
+    for (let i = -r; i <= r; i++) sum += a[o + (i < 0 ? 0 : i > last ? last : i) * stride];
+    for (let i = 0; i < len; i++) {
+      b[o + i * stride] = sum * k;
+      const add = i + r + 1;
+      const sub = i - r;
+      sum += a[o + (add > last ? last : add) * stride] - a[o + (sub < 0 ? 0 : sub) * stride];
+    }
+  }
+}
+
 /**
- * The fine detail of planar RGB (CHW): each channel minus its Gaussian blur of `sigma` px (separable,
- * edges clamped). Grain and fine texture pass; shading and edges' broad steps do not.
+ * The fine detail of planar RGB (CHW): each channel minus its blur of about `sigma` px (three box
+ * blurs, the cost independent of sigma, edges clamped). Grain and fine texture pass; shading and
+ * edges' broad steps do not.
  */
 export function highPass(data: Float32Array, w: number, h: number, sigma: number): Float32Array {
-  const r = Math.max(1, Math.ceil(3 * sigma));
-  const k = new Float32Array(2 * r + 1);
-  let sum = 0;
-  for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
-  for (let i = 0; i < k.length; i++) k[i] /= sum;
+  const radii = boxRadii(sigma);
   const n = w * h;
   const out = new Float32Array(3 * n);
-  const tmp = new Float32Array(n);
+  const a = new Float32Array(n);
+  const b = new Float32Array(n);
   for (let c = 0; c < 3; c++) {
     const src = data.subarray(c * n, (c + 1) * n);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        let v = 0;
-        for (let i = -r; i <= r; i++) v += k[i + r] * src[y * w + Math.min(w - 1, Math.max(0, x + i))];
-        tmp[y * w + x] = v;
-      }
+    a.set(src);
+    for (const r of radii) {
+      if (r < 1) continue;
+      boxPass(a, b, h, w, 1, w, r); // rows
+      boxPass(b, a, w, h, w, 1, r); // columns
     }
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        let v = 0;
-        for (let i = -r; i <= r; i++) v += k[i + r] * tmp[Math.min(h - 1, Math.max(0, y + i)) * w + x];
-        out[c * n + y * w + x] = src[y * w + x] - v;
-      }
-    }
+    for (let i = 0; i < n; i++) out[c * n + i] = src[i] - a[i];
   }
   return out;
 }

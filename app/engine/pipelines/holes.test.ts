@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE_MODELS, photoLike, tmpDir } from '../../../test/fixtures/images/make.ts';
 import type { RgbImage } from '../api.ts';
 import { createEngine } from '../index.ts';
-import { boxOf, depthUnder, distanceToKnown, INPAINT_REACH } from './holes.ts';
+import { depthUnder, distanceToKnown, INPAINT_REACH } from './holes.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
 const { dir, cleanup } = tmpDir();
@@ -19,7 +19,7 @@ async function maskFile(name: string, w: number, h: number, hole: (x: number, y:
   return f;
 }
 
-describe('distanceToKnown and boxOf', () => {
+describe('distanceToKnown and depthUnder', () => {
   it('measures how deep each hole pixel lies (within 8 % of Euclidean), 0 outside, Infinity with nothing known', () => {
     const w = 61;
     const h = 41;
@@ -39,6 +39,17 @@ describe('distanceToKnown and boxOf', () => {
     expect(Math.abs(dd - 91) / 91).toBeLessThan(0.08);
   });
 
+  it('previewHoleDepth: slivers of known photo thinner than the pooled blocks are still found', async () => {
+    const { previewHoleDepth } = await import('./index.ts');
+    const w = 200;
+    const h = 160;
+    // all hole but a 1 px frame
+    const f = await maskFile('sliver.png', w, h, (x, y) => x > 0 && y > 0 && x < w - 1 && y < h - 1);
+    const d = await previewHoleDepth(f, w, h, { x: 90, y: 70, width: 20, height: 20 });
+    expect(d).toBeGreaterThanOrEqual(79); // the middle is about 80 px from the frame
+    expect(d).toBeLessThan(100);
+  });
+
   it('depthUnder: how deep the hole reaches under a region, never less than the truth, within a block', () => {
     const w = 400;
     const h = 300;
@@ -52,11 +63,6 @@ describe('distanceToKnown and boxOf', () => {
     expect(depthUnder(new Float32Array(64).fill(1), 8, 8, { x: 0, y: 0, width: 8, height: 8 })).toBe(Infinity);
   });
 
-  it('boxOf: the box of what is on, widened and clamped; undefined for nothing', () => {
-    expect(boxOf(10, 8, (i) => i === 3 * 10 + 4, 2)).toEqual({ x: 2, y: 1, w: 5, h: 5 });
-    expect(boxOf(10, 8, (i) => i === 0, 5)).toEqual({ x: 0, y: 0, w: 6, h: 6 });
-    expect(boxOf(10, 8, () => false, 5)).toBeUndefined();
-  });
 });
 
 describe('holes deeper than the inpainter reaches', () => {
@@ -70,7 +76,10 @@ describe('holes deeper than the inpainter reaches', () => {
       const seen: { done: number; total: number }[] = [];
       const out = await e.core.run(img, [{ task: 'inpaint', mask: big }], { onProgress: (p: { done: number; total: number }) => seen.push(p) } as never);
       const fractions = seen.map((p) => p.done / p.total);
-      for (let i = 1; i < seen.length; i++) expect(seen[i].done).toBeGreaterThanOrEqual(seen[i - 1].done);
+      for (let i = 1; i < seen.length; i++) {
+        expect(seen[i].done).toBeGreaterThanOrEqual(seen[i - 1].done);
+        expect(fractions[i]).toBeGreaterThanOrEqual(fractions[i - 1]); // every pass is planned before the first
+      }
       expect(fractions[fractions.length - 1]).toBe(1);
       expect(out.data.every((v) => Number.isFinite(v))).toBe(true);
       // a hole within reach takes one run, as before

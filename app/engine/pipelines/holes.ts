@@ -35,27 +35,6 @@ export function distanceToKnown(hole: Float32Array, width: number, height: numbe
   return d;
 }
 
-/** The bounding box of the pixels where `on(i)` holds, widened by `margin` and clamped; undefined if none. */
-export function boxOf(width: number, height: number, on: (i: number) => boolean, margin: number): { x: number; y: number; w: number; h: number } | undefined {
-  let x0 = width;
-  let y0 = height;
-  let x1 = -1;
-  let y1 = -1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (!on(y * width + x)) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      y1 = y;
-    }
-  }
-  if (x1 < 0) return undefined;
-  const x = Math.max(0, x0 - margin);
-  const y = Math.max(0, y0 - margin);
-  return { x, y, w: Math.min(width, x1 + 1 + margin) - x, h: Math.min(height, y1 + 1 + margin) - y };
-}
-
 /**
  * How deep (px) the hole reaches under a region: the largest distance to the photo of any hole pixel in
  * `region`, measured on the mask max-pooled by `block` (fast on a 24 MP mask; over by up to about
@@ -75,3 +54,78 @@ export function depthUnder(hole: Float32Array, width: number, height: number, re
   }
   return deepest === 0 ? 0 : (deepest + 1) * block;
 }
+
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/**
+ * Windows around a hole: each connected part of the hole (8-neighbours) gets its bounding box widened
+ * by `margin` and clamped to the image, and boxes that overlap are merged, so scattered dust spots
+ * cost a few small windows instead of the whole photo. Empty for an empty hole.
+ */
+export function holeWindows(hole: ArrayLike<number>, width: number, height: number, margin: number): Box[] {
+  const seen = new Uint8Array(width * height);
+  const stack = new Int32Array(width * height);
+  let boxes: Box[] = [];
+  for (let start = 0; start < width * height; start++) {
+    if (seen[start] || !(hole[start] > 0)) continue;
+    let x0 = width;
+    let y0 = height;
+    let x1 = -1;
+    let y1 = -1;
+    let top = 0;
+    stack[top++] = start;
+    seen[start] = 1;
+    while (top) {
+      const i = stack[--top];
+      const x = i % width;
+      const y = (i - x) / width;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= height) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx;
+          if (xx < 0 || xx >= width) continue;
+          const j = yy * width + xx;
+          if (!seen[j] && hole[j] > 0) {
+            seen[j] = 1;
+            stack[top++] = j;
+          }
+        }
+      }
+    }
+    const x = Math.max(0, x0 - margin);
+    const y = Math.max(0, y0 - margin);
+    boxes.push({ x, y, w: Math.min(width, x1 + 1 + margin) - x, h: Math.min(height, y1 + 1 + margin) - y });
+  }
+  // merge overlapping windows until none overlap
+  for (let merged = true; merged; ) {
+    merged = false;
+    const out: Box[] = [];
+    for (const b of boxes) {
+      const o = out.find((a) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h);
+      if (!o) {
+        out.push({ ...b });
+        continue;
+      }
+      const x = Math.min(o.x, b.x);
+      const y = Math.min(o.y, b.y);
+      o.w = Math.max(o.x + o.w, b.x + b.w) - x;
+      o.h = Math.max(o.y + o.h, b.y + b.h) - y;
+      o.x = x;
+      o.y = y;
+      merged = true;
+    }
+    boxes = out;
+  }
+  return boxes;
+}
+

@@ -4,7 +4,7 @@
 // between steps (the writer clips). Alpha (HW) never reaches a model: it is kept for denoise and
 // inpaint and resized bilinearly for upscale.
 import path from 'node:path';
-import { RestoraError, type Recipe, type RuntimeOptions, type Step } from '../../contract/index.ts';
+import { RestoraError, type ExecutionProvider, type Recipe, type RuntimeOptions, type Step } from '../../contract/index.ts';
 import type { ProgressInfo, RgbImage } from '../api.ts';
 import { decodeMask } from '../image/decode.ts';
 import { cropPlanes, resizePlaneBilinear } from '../image/pixels.ts';
@@ -13,8 +13,8 @@ import type { Runtime, RunnableModel } from '../runtime/runtime.ts';
 import type { PlaneSource } from '../tiling/tiler.ts';
 import { effectiveTiling, tileCount } from '../tiling/tiler.ts';
 import { estimateNoise } from './estimator.ts';
-import { boxOf, depthUnder, distanceToKnown, INPAINT_BAND, INPAINT_REACH } from './holes.ts';
-import { copyGrain, GRAIN_BLUR, GRAIN_CELL, GRAIN_MARGIN, grainWeight, highPass, holeWindows, type Box } from './grain.ts';
+import { depthUnder, distanceToKnown, holeWindows, INPAINT_BAND, INPAINT_REACH, type Box } from './holes.ts';
+import { copyGrain, GRAIN_BLUR, GRAIN_CELL, GRAIN_MARGIN, grainWeight, highPass } from './grain.ts';
 
 export { estimateSigmaPca, pcaSigma } from './noise.ts';
 export { estimateNoise, estimatorCrops, median } from './estimator.ts';
@@ -180,42 +180,54 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
       for (let c = 0; c < 3; c++) for (let i = 0; i < n; i++) if (hard[i]) fed[c * n + i] = 0;
       const maskName = byRole('mask');
       if (!maskName) throw new RestoraError('E_MODEL', `model ${p.model.id} has no mask input`);
-      const r = await run({ [imageName]: { channels: 3, data: fed }, [maskName]: { channels: 1, data: hard } });
-      Object.assign(trace, { ep: r.ep, tile: r.tile, ...(r.note ? { note: r.note } : {}) });
-      const out = r.data;
       // a hole deeper than the model reaches is filled from its edge inward, INPAINT_BAND px a pass: what a
-      // pass filled near the photo becomes known, and the next pass fills the rest of the hole from it
+      // pass filled near the photo becomes known, and the next pass fills the rest of the hole from it,
+      // in a window around each part of what is left. All passes are planned now, so progress knows them.
       const dist = distanceToKnown(hard, cur.width, cur.height);
       let deepest = 0;
       for (let i = 0; i < n; i++) if (hard[i] && dist[i] > deepest) deepest = dist[i];
+      const later: { covered: number; box: Box; phase: { runs: number } }[] = [];
       if (deepest > INPAINT_REACH && Number.isFinite(deepest)) {
+        const t = effectiveTiling(runtime.tile || p.model.tile, p.model.overlap, p.model.sizeMultiple).tile;
         for (let covered = INPAINT_BAND; deepest > covered; covered += INPAINT_BAND) {
-          if (opts.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
-          const left = (i: number) => hard[i] > 0 && dist[i] > covered;
-          const box = boxOf(cur.width, cur.height, left, p.model.overlap + INPAINT_BAND)!;
-          const bn = box.w * box.h;
-          const hole = new Float32Array(bn);
-          const data = cropPlanes(out, 3, cur.width, cur.height, box.x, box.y, box.w, box.h);
-          for (let y = 0; y < box.h; y++) {
-            for (let x = 0; x < box.w; x++) {
-              if (!left((box.y + y) * cur.width + box.x + x)) continue;
-              hole[y * box.w + x] = 1;
-              for (let c = 0; c < 3; c++) data[c * bn + y * box.w + x] = 0;
-            }
-          }
-          const t = effectiveTiling(runtime.tile || p.model.tile, p.model.overlap, p.model.sizeMultiple).tile;
-          const phase = addPhase(tileCount(box.w, box.h, t, p.model.overlap, p.model.sizeMultiple) * (p.step.passes ?? 1));
-          const rr = await runOn(box.w, box.h, { [imageName]: { channels: 3, data }, [maskName]: { channels: 1, data: hole } }, tick(phase));
-          if (rr.note) trace.note = trace.note ? `${trace.note}; ${rr.note}` : rr.note;
-          for (let y = 0; y < box.h; y++) {
-            for (let x = 0; x < box.w; x++) {
-              if (!hole[y * box.w + x]) continue;
-              const at = (box.y + y) * cur.width + box.x + x;
-              for (let c = 0; c < 3; c++) out[c * n + at] = rr.data[c * bn + y * box.w + x];
-            }
+          const left = hard.map((v, i) => (v > 0 && dist[i] > covered ? 1 : 0));
+          for (const box of holeWindows(left, cur.width, cur.height, p.model.overlap + INPAINT_BAND)) {
+            later.push({ covered, box, phase: addPhase(tileCount(box.w, box.h, t, p.model.overlap, p.model.sizeMultiple) * (p.step.passes ?? 1)) });
           }
         }
       }
+      const r = await run({ [imageName]: { channels: 3, data: fed }, [maskName]: { channels: 1, data: hard } });
+      Object.assign(trace, { ep: r.ep, tile: r.tile });
+      const notes = new Set(r.note ? [r.note] : []);
+      const out = r.data;
+      for (const { covered, box, phase } of later) {
+        if (opts.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
+        const bn = box.w * box.h;
+        const hole = new Float32Array(bn);
+        const data = new Float32Array(3 * bn);
+        for (let y = 0; y < box.h; y++) {
+          for (let x = 0; x < box.w; x++) {
+            const at = (box.y + y) * cur.width + box.x + x;
+            const j = y * box.w + x;
+            // the photo where it is known, earlier passes' fill where they reached, the rest of the hole zeroed
+            const left = hard[at] > 0 && dist[at] > covered;
+            if (left) hole[j] = 1;
+            const src = hard[at] > 0 ? out : cur.data;
+            for (let c = 0; c < 3; c++) data[c * bn + j] = left ? 0 : src[c * n + at];
+          }
+        }
+        // on the provider and tile the first run settled on (after any out-of-memory retry)
+        const rr = await ctx.runtime.runTiled(p.model, { width: box.w, height: box.h, inputs: { [imageName]: { channels: 3, data }, [maskName]: { channels: 1, data: hole } } }, { ep: r.ep as ExecutionProvider, threads: runtime.threads, tile: r.tile, passes: p.step.passes, signal: opts.signal, onTile: tick(phase) });
+        if (rr.note) notes.add(rr.note);
+        for (let y = 0; y < box.h; y++) {
+          for (let x = 0; x < box.w; x++) {
+            if (!hole[y * box.w + x]) continue;
+            const at = (box.y + y) * cur.width + box.x + x;
+            for (let c = 0; c < 3; c++) out[c * n + at] = rr.data[c * bn + y * box.w + x];
+          }
+        }
+      }
+      if (notes.size) trace.note = [...notes].join('; ');
       // a feathered mask blends: white takes the model's fill, grey a mix, black keeps the photo
       for (let c = 0; c < 3; c++) {
         for (let i = 0; i < n; i++) {
@@ -289,8 +301,16 @@ function matchGrain(img: RgbImage, hard: Float32Array, at: { x: number; y: numbe
 export async function previewHoleDepth(maskFile: string, fullWidth: number, fullHeight: number, region: { x: number; y: number; width: number; height: number }, source?: string): Promise<number> {
   const m = await decodeMask(maskFile, fullWidth, fullHeight, source);
   const hard = m.map((v) => (v >= 0.02 ? 1 : 0));
-  const depth = depthUnder(hard, fullWidth, fullHeight, region);
-  return Number.isFinite(depth) ? depth : 0;
+  let depth = depthUnder(hard, fullWidth, fullHeight, region);
+  if (!Number.isFinite(depth)) {
+    // what is known lies in slivers thinner than the pooled blocks: measure at full size
+    const d = distanceToKnown(hard, fullWidth, fullHeight);
+    depth = 0;
+    for (let y = region.y; y < Math.min(fullHeight, region.y + region.height); y++) {
+      for (let x = region.x; x < Math.min(fullWidth, region.x + region.width); x++) depth = Math.max(depth, d[y * fullWidth + x]);
+    }
+  }
+  return Number.isFinite(depth) ? Math.ceil(depth) : 0; // nothing known at all: no edge to reach
 }
 
 /**

@@ -21,7 +21,7 @@ export function sigmaToStrength(sigma: number): number {
 
 /**
  * `best`: run the step as a self-ensemble (passes 8: about 8x the time, a little cleaner).
- * `grain` (inpaint): give the fill the photo's own grain, read around the hole with the denoiser.
+ * `grain` (inpaint): give the fill the photo's own grain, copied from around the hole.
  */
 export type StepDraft =
   | { id: number; task: 'denoise'; auto: boolean; strength: number; model: string; best: boolean }
