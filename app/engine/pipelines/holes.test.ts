@@ -48,6 +48,12 @@ describe('distanceToKnown and depthUnder', () => {
     const d = await previewHoleDepth(f, w, h, { x: 90, y: 70, width: 20, height: 20 });
     expect(d).toBeGreaterThanOrEqual(79); // the middle is about 80 px from the frame
     expect(d).toBeLessThan(100);
+    // remembered per mask file, and read again when the mask is repainted
+    const f2 = await maskFile('repaint.png', w, h, (x, y) => x >= 60 && x < 140 && y >= 40 && y < 120);
+    expect(await previewHoleDepth(f2, w, h, { x: 95, y: 75, width: 10, height: 10 })).toBeGreaterThan(30);
+    await new Promise((r) => setTimeout(r, 20));
+    await maskFile('repaint.png', w, h, (x, y) => x < 10 && y < 10); // the hole moved away from the region
+    expect(await previewHoleDepth(f2, w, h, { x: 95, y: 75, width: 10, height: 10 })).toBe(0);
   });
 
   it('depthUnder: how deep the hole reaches under a region, never less than the truth, within a block', () => {

@@ -35,24 +35,40 @@ export function distanceToKnown(hole: Float32Array, width: number, height: numbe
   return d;
 }
 
-/**
- * How deep (px) the hole reaches under a region: the largest distance to the photo of any hole pixel in
- * `region`, measured on the mask max-pooled by `block` (fast on a 24 MP mask; over by up to about
- * `block` px, never under). 0 when the region holds no hole; Infinity when nothing is known.
- */
-export function depthUnder(hole: Float32Array, width: number, height: number, region: { x: number; y: number; width: number; height: number }, block = 8): number {
+/** A hole's distance map at 1/`block` of its size (max-pooled: a block touching the hole is hole). */
+export interface PooledDepth {
+  d: Float32Array;
+  bw: number;
+  bh: number;
+  block: number;
+}
+
+export function poolDepth(hole: ArrayLike<number>, width: number, height: number, block = 8): PooledDepth {
   const bw = Math.ceil(width / block);
   const bh = Math.ceil(height / block);
   const pooled = new Float32Array(bw * bh);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (hole[y * width + x] > 0) pooled[Math.floor(y / block) * bw + Math.floor(x / block)] = 1;
-  const d = distanceToKnown(pooled, bw, bh);
+  return { d: distanceToKnown(pooled, bw, bh), bw, bh, block };
+}
+
+/**
+ * How deep (px) the hole reaches under a region: the largest distance to the photo of any hole pixel in
+ * `region`, read on the pooled map (over by up to about a block, never under). 0 when the region holds
+ * no hole; Infinity when the pooled map knows nothing there (known slivers thinner than a block).
+ */
+export function depthAt(p: PooledDepth, region: { x: number; y: number; width: number; height: number }): number {
   let deepest = 0;
-  for (let by = Math.floor(region.y / block); by <= Math.floor((region.y + region.height - 1) / block) && by < bh; by++) {
-    for (let bx = Math.floor(region.x / block); bx <= Math.floor((region.x + region.width - 1) / block) && bx < bw; bx++) {
-      deepest = Math.max(deepest, d[by * bw + bx]);
+  for (let by = Math.floor(region.y / p.block); by <= Math.floor((region.y + region.height - 1) / p.block) && by < p.bh; by++) {
+    for (let bx = Math.floor(region.x / p.block); bx <= Math.floor((region.x + region.width - 1) / p.block) && bx < p.bw; bx++) {
+      deepest = Math.max(deepest, p.d[by * p.bw + bx]);
     }
   }
-  return deepest === 0 ? 0 : (deepest + 1) * block;
+  return deepest === 0 ? 0 : (deepest + 1) * p.block;
+}
+
+/** depthAt on a mask pooled for this call alone. */
+export function depthUnder(hole: ArrayLike<number>, width: number, height: number, region: { x: number; y: number; width: number; height: number }, block = 8): number {
+  return depthAt(poolDepth(hole, width, height, block), region);
 }
 
 export interface Box {

@@ -3,6 +3,7 @@
 // Images are planar float32 RGB (CHW, R,G,B), sRGB, nominally [0,1]; values are not clipped
 // between steps (the writer clips). Alpha (HW) never reaches a model: it is kept for denoise and
 // inpaint and resized bilinearly for upscale.
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RestoraError, type ExecutionProvider, type Recipe, type RuntimeOptions, type Step } from '../../contract/index.ts';
 import type { ProgressInfo, RgbImage } from '../api.ts';
@@ -13,7 +14,7 @@ import type { Runtime, RunnableModel } from '../runtime/runtime.ts';
 import type { PlaneSource } from '../tiling/tiler.ts';
 import { effectiveTiling, tileCount } from '../tiling/tiler.ts';
 import { estimateNoise } from './estimator.ts';
-import { depthUnder, distanceToKnown, holeWindows, INPAINT_BAND, INPAINT_REACH, type Box } from './holes.ts';
+import { depthAt, distanceToKnown, holeWindows, INPAINT_BAND, INPAINT_REACH, poolDepth, type Box, type PooledDepth } from './holes.ts';
 import { copyGrain, GRAIN_BLUR, GRAIN_CELL, GRAIN_MARGIN, grainWeight, highPass } from './grain.ts';
 
 export { estimateSigmaPca, pcaSigma } from './noise.ts';
@@ -299,18 +300,45 @@ function matchGrain(img: RgbImage, hard: Float32Array, at: { x: number; y: numbe
  * the hole reaches under the region, so the crop holds the hole's edge and fills as the full run does.
  */
 export async function previewHoleDepth(maskFile: string, fullWidth: number, fullHeight: number, region: { x: number; y: number; width: number; height: number }, source?: string): Promise<number> {
-  const m = await decodeMask(maskFile, fullWidth, fullHeight, source);
-  const hard = m.map((v) => (v >= 0.02 ? 1 : 0));
-  let depth = depthUnder(hard, fullWidth, fullHeight, region);
+  const depths = await maskDepths(maskFile, fullWidth, fullHeight, source);
+  let depth = depthAt(depths.pooled, region);
   if (!Number.isFinite(depth)) {
     // what is known lies in slivers thinner than the pooled blocks: measure at full size
-    const d = distanceToKnown(hard, fullWidth, fullHeight);
+    depths.exact ??= distanceToKnown(depths.hard, fullWidth, fullHeight);
     depth = 0;
     for (let y = region.y; y < Math.min(fullHeight, region.y + region.height); y++) {
-      for (let x = region.x; x < Math.min(fullWidth, region.x + region.width); x++) depth = Math.max(depth, d[y * fullWidth + x]);
+      for (let x = region.x; x < Math.min(fullWidth, region.x + region.width); x++) depth = Math.max(depth, depths.exact[y * fullWidth + x]);
     }
   }
   return Number.isFinite(depth) ? Math.ceil(depth) : 0; // nothing known at all: no edge to reach
+}
+
+/** The last masks' depth maps, by file, size and mtime: the compare view previews region after region. */
+interface MaskDepths {
+  hard: Float32Array;
+  pooled: PooledDepth;
+  exact?: Float32Array;
+}
+const depthCache = new Map<string, MaskDepths>();
+
+async function maskDepths(maskFile: string, fullWidth: number, fullHeight: number, source?: string): Promise<MaskDepths> {
+  let key = '';
+  try {
+    const st = await fs.stat(maskFile);
+    key = `${path.resolve(maskFile)}:${st.size}:${st.mtimeMs}:${fullWidth}x${fullHeight}`;
+  } catch {
+    // decodeMask says what is wrong with it
+  }
+  const hit = key ? depthCache.get(key) : undefined;
+  if (hit) return hit;
+  const m = await decodeMask(maskFile, fullWidth, fullHeight, source);
+  const hard = m.map((v) => (v >= 0.02 ? 1 : 0));
+  const entry: MaskDepths = { hard, pooled: poolDepth(hard, fullWidth, fullHeight) };
+  if (key) {
+    depthCache.set(key, entry);
+    while (depthCache.size > 2) depthCache.delete(depthCache.keys().next().value!);
+  }
+  return entry;
 }
 
 /**
