@@ -1,12 +1,15 @@
 // Large holes. Our inpainter reaches about 100 px into a hole from its edge (measured on a 432 x 368
 // hole: the fill is sound up to 96-112 px from the edge and black beyond 140). A bigger hole is
 // filled from its edge inward: each pass keeps what lies within INPAINT_BAND px of what is known,
-// and the next pass fills the rest of the hole from that, until none is left.
+// and the next pass fills the rest of the hole from that (cross-fading INPAINT_SEAM px with the pass
+// before, so no step shows between them), until none is left.
 
 /** A hole whose pixels all lie within this many px of the photo is filled in one pass. */
 export const INPAINT_REACH = 96;
 /** How deep each pass of a larger hole reaches (px from what is known before that pass). */
 export const INPAINT_BAND = 64;
+/** Each later pass fills again the last this many px of the pass before, and cross-fades the two there. */
+export const INPAINT_SEAM = 16;
 
 /**
  * Distance (px, chamfer 3-4 over 8 neighbours, within about 8 % of Euclidean) from each hole pixel

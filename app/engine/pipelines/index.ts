@@ -14,7 +14,7 @@ import type { Runtime, RunnableModel } from '../runtime/runtime.ts';
 import type { PlaneSource } from '../tiling/tiler.ts';
 import { effectiveTiling, tileCount } from '../tiling/tiler.ts';
 import { estimateNoise } from './estimator.ts';
-import { depthAt, distanceToKnown, holeWindows, INPAINT_BAND, INPAINT_REACH, poolDepth, type Box, type PooledDepth } from './holes.ts';
+import { depthAt, distanceToKnown, holeWindows, INPAINT_BAND, INPAINT_REACH, INPAINT_SEAM, poolDepth, type Box, type PooledDepth } from './holes.ts';
 import { copyGrain, GRAIN_BLUR, GRAIN_CELL, GRAIN_MARGIN, grainWeight, highPass } from './grain.ts';
 
 export { estimateSigmaPca, pcaSigma } from './noise.ts';
@@ -191,7 +191,7 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
       if (deepest > INPAINT_REACH && Number.isFinite(deepest)) {
         const t = effectiveTiling(runtime.tile || p.model.tile, p.model.overlap, p.model.sizeMultiple).tile;
         for (let covered = INPAINT_BAND; deepest > covered; covered += INPAINT_BAND) {
-          const left = hard.map((v, i) => (v > 0 && dist[i] > covered ? 1 : 0));
+          const left = hard.map((v, i) => (v > 0 && dist[i] > covered - INPAINT_SEAM ? 1 : 0));
           for (const box of holeWindows(left, cur.width, cur.height, p.model.overlap + INPAINT_BAND)) {
             later.push({ covered, box, phase: addPhase(tileCount(box.w, box.h, t, p.model.overlap, p.model.sizeMultiple) * (p.step.passes ?? 1)) });
           }
@@ -210,8 +210,9 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
           for (let x = 0; x < box.w; x++) {
             const at = (box.y + y) * cur.width + box.x + x;
             const j = y * box.w + x;
-            // the photo where it is known, earlier passes' fill where they reached, the rest of the hole zeroed
-            const left = hard[at] > 0 && dist[at] > covered;
+            // the photo where it is known, earlier passes' fill where they reached, the rest of the hole zeroed;
+            // the last INPAINT_SEAM px of the earlier fill are filled again, to cross-fade the two passes there
+            const left = hard[at] > 0 && dist[at] > covered - INPAINT_SEAM;
             if (left) hole[j] = 1;
             const src = hard[at] > 0 ? out : cur.data;
             for (let c = 0; c < 3; c++) data[c * bn + j] = left ? 0 : src[c * n + at];
@@ -224,7 +225,9 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
           for (let x = 0; x < box.w; x++) {
             if (!hole[y * box.w + x]) continue;
             const at = (box.y + y) * cur.width + box.x + x;
-            for (let c = 0; c < 3; c++) out[c * n + at] = rr.data[c * bn + y * box.w + x];
+            // 0 at the seam's photo side, 1 where this pass's own band starts: no step between passes
+            const t = Math.min(1, (dist[at] - (covered - INPAINT_SEAM)) / INPAINT_SEAM);
+            for (let c = 0; c < 3; c++) out[c * n + at] = out[c * n + at] * (1 - t) + rr.data[c * bn + y * box.w + x] * t;
           }
         }
       }

@@ -92,6 +92,7 @@ export class QueueState {
       }
       this.#reindex();
       this.addErrors = [...this.addErrors, ...errors].slice(-50);
+      for (const err of errors) this.session.logError(`${err.code}: ${err.message}`); // for Copy diagnostics
       if (added > 0 && !this.selected) this.selected = files[0].path;
       const left = ignoredNote(ignored);
       if (files.length === 0 && errors.length === 0) this.session.notify(left ? `No photos found there. ${left}` : 'No photos found there.', 'info');
@@ -243,7 +244,10 @@ export class QueueState {
       b.eta = 0;
     }
     const n = report.files.filter((f) => f.status === 'done').length;
-    if (report.cancelled) this.session.notify(`Batch cancelled: ${n} of ${report.total} finished, the rest left untouched.`, 'info');
+    const already = report.files.filter((f) => f.status === 'skipped').length;
+    if (n === 0 && already > 0 && !report.cancelled && report.failed === 0) {
+      this.session.notify(already === 1 ? 'Already done with these settings: the earlier result is shown.' : `All ${already} photos were already done with these settings.`, 'info');
+    } else if (report.cancelled) this.session.notify(`Batch cancelled: ${n} of ${report.total} finished, the rest left untouched.`, 'info');
     else if (report.failed > 0) this.session.notify(`${n} of ${report.total} photos restored; ${report.failed} failed (see the queue).`, 'error');
     else this.session.notify(`${n} photo${n === 1 ? '' : 's'} restored in ${report.seconds.toFixed(1)} s`, 'success');
     const cb = this.#onDone.get(report.batchId);

@@ -74,9 +74,17 @@ export class SessionState {
   notify(text: string, kind: Notice['kind'] = 'info', path?: string): void {
     const n: Notice = { id: noticeId++, kind, text, ...(path ? { path } : {}) };
     // the same message again replaces the old one instead of stacking up
-    this.notices = [...this.notices.filter((o) => o.text !== text || o.path !== path).slice(-3), n];
-    if (kind === 'error') this.errorLog = [...this.errorLog.slice(-49), { at: new Date(), text }];
+    // one passing message at a time (a new one replaces the last), errors stay until dismissed: a
+    // stack of notices would cover the Run buttons under them
+    const keep = this.notices.filter((o) => (o.text !== text || o.path !== path) && (o.kind === 'error' || o.path !== undefined || kind === 'error'));
+    this.notices = [...keep.slice(-3), n];
+    if (kind === 'error') this.logError(text);
     if (kind !== 'error' && !path) setTimeout(() => this.dismiss(n.id), 6000);
+  }
+
+  /** Remember an error the window showed (inline or as a notice), for Copy diagnostics. */
+  logError(text: string): void {
+    this.errorLog = [...this.errorLog.slice(-49), { at: new Date(), text }];
   }
 
   error(e: unknown): void {
