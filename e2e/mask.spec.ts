@@ -134,6 +134,8 @@ test('a painted mask inpainted, with the output changed only in and near the mas
   await page.getByRole('checkbox', { name: 'Match grain' }).uncheck();
   await page.getByRole('button', { name: 'Inpaint this photo with the mask' }).click();
   await expect(row(page, file).getByTestId('status')).toHaveText('Already done', { timeout: 60_000 });
+  await expect(page.getByText('Already done with these settings: the earlier result is shown.')).toBeVisible();
+  await expect(page.getByText(/^0 photos restored/)).toHaveCount(0);
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
   await expect(page.getByTestId('compare-pane').getByText('After (made with Inpaint)', { exact: true })).toBeVisible();
   await expect.poll(shownFile).toBe(plainShown);
