@@ -237,7 +237,6 @@ describe('inpaint with grain matching', () => {
       const shown = await e3.readImage(pv.after);
       const inFull = highPassStd(fullCrop, 48, 48, inRegion);
       const inPreview = highPassStd(shown.data, 48, 48, inRegion);
-      console.log('DBG', inFull, inPreview, pv.region, pv.scale, shown.width, maxAbsDiff(shown.data, fullCrop));
       expect(inFull).toBeGreaterThan(0.02); // the full run has grain there (8-bit noise of sigma 12 is about 0.045)
       expect(inPreview / inFull).toBeGreaterThan(0.75);
       expect(inPreview / inFull).toBeLessThan(1.33);
