@@ -158,6 +158,13 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
       const sigma255 = est ? est.sigma : (requested as number);
       trace.sigma = sigma255;
       trace.sigmaBy = est ? est.by : 'given';
+      if (!est && sigma255 === 0) {
+        // strength 0, asked for: the photo as it is (the net is not exactly the identity at sigma 0)
+        Object.assign(trace, { ep: 'none', tile: 0, note: 'strength 0 leaves the photo as it is' });
+        tick(phases[0])(0, 0);
+        opts.trace?.push(trace);
+        continue;
+      }
       const inputs: Record<string, PlaneSource> = { [imageName]: { channels: 3, data: cur.data } };
       const sigmaName = byRole('sigma');
       // the model's sigma map is the noise std on the [0,1] scale

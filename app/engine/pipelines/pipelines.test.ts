@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
@@ -62,9 +63,23 @@ describe('denoise', () => {
     expect(out.alpha).toBe(img.alpha); // untouched
   });
 
-  it('sigma 0 leaves the photo as it is (this fixture model is the identity at sigma 0)', async () => {
-    const out = await engine.run(img, [{ task: 'denoise', sigma: 0 }]);
-    expect(maxAbsDiff(out.data, img.data)).toBeLessThan(1e-6);
+  it('strength 0 (sigma 0, asked for) leaves the photo exactly as it is, without running the model, and says so', async () => {
+    const trace: StepTrace[] = [];
+    const seen: { done: number; total: number }[] = [];
+    const out = await engine.core.run(img, [{ task: 'denoise', sigma: 0 }, { task: 'upscale', scale: 2 }], { trace, onProgress: (p: { done: number; total: number }) => seen.push(p) } as never);
+    expect(out.width).toBe(2 * W);
+    expect(trace[0]).toMatchObject({ task: 'denoise', sigma: 0, sigmaBy: 'given', ep: 'none', note: 'strength 0 leaves the photo as it is' });
+    const last = seen[seen.length - 1];
+    expect(last.done).toBe(last.total); // the skipped step's runs are not waited for
+    const alone = await engine.run(img, [{ task: 'denoise', sigma: 0 }]);
+    expect(maxAbsDiff(alone.data, img.data)).toBe(0);
+    // the shipped net is not the identity at sigma 0: it would have changed the photo
+    const shipped = path.join(path.dirname(FIXTURE_MODELS), '..', '..', 'models', 'restora-denoise', 'model.onnx');
+    if (fs.existsSync(shipped)) {
+      const im = photoLike(64, 48, 5); // the shipped net takes multiples of 16
+      const raw = await direct('../../../models/restora-denoise', { image: { data: im.data, dims: [1, 3, 48, 64] }, sigma: { data: new Float32Array(64 * 48), dims: [1, 1, 48, 64] } });
+      expect(maxAbsDiff(raw, im.data)).toBeGreaterThan(0.001);
+    }
   });
 
   it("sigma 'auto' without an estimator in the card uses the PCA estimate", async () => {
