@@ -189,7 +189,7 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
           // a region inside a hole must see past the hole's edge: the inpainter fills from it (a deep hole
           // from the edge inward), and matching grain reads the grain around it
           const depth = await previewHoleDepth(p.step.mask, h.width, h.height, clamped, file);
-          margin += Math.ceil(depth) + (p.step.grain ? GRAIN_MARGIN : 0);
+          margin += depth + (p.step.grain ? GRAIN_MARGIN : 0);
         }
       }
       const x0 = alignDown(Math.max(0, x - margin), align);

@@ -1,6 +1,6 @@
 // Grain for inpainted fills. The inpainter's fill is smooth; in a grainy photo (high ISO, film) a
 // smooth patch stands out. With "match grain" the inpaint step takes the photo's fine detail around
-// the hole (the photo minus its Gaussian blur of GRAIN_BLUR px: grain of any kind, colour or
+// the hole (the photo minus its blur of about GRAIN_BLUR px: grain of any kind, colour or
 // monochrome, film clumps, JPEG texture) and copies it into the hole, cell by cell, from nearby
 // boxes that lie wholly outside the hole, cross-fading neighbouring cells so no cell edge shows.
 // Where the window holds an edge or strong texture the detail is not grain: boxes with much more of
@@ -13,7 +13,7 @@ import type { Box } from './holes.ts';
 
 /** Side of the cells copied into the hole (px of the original photo; times the scale after an upscale). */
 export const GRAIN_CELL = 16;
-/** The grain is the photo minus its Gaussian blur of this many px (times the scale after an upscale). */
+/** The grain is the photo minus its blur of about this many px, a Gaussian's sigma (times the scale after an upscale). */
 export const GRAIN_BLUR = 3;
 /** How far around a hole grain is read (px of the original photo; times the scale after an upscale). */
 export const GRAIN_MARGIN = 96;

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE_MODELS, photoLike, tmpDir } from '../../../test/fixtures/images/make.ts';
 import type { RgbImage } from '../api.ts';
 import { createEngine } from '../index.ts';
-import { depthUnder, distanceToKnown, INPAINT_REACH } from './holes.ts';
+import { depthAt, distanceToKnown, INPAINT_REACH, poolDepth } from './holes.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
 const { dir, cleanup } = tmpDir();
@@ -19,7 +19,7 @@ async function maskFile(name: string, w: number, h: number, hole: (x: number, y:
   return f;
 }
 
-describe('distanceToKnown and depthUnder', () => {
+describe('distanceToKnown and depthAt', () => {
   it('measures how deep each hole pixel lies (within 8 % of Euclidean), 0 outside, Infinity with nothing known', () => {
     const w = 61;
     const h = 41;
@@ -56,17 +56,17 @@ describe('distanceToKnown and depthUnder', () => {
     expect(await previewHoleDepth(f2, w, h, { x: 95, y: 75, width: 10, height: 10 })).toBe(0);
   });
 
-  it('depthUnder: how deep the hole reaches under a region, never less than the truth, within a block', () => {
+  it('depthAt: how deep the hole reaches under a region, never less than the truth, within a block', () => {
     const w = 400;
     const h = 300;
     const hole = new Float32Array(w * h);
     for (let y = 50; y < 250; y++) for (let x = 50; x < 350; x++) hole[y * w + x] = 1;
     const exact = distanceToKnown(hole, w, h)[150 * w + 200]; // the middle: 100 px from the top and bottom edges
-    const d = depthUnder(hole, w, h, { x: 190, y: 140, width: 20, height: 20 });
+    const d = depthAt(poolDepth(hole, w, h), { x: 190, y: 140, width: 20, height: 20 });
     expect(d).toBeGreaterThanOrEqual(exact);
     expect(d).toBeLessThanOrEqual(exact + 16);
-    expect(depthUnder(hole, w, h, { x: 0, y: 0, width: 40, height: 40 })).toBe(0); // no hole there
-    expect(depthUnder(new Float32Array(64).fill(1), 8, 8, { x: 0, y: 0, width: 8, height: 8 })).toBe(Infinity);
+    expect(depthAt(poolDepth(hole, w, h), { x: 0, y: 0, width: 40, height: 40 })).toBe(0); // no hole there
+    expect(depthAt(poolDepth(new Float32Array(64).fill(1), 8, 8), { x: 0, y: 0, width: 8, height: 8 })).toBe(Infinity);
   });
 
 });

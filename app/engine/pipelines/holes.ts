@@ -4,6 +4,11 @@
 // and the next pass fills the rest of the hole from that (cross-fading INPAINT_SEAM px with the pass
 // before, so no step shows between them), until none is left.
 
+/** Where a (soft, feathered) mask counts as hole: the inpainter fills it and the feather blends it. */
+export function isHole(mask: number): boolean {
+  return mask >= 0.02;
+}
+
 /** A hole whose pixels all lie within this many px of the photo is filled in one pass. */
 export const INPAINT_REACH = 96;
 /** How deep each pass of a larger hole reaches (px from what is known before that pass). */
@@ -67,11 +72,6 @@ export function depthAt(p: PooledDepth, region: { x: number; y: number; width: n
     }
   }
   return deepest === 0 ? 0 : (deepest + 1) * p.block;
-}
-
-/** depthAt on a mask pooled for this call alone. */
-export function depthUnder(hole: ArrayLike<number>, width: number, height: number, region: { x: number; y: number; width: number; height: number }, block = 8): number {
-  return depthAt(poolDepth(hole, width, height, block), region);
 }
 
 export interface Box {

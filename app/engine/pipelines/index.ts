@@ -14,7 +14,7 @@ import type { Runtime, RunnableModel } from '../runtime/runtime.ts';
 import type { PlaneSource } from '../tiling/tiler.ts';
 import { effectiveTiling, tileCount } from '../tiling/tiler.ts';
 import { estimateNoise } from './estimator.ts';
-import { depthAt, distanceToKnown, holeWindows, INPAINT_BAND, INPAINT_REACH, INPAINT_SEAM, poolDepth, type Box, type PooledDepth } from './holes.ts';
+import { depthAt, distanceToKnown, holeWindows, INPAINT_BAND, INPAINT_REACH, INPAINT_SEAM, isHole, poolDepth, type Box, type PooledDepth } from './holes.ts';
 import { copyGrain, GRAIN_BLUR, GRAIN_CELL, GRAIN_MARGIN, grainWeight, highPass } from './grain.ts';
 
 export { estimateSigmaPca, pcaSigma } from './noise.ts';
@@ -59,7 +59,7 @@ export interface StepTrace {
   passes?: 8; // set when the step ran as a self-ensemble
   sigma?: number; // 0-255, denoise only: the level the model was given
   sigmaBy?: 'estimator' | 'pca' | 'given'; // where it came from (the card's CNN estimator, PCA, or the recipe)
-  grain?: number; // inpaint with grain matching: the level read around the hole (0-255)
+  grain?: number; // inpaint with grain matching: the strength of the grain copied (RMS per channel, 0-255)
   note?: string;
 }
 
@@ -129,7 +129,7 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
     const p = plan[k];
     await ctx.registry.verify(p.entry);
     // progress within the step, phase by phase: the model's runs, then more passes for a large hole
-    // (added when the hole is known)
+    // (added once the mask is read, before the first run)
     type Phase = { runs: number };
     const phases: Phase[] = [{ runs: p.tiles }];
     const tick = (ph: Phase) => (done: number, t: number) => {
@@ -143,8 +143,9 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
       phases.push(ph);
       return ph;
     };
-    const runOn = (width: number, height: number, inputs: Record<string, PlaneSource>, onTile: (done: number, total: number) => void) =>
-      ctx.runtime.runTiled(p.model, { width, height, inputs }, { ep: runtime.ep, threads: runtime.threads, tile: runtime.tile, passes: p.step.passes, signal: opts.signal, onTile });
+    // `settled`: the provider and tile an earlier run of this step ended on (after any out-of-memory retry)
+    const runOn = (width: number, height: number, inputs: Record<string, PlaneSource>, onTile: (done: number, total: number) => void, settled?: { ep: string; tile: number }) =>
+      ctx.runtime.runTiled(p.model, { width, height, inputs }, { ep: (settled?.ep as ExecutionProvider | undefined) ?? runtime.ep, threads: runtime.threads, tile: settled?.tile ?? runtime.tile, passes: p.step.passes, signal: opts.signal, onTile });
     const run = (inputs: Record<string, PlaneSource>) => runOn(cur.width, cur.height, inputs, tick(phases[0]));
     const byRole = (role: 'image' | 'sigma' | 'mask') => p.model.inputs.find((i) => i.role === role)?.name;
     const imageName = byRole('image')!;
@@ -182,7 +183,7 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
       const soft = await maskFor(p.step.mask, cur, p.scaleBefore, opts);
       const n = cur.width * cur.height;
       const hard = new Float32Array(n);
-      for (let i = 0; i < n; i++) hard[i] = soft[i] >= 0.02 ? 1 : 0;
+      for (let i = 0; i < n; i++) hard[i] = isHole(soft[i]) ? 1 : 0;
       // the hole is zeroed in what the model sees (our inpainter does it too; user models may not)
       const fed = new Float32Array(cur.data);
       for (let c = 0; c < 3; c++) for (let i = 0; i < n; i++) if (hard[i]) fed[c * n + i] = 0;
@@ -225,8 +226,7 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
             for (let c = 0; c < 3; c++) data[c * bn + j] = left ? 0 : src[c * n + at];
           }
         }
-        // on the provider and tile the first run settled on (after any out-of-memory retry)
-        const rr = await ctx.runtime.runTiled(p.model, { width: box.w, height: box.h, inputs: { [imageName]: { channels: 3, data }, [maskName]: { channels: 1, data: hole } } }, { ep: r.ep as ExecutionProvider, threads: runtime.threads, tile: r.tile, passes: p.step.passes, signal: opts.signal, onTile: tick(phase) });
+        const rr = await runOn(box.w, box.h, { [imageName]: { channels: 3, data }, [maskName]: { channels: 1, data: hole } }, tick(phase), r);
         if (rr.note) notes.add(rr.note);
         for (let y = 0; y < box.h; y++) {
           for (let x = 0; x < box.w; x++) {
@@ -247,7 +247,7 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
           out[j] = m >= 1 ? out[j] : m <= 0 ? cur.data[j] : cur.data[j] * (1 - m) + out[j] * m;
         }
       }
-      if (p.step.task === 'inpaint' && p.step.grain) {
+      if (p.step.grain) {
         if (opts.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
         const at = opts.origin ? { x: opts.origin.x * p.scaleBefore, y: opts.origin.y * p.scaleBefore } : { x: 0, y: 0 };
         const g = matchGrain(cur, hard, at, p.scaleBefore);
@@ -342,7 +342,7 @@ async function maskDepths(maskFile: string, fullWidth: number, fullHeight: numbe
   const hit = key ? depthCache.get(key) : undefined;
   if (hit) return hit;
   const m = await decodeMask(maskFile, fullWidth, fullHeight, source);
-  const hard = m.map((v) => (v >= 0.02 ? 1 : 0));
+  const hard = m.map((v) => (isHole(v) ? 1 : 0));
   const entry: MaskDepths = { hard, pooled: poolDepth(hard, fullWidth, fullHeight) };
   if (key) {
     depthCache.set(key, entry);
