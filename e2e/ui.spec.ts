@@ -165,8 +165,7 @@ test('settings persist: output folder, suffix, format, quality, execution provid
     await dlg.getByRole('button', { name: 'Close settings' }).click();
 
     // and they are used: the output lands in the chosen folder, with the suffix and format (the
-    // queue itself is not kept across reloads: add the photo again)
-    await addPath(page, file);
+    // queue came back with the reload too)
     await expect(row(page, file)).toBeVisible();
     await page.getByRole('button', { name: 'Run on 1 photo' }).click();
     await expect(page.getByText(/^Finished · 1 done/)).toBeVisible({ timeout: 60_000 });

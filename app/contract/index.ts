@@ -261,6 +261,53 @@ void _settingsPatchCovers;
 export const Preset = z.object({ name: z.string().min(1).max(80), recipe: Recipe });
 export type Preset = z.infer<typeof Preset>;
 
+/**
+ * The window's work, kept in the data folder so that a restart, a crash or a page reload loses
+ * nothing: the queue (each photo's status and result), the photo shown, the recipe being edited and
+ * the painted masks. A photo counts as done or failed only as a batch left it; anything a batch had
+ * not finished comes back ready to run (the batch journal then skips what was done).
+ */
+export const SavedItem = z.object({
+  path: z.string().min(1),
+  rel: z.string(),
+  size: z.number().int().nonnegative(),
+  status: z.enum(['ready', 'done', 'failed']),
+  output: z.string().min(1).optional(),
+  /** where the UI fetches `output` (set by work.load, never kept) */
+  outputUrl: z.string().optional(),
+  /** the recipe that made `output` (what the compare names it by), and its key (what a new run is compared against) */
+  outputRecipe: Recipe.optional(),
+  outputKey: z.string().max(20000).optional(),
+  steps: z.array(StepUsed).optional(),
+  notes: z.array(z.string()).optional(),
+  error: ErrorInfo.optional(),
+});
+export type SavedItem = z.infer<typeof SavedItem>;
+
+/** A recipe step as edited: an Inpaint step may have no mask yet. */
+export const DraftStep = z.discriminatedUnion('task', [
+  Step.options[0],
+  Step.options[1],
+  Step.options[2].extend({ mask: z.string().optional() }),
+]);
+export type DraftStep = z.infer<typeof DraftStep>;
+
+/** A painted mask saved by mask.save: the photo it was painted on and its file. */
+export const SavedMask = z.object({ forPath: z.string().min(1), path: z.string().min(1), url: z.string().optional() });
+export type SavedMask = z.infer<typeof SavedMask>;
+
+export const SavedWork = z.object({
+  items: z.array(SavedItem).max(100000),
+  selected: z.string().optional(),
+  steps: z.array(DraftStep).max(8).optional(),
+  /** the mask the recipe's Inpaint step uses; `version` tells repaintings of one file apart */
+  recipeMask: z.object({ path: z.string().min(1), forPath: z.string(), version: z.number() }).optional(),
+  masks: z.array(SavedMask).max(100000).default([]),
+  /** photos a running batch had not finished when this was saved */
+  unfinished: z.number().int().nonnegative().default(0),
+});
+export type SavedWork = z.infer<typeof SavedWork>;
+
 // ---------------------------------------------------------------------------------------------
 // calls: name -> { args, result }. Every front end routes these names to the one handler table.
 
@@ -281,7 +328,8 @@ export const calls = {
   /** Store a painted mask (PNG bytes, white = fill) next to the app's data; returns its path. */
   'mask.save': {
     args: z.object({ forPath: z.string().min(1), png: z.instanceof(Uint8Array) }),
-    result: z.object({ path: z.string() }),
+    /** `url`: where the UI reads it back (the painter after its copy in memory is gone) */
+    result: z.object({ path: z.string(), url: z.string() }),
   },
   'batch.start': {
     args: z.object({
@@ -302,6 +350,14 @@ export const calls = {
   'presets.list': { args: z.object({}), result: z.array(Preset) },
   'presets.save': { args: Preset, result: z.array(Preset) },
   'presets.delete': { args: z.object({ name: z.string() }), result: z.array(Preset) },
+  /** Keep the window's work (queue, recipe, masks) in the data folder; paths Restora was not given are left out. */
+  'work.save': { args: SavedWork, result: z.object({ items: z.number().int() }) },
+  /**
+   * The work saved last, as it stands now: photos that are gone are left out (counted in `missing`),
+   * results that are gone make their photo ready again; what is kept is granted again. `work` is
+   * null when nothing was saved.
+   */
+  'work.load': { args: z.object({}), result: z.object({ work: SavedWork.nullable(), missing: z.number().int() }) },
   /** Desktop: reveal in the file manager. Web mode: returns the path for the UI to show. */
   'shell.openFolder': { args: z.object({ path: z.string().min(1) }), result: z.object({ opened: z.boolean(), path: z.string() }) },
   /**

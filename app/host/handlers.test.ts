@@ -242,6 +242,23 @@ describe('settings and presets persist in dataDir', () => {
     expect(fs.readdirSync(dataDir).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 
+  it('the saved output folder is still a chosen folder after a restart: Run is not refused', async () => {
+    const out = path.join(dir, 'out');
+    fs.mkdirSync(out);
+    ctx.choosePaths = async () => [out];
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    await call('dialog.open', { purpose: 'output' });
+    await call('settings.set', { outputDir: out });
+    // the app restarted: a new handler table, nothing chosen in this session yet
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    const a = path.join(dir, 'loose.jpg');
+    await call('files.add', { paths: [a] });
+    expect(await codeOf(call('batch.start', { files: [a], recipe: [{ task: 'upscale', scale: 2 }], output: { dir: out } }))).toBe('resolved');
+    expect(await codeOf(call('shell.openFolder', { path: out }))).toBe('resolved');
+    // another folder is still refused
+    expect(await codeOf(call('batch.start', { files: [a], recipe: [{ task: 'upscale', scale: 2 }], output: { dir: path.join(dir, 'shoot') } }))).toBe('E_FORBIDDEN');
+  });
+
   it('concurrent settings.set calls do not lose updates', async () => {
     await Promise.all([call('settings.set', { quality: 50 }), call('settings.set', { theme: 'light' }), call('settings.set', { suffix: '-x' })]);
     expect(await call('settings.get', {})).toMatchObject({ quality: 50, theme: 'light', suffix: '-x' });
@@ -271,5 +288,116 @@ describe('settings and presets persist in dataDir', () => {
     handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
     expect(((await call('presets.list', {})) as unknown[]).length).toBe(2);
     expect(await call('presets.delete', { name: 'Zoom' })).toEqual([{ name: 'High ISO', recipe: [{ task: 'denoise', sigma: 30 }] }]);
+  });
+});
+
+describe("the window's work (work.save / work.load)", () => {
+  const item = (p: string, extra = {}) => ({ path: p, rel: path.basename(p), size: 1, status: 'ready' as const, ...extra });
+
+  it('keeps only what Restora was given or made, and a new host grants it again', async () => {
+    const a = path.join(dir, 'shoot', 'a.jpg');
+    const loose = path.join(dir, 'loose.jpg');
+    await call('files.add', { paths: [path.join(dir, 'shoot')], recursive: true });
+    const { path: maskPath } = (await call('mask.save', { forPath: a, png: PNG })) as { path: string; url: string };
+    const out = path.join(dir, 'shoot', 'restored', 'a.jpg');
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, 'x');
+    ctx.grant(out); // a batch's output is granted as it is made
+    const saved = await call('work.save', {
+      items: [item(a, { status: 'done', output: out, outputKey: 'k' }), item(loose)], // loose.jpg was never added
+      selected: a,
+      steps: [{ task: 'inpaint', grain: true }],
+      recipeMask: { path: maskPath, forPath: a, version: 7 },
+      masks: [
+        { forPath: a, path: maskPath },
+        { forPath: a, path: path.join(dir, 'shoot', 'day2', 'b.jpg') }, // not a mask Restora saved
+      ],
+    });
+    expect(saved).toEqual({ items: 1 });
+    const onDisk = JSON.parse(fs.readFileSync(path.join(dataDir, 'work.json'), 'utf8'));
+    expect(onDisk.items.map((i: { path: string }) => i.path)).toEqual([a]);
+    expect(onDisk.masks).toEqual([{ forPath: a, path: maskPath }]);
+
+    // a restarted host: nothing granted until work.load
+    const grants = createGrantSet();
+    ctx.grant = (p) => grants.grant(p);
+    ctx.isGranted = (p) => grants.isGranted(p);
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    expect(await codeOf(call('image.info', { path: out }))).toBe('E_FORBIDDEN');
+    const { work, missing } = (await call('work.load', {})) as { work: { items: { status: string; output?: string }[]; masks: { url?: string }[]; recipeMask?: unknown; selected?: string; steps?: unknown[] }; missing: number };
+    expect(missing).toBe(0);
+    expect(work.items).toEqual([item(a, { status: 'done', output: out, outputUrl: `/files?path=${encodeURIComponent(out)}`, outputKey: 'k' })]);
+    expect(work.selected).toBe(a);
+    expect(work.recipeMask).toEqual({ path: maskPath, forPath: a, version: 7 });
+    expect(work.masks[0].url).toContain(encodeURIComponent(maskPath));
+    expect(work.steps).toEqual([{ task: 'inpaint', grain: true }]);
+    // granted again: the photo, its result and its mask may be shown and used
+    for (const p of [a, out, maskPath]) expect(ctx.isGranted(p)).toBe(true);
+    expect(await codeOf(call('batch.start', { files: [a], recipe: [{ task: 'inpaint', mask: maskPath }] }))).toBe('resolved');
+    expect(ctx.isGranted(loose)).toBe(false);
+  });
+
+  it('a restored photo from a subfolder runs with its folder as root, and its output folder opens', async () => {
+    const shoot = path.join(dir, 'shoot');
+    const b = path.join(shoot, 'day2', 'b.jpg');
+    await call('files.add', { paths: [shoot], recursive: true });
+    const out = path.join(shoot, 'restored', 'day2', 'b.jpg');
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, 'x');
+    ctx.grant(out);
+    await call('work.save', { items: [item(b, { rel: path.join('day2', 'b.jpg'), status: 'done', output: out })] });
+    const grants = createGrantSet();
+    ctx.grant = (p) => grants.grant(p);
+    ctx.isGranted = (p) => grants.isGranted(p);
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    expect(await codeOf(call('batch.start', { files: [b], roots: [shoot], recipe: [{ task: 'upscale', scale: 2 }] }))).toBe('E_FORBIDDEN');
+    await call('work.load', {});
+    expect(await codeOf(call('batch.start', { files: [b], roots: [shoot], recipe: [{ task: 'upscale', scale: 2 }] }))).toBe('resolved');
+    expect(await codeOf(call('shell.openFolder', { path: path.dirname(out) }))).toBe('resolved');
+  });
+
+  it('what is gone is left out: a photo (counted), a result (the photo is ready again), a mask', async () => {
+    const a = path.join(dir, 'shoot', 'a.jpg');
+    const b = path.join(dir, 'shoot', 'day2', 'b.jpg');
+    await call('files.add', { paths: [path.join(dir, 'shoot')], recursive: true });
+    const { path: maskPath } = (await call('mask.save', { forPath: a, png: PNG })) as { path: string };
+    const out = path.join(dir, 'out-a.jpg');
+    fs.writeFileSync(out, 'x');
+    ctx.grant(out);
+    await call('work.save', { items: [item(a, { status: 'done', output: out, outputKey: 'k', steps: [{ task: 'denoise', model: 'm', ep: 'cpu' }] }), item(b)], selected: b, steps: [{ task: 'inpaint' }], recipeMask: { path: maskPath, forPath: a, version: 1 }, masks: [{ forPath: a, path: maskPath }] });
+    fs.rmSync(b);
+    fs.rmSync(out);
+    fs.rmSync(maskPath);
+    const { work, missing } = (await call('work.load', {})) as { work: { items: unknown[]; masks: unknown[]; recipeMask?: unknown; selected?: string }; missing: number };
+    expect(missing).toBe(1);
+    expect(work.items).toEqual([item(a)]); // ready again, nothing of the old result left
+    expect(work.selected).toBeUndefined();
+    expect(work.recipeMask).toBeUndefined();
+    expect(work.masks).toEqual([]);
+  });
+
+  it('a work.json changed by hand cannot grant what is not an image, nor a mask from elsewhere', async () => {
+    const secret = path.join(dir, 'shoot', 'notes.txt');
+    const a = path.join(dir, 'shoot', 'a.jpg');
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dataDir, 'work.json'),
+      JSON.stringify({ items: [item(secret), item(a, { status: 'done', output: secret })], masks: [{ forPath: a, path: path.join(dir, 'loose.jpg') }], recipeMask: { path: path.join(dir, 'loose.jpg'), forPath: a, version: 1 } }),
+    );
+    const { work, missing } = (await call('work.load', {})) as { work: { items: unknown[]; masks: unknown[]; recipeMask?: unknown }; missing: number };
+    expect(missing).toBe(1);
+    expect(work.items).toEqual([item(a)]);
+    expect(work.masks).toEqual([]);
+    expect(work.recipeMask).toBeUndefined();
+    expect(ctx.isGranted(secret)).toBe(false);
+    expect(ctx.isGranted(path.join(dir, 'loose.jpg'))).toBe(false);
+  });
+
+  it('nothing saved yet reads as null; a broken file reads as null and is kept aside', async () => {
+    expect(await call('work.load', {})).toEqual({ work: null, missing: 0 });
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(path.join(dataDir, 'work.json'), '{"items": [');
+    expect(await call('work.load', {})).toEqual({ work: null, missing: 0 });
+    expect(fs.existsSync(path.join(dataDir, 'work.json.broken'))).toBe(true);
   });
 });

@@ -19,6 +19,9 @@
 //   `batch.cancel` aborts the batch's AbortController (the engine stops between tiles); a hard cancel
 //   is the host's business (it kills the process; see app/main/host-bridge.ts).
 // - Settings/presets persist in `<dataDir>` (store.ts); masks go to `<dataDir>/masks/`.
+// - `work.save` keeps the window's queue, recipe and masks (only paths already granted, masks only
+//   from `<dataDir>/masks`); `work.load` grants again what still exists, so a restarted host or a
+//   reloaded page goes on where it was.
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -34,11 +37,13 @@ import {
   type EventName,
   type EventPayload,
   type Recipe,
+  type SavedWork,
   type calls,
 } from '../contract/index.ts';
 import type { Engine } from '../engine/api.ts';
+import { isImagePath } from '../engine/batch/index.ts';
 import { writeFileAtomic } from '../engine/image/writer.ts';
-import { realPath } from './grants.ts';
+import { isInside, realPath } from './grants.ts';
 import { createStore } from './store.ts';
 
 export interface HandlerContext {
@@ -84,6 +89,14 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
   const chosenDirs = new Set<string>((opts.dirs ?? []).map((d) => path.resolve(d)));
 
   const abs = (p: string) => path.resolve(p);
+  // the output folder saved in the settings was checked when it was set: it stays a chosen folder
+  // after a restart (else every Run of a restarted app would be refused with E_FORBIDDEN)
+  const savedOutputDir = store
+    .getSettings()
+    .then((s) => {
+      if (s.outputDir) chosenDirs.add(abs(s.outputDir));
+    })
+    .catch(() => undefined);
   const name = (p: string) => path.basename(p);
   const forbid = (p: string, what = 'was not added to Restora'): never => {
     throw new RestoraError('E_FORBIDDEN', `${name(p)} ${what}; add it by dropping it or choosing it first`, p);
@@ -112,6 +125,71 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     return ctx.urlFor(p);
   };
   const errorInfo = (e: unknown): ErrorInfo => RestoraError.from(e).toJSON();
+  const masksDir = path.join(opts.dataDir, 'masks');
+  const isOurMask = (p: string) => isInside(realPath(masksDir), realPath(abs(p)));
+  // only image files are granted again from work.json, whatever else a changed file may name
+  const isFile = async (p: string) => isImagePath(p) && (await fs.stat(p).catch(() => null))?.isFile() === true;
+
+  /** What of the window's work may be kept: photos and results Restora was given or made, masks it saved. */
+  function keepGranted(work: SavedWork): SavedWork {
+    const items = work.items
+      .filter((it) => ctx.isGranted(abs(it.path)))
+      .map(({ outputUrl: _url, ...it }) => {
+        if (!it.output || ctx.isGranted(abs(it.output))) return it;
+        const { output: _o, outputRecipe: _r, outputKey: _k, steps: _s, notes: _n, ...rest } = it;
+        return { ...rest, status: 'ready' as const };
+      });
+    const paths = new Set(items.map((it) => it.path));
+    const masks = work.masks.filter((m) => paths.has(m.forPath) && isOurMask(m.path)).map(({ url: _u, ...m }) => m);
+    return {
+      ...work,
+      items,
+      ...(work.selected && paths.has(work.selected) ? {} : { selected: undefined }),
+      ...(work.recipeMask && isOurMask(work.recipeMask.path) ? {} : { recipeMask: undefined }),
+      masks,
+    };
+  }
+
+  /** The saved work as it stands now: what is gone is left out (or made ready again), the rest granted. */
+  async function restoreWork(saved: SavedWork): Promise<{ work: SavedWork; missing: number }> {
+    let missing = 0;
+    const items: SavedWork['items'] = [];
+    for (const it of saved.items) {
+      if (!(await isFile(it.path))) {
+        missing++;
+        continue;
+      }
+      ctx.grant(abs(it.path));
+      // the folder it was added from (a subfolder's photo keeps its tree under it in the output)
+      if (/[\\/]/.test(it.rel) && it.path.endsWith(it.rel)) chosenDirs.add(abs(it.path.slice(0, it.path.length - it.rel.length)));
+      if (it.output && (await isFile(it.output))) {
+        items.push({ ...it, outputUrl: served(abs(it.output)) });
+        chosenDirs.add(path.dirname(abs(it.output))); // "Open output folder", as after the batch that wrote it
+      } else if (it.output) {
+        const { output: _o, outputUrl: _u, outputRecipe: _r, outputKey: _k, steps: _s, notes: _n, ...rest } = it;
+        items.push({ ...rest, status: 'ready' });
+      } else items.push(it);
+    }
+    const paths = new Set(items.map((it) => it.path));
+    const masks: SavedWork['masks'] = [];
+    for (const m of saved.masks) {
+      if (!paths.has(m.forPath) || !isOurMask(m.path) || !(await isFile(m.path))) continue;
+      masks.push({ forPath: m.forPath, path: m.path, url: served(abs(m.path)) });
+    }
+    const rm = saved.recipeMask;
+    const recipeMask = rm && isOurMask(rm.path) && (await isFile(rm.path)) ? rm : undefined;
+    if (recipeMask) ctx.grant(abs(recipeMask.path));
+    return {
+      work: {
+        ...saved,
+        items,
+        selected: saved.selected && paths.has(saved.selected) ? saved.selected : undefined,
+        recipeMask,
+        masks,
+      },
+      missing,
+    };
+  }
 
   function failedReport(batchId: string, files: string[], e: unknown, started: number): BatchReport {
     const err = RestoraError.from(e);
@@ -169,11 +247,11 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       const id = crypto.createHash('sha256').update(file).digest('hex').slice(0, 12);
       const out = path.join(dir, `${stem}-${id}.png`);
       await writeFileAtomic(out, Buffer.from(png.buffer, png.byteOffset, png.byteLength));
-      ctx.grant(out);
-      return { path: out };
+      return { path: out, url: served(out) };
     },
 
     'batch.start': async ({ files, roots, recipe, output, runtime, resume }) => {
+      await savedOutputDir;
       const inputs = files.map(requireFile);
       requireMasks(recipe);
       if (output.dir && !dirAllowed(output.dir)) forbid(abs(output.dir), 'is not a folder you chose for output');
@@ -232,11 +310,24 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       return store.setSettings(patch.outputDir ? { ...patch, outputDir: abs(patch.outputDir) } : patch);
     },
 
+    'work.save': async (work) => {
+      const kept = keepGranted(work);
+      await store.saveWork(kept);
+      return { items: kept.items.length };
+    },
+
+    'work.load': async () => {
+      const saved = await store.getWork();
+      if (!saved) return { work: null, missing: 0 };
+      return restoreWork(saved);
+    },
+
     'presets.list': async () => store.listPresets(),
     'presets.save': async (preset) => store.savePreset(preset),
     'presets.delete': async ({ name: n }) => store.deletePreset(n),
 
     'shell.openFolder': async ({ path: p }) => {
+      await savedOutputDir;
       const target = abs(p);
       if (!ctx.isGranted(target) && !dirAllowed(target)) forbid(target);
       const opened = ctx.openFolder ? await ctx.openFolder(target) : false;

@@ -1,11 +1,12 @@
-// Settings and presets, persisted as JSON in the data folder (settings.json, presets.json) through
+// Settings, presets and the window's work (queue, recipe, masks), persisted as JSON in the data
+// folder (settings.json, presets.json, work.json) through
 // the one writer's writeFileAtomic, so a crash mid-save leaves the old file, never half a file.
 // A file that is missing, unreadable or fails its schema reads as the defaults (settings) or as
-// no presets; a broken file is kept beside as `<name>.broken` so nothing the user made is lost.
+// no presets or no work; a broken file is kept beside as `<name>.broken` so nothing the user made is lost.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { Preset, RestoraError, Settings, type SettingsPatch } from '../contract/index.ts';
+import { Preset, RestoraError, SavedWork, Settings, type SettingsPatch } from '../contract/index.ts';
 import { writeFileAtomic } from '../engine/image/writer.ts';
 
 export interface Store {
@@ -16,6 +17,9 @@ export interface Store {
   /** Add or replace (by name) a preset; returns the list sorted by name. */
   savePreset(p: Preset): Promise<Preset[]>;
   deletePreset(name: string): Promise<Preset[]>;
+  /** The window's work (work.json), or null when none was saved (or it was broken: kept as .broken). */
+  getWork(): Promise<SavedWork | null>;
+  saveWork(w: SavedWork): Promise<void>;
 }
 
 const PresetList = z.array(Preset);
@@ -23,6 +27,7 @@ const PresetList = z.array(Preset);
 export function createStore(dataDir: string): Store {
   const settingsFile = path.join(dataDir, 'settings.json');
   const presetsFile = path.join(dataDir, 'presets.json');
+  const workFile = path.join(dataDir, 'work.json');
   // one queue for all writes: two quick settings.set calls must not race on the same file
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -51,7 +56,8 @@ export function createStore(dataDir: string): Store {
   async function save(file: string, value: unknown): Promise<void> {
     try {
       await fs.mkdir(dataDir, { recursive: true });
-      await writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+      // the work file can list thousands of photos: one line, not pretty-printed
+      await writeFileAtomic(file, JSON.stringify(value, null, file === workFile ? undefined : 2) + '\n');
     } catch (e) {
       const err = RestoraError.from(e);
       if (err.code !== 'E_INTERNAL') throw err;
@@ -86,5 +92,7 @@ export function createStore(dataDir: string): Store {
         await save(presetsFile, list);
         return list;
       }),
+    getWork: () => serial(() => readJson<SavedWork | null>(workFile, SavedWork, null)),
+    saveWork: (w) => serial(() => save(workFile, w)),
   };
 }

@@ -136,6 +136,8 @@ export const test = base.extend<{ work: string; app: Page; problems: Problems },
 
   app: async ({ page, served, problems }, use) => {
     void problems;
+    // the server is shared by the worker's tests: each starts with an empty queue, not the last test's
+    fs.rmSync(path.join(served.dataDir, 'work.json'), { force: true });
     await page.goto(served.url);
     await expect(page.getByRole('heading', { name: /^Queue/ })).toBeVisible();
     // the token left the address bar

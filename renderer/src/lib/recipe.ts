@@ -1,5 +1,5 @@
 // The recipe editor's model: the steps as the UI shows them, and the Recipe the engine runs.
-import { Recipe, type ModelInfo, type Step } from '../../../app/contract/index.ts';
+import { Recipe, type DraftStep, type ModelInfo, type Step } from '../../../app/contract/index.ts';
 
 /** The strength slider runs 0-100; the denoiser's noise level is sigma 0-50 on the 0-255 scale. */
 export const SIGMA_MAX = 50;
@@ -37,7 +37,8 @@ export function newStep(task: Step['task']): StepDraft {
   return { id, task, model: '', best: false, grain: false };
 }
 
-export function draftFromStep(step: Step): StepDraft {
+/** The editor's draft of a step (a saved recipe, a preset, the work kept from last time). */
+export function draftFromStep(step: Step | DraftStep): StepDraft {
   const id = nextId++;
   const model = step.model ?? '';
   const best = step.passes === 8;
@@ -57,15 +58,19 @@ export function recipeProblem(drafts: StepDraft[], maskPath: string | undefined)
   return undefined;
 }
 
-/** The Recipe for the engine; the inpaint steps use the saved mask at `maskPath`. */
-export function toRecipe(drafts: StepDraft[], maskPath: string | undefined): Recipe {
-  const steps: Step[] = drafts.map((d) => {
+/** The steps as the engine names them, an Inpaint step without its mask (kept with the window's work). */
+export function draftSteps(drafts: StepDraft[]): DraftStep[] {
+  return drafts.map((d) => {
     const model = { ...(d.model ? { model: d.model } : {}), ...(d.best ? { passes: 8 as const } : {}) };
     if (d.task === 'denoise') return { task: 'denoise', sigma: d.auto ? 'auto' : strengthToSigma(d.strength), ...model };
     if (d.task === 'upscale') return { task: 'upscale', scale: d.scale, ...model };
-    return { task: 'inpaint', mask: maskPath ?? '', ...model, ...(d.grain ? { grain: true } : {}) };
+    return { task: 'inpaint', ...model, ...(d.grain ? { grain: true } : {}) };
   });
-  return Recipe.parse(steps);
+}
+
+/** The Recipe for the engine; the inpaint steps use the saved mask at `maskPath`. */
+export function toRecipe(drafts: StepDraft[], maskPath: string | undefined): Recipe {
+  return Recipe.parse(draftSteps(drafts).map((s) => (s.task === 'inpaint' ? { ...s, mask: maskPath ?? '' } : s)));
 }
 
 export function describeStep(s: Step): string {

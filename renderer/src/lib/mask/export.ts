@@ -1,4 +1,4 @@
-// Encode the painted mask as the PNG the engine reads: true image size, grey, white = fill.
+// The painted mask as the PNG the engine reads (true image size, grey, white = fill), and back.
 import { greyPixels, type MaskBitmap } from './mask.ts';
 
 function canvas(width: number, height: number): HTMLCanvasElement {
@@ -26,4 +26,29 @@ export async function encodeMaskPng(mask: MaskBitmap, trueWidth: number, trueHei
   const blob = await new Promise<Blob | null>((resolve) => out.toBlob(resolve, 'image/png'));
   if (!blob) throw new Error('the mask could not be encoded');
   return new Uint8Array(await blob.arrayBuffer());
+}
+
+/**
+ * Read a saved mask (any size; grey or colour, white = fill) into a `width` x `height` mask: what the
+ * painter shows after a reload, or once its copy in memory was dropped. Scaled smoothly, so a
+ * feathered edge stays soft.
+ */
+export async function decodeMaskPng(url: string, width: number, height: number): Promise<Uint8Array> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`the saved mask could not be read (HTTP ${res.status})`);
+  const bitmap = await createImageBitmap(await res.blob());
+  try {
+    const c = canvas(width, height);
+    const ctx = c.getContext('2d', { willReadFrequently: true });
+    if (!ctx) throw new Error('no 2D canvas');
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = 'high';
+    ctx.drawImage(bitmap, 0, 0, width, height);
+    const rgba = ctx.getImageData(0, 0, width, height).data;
+    const out = new Uint8Array(width * height);
+    for (let i = 0; i < out.length; i++) out[i] = rgba[i * 4];
+    return out;
+  } finally {
+    bitmap.close();
+  }
 }

@@ -1,6 +1,6 @@
 // The app model: every piece of state, wired together once, handed to components by context.
-import { getContext, setContext } from 'svelte';
-import type { Recipe } from '../../../../app/contract/index.ts';
+import { getContext, setContext, untrack } from 'svelte';
+import { RestoraError, type Recipe, type SavedWork } from '../../../../app/contract/index.ts';
 import type { Platform } from '../platform.ts';
 import { CompareState } from './compare.svelte.ts';
 import { MaskState } from './mask.svelte.ts';
@@ -8,6 +8,10 @@ import { QueueState } from './queue.svelte.ts';
 import { RecipeState } from './recipe.svelte.ts';
 import { SessionState } from './session.svelte.ts';
 import { fitView, type Size, type View } from '../view/viewport.ts';
+import { restoredNote, snapshotWork } from '../work.ts';
+
+/** How long the window's work waits after a change before it is saved (changes meanwhile join it). */
+const WORK_SAVE_DELAY_MS = 500;
 
 export type ViewerTab = 'compare' | 'mask';
 
@@ -45,6 +49,67 @@ export class AppModel {
 
   async init(): Promise<void> {
     await Promise.all([this.session.init(), this.platform.web?.ready()]);
+    if (this.session.fatal) return;
+    await this.restoreWork();
+    this.#keepWork();
+  }
+
+  /** Put back the queue, recipe and masks kept from last time (a restart, a crash, a reload). */
+  async restoreWork(): Promise<void> {
+    let work: SavedWork | null;
+    let missing: number;
+    try {
+      ({ work, missing } = await this.session.api.call('work.load', {}));
+    } catch (e) {
+      this.session.error(e);
+      return;
+    }
+    if (!work) return;
+    this.queue.restore(work.items);
+    if (work.steps?.length) this.recipe.set(work.steps);
+    if (work.recipeMask) this.recipe.mask = work.recipeMask;
+    this.mask.restore(work.masks);
+    const note = restoredNote(work, missing);
+    if (note) this.session.notify(note, missing > 0 ? 'error' : 'info');
+    if (work.selected && this.queue.get(work.selected) && !this.queue.selected) await this.select(work.selected);
+    else if (!this.queue.selected && this.queue.items.length) this.queue.selected = this.queue.items[0].path;
+  }
+
+  #workTimer: ReturnType<typeof setTimeout> | undefined;
+  #workSaved = '';
+  #workFailed = false;
+
+  /** Save the window's work shortly after each change of the queue, the recipe or the masks. */
+  #keepWork(): void {
+    $effect.root(() => {
+      $effect(() => {
+        const work = snapshotWork({
+          items: this.queue.items,
+          selected: this.queue.selected,
+          steps: this.recipe.steps,
+          recipeMask: this.recipe.mask,
+          masks: this.mask.savedFiles(),
+        });
+        const json = JSON.stringify(work);
+        untrack(() => {
+          if (json === this.#workSaved) return;
+          clearTimeout(this.#workTimer);
+          this.#workTimer = setTimeout(() => void this.#saveWork(work, json), WORK_SAVE_DELAY_MS);
+        });
+      });
+    });
+  }
+
+  async #saveWork(work: SavedWork, json: string): Promise<void> {
+    try {
+      await this.session.api.call('work.save', work);
+      this.#workSaved = json;
+      this.#workFailed = false;
+    } catch (e) {
+      // said once, not after every change; the next change tries again
+      if (!this.#workFailed) this.session.notify(`The queue could not be kept for next time: ${RestoraError.from(e).message}`, 'error');
+      this.#workFailed = true;
+    }
   }
 
   /** Open a photo in the viewer (compare by default). */

@@ -1,8 +1,9 @@
 // The mask painter's state: one mask per photo (kept for the last few photos), tool settings, and
-// saving the mask (mask.save) for the inpaint step.
-import { RestoraError } from '../../../../app/contract/index.ts';
+// saving the mask (mask.save) for the inpaint step. A saved mask is read back from its file when its
+// photo is painted again after its copy in memory was dropped, or after a restart (work.load).
+import { RestoraError, type SavedMask } from '../../../../app/contract/index.ts';
 import { coverageFraction, createMask, isEmpty, maskSize, MaskEditor, type Brush, type Rect } from '../mask/mask.ts';
-import { encodeMaskPng } from '../mask/export.ts';
+import { decodeMaskPng, encodeMaskPng } from '../mask/export.ts';
 import type { RecipeState } from './recipe.svelte.ts';
 import type { SessionState } from './session.svelte.ts';
 
@@ -31,7 +32,13 @@ export class MaskState {
   /** the path of the last saved version of this photo's mask, if unchanged since */
   #saved = new Map<string, { version: number; path: string }>();
   #editors = new Map<string, MaskEditor>();
-  #saves = 0;
+  /** every photo's mask file (saved this session or kept from the last), with where to read it */
+  #files = new Map<string, { path: string; url?: string }>();
+  /** bumped when `#files` changes (the window's work is saved again) */
+  filesVersion = $state(0);
+  /** the photo whose saved mask is being read back into the painter */
+  loading = $state<string | null>(null);
+  #lastVersion = 0;
 
   constructor(session: SessionState, recipe: RecipeState) {
     this.session = session;
@@ -50,11 +57,53 @@ export class MaskState {
         const oldest = this.#editors.keys().next().value as string;
         this.#editors.delete(oldest);
       }
+      const file = this.#files.get(path);
+      if (file?.url) void this.#readBack(path, ed, file.path, file.url);
     }
     this.editor = ed;
     this.forPath = path;
     this.scale = size.scale;
     this.#changed({ x: 0, y: 0, width: size.width, height: size.height });
+  }
+
+  /** Fill a new, untouched editor with the photo's saved mask (not when painting has begun meanwhile). */
+  async #readBack(forPath: string, ed: MaskEditor, file: string, url: string): Promise<void> {
+    this.loading = forPath;
+    try {
+      const data = await decodeMaskPng(url, ed.mask.width, ed.mask.height);
+      if (this.#editors.get(forPath) !== ed || ed.canUndo || !isEmpty(ed.mask, 1)) return;
+      ed.mask.data.set(data);
+      if (this.editor === ed) {
+        this.#changed({ x: 0, y: 0, width: ed.mask.width, height: ed.mask.height });
+        // what the painter shows is that file: Inpaint and Run need not save it again
+        this.#saved.set(forPath, { version: this.version, path: file });
+      }
+    } catch (e) {
+      this.session.notify(`The mask saved for this photo could not be read back (${RestoraError.from(e).message}); paint it again.`, 'error');
+    } finally {
+      if (this.loading === forPath) this.loading = null;
+    }
+  }
+
+  /** Masks kept from last time (work.load): each is read back when its photo is painted again. */
+  restore(masks: SavedMask[]): void {
+    for (const m of masks) if (!this.#files.has(m.forPath)) this.#files.set(m.forPath, { path: m.path, ...(m.url ? { url: m.url } : {}) });
+    this.filesVersion++;
+  }
+
+  /** Every photo's saved mask, for the window's work. */
+  savedFiles(): SavedMask[] {
+    void this.filesVersion;
+    return [...this.#files].map(([forPath, f]) => ({ forPath, path: f.path }));
+  }
+
+  /**
+   * A version for a saved mask: the file keeps its name when repainted, so keys of results carry
+   * this. Later than every version before, this session's and those kept from the last.
+   */
+  nextVersion(after = 0): number {
+    this.#lastVersion = Math.max(this.#lastVersion + 1, after + 1, Date.now());
+    return this.#lastVersion;
   }
 
   brush(): Brush {
@@ -121,15 +170,17 @@ export class MaskState {
     }
     const prev = this.#saved.get(forPath);
     if (prev && prev.version === this.version) {
-      if (this.recipe.mask?.path !== prev.path || this.recipe.mask.forPath !== forPath) this.recipe.mask = { path: prev.path, forPath, version: ++this.#saves };
+      if (this.recipe.mask?.path !== prev.path || this.recipe.mask.forPath !== forPath) this.recipe.mask = { path: prev.path, forPath, version: this.nextVersion(this.recipe.mask?.version) };
       return prev.path;
     }
     this.saving = true;
     try {
       const png = await encodeMaskPng(ed.mask, trueWidth, trueHeight);
-      const { path } = await this.session.api.call('mask.save', { forPath, png });
+      const { path, url } = await this.session.api.call('mask.save', { forPath, png });
       this.#saved.set(forPath, { version: this.version, path });
-      this.recipe.mask = { path, forPath, version: ++this.#saves };
+      this.#files.set(forPath, { path, url });
+      this.filesVersion++;
+      this.recipe.mask = { path, forPath, version: this.nextVersion(this.recipe.mask?.version) };
       return path;
     } catch (e) {
       this.session.error(RestoraError.from(e));

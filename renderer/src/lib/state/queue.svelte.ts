@@ -1,7 +1,8 @@
 // The queue: files the user added, their status while a batch runs, and the batch's progress.
-import { RestoraError, type BatchReport, type ErrorInfo, type ImageInfo, type Recipe } from '../../../../app/contract/index.ts';
+import { RestoraError, type BatchReport, type ErrorInfo, type ImageInfo, type Recipe, type SavedItem } from '../../../../app/contract/index.ts';
 import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, needsRun, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
 import { basename, dirname } from '../format.ts';
+import { mergeItems } from '../work.ts';
 import type { SessionState } from './session.svelte.ts';
 
 export interface BatchView {
@@ -102,6 +103,12 @@ export class QueueState {
       this.session.error(e);
       return 0;
     }
+  }
+
+  /** Put the queue kept from last time back (work.load), in front of anything added meanwhile. */
+  restore(saved: SavedItem[]): void {
+    this.items = mergeItems(saved, this.items);
+    this.#reindex();
   }
 
   remove(path: string): void {

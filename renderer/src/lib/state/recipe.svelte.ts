@@ -1,5 +1,5 @@
 // The recipe being edited: a chain of steps (denoise, upscale, inpaint) run in one pass per photo.
-import type { Preset, Recipe, Step } from '../../../../app/contract/index.ts';
+import type { DraftStep, Preset, Recipe, Step } from '../../../../app/contract/index.ts';
 import { draftFromStep, newStep, recipeKey, recipeProblem, toRecipe, type StepDraft } from '../recipe.ts';
 
 export interface SavedMask {
@@ -51,7 +51,7 @@ export class RecipeState {
     this.steps = next;
   }
 
-  set(steps: Step[]): void {
+  set(steps: (Step | DraftStep)[]): void {
     this.steps = steps.map(draftFromStep);
   }
 

@@ -1,0 +1,83 @@
+// Nothing is lost by a reload (or a restart of the app): the queue with its results, the recipe and a
+// painted mask come back from the engine's data folder, and the work goes on from there.
+import fs from 'node:fs';
+import path from 'node:path';
+import { addPath, expect, row, test } from './support/fixtures.ts';
+import { listFiles, makePhoto, makeTruncatedJpeg } from './support/photos.ts';
+
+const coverage = async (page: import('@playwright/test').Page) => {
+  const t = (await page.getByTestId('mask-coverage').textContent()) ?? '';
+  return Number(/covers ([\d.]+)/.exec(t)?.[1] ?? NaN);
+};
+
+test('after a reload the queue, its results, the recipe and the painted mask are back, and Run goes on', async ({ app: page, work }) => {
+  const shoot = path.join(work, 'shoot');
+  const a = path.join(shoot, 'a.png');
+  const b = path.join(shoot, 'day2', 'b.png'); // a subfolder: its tree is kept in the output, after the reload too
+  const gone = path.join(shoot, 'gone.png');
+  const broken = path.join(shoot, 'broken.jpg');
+  await makePhoto(a, { seed: 1, sigma: 10, width: 320, height: 240 });
+  await makePhoto(b, { seed: 2, sigma: 10, width: 320, height: 240 });
+  await makePhoto(gone, { seed: 3, sigma: 10, width: 320, height: 240 });
+  await makeTruncatedJpeg(broken);
+  await addPath(page, shoot);
+  await expect(page.locator('li[data-path]')).toHaveCount(4);
+  await page.getByRole('button', { name: /^Run on 4 photos/ }).click();
+  await expect(page.getByText(/^Finished · 3 done · 1 failed/)).toBeVisible({ timeout: 120_000 });
+
+  // paint on a.png and make it the recipe's mask: the recipe becomes Denoise → Inpaint, grain matched
+  await page.getByRole('button', { name: 'Paint a mask on a.png' }).click();
+  await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '320');
+  await page.getByLabel('Brush size in pixels').fill('20');
+  const box = (await page.getByTestId('mask-pane').boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2 - 60, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 20, { steps: 12 });
+  await page.mouse.up();
+  await expect.poll(() => coverage(page)).toBeGreaterThan(0);
+  const painted = await coverage(page);
+  await page.getByRole('checkbox', { name: 'Match grain' }).check();
+  await page.getByRole('button', { name: "Use this mask in the recipe's Inpaint step" }).click();
+  await expect(page.locator('li.step[data-task="inpaint"]')).toBeVisible();
+  await row(page, b).getByRole('button', { name: /^day2\/b\.png, Done/ }).click();
+
+  fs.rmSync(gone); // moved away while Restora was closed
+  await page.waitForTimeout(1200); // the work is saved half a second after a change
+  await page.reload();
+
+  await expect(page.getByText('Your queue from last time is back: 3 photos (2 done, 1 failed). 1 photo is no longer where it was, so it was left out.')).toBeVisible();
+  await expect(page.locator('li[data-path]')).toHaveCount(3);
+  await expect(row(page, a).getByTestId('status')).toHaveText('Done');
+  await expect(row(page, b).getByTestId('status')).toHaveText('Done');
+  await expect(row(page, b).getByTestId('used')).toHaveText(/^denoise σ \d+\.\d, estimated$/);
+  // web mode: the result can still be downloaded
+  await expect(row(page, b).getByRole('link', { name: /^Download the result of (day2\/)?b\.png$/ })).toHaveAttribute('href', /\/files\?/);
+  await expect(row(page, broken).getByTestId('status')).toHaveText('Failed');
+  await expect(row(page, broken).getByTestId('error')).toContainText('E_DECODE');
+  // the photo shown before is shown again, with its result on the after side
+  await expect(page.getByTestId('after-layer').locator('img.base')).toHaveAttribute('alt', 'Result: b.png');
+  // the recipe as it was edited
+  await expect(page.locator('li.step[data-task="denoise"]')).toBeVisible();
+  await expect(page.locator('li.step[data-task="inpaint"]').getByRole('checkbox', { name: /Match grain/ })).toBeChecked();
+
+  // the painted mask is read back into the painter, as painted
+  await row(page, a).getByRole('button', { name: /^a\.png, Done/ }).click();
+  await page.getByRole('button', { name: 'Paint a mask on a.png' }).click();
+  await expect.poll(() => coverage(page)).toBe(painted);
+
+  // Run goes on with the restored recipe and mask: the new recipe is new work for both photos
+  await page.getByRole('button', { name: /^Run on 3 photos/ }).click();
+  await expect(page.getByText(/^Finished · 2 done · 1 failed/)).toBeVisible({ timeout: 120_000 });
+  await expect(row(page, a).getByTestId('used')).toContainText('inpaint, grain matched');
+  // the new results sit beside the first ones (gone.png's from the first run included)
+  const outputs = listFiles(path.join(shoot, 'restored')).filter((f) => f.endsWith('.png')).map((f) => path.basename(f)).sort();
+  expect(outputs).toEqual(['a-restored-1.png', 'a-restored.png', 'b-restored-1.png', 'b-restored.png', 'gone-restored.png']);
+
+  // Clear all empties the queue for next time too
+  await page.getByRole('button', { name: /^Clear all/ }).click();
+  await page.waitForTimeout(1200);
+  await page.reload();
+  await expect(page.getByRole('heading', { name: /^Queue/ })).toBeVisible();
+  await expect(page.locator('li[data-path]')).toHaveCount(0);
+  await expect(page.getByText(/from last time/)).toHaveCount(0);
+});

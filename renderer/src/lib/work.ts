@@ -1,0 +1,89 @@
+// The window's work as plain data, for work.save / work.load: what a restart, a crash of the app or a
+// page reload must not lose (the queue with each photo's result, the photo shown, the recipe, the
+// painted masks). Kept apart from the rune classes so the rules are unit-tested.
+import type { SavedItem, SavedMask, SavedWork } from '../../../app/contract/index.ts';
+import type { QueueItem } from './queue-model.ts';
+import { draftSteps, type StepDraft } from './recipe.ts';
+
+/**
+ * One photo as it is kept. Only what a finished batch left counts: done (with its result) or failed
+ * (with its error); anything a batch had not finished, or a result without a file, comes back ready.
+ */
+export function savedItem(item: QueueItem): SavedItem {
+  const base = { path: item.path, rel: item.rel, size: item.size };
+  if ((item.status === 'done' || item.status === 'skipped') && item.output) {
+    return {
+      ...base,
+      status: 'done',
+      output: item.output,
+      ...(item.outputRecipe ? { outputRecipe: item.outputRecipe } : {}),
+      ...(item.outputKey ? { outputKey: item.outputKey } : {}),
+      ...(item.steps ? { steps: item.steps } : {}),
+      ...(item.notes?.length ? { notes: item.notes } : {}),
+    };
+  }
+  if (item.status === 'failed' && item.error) return { ...base, status: 'failed', error: item.error };
+  return { ...base, status: 'ready' };
+}
+
+export function itemFromSaved(s: SavedItem): QueueItem {
+  return {
+    path: s.path,
+    rel: s.rel,
+    size: s.size,
+    status: s.status,
+    progress: s.status === 'done' ? 1 : 0,
+    ...(s.output ? { output: s.output } : {}),
+    ...(s.outputUrl ? { outputUrl: s.outputUrl } : {}),
+    ...(s.outputRecipe ? { outputRecipe: s.outputRecipe } : {}),
+    ...(s.outputKey ? { outputKey: s.outputKey } : {}),
+    ...(s.steps ? { steps: s.steps } : {}),
+    ...(s.notes ? { notes: s.notes } : {}),
+    ...(s.error ? { error: s.error } : {}),
+  };
+}
+
+export interface WorkSource {
+  items: QueueItem[];
+  selected: string | null;
+  steps: StepDraft[];
+  recipeMask: { path: string; forPath: string; version: number } | null;
+  masks: SavedMask[];
+}
+
+export function snapshotWork(w: WorkSource): SavedWork {
+  return {
+    items: w.items.map(savedItem),
+    ...(w.selected ? { selected: w.selected } : {}),
+    steps: draftSteps(w.steps),
+    ...(w.recipeMask ? { recipeMask: { path: w.recipeMask.path, forPath: w.recipeMask.forPath, version: w.recipeMask.version } } : {}),
+    masks: w.masks.map((m) => ({ forPath: m.forPath, path: m.path })),
+    unfinished: w.items.filter((i) => i.status === 'queued' || i.status === 'running').length,
+  };
+}
+
+/**
+ * Put the kept queue back in front of what is already there (a photo opened with Restora while it
+ * started): a photo in both keeps its kept state.
+ */
+export function mergeItems(saved: SavedItem[], current: QueueItem[]): QueueItem[] {
+  const out = saved.map(itemFromSaved);
+  const seen = new Set(out.map((i) => i.path));
+  for (const it of current) if (!seen.has(it.path)) out.push(it);
+  return out;
+}
+
+/** What the window says after putting the work back; undefined when there was none to put back. */
+export function restoredNote(work: SavedWork, missing: number): string | undefined {
+  const n = work.items.length;
+  const parts: string[] = [];
+  if (n > 0) {
+    const done = work.items.filter((i) => i.status === 'done').length;
+    const failed = work.items.filter((i) => i.status === 'failed').length;
+    const counts = [done ? `${done} done` : '', failed ? `${failed} failed` : ''].filter(Boolean).join(', ');
+    parts.push(`Your queue from last time is back: ${n} photo${n === 1 ? '' : 's'}${counts ? ` (${counts})` : ''}.`);
+    if (work.unfinished > 0) parts.push(`A batch had not finished: Run goes on with what is left (${work.unfinished} photo${work.unfinished === 1 ? '' : 's'}).`);
+  }
+  if (missing > 0) parts.push(`${missing} photo${missing === 1 ? ' is' : 's are'} no longer where ${missing === 1 ? 'it was' : 'they were'}, so ${missing === 1 ? 'it was' : 'they were'} left out.`);
+  return parts.length ? parts.join(' ') : undefined;
+}
