@@ -320,6 +320,11 @@ export const calls = {
     result: z.object({ files: z.array(FileEntry), errors: z.array(ErrorInfo), ignored: Ignored.optional() }),
   },
   'image.info': { args: z.object({ path: z.string().min(1) }), result: ImageInfo },
+  /**
+   * The noise level (σ, 0-255 scale) Auto gives the denoiser `model` (default: the default denoiser)
+   * for this whole photo, as a Run would: what the compare's strengths are centred on.
+   */
+  'image.noise': { args: z.object({ path: z.string().min(1), model: z.string().optional() }), result: z.object({ sigma: z.number() }) },
   /** Process only a crop (in true-image pixels) and return URLs of the before and after crops. */
   'preview.region': {
     args: z.object({ path: z.string().min(1), region: Region, recipe: Recipe, runtime: RuntimeOptions.optional() }),

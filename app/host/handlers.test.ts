@@ -291,6 +291,15 @@ describe('settings and presets persist in dataDir', () => {
   });
 });
 
+describe('image.noise', () => {
+  it("gives Auto's level for a photo that was added, and refuses one that was not", async () => {
+    const a = path.join(dir, 'loose.jpg');
+    expect(await codeOf(call('image.noise', { path: a }))).toBe('E_FORBIDDEN');
+    await call('files.add', { paths: [a] });
+    expect(await call('image.noise', { path: a })).toEqual({ sigma: 10 }); // the fake engine's estimate
+  });
+});
+
 describe("the window's work (work.save / work.load)", () => {
   const item = (p: string, extra = {}) => ({ path: p, rel: path.basename(p), size: 1, status: 'ready' as const, ...extra });
 

@@ -231,6 +231,12 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       return { ...info, url: served(displayPath) };
     },
 
+    'image.noise': async ({ path: p, model }) => {
+      const file = requireFile(p);
+      const img = await engine.readImage(file);
+      return { sigma: Math.round((await engine.estimateSigma(img, model)) * 100) / 100 };
+    },
+
     'preview.region': async ({ path: p, region, recipe, runtime }) => {
       const file = requireFile(p);
       requireMasks(recipe);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelInfo } from '../../../app/contract/index.ts';
-import { describeRecipe, draftFromStep, estimatedSigma, modelsFor, newStep, recipeKey, recipeProblem, recipeScale, sigmaToStrength, strengthToSigma, toRecipe } from './recipe.ts';
+import { describeRecipe, draftFromStep, estimatedSigma, modelsFor, newStep, recipeKey, recipeProblem, recipeScale, sigmaToStrength, strengthLevels, strengthToSigma, toRecipe } from './recipe.ts';
 
 describe('recipe', () => {
   it('maps the strength slider 0-100 onto sigma 0-50 and back', () => {
@@ -79,5 +79,17 @@ describe('estimatedSigma', () => {
     expect(estimatedSigma([{ task: 'denoise', sigma: 15, sigmaBy: 'given' }])).toBeUndefined();
     expect(estimatedSigma([{ task: 'upscale' }])).toBeUndefined();
     expect(estimatedSigma(undefined)).toBeUndefined();
+  });
+});
+
+describe('strengthLevels', () => {
+  it('spreads around the level Auto read, on the slider grid', () => {
+    expect(strengthLevels(8.13)).toEqual([4, 8, 12, 16.5]);
+    expect(strengthLevels(30)).toEqual([15, 30, 45, 50]); // the slider ends at σ 50
+    expect(strengthLevels(50)).toEqual([25, 50]);
+    // a nearly clean photo: steps that show a difference
+    expect(strengthLevels(0)).toEqual([0, 2, 5, 10]);
+    expect(strengthLevels(3.2)).toEqual([3, 5, 8, 13]);
+    for (const b of [0, 1.7, 4, 9.9, 22, 47]) for (const s of strengthLevels(b)) expect(strengthToSigma(sigmaToStrength(s))).toBe(s);
   });
 });

@@ -37,6 +37,17 @@ export function newStep(task: Step['task']): StepDraft {
   return { id, task, model: '', best: false, grain: false };
 }
 
+/**
+ * The noise levels "Compare strengths" shows around `base` (Auto's reading for the photo, or the
+ * slider's σ): half, the same, 1.5x and twice, or for a nearly clean photo (below σ 4, where those
+ * would hardly differ) base, +2, +5 and +10; each on the slider's grid (σ in steps of 0.5, at most 50),
+ * without repeats.
+ */
+export function strengthLevels(base: number): number[] {
+  const raw = base >= 4 ? [0.5, 1, 1.5, 2].map((k) => k * base) : [base, base + 2, base + 5, base + 10];
+  return [...new Set(raw.map((s) => strengthToSigma(sigmaToStrength(s))))];
+}
+
 /** The editor's draft of a step (a saved recipe, a preset, the work kept from last time). */
 export function draftFromStep(step: Step | DraftStep): StepDraft {
   const id = nextId++;

@@ -5,6 +5,7 @@
 // yet, full-resolution crops of exactly the visible part from preview.region (before and after).
 import { RestoraError, type Recipe, type Region } from '../../../../app/contract/index.ts';
 import { capRegion, contains, fitView, needsFullRes, visibleRegion, type Size, type View } from '../view/viewport.ts';
+import { sigmaToStrength, strengthLevels } from '../recipe.ts';
 import type { QueueState } from './queue.svelte.ts';
 import type { RecipeState } from './recipe.svelte.ts';
 import type { SessionState } from './session.svelte.ts';
@@ -37,6 +38,30 @@ export const MANUAL_PREVIEW_MAX_SIDE = 2048;
 
 export type CompareMode = 'slider' | 'side';
 
+/** One crop of "Compare strengths": the recipe with its Denoise step at `sigma` ('auto': as Auto reads the photo). */
+export interface StrengthCell {
+  sigma: number | 'auto';
+  /** the σ it runs at (Auto's reading for 'auto') */
+  shown: number;
+  label: string;
+  url?: string;
+  error?: string;
+}
+
+export interface StrengthsView {
+  path: string;
+  /** the crop, in true-image pixels */
+  region: Region;
+  beforeUrl?: string;
+  cells: StrengthCell[];
+  busy: boolean;
+  /** what the Denoise step is set to now, in words ("Auto reads σ 8.1", "σ 12") */
+  base: string;
+}
+
+/** The crop "Compare strengths" shows: the centre of the view, at most this many true pixels a side. */
+export const STRENGTHS_MAX_SIDE = 320;
+
 export class CompareState {
   readonly session: SessionState;
   readonly queue: QueueState;
@@ -57,6 +82,9 @@ export class CompareState {
   previewError = $state<string | null>(null);
   /** show the recipe being edited on the after side, even where the photo has a result */
   showCurrent = $state(false);
+  /** "Compare strengths": one crop at several denoise levels, side by side (null when closed) */
+  strengths = $state<StrengthsView | null>(null);
+  #strengthsRun = 0;
   #queued: 'auto' | 'manual' | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #fittedFor = '';
@@ -175,7 +203,81 @@ export class CompareState {
     return p && p.path === this.image?.path && p.key === this.afterSource?.key ? p : null;
   }
 
+  /**
+   * Show the centre of the view with the recipe's (first) Denoise step at four levels around what it
+   * is set to (Auto: around Auto's reading for the whole photo, as a Run would use), beside the
+   * original, each crop at 100 %. The previews run one after another; closing stops the rest.
+   */
+  async compareStrengths(): Promise<void> {
+    const img = this.image;
+    const recipe = this.recipe.recipe;
+    const at = recipe ? recipe.findIndex((st) => st.task === 'denoise') : -1;
+    if (!img || !recipe || at < 0) {
+      this.session.notify(recipe ? 'Add a Denoise step to compare its strengths.' : (this.recipe.problem ?? 'The recipe is not ready.'), 'info');
+      return;
+    }
+    const step = recipe[at] as Extract<Recipe[number], { task: 'denoise' }>;
+    const run = ++this.#strengthsRun;
+    const region = capRegion(visibleRegion(this.view, this.pane, img), STRENGTHS_MAX_SIDE, img);
+    const auto = step.sigma === 'auto' || step.sigma === undefined;
+    this.strengths = { path: img.path, region, cells: [], busy: true, base: auto ? 'Auto is reading the noise level…' : `σ ${step.sigma}` };
+    const live = () => run === this.#strengthsRun && this.strengths !== null;
+    try {
+      let base = auto ? 0 : (step.sigma as number);
+      if (auto) {
+        base = (await this.session.api.call('image.noise', { path: img.path, ...(step.model ? { model: step.model } : {}) })).sigma;
+        if (!live()) return;
+      }
+      const levels = strengthLevels(base);
+      const mid = base >= 4 ? 1 : 0; // where strengthLevels puts `base` itself
+      const cells: StrengthCell[] = levels.map((sg, i) =>
+        auto && i === mid ? { sigma: 'auto', shown: base, label: `Auto, σ ${base.toFixed(1)}` } : { sigma: sg, shown: sg, label: `σ ${sg}${!auto && i === mid ? ' (set now)' : ''}` },
+      );
+      this.strengths = { ...this.strengths!, cells, base: auto ? `Auto reads σ ${base.toFixed(1)} for this photo` : `σ ${step.sigma}` };
+      const s = this.session.settings;
+      for (let i = 0; i < cells.length; i++) {
+        if (!live()) return;
+        const variant = recipe.map((st, j) => (j === at ? { ...step, sigma: cells[i].sigma } : st));
+        try {
+          const r = await this.session.api.call('preview.region', { path: img.path, region, recipe: variant, runtime: { ep: s.ep, threads: s.threads, tile: s.tile } });
+          if (!live()) return;
+          const next: StrengthCell[] = this.strengths!.cells.map((c, j) => (j === i ? { ...c, url: r.afterUrl } : c));
+          this.strengths = { ...this.strengths!, cells: next, beforeUrl: this.strengths!.beforeUrl ?? r.beforeUrl, region: r.region };
+        } catch (e) {
+          if (!live()) return;
+          const err = RestoraError.from(e);
+          const next: StrengthCell[] = this.strengths!.cells.map((c, j) => (j === i ? { ...c, error: `${err.code}: ${err.message}` } : c));
+          this.strengths = { ...this.strengths!, cells: next };
+        }
+      }
+    } catch (e) {
+      if (live()) this.session.error(e);
+      if (live()) this.strengths = null;
+    } finally {
+      if (live() && this.strengths) this.strengths = { ...this.strengths, busy: false };
+    }
+  }
+
+  closeStrengths(): void {
+    this.#strengthsRun++;
+    this.strengths = null;
+  }
+
+  /** Set the recipe's Denoise step to this cell's level (Auto stays Auto), and close. */
+  useStrength(cell: StrengthCell): void {
+    const d = this.recipe.steps.find((st) => st.task === 'denoise');
+    if (d?.task === 'denoise') {
+      if (cell.sigma === 'auto') d.auto = true;
+      else {
+        d.auto = false;
+        d.strength = sigmaToStrength(cell.sigma);
+      }
+    }
+    this.closeStrengths();
+  }
+
   clearTiles(path?: string): void {
     this.tiles = path ? this.tiles.filter((t) => t.path !== path) : [];
   }
 }
+
