@@ -75,4 +75,10 @@ test('adding a folder by path says what it left out: files that are not photos, 
   await addPath(page, card);
   await expect(page.locator('li[data-path]')).toHaveCount(1);
   await expect(page.getByText('Added 1 photo. Left out 2 files that are not images Restora reads (.cr2 2) and 1 sub-folder (tick Include subfolders to add it).')).toBeVisible();
+  // the setting is kept in the server's data folder, which the worker's later tests share
+  await page.getByRole('checkbox', { name: 'Include subfolders' }).check();
+  await expect.poll(async () => (await page.evaluate(async () => {
+    const r = await fetch('/api/call/settings.get', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Restora-Token': sessionStorage.getItem('restora.token') ?? '' }, body: '{}' });
+    return (await r.json()).result.recursive;
+  }))).toBe(true);
 });

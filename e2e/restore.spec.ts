@@ -2,15 +2,24 @@
 // painted mask come back from the engine's data folder, and the work goes on from there.
 import fs from 'node:fs';
 import path from 'node:path';
-import { addPath, expect, row, test } from './support/fixtures.ts';
+import { addPath, expect, row, test, type Served } from './support/fixtures.ts';
 import { listFiles, makePhoto, makeTruncatedJpeg } from './support/photos.ts';
+
+/** What the window last saved for next time (work.json in the server's data folder). */
+function saved(served: Served): { items: { path: string; status: string }[]; masks: unknown[]; selected?: string } | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(served.dataDir, 'work.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+}
 
 const coverage = async (page: import('@playwright/test').Page) => {
   const t = (await page.getByTestId('mask-coverage').textContent()) ?? '';
   return Number(/covers ([\d.]+)/.exec(t)?.[1] ?? NaN);
 };
 
-test('after a reload the queue, its results, the recipe and the painted mask are back, and Run goes on', async ({ app: page, work }) => {
+test('after a reload the queue, its results, the recipe and the painted mask are back, and Run goes on', async ({ app: page, work, served }) => {
   const shoot = path.join(work, 'shoot');
   const a = path.join(shoot, 'a.png');
   const b = path.join(shoot, 'day2', 'b.png'); // a subfolder: its tree is kept in the output, after the reload too
@@ -20,6 +29,7 @@ test('after a reload the queue, its results, the recipe and the painted mask are
   await makePhoto(b, { seed: 2, sigma: 10, width: 320, height: 240 });
   await makePhoto(gone, { seed: 3, sigma: 10, width: 320, height: 240 });
   await makeTruncatedJpeg(broken);
+  await page.getByRole('checkbox', { name: 'Include subfolders' }).check();
   await addPath(page, shoot);
   await expect(page.locator('li[data-path]')).toHaveCount(4);
   await page.getByRole('button', { name: /^Run on 4 photos/ }).click();
@@ -41,8 +51,10 @@ test('after a reload the queue, its results, the recipe and the painted mask are
   await expect(page.locator('li.step[data-task="inpaint"]')).toBeVisible();
   await row(page, b).getByRole('button', { name: /^day2\/b\.png, Done/ }).click();
 
+  // the work is saved half a second after a change: the mask, and b.png shown
+  await expect.poll(() => saved(served)?.selected).toBe(b);
+  expect(saved(served)?.masks).toHaveLength(1);
   fs.rmSync(gone); // moved away while Restora was closed
-  await page.waitForTimeout(1200); // the work is saved half a second after a change
   await page.reload();
 
   await expect(page.getByText('Your queue from last time is back: 3 photos (2 done, 1 failed). 1 photo is no longer where it was, so it was left out.')).toBeVisible();
@@ -75,9 +87,30 @@ test('after a reload the queue, its results, the recipe and the painted mask are
 
   // Clear all empties the queue for next time too
   await page.getByRole('button', { name: /^Clear all/ }).click();
-  await page.waitForTimeout(1200);
+  await expect.poll(() => saved(served)?.items.length).toBe(0); // saved at once, gone.png forgotten too
   await page.reload();
   await expect(page.getByRole('heading', { name: /^Queue/ })).toBeVisible();
   await expect(page.locator('li[data-path]')).toHaveCount(0);
   await expect(page.getByText(/from last time/)).toHaveCount(0);
+});
+
+test('a page reloaded while its batch runs shows that batch going on, and Run does not start it twice', async ({ app: page, work, served }) => {
+  const dir = path.join(work, 'card');
+  const n = 8;
+  const side = served.shipped ? 800 : 1600;
+  for (let i = 0; i < n; i++) await makePhoto(path.join(dir, `IMG_${2000 + i}.jpg`), { seed: 40 + i, sigma: 15, width: side, height: Math.round(side * 0.75) });
+  await addPath(page, dir);
+  await expect(page.locator('li[data-path]')).toHaveCount(n);
+  await page.getByRole('button', { name: `Run on ${n} photos` }).click();
+  await expect(page.locator('li[data-status="done"]').first()).toBeVisible({ timeout: 90_000 });
+  await page.reload();
+
+  await expect(page.getByText(/Your queue from last time is back: 8 photos.*Its batch is still running\./)).toBeVisible();
+  // the batch goes on in this page: progress, then its end, with every photo done once
+  await expect(page.getByRole('button', { name: 'Cancel batch' }).first()).toBeVisible();
+  await expect(page.getByText(/^Finished · 8 done/)).toBeVisible({ timeout: 120_000 });
+  await expect(page.locator('li[data-status="done"]')).toHaveCount(n);
+  const outputs = listFiles(path.join(dir, 'restored')).filter((f) => f.endsWith('.jpg'));
+  expect(outputs).toHaveLength(n); // no second batch, no "-1" copies
+  await expect(page.getByRole('button', { name: /^Run on \d+ photos?$/ })).toHaveCount(0);
 });

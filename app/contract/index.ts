@@ -305,6 +305,11 @@ export const SavedWork = z.object({
   masks: z.array(SavedMask).max(100000).default([]),
   /** photos a running batch had not finished when this was saved */
   unfinished: z.number().int().nonnegative().default(0),
+  /**
+   * That batch: its photos and recipe key. Run with the same recipe sends exactly these photos again,
+   * so the batch journal (keyed by them) skips those that finished after this was saved.
+   */
+  batch: z.object({ paths: z.array(z.string().min(1)).max(100000), key: z.string().max(20000) }).optional(),
 });
 export type SavedWork = z.infer<typeof SavedWork>;
 
@@ -356,13 +361,26 @@ export const calls = {
   'presets.save': { args: Preset, result: z.array(Preset) },
   'presets.delete': { args: z.object({ name: z.string() }), result: z.array(Preset) },
   /** Keep the window's work (queue, recipe, masks) in the data folder; paths Restora was not given are left out. */
-  'work.save': { args: SavedWork, result: z.object({ items: z.number().int() }) },
+  'work.save': {
+    /** `forgetMissing`: the user emptied the queue, so the photos missing at the last load go too */
+    args: SavedWork.extend({ forgetMissing: z.boolean().optional() }),
+    result: z.object({ items: z.number().int() }),
+  },
   /**
-   * The work saved last, as it stands now: photos that are gone are left out (counted in `missing`),
+   * The work saved last, as it stands now: photos that are gone are left out (counted in `missing`,
+   * and kept in the file until the queue is emptied, so an unplugged drive's photos come back),
    * results that are gone make their photo ready again; what is kept is granted again. `work` is
    * null when nothing was saved.
    */
-  'work.load': { args: z.object({}), result: z.object({ work: SavedWork.nullable(), missing: z.number().int() }) },
+  'work.load': {
+    args: z.object({}),
+    result: z.object({
+      work: SavedWork.nullable(),
+      missing: z.number().int(),
+      /** batches still running in this engine (a reloaded page): their events keep coming, and one batch.done each */
+      running: z.array(z.object({ batchId: z.string(), files: z.array(z.string()), recipe: Recipe })).default([]),
+    }),
+  },
   /** Desktop: reveal in the file manager. Web mode: returns the path for the UI to show. */
   'shell.openFolder': { args: z.object({ path: z.string().min(1) }), result: z.object({ opened: z.boolean(), path: z.string() }) },
   /**

@@ -402,11 +402,75 @@ describe("the window's work (work.save / work.load)", () => {
     expect(ctx.isGranted(path.join(dir, 'loose.jpg'))).toBe(false);
   });
 
+  it('a photo missing at the start (an unplugged drive) stays in work.json until the queue is emptied', async () => {
+    const a = path.join(dir, 'shoot', 'a.jpg');
+    const b = path.join(dir, 'shoot', 'day2', 'b.jpg');
+    await call('files.add', { paths: [path.join(dir, 'shoot')], recursive: true });
+    await call('work.save', { items: [item(a), item(b, { rel: path.join('day2', 'b.jpg') })] });
+    const hidden = `${b}.away`;
+    fs.renameSync(b, hidden); // the drive is unplugged
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    expect(((await call('work.load', {})) as { missing: number }).missing).toBe(1);
+    await call('work.save', { items: [item(a)] }); // the window saves what it shows
+    fs.renameSync(hidden, b); // plugged in again
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    let r = (await call('work.load', {})) as { work: { items: { path: string }[] }; missing: number };
+    expect(r.missing).toBe(0);
+    expect(r.work.items.map((i) => i.path).sort()).toEqual([a, b].sort());
+    // unplugged again, and this time the user empties the queue: then it is forgotten
+    fs.renameSync(b, hidden);
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    await call('work.load', {});
+    await call('work.save', { items: [], forgetMissing: true });
+    fs.renameSync(hidden, b);
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    r = (await call('work.load', {})) as { work: { items: { path: string }[] }; missing: number };
+    expect(r.work.items).toEqual([]);
+  });
+
+  it('what a renderer sends cannot make another folder a chosen one: rel and output are checked', async () => {
+    const loose = path.join(dir, 'loose.jpg');
+    const a = path.join(dir, 'shoot', 'a.jpg');
+    await call('files.add', { paths: [loose, a] }); // files one by one: no folder chosen
+    // rel claiming the file was added with the whole disk, and a granted photo passed off as a result
+    await call('work.save', { items: [item(loose, { rel: loose.slice(1) }), item(a, { status: 'done', output: loose })] });
+    const onDisk = JSON.parse(fs.readFileSync(path.join(dataDir, 'work.json'), 'utf8'));
+    expect(onDisk.items).toEqual([item(loose), item(a)]);
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    await call('work.load', {});
+    expect(await codeOf(call('shell.openFolder', { path: path.parse(dir).root }))).toBe('E_FORBIDDEN');
+    expect(await codeOf(call('shell.openFolder', { path: dir }))).toBe('E_FORBIDDEN');
+  });
+
+  it('a link named like a photo that points elsewhere is not granted from work.json', async () => {
+    const link = path.join(dir, 'innocent.jpg');
+    fs.symlinkSync(path.join(dir, 'shoot', 'notes.txt'), link);
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(path.join(dataDir, 'work.json'), JSON.stringify({ items: [item(link)] }));
+    const { work, missing } = (await call('work.load', {})) as { work: { items: unknown[] }; missing: number };
+    expect(work.items).toEqual([]);
+    expect(missing).toBe(1);
+    expect(ctx.isGranted(link)).toBe(false);
+  });
+
+  it('a reloaded page learns of the batch still running, with its photos and recipe', async () => {
+    const a = path.join(dir, 'loose.jpg');
+    await call('files.add', { paths: [a] });
+    engine.hold = true; // the fake engine's tiles wait until released
+    const { batchId } = (await call('batch.start', { files: [a], recipe: [{ task: 'upscale', scale: 2 }] })) as { batchId: string };
+    const r = (await call('work.load', {})) as { running: unknown[] };
+    expect(r.running).toEqual([{ batchId, files: [a], recipe: [{ task: 'upscale', scale: 2 }] }]);
+    engine.hold = false;
+    engine.release();
+    await waitFor(() => emitted.some((e) => e.name === 'batch.done'));
+    expect(((await call('work.load', {})) as { running: unknown[] }).running).toEqual([]);
+  });
+
   it('nothing saved yet reads as null; a broken file reads as null and is kept aside', async () => {
-    expect(await call('work.load', {})).toEqual({ work: null, missing: 0 });
+    expect(await call('work.load', {})).toEqual({ work: null, missing: 0, running: [] });
     fs.mkdirSync(dataDir, { recursive: true });
     fs.writeFileSync(path.join(dataDir, 'work.json'), '{"items": [');
-    expect(await call('work.load', {})).toEqual({ work: null, missing: 0 });
+    expect(await call('work.load', {})).toEqual({ work: null, missing: 0, running: [] });
     expect(fs.existsSync(path.join(dataDir, 'work.json.broken'))).toBe(true);
   });
 });

@@ -84,7 +84,10 @@ export function isPng(bytes: Uint8Array): boolean {
 
 export function createHandlers(engine: Engine, ctx: HandlerContext, opts: HandlerOptions): Handlers {
   const store = createStore(opts.dataDir);
-  const batches = new Map<string, AbortController>();
+  const batches = new Map<string, { ac: AbortController; files: string[]; recipe: Recipe }>();
+  // photos of the saved work that were not there at the last work.load (an unplugged drive): kept in
+  // work.json until the queue is emptied, so they come back when the drive does
+  let missingItems: SavedWork['items'] = [];
   // folders the user dropped or picked: valid output folders and places to reveal
   const chosenDirs = new Set<string>((opts.dirs ?? []).map((d) => path.resolve(d)));
 
@@ -127,42 +130,66 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
   const errorInfo = (e: unknown): ErrorInfo => RestoraError.from(e).toJSON();
   const masksDir = path.join(opts.dataDir, 'masks');
   const isOurMask = (p: string) => isInside(realPath(masksDir), realPath(abs(p)));
-  // only image files are granted again from work.json, whatever else a changed file may name
-  const isFile = async (p: string) => isImagePath(p) && (await fs.stat(p).catch(() => null))?.isFile() === true;
+  // only image files are granted again from work.json, whatever else a changed file may name (a link
+  // named .jpg is judged by what it points to)
+  const isFile = async (p: string) => isImagePath(p) && isImagePath(realPath(abs(p))) && (await fs.stat(p).catch(() => null))?.isFile() === true;
+  /** `fn` over `list`, at most 32 at once (thousands of stats, some on slow drives). */
+  async function eachLimited<T, R>(list: T[], fn: (x: T) => Promise<R>): Promise<R[]> {
+    const out = new Array<R>(list.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length) {
+        const i = next++;
+        out[i] = await fn(list[i]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(32, list.length) }, worker));
+    return out;
+  }
 
   /** What of the window's work may be kept: photos and results Restora was given or made, masks it saved. */
-  function keepGranted(work: SavedWork): SavedWork {
+  function keepGranted(work: SavedWork, forgetMissing = false): SavedWork {
     const items = work.items
       .filter((it) => ctx.isGranted(abs(it.path)))
       .map(({ outputUrl: _url, ...it }) => {
-        if (!it.output || ctx.isGranted(abs(it.output))) return it;
+        // work.load makes the folder a photo was added from, and its result's folder, chosen folders
+        // again: only what is one now is kept (a `rel` naming another root is cut to the file name)
+        if (/[\\/]/.test(it.rel) && !(it.path.endsWith(it.rel) && dirAllowed(it.path.slice(0, it.path.length - it.rel.length)))) it = { ...it, rel: path.basename(it.path) };
+        if (!it.output || (ctx.isGranted(abs(it.output)) && dirAllowed(path.dirname(abs(it.output))))) return it;
         const { output: _o, outputRecipe: _r, outputKey: _k, steps: _s, notes: _n, ...rest } = it;
         return { ...rest, status: 'ready' as const };
       });
+    if (forgetMissing) missingItems = [];
+    const kept = new Set(items.map((it) => it.path));
+    items.push(...missingItems.filter((it) => !kept.has(it.path)));
     const paths = new Set(items.map((it) => it.path));
     const masks = work.masks.filter((m) => paths.has(m.forPath) && isOurMask(m.path)).map(({ url: _u, ...m }) => m);
+    const batch = work.batch && { ...work.batch, paths: work.batch.paths.filter((p) => paths.has(p)) };
     return {
       ...work,
       items,
       ...(work.selected && paths.has(work.selected) ? {} : { selected: undefined }),
       ...(work.recipeMask && isOurMask(work.recipeMask.path) ? {} : { recipeMask: undefined }),
       masks,
+      ...(batch?.paths.length ? { batch } : { batch: undefined }),
     };
   }
 
   /** The saved work as it stands now: what is gone is left out (or made ready again), the rest granted. */
   async function restoreWork(saved: SavedWork): Promise<{ work: SavedWork; missing: number }> {
-    let missing = 0;
     const items: SavedWork['items'] = [];
-    for (const it of saved.items) {
-      if (!(await isFile(it.path))) {
-        missing++;
+    missingItems = [];
+    const present = await eachLimited(saved.items, async (it) => [await isFile(it.path), !!it.output && (await isFile(it.output))] as const);
+    for (const [i, it] of saved.items.entries()) {
+      const [here, outputHere] = present[i];
+      if (!here) {
+        missingItems.push(it);
         continue;
       }
       ctx.grant(abs(it.path));
       // the folder it was added from (a subfolder's photo keeps its tree under it in the output)
       if (/[\\/]/.test(it.rel) && it.path.endsWith(it.rel)) chosenDirs.add(abs(it.path.slice(0, it.path.length - it.rel.length)));
-      if (it.output && (await isFile(it.output))) {
+      if (it.output && outputHere) {
         items.push({ ...it, outputUrl: served(abs(it.output)) });
         chosenDirs.add(path.dirname(abs(it.output))); // "Open output folder", as after the batch that wrote it
       } else if (it.output) {
@@ -187,7 +214,7 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
         recipeMask,
         masks,
       },
-      missing,
+      missing: missingItems.length,
     };
   }
 
@@ -265,7 +292,7 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       for (const r of roots ?? []) if (!dirAllowed(r)) forbid(abs(r), 'is not a folder you added');
       const batchId = crypto.randomUUID();
       const ac = new AbortController();
-      batches.set(batchId, ac);
+      batches.set(batchId, { ac, files: inputs, recipe });
       const started = Date.now();
       const out = output.dir ? { ...output, dir: abs(output.dir) } : output;
       void (async () => {
@@ -303,7 +330,7 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     },
 
     'batch.cancel': async ({ batchId }) => {
-      const ac = batches.get(batchId);
+      const ac = batches.get(batchId)?.ac;
       if (!ac) return { ok: false };
       ac.abort(new RestoraError('E_CANCELLED', 'the batch was cancelled'));
       return { ok: true };
@@ -316,16 +343,17 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       return store.setSettings(patch.outputDir ? { ...patch, outputDir: abs(patch.outputDir) } : patch);
     },
 
-    'work.save': async (work) => {
-      const kept = keepGranted(work);
+    'work.save': async ({ forgetMissing, ...work }) => {
+      const kept = keepGranted(work, forgetMissing);
       await store.saveWork(kept);
       return { items: kept.items.length };
     },
 
     'work.load': async () => {
+      const running = [...batches].map(([batchId, b]) => ({ batchId, files: b.files, recipe: b.recipe }));
       const saved = await store.getWork();
-      if (!saved) return { work: null, missing: 0 };
-      return restoreWork(saved);
+      if (!saved) return { work: null, missing: 0, running };
+      return { ...(await restoreWork(saved)), running };
     },
 
     'presets.list': async () => store.listPresets(),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SavedWork } from '../../../app/contract/index.ts';
 import { itemFromEntry, needsRun, type QueueItem } from './queue-model.ts';
 import { draftFromStep, newStep, toRecipe } from './recipe.ts';
-import { mergeItems, restoredNote, savedItem, snapshotWork } from './work.ts';
+import { mergeItems, restoredNote, resumePaths, savedItem, snapshotWork } from './work.ts';
 
 const item = (name: string, extra: Partial<QueueItem> = {}): QueueItem => ({ ...itemFromEntry({ path: `/shoot/${name}`, rel: name, size: 10 }), ...extra });
 
@@ -18,13 +18,17 @@ describe("the window's work, kept for next time", () => {
       item('f.jpg', { status: 'skipped', progress: 1, output: '/shoot/restored/f.jpg', outputKey: 'k1' }),
       item('g.jpg', { status: 'done' }), // done without a file named: nothing to show
     ];
-    const w = snapshotWork({ items, selected: '/shoot/b.jpg', steps: [newStep('denoise')], recipeMask: null, masks: [] });
+    const batch = { paths: ['/shoot/a.jpg', '/shoot/c.jpg', '/shoot/d.jpg', '/shoot/e.jpg'], key: 'k1' };
+    const w = snapshotWork({ items, selected: '/shoot/b.jpg', steps: [newStep('denoise')], recipeMask: null, masks: [], batch });
     expect(SavedWork.parse(w)).toEqual(w); // what the contract accepts, unchanged
     expect(w.items.map((i) => i.status)).toEqual(['done', 'failed', 'ready', 'ready', 'ready', 'done', 'ready']);
     expect(w.items[0]).toEqual({ path: '/shoot/a.jpg', rel: 'a.jpg', size: 10, status: 'done', output: '/shoot/restored/a.jpg', outputRecipe: [{ task: 'denoise', sigma: 'auto' }], outputKey: 'k1', steps, notes: ['transparency dropped'] });
     expect(w.items[1].error?.code).toBe('E_DECODE');
     expect(w.items[4]).not.toHaveProperty('error'); // a cancelled photo is simply not done
-    expect(w.unfinished).toBe(2);
+    // the batch's photos not done: running, waiting and cancelled ones; kept so Run sends the same photos
+    expect(w.unfinished).toBe(3);
+    expect(w.batch).toEqual(batch);
+    expect(snapshotWork({ items, selected: null, steps: [], recipeMask: null, masks: [] }).unfinished).toBe(0);
     expect(w.selected).toBe('/shoot/b.jpg');
   });
 
@@ -81,5 +85,14 @@ describe("the window's work, kept for next time", () => {
     expect(restoredNote(w, 0)).toBe('Your queue from last time is back: 3 photos (1 done, 1 failed). A batch had not finished: Run goes on with what is left (1 photo).');
     expect(restoredNote(SavedWork.parse({ items: [savedItem(item('c.jpg'))] }), 2)).toBe('Your queue from last time is back: 1 photo. 2 photos are no longer where they were, so they were left out.');
     expect(restoredNote(SavedWork.parse({ items: [] }), 0)).toBeUndefined();
+  });
+
+  it('an unfinished batch is sent again whole with its recipe (its journal then skips what finished), else not', () => {
+    const batch = { paths: ['/a', '/b', '/c'], key: 'k' };
+    const all = () => true;
+    expect(resumePaths(batch, 'k', all)).toEqual(['/a', '/b', '/c']);
+    expect(resumePaths(batch, 'other recipe', all)).toBeUndefined();
+    expect(resumePaths(batch, 'k', (p) => p !== '/b')).toBeUndefined(); // a photo was removed: another batch
+    expect(resumePaths(undefined, 'k', all)).toBeUndefined();
   });
 });

@@ -49,6 +49,8 @@ export interface WorkSource {
   steps: StepDraft[];
   recipeMask: { path: string; forPath: string; version: number } | null;
   masks: SavedMask[];
+  /** the batch running now, or the unfinished one kept from last time */
+  batch?: SavedWork['batch'] | null;
 }
 
 export function snapshotWork(w: WorkSource): SavedWork {
@@ -58,7 +60,8 @@ export function snapshotWork(w: WorkSource): SavedWork {
     steps: draftSteps(w.steps),
     ...(w.recipeMask ? { recipeMask: { path: w.recipeMask.path, forPath: w.recipeMask.forPath, version: w.recipeMask.version } } : {}),
     masks: w.masks.map((m) => ({ forPath: m.forPath, path: m.path })),
-    unfinished: w.items.filter((i) => i.status === 'queued' || i.status === 'running').length,
+    unfinished: unfinished(w.items, w.batch),
+    ...(w.batch ? { batch: { paths: [...w.batch.paths], key: w.batch.key } } : {}),
   };
 }
 
@@ -86,4 +89,23 @@ export function restoredNote(work: SavedWork, missing: number): string | undefin
   }
   if (missing > 0) parts.push(`${missing} photo${missing === 1 ? ' is' : 's are'} no longer where ${missing === 1 ? 'it was' : 'they were'}, so ${missing === 1 ? 'it was' : 'they were'} left out.`);
   return parts.length ? parts.join(' ') : undefined;
+}
+
+/** Photos of `batch` (running, or kept from last time) that are not done yet. */
+function unfinished(items: QueueItem[], batch: SavedWork['batch'] | null | undefined): number {
+  if (!batch) return 0;
+  const status = new Map(items.map((i) => [i.path, i.status]));
+  return batch.paths.filter((p) => {
+    const st = status.get(p);
+    return st !== undefined && st !== 'done' && st !== 'skipped' && st !== 'failed';
+  }).length;
+}
+
+/**
+ * What Run sends when a batch had not finished last time: exactly that batch's photos, if the
+ * recipe is the same (`key`) and they are all still in the queue, so the engine's journal (keyed by
+ * them) skips those that finished after the work was last saved; else undefined (the usual choice).
+ */
+export function resumePaths(batch: SavedWork['batch'] | null | undefined, key: string, inQueue: (path: string) => boolean): string[] | undefined {
+  return batch && batch.key === key && batch.paths.length > 0 && batch.paths.every(inQueue) ? batch.paths : undefined;
 }

@@ -1,6 +1,6 @@
 // The app model: every piece of state, wired together once, handed to components by context.
 import { getContext, setContext, untrack } from 'svelte';
-import { RestoraError, type Recipe, type SavedWork } from '../../../../app/contract/index.ts';
+import { RestoraError, type CallResult, type Recipe, type SavedWork } from '../../../../app/contract/index.ts';
 import type { Platform } from '../platform.ts';
 import { CompareState } from './compare.svelte.ts';
 import { MaskState } from './mask.svelte.ts';
@@ -8,10 +8,13 @@ import { QueueState } from './queue.svelte.ts';
 import { RecipeState } from './recipe.svelte.ts';
 import { SessionState } from './session.svelte.ts';
 import { fitView, type Size, type View } from '../view/viewport.ts';
+import { draftSteps } from '../recipe.ts';
 import { restoredNote, snapshotWork } from '../work.ts';
 
 /** How long the window's work waits after a change before it is saved (changes meanwhile join it). */
 const WORK_SAVE_DELAY_MS = 500;
+/** ... and at most this long while changes keep coming (a batch finishing photo after photo). */
+const WORK_SAVE_MAX_WAIT_MS = 10_000;
 
 export type ViewerTab = 'compare' | 'mask';
 
@@ -50,66 +53,113 @@ export class AppModel {
   async init(): Promise<void> {
     await Promise.all([this.session.init(), this.platform.web?.ready()]);
     if (this.session.fatal) return;
-    await this.restoreWork();
-    this.#keepWork();
+    // saving starts only once the saved work was read: a window that could not read it must not
+    // write an empty queue over it
+    if (await this.restoreWork()) this.#keepWork();
   }
 
   /** Put back the queue, recipe and masks kept from last time (a restart, a crash, a reload). */
-  async restoreWork(): Promise<void> {
-    let work: SavedWork | null;
-    let missing: number;
-    try {
-      ({ work, missing } = await this.session.api.call('work.load', {}));
-    } catch (e) {
-      this.session.error(e);
-      return;
+  async restoreWork(): Promise<boolean> {
+    let r: CallResult<'work.load'> | undefined;
+    let failure: unknown;
+    for (let attempt = 0; attempt < 3 && !r; attempt++) {
+      try {
+        r = await this.session.api.call('work.load', {});
+      } catch (e) {
+        failure = e;
+        await new Promise((res) => setTimeout(res, 500 * (attempt + 1)));
+      }
     }
-    if (!work) return;
-    this.queue.restore(work.items);
-    if (work.steps?.length) this.recipe.set(work.steps);
-    if (work.recipeMask) this.recipe.mask = work.recipeMask;
-    this.mask.restore(work.masks);
-    const note = restoredNote(work, missing);
-    if (note) this.session.notify(note, missing > 0 ? 'error' : 'info');
-    if (work.selected && this.queue.get(work.selected) && !this.queue.selected) await this.select(work.selected);
+    if (!r) {
+      this.session.notify(`The queue from last time could not be read (${RestoraError.from(failure).message}). It is left as it is, and this window does not keep its own queue: reload to try again.`, 'error');
+      return false;
+    }
+    const { work, missing, running } = r;
+    if (work) {
+      this.queue.restore(work.items, work.batch);
+      if (work.steps?.length) this.recipe.set(work.steps);
+      if (work.recipeMask) this.recipe.mask = work.recipeMask;
+      this.mask.restore(work.masks);
+    }
+    this.queue.attach(running);
+    const note = work ? restoredNote(running.length ? { ...work, unfinished: 0 } : work, missing) : undefined;
+    if (note) this.session.notify(running.length ? `${note} Its batch is still running.` : note, missing > 0 ? 'error' : 'info');
+    if (work?.selected && this.queue.get(work.selected) && !this.queue.selected) await this.select(work.selected);
     else if (!this.queue.selected && this.queue.items.length) this.queue.selected = this.queue.items[0].path;
+    return true;
   }
 
   #workTimer: ReturnType<typeof setTimeout> | undefined;
+  #workDirtySince = 0;
   #workSaved = '';
+  #workSaving: Promise<void> | null = null;
   #workFailed = false;
 
-  /** Save the window's work shortly after each change of the queue, the recipe or the masks. */
+  /**
+   * Save the window's work after each change of the queue, the recipe or the masks: half a second
+   * after the last change (longer for a long queue, whose snapshot costs more), and at least every
+   * 10 s while changes keep coming (a long batch). The effect reads only a cheap signature (counts
+   * of each status, the selection, the recipe, the masks): the snapshot of every photo is taken
+   * when the timer fires, outside the effect, so a 10,000-photo queue does not stall each status change.
+   */
   #keepWork(): void {
+    this.queue.onRemoved = () => void this.#flushWork();
     $effect.root(() => {
       $effect(() => {
-        const work = snapshotWork({
-          items: this.queue.items,
-          selected: this.queue.selected,
-          steps: this.recipe.steps,
-          recipeMask: this.recipe.mask,
-          masks: this.mask.savedFiles(),
-        });
-        const json = JSON.stringify(work);
-        untrack(() => {
-          if (json === this.#workSaved) return;
-          clearTimeout(this.#workTimer);
-          this.#workTimer = setTimeout(() => void this.#saveWork(work, json), WORK_SAVE_DELAY_MS);
-        });
+        void this.#workSignature();
+        untrack(() => this.#workChanged());
       });
     });
+    if (typeof window !== 'undefined') window.addEventListener('pagehide', () => void this.#flushWork());
   }
 
-  async #saveWork(work: SavedWork, json: string): Promise<void> {
-    try {
-      await this.session.api.call('work.save', work);
-      this.#workSaved = json;
-      this.#workFailed = false;
-    } catch (e) {
-      // said once, not after every change; the next change tries again
-      if (!this.#workFailed) this.session.notify(`The queue could not be kept for next time: ${RestoraError.from(e).message}`, 'error');
-      this.#workFailed = true;
-    }
+  #workSignature(): string {
+    const c = this.queue.counts;
+    return JSON.stringify([c, this.queue.items.length, this.queue.selected, draftSteps(this.recipe.steps), this.recipe.mask, this.mask.filesVersion, this.queue.batch?.running ?? false]);
+  }
+
+  #workChanged(): void {
+    const now = Date.now();
+    if (!this.#workDirtySince) this.#workDirtySince = now;
+    clearTimeout(this.#workTimer);
+    const delay = WORK_SAVE_DELAY_MS + this.queue.items.length * 0.2;
+    const wait = Math.max(0, Math.min(delay, this.#workDirtySince + WORK_SAVE_MAX_WAIT_MS - now));
+    this.#workTimer = setTimeout(() => void this.#flushWork(), wait);
+  }
+
+  /** Save now (one save at a time; a change during a save is saved after it). */
+  async #flushWork(): Promise<void> {
+    clearTimeout(this.#workTimer);
+    this.#workDirtySince = 0;
+    while (this.#workSaving) await this.#workSaving;
+    const work = snapshotWork({
+      items: this.queue.items,
+      selected: this.queue.selected,
+      steps: this.recipe.steps,
+      recipeMask: this.recipe.mask,
+      masks: this.mask.savedFiles(),
+      batch: this.queue.batch?.running ? { paths: this.queue.batch.paths, key: this.queue.batch.key } : this.queue.resumable,
+    });
+    const json = JSON.stringify(work);
+    const forgetMissing = this.queue.cleared;
+    if (json === this.#workSaved && !forgetMissing) return;
+    this.queue.cleared = false;
+    this.#workSaving = (async () => {
+      try {
+        // plain data, not the queue's state proxies (Electron's contextBridge cannot clone those)
+        await this.session.api.call('work.save', { ...(JSON.parse(json) as SavedWork), ...(forgetMissing ? { forgetMissing } : {}) });
+        this.#workSaved = json;
+        this.#workFailed = false;
+      } catch (e) {
+        if (forgetMissing) this.queue.cleared = true;
+        // said once, not after every change; the next change tries again
+        if (!this.#workFailed) this.session.notify(`The queue could not be kept for next time: ${RestoraError.from(e).message}`, 'error');
+        this.#workFailed = true;
+      } finally {
+        this.#workSaving = null;
+      }
+    })();
+    await this.#workSaving;
   }
 
   /** Open a photo in the viewer (compare by default). */

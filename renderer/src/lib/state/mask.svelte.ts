@@ -29,8 +29,10 @@ export class MaskState {
   canUndo = $state(false);
   canRedo = $state(false);
   saving = $state(false);
-  /** the path of the last saved version of this photo's mask, if unchanged since */
-  #saved = new Map<string, { version: number; path: string }>();
+  /** the path of each photo's last saved mask, and how many edits its editor had then */
+  #saved = new Map<string, { edits: number; path: string }>();
+  /** edits made in each editor (strokes, undo, redo, clear, invert): a mask is saved again only after one */
+  #edits = new WeakMap<MaskEditor, number>();
   #editors = new Map<string, MaskEditor>();
   /** every photo's mask file (saved this session or kept from the last), with where to read it */
   #files = new Map<string, { path: string; url?: string }>();
@@ -63,7 +65,7 @@ export class MaskState {
     this.editor = ed;
     this.forPath = path;
     this.scale = size.scale;
-    this.#changed({ x: 0, y: 0, width: size.width, height: size.height });
+    this.#changed({ x: 0, y: 0, width: size.width, height: size.height }, false);
   }
 
   /** Fill a new, untouched editor with the photo's saved mask (not when painting has begun meanwhile). */
@@ -73,11 +75,9 @@ export class MaskState {
       const data = await decodeMaskPng(url, ed.mask.width, ed.mask.height);
       if (this.#editors.get(forPath) !== ed || ed.canUndo || !isEmpty(ed.mask, 1)) return;
       ed.mask.data.set(data);
-      if (this.editor === ed) {
-        this.#changed({ x: 0, y: 0, width: ed.mask.width, height: ed.mask.height });
-        // what the painter shows is that file: Inpaint and Run need not save it again
-        this.#saved.set(forPath, { version: this.version, path: file });
-      }
+      // what the painter holds is that file: Inpaint and Run need not save it again
+      this.#saved.set(forPath, { edits: this.#edits.get(ed) ?? 0, path: file });
+      if (this.editor === ed) this.#changed({ x: 0, y: 0, width: ed.mask.width, height: ed.mask.height }, false);
     } catch (e) {
       this.session.notify(`The mask saved for this photo could not be read back (${RestoraError.from(e).message}); paint it again.`, 'error');
     } finally {
@@ -110,20 +110,28 @@ export class MaskState {
     return { radius: Math.max(0.5, (this.size * this.scale) / 2), feather: this.feather, mode: this.tool };
   }
 
-  #changed(rect: Rect | null): void {
+  /** `edit`: the mask changed (not merely shown again, or read back from its file) */
+  #changed(rect: Rect | null, edit = true): void {
+    if (edit && this.editor) this.#edits.set(this.editor, (this.#edits.get(this.editor) ?? 0) + 1);
     this.dirty = rect;
     this.canUndo = this.editor?.canUndo ?? false;
     this.canRedo = this.editor?.canRedo ?? false;
     this.version++;
   }
 
+  /** Painting waits until the photo's saved mask is read back (else that mask would be lost). */
+  get busy(): boolean {
+    return this.loading !== null && this.loading === this.forPath;
+  }
+
   beginStroke(): void {
+    if (this.busy) return;
     this.editor?.begin();
   }
   /** (x, y) in true-image pixels */
   strokeTo(x: number, y: number): void {
     const ed = this.editor;
-    if (!ed) return;
+    if (!ed || this.busy) return;
     const r = ed.strokeTo(x * this.scale, y * this.scale, this.brush());
     if (r) this.#changed(r);
   }
@@ -131,18 +139,20 @@ export class MaskState {
     if (this.editor?.end()) this.#changed(null);
   }
   undo(): void {
+    if (this.busy) return;
     const r = this.editor?.undo() ?? null;
     if (r) this.#changed(r);
   }
   redo(): void {
+    if (this.busy) return;
     const r = this.editor?.redo() ?? null;
     if (r) this.#changed(r);
   }
   clear(): void {
-    if (this.editor) this.#changed(this.editor.clear());
+    if (this.editor && !this.busy) this.#changed(this.editor.clear());
   }
   invert(): void {
-    if (this.editor) this.#changed(this.editor.invert());
+    if (this.editor && !this.busy) this.#changed(this.editor.invert());
   }
   grow(delta: number): void {
     this.size = Math.min(1024, Math.max(2, Math.round(this.size * (delta > 0 ? 1.2 : 1 / 1.2))));
@@ -168,8 +178,13 @@ export class MaskState {
       this.session.notify('The mask is empty: paint over what should be filled first.', 'info');
       return undefined;
     }
+    if (this.busy) {
+      this.session.notify('The mask saved for this photo is still being read: try again in a moment.', 'info');
+      return undefined;
+    }
     const prev = this.#saved.get(forPath);
-    if (prev && prev.version === this.version) {
+    const edits = this.#edits.get(ed) ?? 0;
+    if (prev && prev.edits === edits) {
       if (this.recipe.mask?.path !== prev.path || this.recipe.mask.forPath !== forPath) this.recipe.mask = { path: prev.path, forPath, version: this.nextVersion(this.recipe.mask?.version) };
       return prev.path;
     }
@@ -177,7 +192,7 @@ export class MaskState {
     try {
       const png = await encodeMaskPng(ed.mask, trueWidth, trueHeight);
       const { path, url } = await this.session.api.call('mask.save', { forPath, png });
-      this.#saved.set(forPath, { version: this.version, path });
+      this.#saved.set(forPath, { edits, path });
       this.#files.set(forPath, { path, url });
       this.filesVersion++;
       this.recipe.mask = { path, forPath, version: this.nextVersion(this.recipe.mask?.version) };

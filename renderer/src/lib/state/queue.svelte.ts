@@ -1,8 +1,9 @@
 // The queue: files the user added, their status while a batch runs, and the batch's progress.
-import { RestoraError, type BatchReport, type ErrorInfo, type ImageInfo, type Recipe, type SavedItem } from '../../../../app/contract/index.ts';
+import { RestoraError, type BatchReport, type ErrorInfo, type ImageInfo, type Recipe, type SavedItem, type SavedWork } from '../../../../app/contract/index.ts';
 import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, needsRun, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
 import { basename, dirname } from '../format.ts';
-import { mergeItems } from '../work.ts';
+import { recipeKey } from '../recipe.ts';
+import { mergeItems, resumePaths } from '../work.ts';
 import type { SessionState } from './session.svelte.ts';
 
 export interface BatchView {
@@ -16,6 +17,8 @@ export interface BatchView {
   cancelling: boolean;
   startedAt: number;
   paths: string[];
+  /** the recipe key it runs (what its results are compared against) */
+  key: string;
 }
 
 /** At most `n` calls at once (thumbnails: the engine makes display copies one by one anyway). */
@@ -106,9 +109,42 @@ export class QueueState {
   }
 
   /** Put the queue kept from last time back (work.load), in front of anything added meanwhile. */
-  restore(saved: SavedItem[]): void {
+  restore(saved: SavedItem[], batch?: SavedWork['batch']): void {
     this.items = mergeItems(saved, this.items);
     this.#reindex();
+    this.resumable = batch ?? null;
+  }
+
+  /**
+   * The batch that had not finished when the work was last saved. Run with its recipe sends exactly
+   * its photos again: the engine's journal is keyed by them, so what finished after that save is
+   * skipped ("Already done") instead of being made again beside itself.
+   */
+  resumable: SavedWork['batch'] | null = null;
+  /** Queue emptied by the user since the work was last saved (the photos missing at the start go too). */
+  cleared = false;
+  /** Called when the user empties the queue or removes a photo: the work is saved at once. */
+  onRemoved?: () => void;
+
+  /**
+   * A batch still running in the engine after this page was reloaded (web mode): show it running,
+   * its photos queued, so its events and its batch.done land here and Run does not start it twice.
+   */
+  attach(running: { batchId: string; files: string[]; recipe: Recipe }[]): void {
+    const r = running[0];
+    if (!r || this.batch?.running) return;
+    const key = recipeKey(r.recipe);
+    const files = r.files.filter((p) => this.#index.has(p));
+    for (const p of files) {
+      const item = this.#index.get(p)!;
+      if (item.status === 'done' && item.outputKey === key) continue;
+      item.status = 'queued';
+      item.progress = 0;
+      item.error = undefined;
+      item.outputRecipe = r.recipe;
+      item.outputKey = key;
+    }
+    this.batch = { id: r.batchId, total: r.files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key };
   }
 
   remove(path: string): void {
@@ -116,6 +152,7 @@ export class QueueState {
     this.items = this.items.filter((i) => i.path !== path);
     this.#reindex();
     if (this.selected === path) this.selected = this.items[0]?.path ?? null;
+    this.onRemoved?.();
   }
 
   clearFinished(): void {
@@ -130,6 +167,9 @@ export class QueueState {
     this.#reindex();
     this.selected = null;
     this.addErrors = [];
+    this.resumable = null;
+    this.cleared = true;
+    this.onRemoved?.();
   }
 
   /** Display copy info of the input (thumbnail, compare, mask painter), loaded once. */
@@ -177,7 +217,7 @@ export class QueueState {
       this.session.notify('A batch is already running.', 'info');
       return undefined;
     }
-    const files = paths ?? this.items.filter((i) => needsRun(i, key)).map((i) => i.path);
+    const files = paths ?? resumePaths(this.resumable, key, (p) => this.#index.has(p)) ?? this.items.filter((i) => needsRun(i, key)).map((i) => i.path);
     if (files.length === 0) {
       this.session.notify('Nothing to process: add photos first (or they are all done with this recipe).', 'info');
       return undefined;
@@ -192,7 +232,8 @@ export class QueueState {
       item.outputRecipe = recipe;
       item.outputKey = key;
     }
-    this.batch = { id: '', total: files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files };
+    this.batch = { id: '', total: files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key };
+    this.resumable = null;
     const roots = batchRoots(files.map((p) => this.#index.get(p)).filter((i) => i !== undefined));
     try {
       const { batchId } = await this.session.api.call('batch.start', {
