@@ -310,6 +310,11 @@ export const SavedWork = z.object({
    * so the batch journal (keyed by them) skips those that finished after this was saved.
    */
   batch: z.object({ paths: z.array(z.string().min(1)).max(100000), key: z.string().max(20000) }).optional(),
+  /**
+   * Kept by the host, never sent by a window: photos of the queue that were not there at the last
+   * load (an unplugged drive), so that they come back with it; Clear all forgets them.
+   */
+  missing: z.array(SavedItem).max(100000).default([]),
 });
 export type SavedWork = z.infer<typeof SavedWork>;
 

@@ -428,6 +428,44 @@ describe("the window's work (work.save / work.load)", () => {
     expect(r.work.items).toEqual([]);
   });
 
+  it('an engine restarted under a running window keeps what work.json already holds: folders, results, missing photos', async () => {
+    const shoot = path.join(dir, 'shoot');
+    const a = path.join(shoot, 'a.jpg');
+    const b = path.join(shoot, 'day2', 'b.jpg');
+    const out = path.join(shoot, 'restored', 'day2', 'b.jpg');
+    await call('files.add', { paths: [shoot], recursive: true });
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, 'x');
+    ctx.grant(out);
+    const { path: maskA } = (await call('mask.save', { forPath: a, png: PNG })) as { path: string };
+    const items = [item(a), item(b, { rel: path.join('day2', 'b.jpg'), status: 'done', output: out, outputKey: 'k' })];
+    await call('work.save', { items, masks: [{ forPath: a, path: maskA }] });
+    fs.renameSync(a, `${a}.away`); // a.jpg's drive is unplugged
+    const restart = () => {
+      const grants = createGrantSet();
+      ctx.grant = (p) => grants.grant(p);
+      ctx.isGranted = (p) => grants.isGranted(p);
+      handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    };
+    restart();
+    expect(((await call('work.load', {})) as { missing: number }).missing).toBe(1);
+    // the engine crashes and restarts; the window (not reloaded) saves what it shows, b.jpg only
+    restart();
+    ctx.grant(b); // main hands the new engine the files the window was given
+    await call('work.save', { items: [items[1]] });
+    const onDisk = JSON.parse(fs.readFileSync(path.join(dataDir, 'work.json'), 'utf8'));
+    expect(onDisk.items).toEqual([items[1]]); // its folder and its result kept, not cut
+    expect(onDisk.missing.map((m: { path: string }) => m.path)).toEqual([a]);
+    expect(onDisk.masks).toEqual([{ forPath: a, path: maskA }]); // the missing photo's mask too
+    // a.jpg is back: the next start has it, with its mask
+    fs.renameSync(`${a}.away`, a);
+    restart();
+    const r = (await call('work.load', {})) as { work: { items: { path: string }[]; masks: { forPath: string }[] }; missing: number };
+    expect(r.missing).toBe(0);
+    expect(r.work.items.map((i) => i.path).sort()).toEqual([a, b].sort());
+    expect(r.work.masks.map((m) => m.forPath)).toEqual([a]);
+  });
+
   it('what a renderer sends cannot make another folder a chosen one: rel and output are checked', async () => {
     const loose = path.join(dir, 'loose.jpg');
     const a = path.join(dir, 'shoot', 'a.jpg');

@@ -85,9 +85,6 @@ export function isPng(bytes: Uint8Array): boolean {
 export function createHandlers(engine: Engine, ctx: HandlerContext, opts: HandlerOptions): Handlers {
   const store = createStore(opts.dataDir);
   const batches = new Map<string, { ac: AbortController; files: string[]; recipe: Recipe }>();
-  // photos of the saved work that were not there at the last work.load (an unplugged drive): kept in
-  // work.json until the queue is emptied, so they come back when the drive does
-  let missingItems: SavedWork['items'] = [];
   // folders the user dropped or picked: valid output folders and places to reveal
   const chosenDirs = new Set<string>((opts.dirs ?? []).map((d) => path.resolve(d)));
 
@@ -147,48 +144,80 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     return out;
   }
 
-  /** What of the window's work may be kept: photos and results Restora was given or made, masks it saved. */
-  function keepGranted(work: SavedWork, forgetMissing = false): SavedWork {
+  /**
+   * What of the window's work may be kept: photos and results Restora was given or made, masks it
+   * saved. `prev` is work.json as it is: a photo's `rel` and result that it already holds were checked
+   * when first saved and are kept as they are (a restarted engine has not learnt their folders yet);
+   * anything new must lie in a chosen folder now. Photos of `prev` that are gone from the queue and
+   * from the disk stay in `missing` (an unplugged drive) unless `forgetMissing`.
+   */
+  async function keepGranted(work: SavedWork, prev: SavedWork | null, forgetMissing = false): Promise<SavedWork> {
+    const before = new Map([...(prev?.items ?? []), ...(prev?.missing ?? [])].map((it) => [it.path, it]));
+    const allowed = new Map<string, boolean>(); // per folder, for this save
+    const dirOk = (d: string) => {
+      let ok = allowed.get(d);
+      if (ok === undefined) allowed.set(d, (ok = dirAllowed(d)));
+      return ok;
+    };
     const items = work.items
       .filter((it) => ctx.isGranted(abs(it.path)))
       .map(({ outputUrl: _url, ...it }) => {
+        const was = before.get(it.path);
         // work.load makes the folder a photo was added from, and its result's folder, chosen folders
-        // again: only what is one now is kept (a `rel` naming another root is cut to the file name)
-        if (/[\\/]/.test(it.rel) && !(it.path.endsWith(it.rel) && dirAllowed(it.path.slice(0, it.path.length - it.rel.length)))) it = { ...it, rel: path.basename(it.path) };
-        if (!it.output || (ctx.isGranted(abs(it.output)) && dirAllowed(path.dirname(abs(it.output))))) return it;
+        // again: only what is one now, or was already kept, is kept (another `rel` is cut to the file name)
+        if (/[\\/]/.test(it.rel) && was?.rel !== it.rel) {
+          if (!(it.path.endsWith(it.rel) && dirOk(abs(it.path.slice(0, it.path.length - it.rel.length))))) it = { ...it, rel: path.basename(it.path) };
+        } else if (/[\\/]/.test(it.rel)) chooseRoot(it);
+        if (!it.output) return it;
+        if (was?.output === it.output) {
+          chosenDirs.add(path.dirname(abs(it.output)));
+          return it;
+        }
+        if (ctx.isGranted(abs(it.output)) && dirOk(path.dirname(abs(it.output)))) return it;
         const { output: _o, outputRecipe: _r, outputKey: _k, steps: _s, notes: _n, ...rest } = it;
         return { ...rest, status: 'ready' as const };
       });
-    if (forgetMissing) missingItems = [];
     const kept = new Set(items.map((it) => it.path));
-    items.push(...missingItems.filter((it) => !kept.has(it.path)));
-    const paths = new Set(items.map((it) => it.path));
-    const masks = work.masks.filter((m) => paths.has(m.forPath) && isOurMask(m.path)).map(({ url: _u, ...m }) => m);
-    const batch = work.batch && { ...work.batch, paths: work.batch.paths.filter((p) => paths.has(p)) };
+    const gone = forgetMissing ? [] : [...before.values()].filter((it) => !kept.has(it.path));
+    const missing = (await eachLimited(gone, async (it) => ((await isFile(it.path)) ? null : it))).filter((it) => it !== null);
+    const missingPaths = new Set(missing.map((it) => it.path));
+    const masks = [
+      ...work.masks.filter((m) => kept.has(m.forPath) && isOurMask(m.path)).map(({ url: _u, ...m }) => m),
+      ...(prev?.masks ?? []).filter((m) => missingPaths.has(m.forPath)),
+    ];
+    const batch = work.batch && { ...work.batch, paths: work.batch.paths.filter((p) => kept.has(p)) };
     return {
       ...work,
       items,
-      ...(work.selected && paths.has(work.selected) ? {} : { selected: undefined }),
+      ...(work.selected && kept.has(work.selected) ? {} : { selected: undefined }),
       ...(work.recipeMask && isOurMask(work.recipeMask.path) ? {} : { recipeMask: undefined }),
       masks,
       ...(batch?.paths.length ? { batch } : { batch: undefined }),
+      missing,
     };
+  }
+
+  /** The folder a photo was added from (path minus rel) is a chosen folder again. */
+  function chooseRoot(it: { path: string; rel: string }): void {
+    if (/[\\/]/.test(it.rel) && it.path.endsWith(it.rel)) chosenDirs.add(abs(it.path.slice(0, it.path.length - it.rel.length)));
   }
 
   /** The saved work as it stands now: what is gone is left out (or made ready again), the rest granted. */
   async function restoreWork(saved: SavedWork): Promise<{ work: SavedWork; missing: number }> {
     const items: SavedWork['items'] = [];
-    missingItems = [];
-    const present = await eachLimited(saved.items, async (it) => [await isFile(it.path), !!it.output && (await isFile(it.output))] as const);
-    for (const [i, it] of saved.items.entries()) {
+    let missing = 0;
+    // photos missing last time are looked for again: the drive may be back
+    const all = [...saved.items, ...saved.missing.filter((m) => !saved.items.some((it) => it.path === m.path))];
+    const present = await eachLimited(all, async (it) => [await isFile(it.path), !!it.output && (await isFile(it.output))] as const);
+    for (const [i, it] of all.entries()) {
       const [here, outputHere] = present[i];
       if (!here) {
-        missingItems.push(it);
+        missing++;
         continue;
       }
       ctx.grant(abs(it.path));
       // the folder it was added from (a subfolder's photo keeps its tree under it in the output)
-      if (/[\\/]/.test(it.rel) && it.path.endsWith(it.rel)) chosenDirs.add(abs(it.path.slice(0, it.path.length - it.rel.length)));
+      chooseRoot(it);
       if (it.output && outputHere) {
         items.push({ ...it, outputUrl: served(abs(it.output)) });
         chosenDirs.add(path.dirname(abs(it.output))); // "Open output folder", as after the batch that wrote it
@@ -199,10 +228,8 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     }
     const paths = new Set(items.map((it) => it.path));
     const masks: SavedWork['masks'] = [];
-    for (const m of saved.masks) {
-      if (!paths.has(m.forPath) || !isOurMask(m.path) || !(await isFile(m.path))) continue;
-      masks.push({ forPath: m.forPath, path: m.path, url: served(abs(m.path)) });
-    }
+    const maskHere = await eachLimited(saved.masks, async (m) => paths.has(m.forPath) && isOurMask(m.path) && (await isFile(m.path)));
+    for (const [i, m] of saved.masks.entries()) if (maskHere[i]) masks.push({ forPath: m.forPath, path: m.path, url: served(abs(m.path)) });
     const rm = saved.recipeMask;
     const recipeMask = rm && isOurMask(rm.path) && (await isFile(rm.path)) ? rm : undefined;
     if (recipeMask) ctx.grant(abs(recipeMask.path));
@@ -213,8 +240,9 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
         selected: saved.selected && paths.has(saved.selected) ? saved.selected : undefined,
         recipeMask,
         masks,
+        missing: [],
       },
-      missing: missingItems.length,
+      missing,
     };
   }
 
@@ -343,9 +371,8 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       return store.setSettings(patch.outputDir ? { ...patch, outputDir: abs(patch.outputDir) } : patch);
     },
 
-    'work.save': async ({ forgetMissing, ...work }) => {
-      const kept = keepGranted(work, forgetMissing);
-      await store.saveWork(kept);
+    'work.save': async ({ forgetMissing, missing: _fromWindow, ...work }) => {
+      const kept = await store.updateWork((prev) => keepGranted({ ...work, missing: [] }, prev, forgetMissing));
       return { items: kept.items.length };
     },
 

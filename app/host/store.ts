@@ -20,6 +20,8 @@ export interface Store {
   /** The window's work (work.json), or null when none was saved (or it was broken: kept as .broken). */
   getWork(): Promise<SavedWork | null>;
   saveWork(w: SavedWork): Promise<void>;
+  /** Read work.json, make the new work from it, write that: one step, no other write in between. */
+  updateWork(make: (prev: SavedWork | null) => Promise<SavedWork>): Promise<SavedWork>;
 }
 
 const PresetList = z.array(Preset);
@@ -94,5 +96,11 @@ export function createStore(dataDir: string): Store {
       }),
     getWork: () => serial(() => readJson<SavedWork | null>(workFile, SavedWork, null)),
     saveWork: (w) => serial(() => save(workFile, w)),
+    updateWork: (make) =>
+      serial(async () => {
+        const next = await make(await readJson<SavedWork | null>(workFile, SavedWork, null));
+        await save(workFile, next);
+        return next;
+      }),
   };
 }

@@ -61,6 +61,7 @@ export function snapshotWork(w: WorkSource): SavedWork {
     ...(w.recipeMask ? { recipeMask: { path: w.recipeMask.path, forPath: w.recipeMask.forPath, version: w.recipeMask.version } } : {}),
     masks: w.masks.map((m) => ({ forPath: m.forPath, path: m.path })),
     unfinished: unfinished(w.items, w.batch),
+    missing: [], // the host's to keep
     ...(w.batch ? { batch: { paths: [...w.batch.paths], key: w.batch.key } } : {}),
   };
 }

@@ -81,7 +81,7 @@ export class AppModel {
       if (work.recipeMask) this.recipe.mask = work.recipeMask;
       this.mask.restore(work.masks);
     }
-    this.queue.attach(running);
+    this.queue.attach(running, (r) => this.recipe.keyFor(r));
     const note = work ? restoredNote(running.length ? { ...work, unfinished: 0 } : work, missing) : undefined;
     if (note) this.session.notify(running.length ? `${note} Its batch is still running.` : note, missing > 0 ? 'error' : 'info');
     if (work?.selected && this.queue.get(work.selected) && !this.queue.selected) await this.select(work.selected);
@@ -110,7 +110,7 @@ export class AppModel {
         untrack(() => this.#workChanged());
       });
     });
-    if (typeof window !== 'undefined') window.addEventListener('pagehide', () => void this.#flushWork());
+    if (typeof window !== 'undefined') window.addEventListener('pagehide', () => void this.#flushWork(true));
   }
 
   #workSignature(): string {
@@ -127,18 +127,22 @@ export class AppModel {
     this.#workTimer = setTimeout(() => void this.#flushWork(), wait);
   }
 
-  /** Save now (one save at a time; a change during a save is saved after it). */
-  async #flushWork(): Promise<void> {
+  /**
+   * Save now (one save at a time; a change during a save is saved after it). `leaving`: the page is
+   * going away, so send at once instead of after a save still on its way (whose answer may never come).
+   */
+  async #flushWork(leaving = false): Promise<void> {
     clearTimeout(this.#workTimer);
     this.#workDirtySince = 0;
-    while (this.#workSaving) await this.#workSaving;
+    while (this.#workSaving && !leaving) await this.#workSaving;
     const work = snapshotWork({
       items: this.queue.items,
       selected: this.queue.selected,
       steps: this.recipe.steps,
       recipeMask: this.recipe.mask,
       masks: this.mask.savedFiles(),
-      batch: this.queue.batch?.running ? { paths: this.queue.batch.paths, key: this.queue.batch.key } : this.queue.resumable,
+      // a batch attached after a reload (no resume key) is not resumed by key: the engine runs it
+      batch: this.queue.batch?.running ? (this.queue.batch.resumeKey ? { paths: this.queue.batch.paths, key: this.queue.batch.resumeKey } : undefined) : this.queue.resumable,
     });
     const json = JSON.stringify(work);
     const forgetMissing = this.queue.cleared;
@@ -152,9 +156,12 @@ export class AppModel {
         this.#workFailed = false;
       } catch (e) {
         if (forgetMissing) this.queue.cleared = true;
-        // said once, not after every change; the next change tries again
+        // said once, not after every try; tried again in 10 s, or at the next change
         if (!this.#workFailed) this.session.notify(`The queue could not be kept for next time: ${RestoraError.from(e).message}`, 'error');
         this.#workFailed = true;
+        this.#workDirtySince = Date.now();
+        clearTimeout(this.#workTimer);
+        this.#workTimer = setTimeout(() => void this.#flushWork(), WORK_SAVE_MAX_WAIT_MS);
       } finally {
         this.#workSaving = null;
       }

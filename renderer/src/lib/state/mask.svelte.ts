@@ -29,8 +29,8 @@ export class MaskState {
   canUndo = $state(false);
   canRedo = $state(false);
   saving = $state(false);
-  /** the path of each photo's last saved mask, and how many edits its editor had then */
-  #saved = new Map<string, { edits: number; path: string }>();
+  /** each photo's last saved mask: its file, and the editor and its count of edits it was saved from */
+  #saved = new Map<string, { ed: MaskEditor; edits: number; path: string }>();
   /** edits made in each editor (strokes, undo, redo, clear, invert): a mask is saved again only after one */
   #edits = new WeakMap<MaskEditor, number>();
   #editors = new Map<string, MaskEditor>();
@@ -38,8 +38,8 @@ export class MaskState {
   #files = new Map<string, { path: string; url?: string }>();
   /** bumped when `#files` changes (the window's work is saved again) */
   filesVersion = $state(0);
-  /** the photo whose saved mask is being read back into the painter */
-  loading = $state<string | null>(null);
+  /** the photos whose saved masks are being read back into the painter */
+  loading = $state<string[]>([]);
   #lastVersion = 0;
 
   constructor(session: SessionState, recipe: RecipeState) {
@@ -70,18 +70,19 @@ export class MaskState {
 
   /** Fill a new, untouched editor with the photo's saved mask (not when painting has begun meanwhile). */
   async #readBack(forPath: string, ed: MaskEditor, file: string, url: string): Promise<void> {
-    this.loading = forPath;
+    this.loading = [...this.loading, forPath];
     try {
       const data = await decodeMaskPng(url, ed.mask.width, ed.mask.height);
       if (this.#editors.get(forPath) !== ed || ed.canUndo || !isEmpty(ed.mask, 1)) return;
       ed.mask.data.set(data);
       // what the painter holds is that file: Inpaint and Run need not save it again
-      this.#saved.set(forPath, { edits: this.#edits.get(ed) ?? 0, path: file });
+      this.#saved.set(forPath, { ed, edits: this.#edits.get(ed) ?? 0, path: file });
       if (this.editor === ed) this.#changed({ x: 0, y: 0, width: ed.mask.width, height: ed.mask.height }, false);
     } catch (e) {
       this.session.notify(`The mask saved for this photo could not be read back (${RestoraError.from(e).message}); paint it again.`, 'error');
     } finally {
-      if (this.loading === forPath) this.loading = null;
+      const i = this.loading.indexOf(forPath);
+      if (i >= 0) this.loading = [...this.loading.slice(0, i), ...this.loading.slice(i + 1)];
     }
   }
 
@@ -121,7 +122,7 @@ export class MaskState {
 
   /** Painting waits until the photo's saved mask is read back (else that mask would be lost). */
   get busy(): boolean {
-    return this.loading !== null && this.loading === this.forPath;
+    return this.forPath !== null && this.loading.includes(this.forPath);
   }
 
   beginStroke(): void {
@@ -184,7 +185,7 @@ export class MaskState {
     }
     const prev = this.#saved.get(forPath);
     const edits = this.#edits.get(ed) ?? 0;
-    if (prev && prev.edits === edits) {
+    if (prev && prev.ed === ed && prev.edits === edits) {
       if (this.recipe.mask?.path !== prev.path || this.recipe.mask.forPath !== forPath) this.recipe.mask = { path: prev.path, forPath, version: this.nextVersion(this.recipe.mask?.version) };
       return prev.path;
     }
@@ -192,7 +193,7 @@ export class MaskState {
     try {
       const png = await encodeMaskPng(ed.mask, trueWidth, trueHeight);
       const { path, url } = await this.session.api.call('mask.save', { forPath, png });
-      this.#saved.set(forPath, { edits, path });
+      this.#saved.set(forPath, { ed, edits, path });
       this.#files.set(forPath, { path, url });
       this.filesVersion++;
       this.recipe.mask = { path, forPath, version: this.nextVersion(this.recipe.mask?.version) };

@@ -19,6 +19,8 @@ export interface BatchView {
   paths: string[];
   /** the recipe key it runs (what its results are compared against) */
   key: string;
+  /** the recipe key and output options together: what must match for Run to resume it after a crash */
+  resumeKey: string;
 }
 
 /** At most `n` calls at once (thumbnails: the engine makes display copies one by one anyway). */
@@ -130,10 +132,11 @@ export class QueueState {
    * A batch still running in the engine after this page was reloaded (web mode): show it running,
    * its photos queued, so its events and its batch.done land here and Run does not start it twice.
    */
-  attach(running: { batchId: string; files: string[]; recipe: Recipe }[]): void {
+  attach(running: { batchId: string; files: string[]; recipe: Recipe }[], keyFor: (r: Recipe) => string = recipeKey): void {
     const r = running[0];
     if (!r || this.batch?.running) return;
-    const key = recipeKey(r.recipe);
+    this.resumable = null; // that batch is the one going on
+    const key = keyFor(r.recipe);
     const files = r.files.filter((p) => this.#index.has(p));
     for (const p of files) {
       const item = this.#index.get(p)!;
@@ -144,7 +147,7 @@ export class QueueState {
       item.outputRecipe = r.recipe;
       item.outputKey = key;
     }
-    this.batch = { id: r.batchId, total: r.files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key };
+    this.batch = { id: r.batchId, total: r.files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key, resumeKey: '' };
   }
 
   remove(path: string): void {
@@ -217,12 +220,15 @@ export class QueueState {
       this.session.notify('A batch is already running.', 'info');
       return undefined;
     }
-    const files = paths ?? resumePaths(this.resumable, key, (p) => this.#index.has(p)) ?? this.items.filter((i) => needsRun(i, key)).map((i) => i.path);
+    const s = this.session.settings;
+    const output = { ...(s.outputDir ? { dir: s.outputDir } : {}), suffix: s.suffix, format: s.format, quality: s.quality, overwrite: false };
+    // the engine's journal is keyed by the photos, the recipe and the output options
+    const resumeKey = JSON.stringify([key, output]);
+    const files = paths ?? resumePaths(this.resumable, resumeKey, (p) => this.#index.has(p)) ?? this.items.filter((i) => needsRun(i, key)).map((i) => i.path);
     if (files.length === 0) {
       this.session.notify('Nothing to process: add photos first (or they are all done with this recipe).', 'info');
       return undefined;
     }
-    const s = this.session.settings;
     for (const p of files) {
       const item = this.#index.get(p);
       if (!item) continue;
@@ -232,7 +238,7 @@ export class QueueState {
       item.outputRecipe = recipe;
       item.outputKey = key;
     }
-    this.batch = { id: '', total: files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key };
+    this.batch = { id: '', total: files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key, resumeKey };
     this.resumable = null;
     const roots = batchRoots(files.map((p) => this.#index.get(p)).filter((i) => i !== undefined));
     try {
@@ -240,7 +246,7 @@ export class QueueState {
         files,
         ...(roots.length ? { roots } : {}),
         recipe,
-        output: { ...(s.outputDir ? { dir: s.outputDir } : {}), suffix: s.suffix, format: s.format, quality: s.quality, overwrite: false },
+        output,
         runtime: { ep: s.ep, threads: s.threads, tile: s.tile },
         // the journal is keyed by inputs + recipe + output options: a rerun of the same work after a
         // crash skips what is finished, a new recipe starts afresh
