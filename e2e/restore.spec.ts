@@ -57,7 +57,11 @@ test('after a reload the queue, its results, the recipe and the painted mask are
   fs.rmSync(gone); // moved away while Restora was closed
   await page.reload();
 
-  await expect(page.getByText('Your queue from last time is back: 3 photos (2 done, 1 failed). 1 photo is no longer where it was, so it was left out.')).toBeVisible();
+  await expect(
+    page.getByText(
+      'Your queue from last time is back: 3 photos (2 done, 1 failed). 1 photo is no longer where it was (shoot/gone.png), so it was left out; it comes back when it is there again (a drive plugged in), and Clear all forgets it.',
+    ),
+  ).toBeVisible();
   await expect(page.locator('li[data-path]')).toHaveCount(3);
   await expect(row(page, a).getByTestId('status')).toHaveText('Done');
   await expect(row(page, b).getByTestId('status')).toHaveText('Done');
@@ -113,4 +117,37 @@ test('a page reloaded while its batch runs shows that batch going on, and Run do
   const outputs = listFiles(path.join(dir, 'restored')).filter((f) => f.endsWith('.jpg'));
   expect(outputs).toHaveLength(n); // no second batch, no "-1" copies
   await expect(page.getByRole('button', { name: /^Run on \d+ photos?$/ })).toHaveCount(0);
+});
+
+test('masks painted on more photos than the painter keeps in memory are not lost', async ({ app: page, work }) => {
+  const dir = path.join(work, 'scans');
+  const files: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const f = path.join(dir, `scan${i}.png`);
+    await makePhoto(f, { seed: 60 + i, width: 240, height: 180 });
+    files.push(f);
+  }
+  await addPath(page, dir);
+  await expect(page.locator('li[data-path]')).toHaveCount(6);
+  const painted: number[] = [];
+  for (const [i, f] of files.entries()) {
+    await row(page, f).getByRole('button', { name: new RegExp(`^scan${i}\\.png, `) }).click();
+    await page.getByRole('button', { name: `Paint a mask on scan${i}.png` }).click();
+    await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '240');
+    await expect.poll(() => coverage(page)).toBe(0);
+    await page.getByLabel('Brush size in pixels').fill(String(10 + 4 * i));
+    const box = (await page.getByTestId('mask-pane').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2 - 40, box.y + box.height / 2 - 10 + 4 * i);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 40, box.y + box.height / 2 + 4 * i, { steps: 8 });
+    await page.mouse.up();
+    await expect.poll(() => coverage(page)).toBeGreaterThan(0);
+    painted.push(await coverage(page));
+  }
+  // back to the first ones, whose masks left memory: they are read back from the files they were saved to
+  for (const i of [0, 1]) {
+    await row(page, files[i]).getByRole('button', { name: new RegExp(`^scan${i}\\.png, `) }).click();
+    await page.getByRole('button', { name: `Paint a mask on scan${i}.png` }).click();
+    await expect.poll(() => coverage(page)).toBe(painted[i]);
+  }
 });

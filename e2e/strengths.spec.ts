@@ -45,7 +45,10 @@ test('compare strengths shows four levels around Auto beside the original, and U
   // to the clean scene of the four (above it this model leaves grain rather than smoothing more:
   // README, Known limits; the dialog is there so that a photographer sees it)
   const [rx, ry, rw, rh] = ((await dlg.getByTestId('strengths-about').getAttribute('data-region')) ?? '').split(',').map(Number);
-  expect([rw, rh]).toEqual([320, 320]);
+  // the five crops fit in one row of this 1360 px window: (1360 x 0.96 - 110) / 5 = 239 px each
+  expect([rw, rh]).toEqual([239, 239]);
+  const boxes = await Promise.all([0, 1, 2, 3, 4].map(async (i) => (await imgs.nth(i).boundingBox())!));
+  expect(new Set(boxes.map((b) => Math.round(b.y))).size).toBe(1);
   const cleanCrop = await sharp(clean, { raw: { width: 480, height: 360, channels: 3 } }).extract({ left: rx, top: ry, width: rw, height: rh }).raw().toBuffer();
   const rough: number[] = [];
   const quality: number[] = [];
@@ -55,7 +58,7 @@ test('compare strengths shows four levels around Auto beside the original, and U
     expect(res.ok()).toBe(true);
     const png = await res.body();
     const meta = await sharp(png).metadata();
-    expect([meta.width, meta.height]).toEqual([320, 320]);
+    expect([meta.width, meta.height]).toEqual([rw, rh]);
     rough.push(await roughness(png));
     quality.push(psnr(await sharp(png).removeAlpha().raw().toBuffer(), cleanCrop));
   }
@@ -82,4 +85,13 @@ test('compare strengths shows four levels around Auto beside the original, and U
   await page.keyboard.press('Escape');
   await expect(dlg).toBeHidden();
   await expect(step.locator('output')).toHaveText(strongest);
+  // focus goes back to the button that opened it
+  await expect(page.getByRole('button', { name: 'Compare denoise strengths on the centre of the view' })).toBeFocused();
+
+  // a photo never run: the step learns what Auto reads for it, and warns the same way
+  const other = path.join(work, 'iso2.png');
+  await makePhoto(other, { seed: 9, sigma: 12, width: 480, height: 360 });
+  await addPath(page, other);
+  await row(page, other).getByRole('button', { name: /^iso2\.png, Ready/ }).click();
+  await expect(step.getByTestId('over-auto')).toContainText(/Above what Auto reads for this photo \(σ \d+\.\d\)/);
 });

@@ -318,6 +318,32 @@ export const SavedWork = z.object({
 });
 export type SavedWork = z.infer<typeof SavedWork>;
 
+/** One photo of a batch: its status and progress (the 'file.progress' event). */
+export const FileProgress = z.object({
+    batchId: z.string(),
+    index: z.number().int(),
+    input: z.string(),
+    status: FileStatus,
+    progress: z.number().min(0).max(1), // tiles done / tiles total over the whole recipe
+    output: z.string().optional(),
+    outputUrl: z.string().optional(),
+    error: ErrorInfo.optional(),
+    steps: z.array(StepUsed).optional(), // done: what each step used (model, provider, noise level)
+    notes: z.array(z.string()).optional(), // done: what the output could not keep, in words
+  });
+export type FileProgress = z.infer<typeof FileProgress>;
+
+/** A batch's overall progress (the 'batch.progress' event). */
+export const BatchProgress = z.object({
+    batchId: z.string(),
+    total: z.number().int(),
+    done: z.number().int(),
+    failed: z.number().int(),
+    progress: z.number().min(0).max(1),
+    etaSeconds: z.number().nullable(),
+  });
+export type BatchProgress = z.infer<typeof BatchProgress>;
+
 // ---------------------------------------------------------------------------------------------
 // calls: name -> { args, result }. Every front end routes these names to the one handler table.
 
@@ -383,7 +409,22 @@ export const calls = {
       work: SavedWork.nullable(),
       missing: z.number().int(),
       /** batches still running in this engine (a reloaded page): their events keep coming, and one batch.done each */
-      running: z.array(z.object({ batchId: z.string(), files: z.array(z.string()), recipe: Recipe })).default([]),
+      running: z
+        .array(
+          z.object({
+            batchId: z.string(),
+            files: z.array(z.string()),
+            recipe: Recipe,
+            /** its photos finished so far (their last file.progress), and its last batch.progress */
+            finished: z.array(FileProgress).default([]),
+            progress: BatchProgress.optional(),
+          }),
+        )
+        .default([]),
+      /** the first few photos left out as missing, to name them */
+      missingFiles: z.array(z.string()).default([]),
+      /** work.json could not be read (kept beside it as work.json.broken) */
+      broken: z.boolean().default(false),
     }),
   },
   /** Desktop: reveal in the file manager. Web mode: returns the path for the UI to show. */
@@ -406,26 +447,8 @@ export type CallResult<N extends CallName> = z.infer<(typeof calls)[N]['result']
 // events (engine -> UI)
 
 export const events = {
-  'file.progress': z.object({
-    batchId: z.string(),
-    index: z.number().int(),
-    input: z.string(),
-    status: FileStatus,
-    progress: z.number().min(0).max(1), // tiles done / tiles total over the whole recipe
-    output: z.string().optional(),
-    outputUrl: z.string().optional(),
-    error: ErrorInfo.optional(),
-    steps: z.array(StepUsed).optional(), // done: what each step used (model, provider, noise level)
-    notes: z.array(z.string()).optional(), // done: what the output could not keep, in words
-  }),
-  'batch.progress': z.object({
-    batchId: z.string(),
-    total: z.number().int(),
-    done: z.number().int(),
-    failed: z.number().int(),
-    progress: z.number().min(0).max(1),
-    etaSeconds: z.number().nullable(),
-  }),
+  'file.progress': FileProgress,
+  'batch.progress': BatchProgress,
   'batch.done': BatchReport,
   /** The Electron host crashed; these jobs failed and the host restarted. */
   'host.crashed': z.object({ batchId: z.string().optional(), message: z.string() }),

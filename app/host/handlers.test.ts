@@ -291,6 +291,27 @@ describe('settings and presets persist in dataDir', () => {
   });
 });
 
+describe('results of photos already done (skipped)', () => {
+  it('are served when they lie where the batch writes, not when a journal names another file', async () => {
+    const a = path.join(dir, 'shoot', 'a.jpg');
+    const b = path.join(dir, 'shoot', 'day2', 'b.jpg');
+    const aOut = path.join(dir, 'shoot', 'restored', 'a.png');
+    fs.mkdirSync(path.dirname(aOut), { recursive: true });
+    fs.writeFileSync(aOut, 'x');
+    await call('files.add', { paths: [a, b] });
+    engine.already.set(a, aOut); // finished before a restart: the journal names it
+    engine.already.set(b, path.join(dir, 'loose.jpg')); // a journal naming a file elsewhere
+    await call('batch.start', { files: [a, b], recipe: [{ task: 'upscale', scale: 2 }] });
+    await waitFor(() => emitted.some((e) => e.name === 'batch.done'));
+    const skipped = emitted.filter((e) => e.name === 'file.progress').map((e) => e.payload as { input: string; status: string; outputUrl?: string });
+    expect(skipped.find((p) => p.input === a)).toMatchObject({ status: 'skipped', outputUrl: `/files?path=${encodeURIComponent(aOut)}` });
+    expect(skipped.find((p) => p.input === b)?.outputUrl).toBeUndefined();
+    expect(ctx.isGranted(aOut)).toBe(true);
+    expect(ctx.isGranted(path.join(dir, 'loose.jpg'))).toBe(false);
+    expect(await codeOf(call('image.info', { path: aOut }))).toBe('resolved');
+  });
+});
+
 describe('image.noise', () => {
   it("gives Auto's level for a photo that was added, and refuses one that was not", async () => {
     const a = path.join(dir, 'loose.jpg');
@@ -497,7 +518,7 @@ describe("the window's work (work.save / work.load)", () => {
     engine.hold = true; // the fake engine's tiles wait until released
     const { batchId } = (await call('batch.start', { files: [a], recipe: [{ task: 'upscale', scale: 2 }] })) as { batchId: string };
     const r = (await call('work.load', {})) as { running: unknown[] };
-    expect(r.running).toEqual([{ batchId, files: [a], recipe: [{ task: 'upscale', scale: 2 }] }]);
+    expect(r.running).toEqual([{ batchId, files: [a], recipe: [{ task: 'upscale', scale: 2 }], finished: [] }]);
     engine.hold = false;
     engine.release();
     await waitFor(() => emitted.some((e) => e.name === 'batch.done'));
@@ -505,10 +526,10 @@ describe("the window's work (work.save / work.load)", () => {
   });
 
   it('nothing saved yet reads as null; a broken file reads as null and is kept aside', async () => {
-    expect(await call('work.load', {})).toEqual({ work: null, missing: 0, running: [] });
+    expect(await call('work.load', {})).toEqual({ work: null, missing: 0, running: [], missingFiles: [], broken: false });
     fs.mkdirSync(dataDir, { recursive: true });
     fs.writeFileSync(path.join(dataDir, 'work.json'), '{"items": [');
-    expect(await call('work.load', {})).toEqual({ work: null, missing: 0, running: [] });
+    expect(await call('work.load', {})).toEqual({ work: null, missing: 0, running: [], missingFiles: [], broken: true });
     expect(fs.existsSync(path.join(dataDir, 'work.json.broken'))).toBe(true);
   });
 });

@@ -36,6 +36,8 @@ import {
   type ErrorInfo,
   type EventName,
   type EventPayload,
+  type BatchProgress,
+  type FileProgress,
   type Recipe,
   type SavedWork,
   type calls,
@@ -84,7 +86,8 @@ export function isPng(bytes: Uint8Array): boolean {
 
 export function createHandlers(engine: Engine, ctx: HandlerContext, opts: HandlerOptions): Handlers {
   const store = createStore(opts.dataDir);
-  const batches = new Map<string, { ac: AbortController; files: string[]; recipe: Recipe }>();
+  // running batches, with what a reloaded page needs to show them going on (work.load's `running`)
+  const batches = new Map<string, { ac: AbortController; files: string[]; recipe: Recipe; finished: Map<string, FileProgress>; progress?: BatchProgress }>();
   // folders the user dropped or picked: valid output folders and places to reveal
   const chosenDirs = new Set<string>((opts.dirs ?? []).map((d) => path.resolve(d)));
 
@@ -203,9 +206,10 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
   }
 
   /** The saved work as it stands now: what is gone is left out (or made ready again), the rest granted. */
-  async function restoreWork(saved: SavedWork): Promise<{ work: SavedWork; missing: number }> {
+  async function restoreWork(saved: SavedWork): Promise<{ work: SavedWork; missing: number; missingFiles: string[] }> {
     const items: SavedWork['items'] = [];
     let missing = 0;
+    const missingFiles: string[] = [];
     // photos missing last time are looked for again: the drive may be back
     const all = [...saved.items, ...saved.missing.filter((m) => !saved.items.some((it) => it.path === m.path))];
     const present = await eachLimited(all, async (it) => [await isFile(it.path), !!it.output && (await isFile(it.output))] as const);
@@ -213,6 +217,7 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       const [here, outputHere] = present[i];
       if (!here) {
         missing++;
+        if (missingFiles.length < 3) missingFiles.push(it.path);
         continue;
       }
       ctx.grant(abs(it.path));
@@ -243,6 +248,7 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
         missing: [],
       },
       missing,
+      missingFiles,
     };
   }
 
@@ -320,9 +326,16 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       for (const r of roots ?? []) if (!dirAllowed(r)) forbid(abs(r), 'is not a folder you added');
       const batchId = crypto.randomUUID();
       const ac = new AbortController();
-      batches.set(batchId, { ac, files: inputs, recipe });
+      const entry = { ac, files: inputs, recipe, finished: new Map<string, FileProgress>(), progress: undefined as BatchProgress | undefined };
+      batches.set(batchId, entry);
       const started = Date.now();
       const out = output.dir ? { ...output, dir: abs(output.dir) } : output;
+      // a result the engine names is served only if it lies where this batch writes: the output
+      // folder, or a `restored` folder in one of its roots or beside its photo (a photo already done
+      // is named by the batch journal in that folder, which is not ours to trust blindly)
+      const outputTrees = out.dir ? [out.dir] : [...(roots ?? []).map((r) => path.join(abs(r), 'restored'))];
+      const ours = (input: string, output: string) =>
+        isImagePath(output) && [...outputTrees, path.join(path.dirname(input), 'restored')].some((t) => isInside(realPath(t), realPath(output)));
       void (async () => {
         let report: BatchReport;
         try {
@@ -337,16 +350,20 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
             signal: ac.signal,
             onEvent: (ev, payload) => {
               if (ev === 'file.progress') {
-                const fp = payload as EventPayload<'file.progress'>;
-                ctx.emit('file.progress', fp.output && fp.status === 'done' ? { ...fp, outputUrl: served(fp.output) } : fp);
-              } else ctx.emit(ev, payload);
+                let fp = payload as EventPayload<'file.progress'>;
+                // done, or already done by an earlier run of this batch (its result is shown too)
+                if (fp.output && (fp.status === 'done' || (fp.status === 'skipped' && ours(fp.input, fp.output)))) fp = { ...fp, outputUrl: served(fp.output) };
+                if (fp.status !== 'running' && fp.status !== 'queued') entry.finished.set(fp.input, fp);
+                ctx.emit('file.progress', fp);
+              } else {
+                if (ev === 'batch.progress') entry.progress = payload as BatchProgress;
+                ctx.emit(ev, payload);
+              }
             },
           });
-          for (const f of report.files) if (f.output && f.status === 'done') ctx.grant(f.output);
-          if (report.files.some((f) => f.output)) {
-            const dirs = new Set(report.files.filter((f) => f.output).map((f) => path.dirname(f.output as string)));
-            for (const d of dirs) chosenDirs.add(d);
-          }
+          const results = report.files.filter((f) => f.output && (f.status === 'done' || (f.status === 'skipped' && ours(f.input, f.output))));
+          for (const f of results) ctx.grant(f.output as string);
+          for (const d of new Set(results.map((f) => path.dirname(f.output as string)))) chosenDirs.add(d);
         } catch (e) {
           report = failedReport(batchId, inputs, e, started);
         } finally {
@@ -377,10 +394,10 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     },
 
     'work.load': async () => {
-      const running = [...batches].map(([batchId, b]) => ({ batchId, files: b.files, recipe: b.recipe }));
-      const saved = await store.getWork();
-      if (!saved) return { work: null, missing: 0, running };
-      return { ...(await restoreWork(saved)), running };
+      const running = [...batches].map(([batchId, b]) => ({ batchId, files: b.files, recipe: b.recipe, finished: [...b.finished.values()], ...(b.progress ? { progress: b.progress } : {}) }));
+      const { work: saved, broken } = await store.getWork();
+      if (!saved) return { work: null, missing: 0, running, missingFiles: [], broken };
+      return { ...(await restoreWork(saved)), running, broken: false };
     },
 
     'presets.list': async () => store.listPresets(),

@@ -17,8 +17,8 @@ export interface Store {
   /** Add or replace (by name) a preset; returns the list sorted by name. */
   savePreset(p: Preset): Promise<Preset[]>;
   deletePreset(name: string): Promise<Preset[]>;
-  /** The window's work (work.json), or null when none was saved (or it was broken: kept as .broken). */
-  getWork(): Promise<SavedWork | null>;
+  /** The window's work (work.json), or null when none was saved or it was broken (then kept as .broken, `broken`). */
+  getWork(): Promise<{ work: SavedWork | null; broken: boolean }>;
   saveWork(w: SavedWork): Promise<void>;
   /** Read work.json, make the new work from it, write that: one step, no other write in between. */
   updateWork(make: (prev: SavedWork | null) => Promise<SavedWork>): Promise<SavedWork>;
@@ -38,7 +38,7 @@ export function createStore(dataDir: string): Store {
     return next;
   };
 
-  async function readJson<T>(file: string, schema: z.ZodType<T>, fallback: T): Promise<T> {
+  async function readJson<T>(file: string, schema: z.ZodType<T>, fallback: T, onBroken?: () => void): Promise<T> {
     let text: string;
     try {
       text = await fs.readFile(file, 'utf8');
@@ -52,6 +52,7 @@ export function createStore(dataDir: string): Store {
       // not JSON: treated as broken below
     }
     await fs.rename(file, `${file}.broken`).catch(() => undefined);
+    onBroken?.();
     return fallback;
   }
 
@@ -94,7 +95,12 @@ export function createStore(dataDir: string): Store {
         await save(presetsFile, list);
         return list;
       }),
-    getWork: () => serial(() => readJson<SavedWork | null>(workFile, SavedWork, null)),
+    getWork: () =>
+      serial(async () => {
+        let broken = false;
+        const work = await readJson<SavedWork | null>(workFile, SavedWork, null, () => (broken = true));
+        return { work, broken };
+      }),
     saveWork: (w) => serial(() => save(workFile, w)),
     updateWork: (make) =>
       serial(async () => {

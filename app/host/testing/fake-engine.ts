@@ -13,6 +13,8 @@ export interface FakeEngine extends Engine {
   /** Let held tiles go on. */
   release(): void;
   hold: boolean;
+  /** photos an earlier run of the batch finished (as its journal would say): reported skipped with this output */
+  already: Map<string, string>;
   tilesRun: number;
   closed: boolean;
 }
@@ -42,6 +44,7 @@ export function createFakeEngine(opts: { dataDir: string; tiles?: number; hold?:
   const engine: FakeEngine = {
     calls: [],
     hold: opts.hold ?? false,
+    already: new Map(),
     tilesRun: 0,
     closed: false,
     release() {
@@ -96,6 +99,12 @@ export function createFakeEngine(opts: { dataDir: string; tiles?: number; hold?:
           reports.push({ input, status: 'cancelled' });
           continue;
         }
+        const earlier = engine.already.get(input);
+        if (earlier) {
+          reports.push({ input, output: earlier, status: 'skipped' });
+          o.onEvent?.('file.progress', { batchId, index, input, status: 'skipped', progress: 1, output: earlier });
+          continue;
+        }
         o.onEvent?.('file.progress', { batchId, index, input, status: 'running', progress: 0 });
         try {
           if (path.basename(input) === 'bad.jpg') throw new RestoraError('E_DECODE', 'bad.jpg is not a readable image (truncated JPEG)', input);
@@ -121,7 +130,7 @@ export function createFakeEngine(opts: { dataDir: string; tiles?: number; hold?:
         }
         o.onEvent?.('batch.progress', { batchId, total: o.files.length, done, failed, progress: (index + 1) / o.files.length, etaSeconds: null });
       }
-      return { batchId, total: o.files.length, done, failed, skipped: 0, cancelled: Boolean(o.signal?.aborted), seconds: (Date.now() - started) / 1000, files: reports };
+      return { batchId, total: o.files.length, done, failed, skipped: reports.filter((r) => r.status === 'skipped').length, cancelled: Boolean(o.signal?.aborted), seconds: (Date.now() - started) / 1000, files: reports };
     },
     async close() {
       engine.closed = true;

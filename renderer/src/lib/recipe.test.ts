@@ -84,12 +84,13 @@ describe('estimatedSigma', () => {
 
 describe('strengthLevels', () => {
   it('spreads around the level Auto read, on the slider grid', () => {
-    expect(strengthLevels(8.13)).toEqual([4, 8, 12, 16.5]);
+    expect(strengthLevels(8.13)).toEqual([4, 8, 12, 16]); // from the reading as shown, 8.1
     expect(strengthLevels(30)).toEqual([15, 30, 45, 50]); // the slider ends at σ 50
     expect(strengthLevels(50)).toEqual([25, 50]);
     // a nearly clean photo: steps that show a difference
     expect(strengthLevels(0)).toEqual([0, 2, 5, 10]);
     expect(strengthLevels(3.2)).toEqual([3, 5, 8, 13]);
+    expect(strengthLevels(3.98)).toEqual([2, 4, 6, 8]); // shown as σ 4.0: the levels of 4
     for (const b of [0, 1.7, 4, 9.9, 22, 47]) for (const s of strengthLevels(b)) expect(strengthToSigma(sigmaToStrength(s))).toBe(s);
   });
 });

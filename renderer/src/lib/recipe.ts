@@ -43,7 +43,8 @@ export function newStep(task: Step['task']): StepDraft {
  * would hardly differ) base, +2, +5 and +10; each on the slider's grid (σ in steps of 0.5, at most 50),
  * without repeats.
  */
-export function strengthLevels(base: number): number[] {
+export function strengthLevels(reading: number): number[] {
+  const base = Math.round(reading * 10) / 10; // as the reading is shown (σ 3.98 is "4.0")
   const raw = base >= 4 ? [0.5, 1, 1.5, 2].map((k) => k * base) : [base, base + 2, base + 5, base + 10];
   return [...new Set(raw.map((s) => strengthToSigma(sigmaToStrength(s))))];
 }

@@ -83,7 +83,9 @@ describe("the window's work, kept for next time", () => {
       unfinished: 1,
     });
     expect(restoredNote(w, 0)).toBe('Your queue from last time is back: 3 photos (1 done, 1 failed). A batch had not finished: Run goes on with what is left (1 photo).');
-    expect(restoredNote(SavedWork.parse({ items: [savedItem(item('c.jpg'))] }), 2)).toBe('Your queue from last time is back: 1 photo. 2 photos are no longer where they were, so they were left out.');
+    expect(restoredNote(SavedWork.parse({ items: [savedItem(item('c.jpg'))] }), 2, ['/media/card-b/IMG_0001.jpg'])).toBe(
+      'Your queue from last time is back: 1 photo. 2 photos are no longer where they were (card-b/IMG_0001.jpg, …), so they were left out; they come back when they are there again (a drive plugged in), and Clear all forgets them.',
+    );
     expect(restoredNote(SavedWork.parse({ items: [] }), 0)).toBeUndefined();
   });
 

@@ -78,7 +78,7 @@ export function mergeItems(saved: SavedItem[], current: QueueItem[]): QueueItem[
 }
 
 /** What the window says after putting the work back; undefined when there was none to put back. */
-export function restoredNote(work: SavedWork, missing: number): string | undefined {
+export function restoredNote(work: SavedWork, missing: number, missingFiles: string[] = []): string | undefined {
   const n = work.items.length;
   const parts: string[] = [];
   if (n > 0) {
@@ -88,7 +88,12 @@ export function restoredNote(work: SavedWork, missing: number): string | undefin
     parts.push(`Your queue from last time is back: ${n} photo${n === 1 ? '' : 's'}${counts ? ` (${counts})` : ''}.`);
     if (work.unfinished > 0) parts.push(`A batch had not finished: Run goes on with what is left (${work.unfinished} photo${work.unfinished === 1 ? '' : 's'}).`);
   }
-  if (missing > 0) parts.push(`${missing} photo${missing === 1 ? ' is' : 's are'} no longer where ${missing === 1 ? 'it was' : 'they were'}, so ${missing === 1 ? 'it was' : 'they were'} left out.`);
+  if (missing > 0) {
+    const names = missingFiles.slice(0, 3).map(shortPath).join(', ') + (missing > missingFiles.slice(0, 3).length ? ', …' : '');
+    parts.push(
+      `${missing} photo${missing === 1 ? ' is' : 's are'} no longer where ${missing === 1 ? 'it was' : 'they were'}${names ? ` (${names})` : ''}, so ${missing === 1 ? 'it was' : 'they were'} left out; ${missing === 1 ? 'it comes' : 'they come'} back when ${missing === 1 ? 'it is' : 'they are'} there again (a drive plugged in), and Clear all forgets ${missing === 1 ? 'it' : 'them'}.`,
+    );
+  }
   return parts.length ? parts.join(' ') : undefined;
 }
 
@@ -109,4 +114,10 @@ function unfinished(items: QueueItem[], batch: SavedWork['batch'] | null | undef
  */
 export function resumePaths(batch: SavedWork['batch'] | null | undefined, key: string, inQueue: (path: string) => boolean): string[] | undefined {
   return batch && batch.key === key && batch.paths.length > 0 && batch.paths.every(inQueue) ? batch.paths : undefined;
+}
+
+/** A path as a photographer recognises it: its folder and file name ("card-b/IMG_0001.jpg"). */
+function shortPath(p: string): string {
+  const parts = p.split(/[\\/]/).filter(Boolean);
+  return parts.slice(-2).join('/');
 }

@@ -51,12 +51,19 @@ export class AppModel {
   }
 
   async init(): Promise<void> {
-    await Promise.all([this.session.init(), this.platform.web?.ready()]);
-    if (this.session.fatal) return;
-    // saving starts only once the saved work was read: a window that could not read it must not
-    // write an empty queue over it
-    if (await this.restoreWork()) this.#keepWork();
+    try {
+      await Promise.all([this.session.init(), this.platform.web?.ready()]);
+      if (this.session.fatal) return;
+      // saving starts only once the saved work was read: a window that could not read it must not
+      // write an empty queue over it
+      if (await this.restoreWork()) this.#keepWork();
+    } finally {
+      this.restoring = false;
+    }
   }
+
+  /** true until the work kept from last time is back (the queue says so instead of "No photos yet") */
+  restoring = $state(true);
 
   /** Put back the queue, recipe and masks kept from last time (a restart, a crash, a reload). */
   async restoreWork(): Promise<boolean> {
@@ -74,7 +81,8 @@ export class AppModel {
       this.session.notify(`The queue from last time could not be read (${RestoraError.from(failure).message}). It is left as it is, and this window does not keep its own queue: reload to try again.`, 'error');
       return false;
     }
-    const { work, missing, running } = r;
+    const { work, missing, running, missingFiles, broken } = r;
+    if (broken) this.session.notify('The queue kept from last time could not be read: work.json was damaged, and is kept beside as work.json.broken. The queue starts empty.', 'error');
     if (work) {
       this.queue.restore(work.items, work.batch);
       if (work.steps?.length) this.recipe.set(work.steps);
@@ -82,8 +90,8 @@ export class AppModel {
       this.mask.restore(work.masks);
     }
     this.queue.attach(running, (r) => this.recipe.keyFor(r));
-    const note = work ? restoredNote(running.length ? { ...work, unfinished: 0 } : work, missing) : undefined;
-    if (note) this.session.notify(running.length ? `${note} Its batch is still running.` : note, missing > 0 ? 'error' : 'info');
+    const note = work ? restoredNote(running.length ? { ...work, unfinished: 0 } : work, missing, missingFiles) : undefined;
+    if (note) this.session.notify(running.length ? `${note} Its batch is still running.` : note, 'info');
     if (work?.selected && this.queue.get(work.selected) && !this.queue.selected) await this.select(work.selected);
     else if (!this.queue.selected && this.queue.items.length) this.queue.selected = this.queue.items[0].path;
     return true;

@@ -57,10 +57,22 @@ export interface StrengthsView {
   busy: boolean;
   /** what the Denoise step is set to now, in words ("Auto reads σ 8.1", "σ 12") */
   base: string;
+  /** result pixels per original pixel (an Upscale step in the recipe) */
+  scale: number;
+  /** device pixels per CSS pixel when it was made (the crops are shown at 100 %) */
+  dpr: number;
 }
 
-/** The crop "Compare strengths" shows: the centre of the view, at most this many true pixels a side. */
+/** The crop "Compare strengths" shows: the centre of the view, at most this many true pixels a side, */
 export const STRENGTHS_MAX_SIDE = 320;
+/** ... at least this many, and smaller on a narrow window, so the original and the four levels fit in one row. */
+export const STRENGTHS_MIN_SIDE = 128;
+
+/** The crop's side for a window `width` CSS px wide: five crops at 100 % and their gaps in one row. */
+export function strengthsSide(width: number, dpr: number): number {
+  const fit = Math.floor(((width * 0.96 - 110) / 5) * dpr);
+  return Math.max(STRENGTHS_MIN_SIDE, Math.min(STRENGTHS_MAX_SIDE, fit));
+}
 
 export class CompareState {
   readonly session: SessionState;
@@ -82,6 +94,35 @@ export class CompareState {
   previewError = $state<string | null>(null);
   /** show the recipe being edited on the after side, even where the photo has a result */
   showCurrent = $state(false);
+  /** What Auto reads for a photo (σ), by denoiser and path: from Compare strengths, a run, or asked for */
+  readings = $state<Record<string, number>>({});
+  #reading = new Map<string, Promise<void>>();
+
+  /** Auto's reading of this photo for the denoiser `model` ('' = the default), if known. */
+  readingFor(path: string, model = ''): number | undefined {
+    const known = this.readings[`${model}|${path}`];
+    if (known !== undefined) return known;
+    const item = this.queue.get(path);
+    const step = item?.steps?.find((st) => st.task === 'denoise' && st.sigmaBy !== undefined && st.sigmaBy !== 'given' && (!model || st.model === model));
+    return step?.sigma;
+  }
+
+  /** Ask the engine what Auto reads for this photo (once; quietly: it only feeds a hint). */
+  async ensureReading(path: string, model = ''): Promise<void> {
+    const k = `${model}|${path}`;
+    if (this.readingFor(path, model) !== undefined || this.#reading.has(k)) return;
+    const job = (async () => {
+      try {
+        const { sigma } = await this.session.api.call('image.noise', { path, ...(model ? { model } : {}) });
+        this.readings = { ...this.readings, [k]: sigma };
+      } catch {
+        // no hint then; a broken photo says so in its row
+      }
+    })();
+    this.#reading.set(k, job);
+    await job;
+  }
+
   /** "Compare strengths": one crop at several denoise levels, side by side (null when closed) */
   strengths = $state<StrengthsView | null>(null);
   #strengthsRun = 0;
@@ -218,14 +259,16 @@ export class CompareState {
     }
     const step = recipe[at] as Extract<Recipe[number], { task: 'denoise' }>;
     const run = ++this.#strengthsRun;
-    const region = capRegion(visibleRegion(this.view, this.pane, img), STRENGTHS_MAX_SIDE, img);
+    const side = strengthsSide(typeof window === 'undefined' ? 1360 : window.innerWidth, this.dpr);
+    const region = capRegion(visibleRegion(this.view, this.pane, img), side, img);
     const auto = step.sigma === 'auto' || step.sigma === undefined;
-    this.strengths = { path: img.path, region, cells: [], busy: true, base: auto ? 'Auto is reading the noise level…' : `σ ${step.sigma}` };
+    this.strengths = { path: img.path, region, cells: [], busy: true, base: auto ? 'Auto is reading the noise level…' : `σ ${step.sigma}`, scale: 1, dpr: this.dpr || 1 };
     const live = () => run === this.#strengthsRun && this.strengths !== null;
     try {
       let base = auto ? 0 : (step.sigma as number);
       if (auto) {
-        base = (await this.session.api.call('image.noise', { path: img.path, ...(step.model ? { model: step.model } : {}) })).sigma;
+        base = Math.round((await this.session.api.call('image.noise', { path: img.path, ...(step.model ? { model: step.model } : {}) })).sigma * 10) / 10;
+        this.readings = { ...this.readings, [`${step.model ?? ''}|${img.path}`]: base };
         if (!live()) return;
       }
       const levels = strengthLevels(base);
@@ -242,7 +285,7 @@ export class CompareState {
           const r = await this.session.api.call('preview.region', { path: img.path, region, recipe: variant, runtime: { ep: s.ep, threads: s.threads, tile: s.tile } });
           if (!live()) return;
           const next: StrengthCell[] = this.strengths!.cells.map((c, j) => (j === i ? { ...c, url: r.afterUrl } : c));
-          this.strengths = { ...this.strengths!, cells: next, beforeUrl: this.strengths!.beforeUrl ?? r.beforeUrl, region: r.region };
+          this.strengths = { ...this.strengths!, cells: next, beforeUrl: this.strengths!.beforeUrl ?? r.beforeUrl, region: r.region, scale: r.scale };
         } catch (e) {
           if (!live()) return;
           const err = RestoraError.from(e);

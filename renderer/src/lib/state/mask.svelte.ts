@@ -41,6 +41,10 @@ export class MaskState {
   /** the photos whose saved masks are being read back into the painter */
   loading = $state<string[]>([]);
   #lastVersion = 0;
+  /** each photo's true size (the mask file is written at it) */
+  #sizes = new Map<string, { width: number; height: number }>();
+  /** masks being saved because their editor left memory */
+  #keeping = new Map<string, Promise<void>>();
 
   constructor(session: SessionState, recipe: RecipeState) {
     this.session = session;
@@ -52,15 +56,18 @@ export class MaskState {
     if (this.forPath === path && this.editor) return;
     let ed = this.#editors.get(path);
     const size = maskSize(width, height);
+    this.#sizes.set(path, { width, height });
     if (!ed || ed.mask.width !== size.width || ed.mask.height !== size.height) {
       ed = new MaskEditor(createMask(size.width, size.height), 128 * 1024 * 1024);
       this.#editors.set(path, ed);
       while (this.#editors.size > KEEP) {
         const oldest = this.#editors.keys().next().value as string;
+        const gone = this.#editors.get(oldest) as MaskEditor;
         this.#editors.delete(oldest);
+        // only the last few masks stay in memory: one painted and not saved yet is saved first
+        this.#keep(oldest, gone);
       }
-      const file = this.#files.get(path);
-      if (file?.url) void this.#readBack(path, ed, file.path, file.url);
+      if (this.#files.has(path) || this.#keeping.has(path)) void this.#readBack(path, ed);
     }
     this.editor = ed;
     this.forPath = path;
@@ -68,11 +75,38 @@ export class MaskState {
     this.#changed({ x: 0, y: 0, width: size.width, height: size.height }, false);
   }
 
+  /** Save the mask of a photo whose editor leaves memory, if it was painted since its last save. */
+  #keep(forPath: string, ed: MaskEditor): void {
+    const size = this.#sizes.get(forPath);
+    const edits = this.#edits.get(ed) ?? 0;
+    const prev = this.#saved.get(forPath);
+    if (!size || edits === 0 || isEmpty(ed.mask) || (prev && prev.ed === ed && prev.edits === edits)) return;
+    const job = (async () => {
+      try {
+        const png = await encodeMaskPng(ed.mask, size.width, size.height);
+        const { path, url } = await this.session.api.call('mask.save', { forPath, png });
+        this.#files.set(forPath, { path, url });
+        this.filesVersion++;
+        // the recipe's mask is that file: it changed, so results made with the old one are not this one's
+        if (this.recipe.mask?.path === path) this.recipe.mask = { ...this.recipe.mask, version: this.nextVersion(this.recipe.mask.version) };
+      } catch (e) {
+        this.session.notify(`The mask painted on ${forPath.split(/[\\/]/).pop()} could not be kept: ${RestoraError.from(e).message}`, 'error');
+      } finally {
+        this.#keeping.delete(forPath);
+      }
+    })();
+    this.#keeping.set(forPath, job);
+  }
+
   /** Fill a new, untouched editor with the photo's saved mask (not when painting has begun meanwhile). */
-  async #readBack(forPath: string, ed: MaskEditor, file: string, url: string): Promise<void> {
+  async #readBack(forPath: string, ed: MaskEditor): Promise<void> {
     this.loading = [...this.loading, forPath];
     try {
-      const data = await decodeMaskPng(url, ed.mask.width, ed.mask.height);
+      await this.#keeping.get(forPath); // its mask may be on its way to the file
+      const saved = this.#files.get(forPath);
+      if (!saved?.url) return;
+      const file = saved.path;
+      const data = await decodeMaskPng(saved.url, ed.mask.width, ed.mask.height);
       if (this.#editors.get(forPath) !== ed || ed.canUndo || !isEmpty(ed.mask, 1)) return;
       ed.mask.data.set(data);
       // what the painter holds is that file: Inpaint and Run need not save it again

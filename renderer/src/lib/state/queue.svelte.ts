@@ -1,5 +1,5 @@
 // The queue: files the user added, their status while a batch runs, and the batch's progress.
-import { RestoraError, type BatchReport, type ErrorInfo, type ImageInfo, type Recipe, type SavedItem, type SavedWork } from '../../../../app/contract/index.ts';
+import { RestoraError, type BatchProgress, type BatchReport, type ErrorInfo, type FileProgress, type ImageInfo, type Recipe, type SavedItem, type SavedWork } from '../../../../app/contract/index.ts';
 import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, needsRun, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
 import { basename, dirname } from '../format.ts';
 import { recipeKey } from '../recipe.ts';
@@ -132,7 +132,7 @@ export class QueueState {
    * A batch still running in the engine after this page was reloaded (web mode): show it running,
    * its photos queued, so its events and its batch.done land here and Run does not start it twice.
    */
-  attach(running: { batchId: string; files: string[]; recipe: Recipe }[], keyFor: (r: Recipe) => string = recipeKey): void {
+  attach(running: { batchId: string; files: string[]; recipe: Recipe; finished?: FileProgress[]; progress?: BatchProgress }[], keyFor: (r: Recipe) => string = recipeKey): void {
     const r = running[0];
     if (!r || this.batch?.running) return;
     this.resumable = null; // that batch is the one going on
@@ -147,7 +147,13 @@ export class QueueState {
       item.outputRecipe = r.recipe;
       item.outputKey = key;
     }
-    this.batch = { id: r.batchId, total: r.files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key, resumeKey: '' };
+    // what it finished before this page was loaded
+    for (const fp of r.finished ?? []) {
+      const item = this.#index.get(fp.input);
+      if (item) applyFileProgress(item, fp);
+    }
+    const p = r.progress;
+    this.batch = { id: r.batchId, total: p?.total ?? r.files.length, done: p?.done ?? 0, failed: p?.failed ?? 0, progress: p?.progress ?? 0, eta: p?.etaSeconds ?? null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key, resumeKey: '' };
   }
 
   remove(path: string): void {
@@ -302,8 +308,8 @@ export class QueueState {
     if (n === 0 && already > 0 && !report.cancelled && report.failed === 0) {
       this.session.notify(already === 1 ? 'Already done with these settings: the earlier result is shown.' : `All ${already} photos were already done with these settings.`, 'info');
     } else if (report.cancelled) this.session.notify(`Batch cancelled: ${n} of ${report.total} finished, the rest left untouched.`, 'info');
-    else if (report.failed > 0) this.session.notify(`${n} of ${report.total} photos restored; ${report.failed} failed (see the queue).`, 'error');
-    else this.session.notify(`${n} photo${n === 1 ? '' : 's'} restored in ${report.seconds.toFixed(1)} s`, 'success');
+    else if (report.failed > 0) this.session.notify(`${n} of ${report.total} photos restored${already ? ` (${already} already done before)` : ''}; ${report.failed} failed (see the queue).`, 'error');
+    else this.session.notify(`${n} photo${n === 1 ? '' : 's'} restored in ${report.seconds.toFixed(1)} s${already ? ` (${already} already done before)` : ''}`, 'success');
     const cb = this.#onDone.get(report.batchId);
     this.#onDone.delete(report.batchId);
     cb?.(report);
