@@ -333,9 +333,12 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       // a result the engine names is served only if it lies where this batch writes: the output
       // folder, or a `restored` folder in one of its roots or beside its photo (a photo already done
       // is named by the batch journal in that folder, which is not ours to trust blindly)
-      const outputTrees = out.dir ? [out.dir] : [...(roots ?? []).map((r) => path.join(abs(r), 'restored'))];
-      const ours = (input: string, output: string) =>
-        isImagePath(output) && [...outputTrees, path.join(path.dirname(input), 'restored')].some((t) => isInside(realPath(t), realPath(output)));
+      const outputTrees = (out.dir ? [out.dir] : [...(roots ?? []).map((r) => path.join(abs(r), 'restored'))]).map(realPath);
+      const ours = (input: string, output: string) => {
+        const real = realPath(output);
+        const trees = out.dir ? outputTrees : [...outputTrees, realPath(path.join(path.dirname(input), 'restored'))];
+        return isImagePath(output) && isImagePath(real) && trees.some((t) => isInside(t, real));
+      };
       void (async () => {
         let report: BatchReport;
         try {
@@ -394,10 +397,13 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     },
 
     'work.load': async () => {
-      const running = [...batches].map(([batchId, b]) => ({ batchId, files: b.files, recipe: b.recipe, finished: [...b.finished.values()], ...(b.progress ? { progress: b.progress } : {}) }));
+      // the running batches are taken last, with nothing awaited after: an event sent while the saved
+      // work was being checked is then in `finished`, and a batch that ended meanwhile is not listed
+      const running = () => [...batches].map(([batchId, b]) => ({ batchId, files: b.files, recipe: b.recipe, finished: [...b.finished.values()], ...(b.progress ? { progress: b.progress } : {}) }));
       const { work: saved, broken } = await store.getWork();
-      if (!saved) return { work: null, missing: 0, running, missingFiles: [], broken };
-      return { ...(await restoreWork(saved)), running, broken: false };
+      if (!saved) return { work: null, missing: 0, running: running(), missingFiles: [], broken };
+      const restored = await restoreWork(saved);
+      return { ...restored, running: running(), broken: false };
     },
 
     'presets.list': async () => store.listPresets(),

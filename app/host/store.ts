@@ -51,8 +51,11 @@ export function createStore(dataDir: string): Store {
     } catch {
       // not JSON: treated as broken below
     }
-    await fs.rename(file, `${file}.broken`).catch(() => undefined);
-    onBroken?.();
+    const kept = await fs.rename(file, `${file}.broken`).then(
+      () => true,
+      () => false,
+    );
+    if (kept) onBroken?.();
     return fallback;
   }
 

@@ -88,6 +88,7 @@ export function isFinal(s: ItemStatus): boolean {
 function setOutput(item: QueueItem, output: string): void {
   if (item.output === output) return;
   item.output = output;
+  item.outputUrl = undefined; // the event that names the new file brings its own
   item.outputInfo = undefined;
   item.steps = undefined;
   item.notes = undefined;

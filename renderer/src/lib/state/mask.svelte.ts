@@ -60,11 +60,14 @@ export class MaskState {
     if (!ed || ed.mask.width !== size.width || ed.mask.height !== size.height) {
       ed = new MaskEditor(createMask(size.width, size.height), 128 * 1024 * 1024);
       this.#editors.set(path, ed);
+      // only the last few masks stay in memory: one painted and not saved yet is saved first. The
+      // recipe's mask stays (a batch may be reading its file; it is saved when Run or Inpaint says so).
+      const recipeOwn = this.recipe.mask?.forPath;
       while (this.#editors.size > KEEP) {
-        const oldest = this.#editors.keys().next().value as string;
+        const oldest = [...this.#editors.keys()].find((p) => p !== recipeOwn && p !== path);
+        if (oldest === undefined) break;
         const gone = this.#editors.get(oldest) as MaskEditor;
         this.#editors.delete(oldest);
-        // only the last few masks stay in memory: one painted and not saved yet is saved first
         this.#keep(oldest, gone);
       }
       if (this.#files.has(path) || this.#keeping.has(path)) void this.#readBack(path, ed);
@@ -87,8 +90,6 @@ export class MaskState {
         const { path, url } = await this.session.api.call('mask.save', { forPath, png });
         this.#files.set(forPath, { path, url });
         this.filesVersion++;
-        // the recipe's mask is that file: it changed, so results made with the old one are not this one's
-        if (this.recipe.mask?.path === path) this.recipe.mask = { ...this.recipe.mask, version: this.nextVersion(this.recipe.mask.version) };
       } catch (e) {
         this.session.notify(`The mask painted on ${forPath.split(/[\\/]/).pop()} could not be kept: ${RestoraError.from(e).message}`, 'error');
       } finally {
