@@ -244,7 +244,7 @@ export class QueueState {
       item.outputRecipe = recipe;
       item.outputKey = key;
     }
-    this.batch = { id: '', total: files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key, resumeKey };
+    this.batch = { id: '', total: files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key, resumeKey: paths ? '' : resumeKey }; // only a Run of the whole queue is resumed by a later Run
     this.resumable = null;
     const roots = batchRoots(files.map((p) => this.#index.get(p)).filter((i) => i !== undefined));
     try {
