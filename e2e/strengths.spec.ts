@@ -39,7 +39,7 @@ test('compare strengths shows four levels around Auto beside the original, and U
   const imgs = dlg.locator('img');
   await expect(imgs).toHaveCount(5, { timeout: 60_000 }); // the original and the four levels
   await expect(dlg.getByTestId('strengths-about')).not.toContainText('Processing');
-  await shot(page, 'strengths');
+  await shot(page, 'strengths', 'strengths');
 
   // each crop is the same place at 100 %. Below Auto's level noise is left; Auto's crop is the closest
   // to the clean scene of the four (above it this model leaves grain rather than smoothing more:
