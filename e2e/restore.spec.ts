@@ -75,6 +75,7 @@ test('after a reload the queue, its results, the recipe and the painted mask are
   // the recipe as it was edited
   await expect(page.locator('li.step[data-task="denoise"]')).toBeVisible();
   await expect(page.locator('li.step[data-task="inpaint"]').getByRole('checkbox', { name: /Match grain/ })).toBeChecked();
+  await expect(page.locator('li.step[data-task="inpaint"]').getByTestId('mask-source')).toHaveText('Mask: painted on a.png');
 
   // the painted mask is read back into the painter, as painted
   await row(page, a).getByRole('button', { name: /^a\.png, Done/ }).click();
