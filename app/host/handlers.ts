@@ -43,7 +43,7 @@ import {
   type calls,
 } from '../contract/index.ts';
 import type { Engine } from '../engine/api.ts';
-import { isImagePath } from '../engine/batch/index.ts';
+import { isImagePath, OUTPUT_DIR_NAME, rootOf } from '../engine/batch/index.ts';
 import { writeFileAtomic } from '../engine/image/writer.ts';
 import { isInside, realPath } from './grants.ts';
 import { createStore } from './store.ts';
@@ -169,7 +169,7 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
         // work.load makes the folder a photo was added from, and its result's folder, chosen folders
         // again: only what is one now, or was already kept, is kept (another `rel` is cut to the file name)
         if (/[\\/]/.test(it.rel) && was?.rel !== it.rel) {
-          if (!(it.path.endsWith(it.rel) && dirOk(abs(it.path.slice(0, it.path.length - it.rel.length))))) it = { ...it, rel: path.basename(it.path) };
+          if (!(it.path.endsWith(it.rel) && dirOk(rootOf(it)))) it = { ...it, rel: path.basename(it.path) };
         } else if (/[\\/]/.test(it.rel)) chooseRoot(it);
         if (!it.output) return it;
         if (was?.output === it.output) {
@@ -200,9 +200,9 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     };
   }
 
-  /** The folder a photo was added from (path minus rel) is a chosen folder again. */
-  function chooseRoot(it: { path: string; rel: string }): void {
-    if (/[\\/]/.test(it.rel) && it.path.endsWith(it.rel)) chosenDirs.add(abs(it.path.slice(0, it.path.length - it.rel.length)));
+  /** The folder a photo was added from (the engine's rootOf: path minus rel) is a chosen folder again. */
+  function chooseRoot(it: { path: string; rel: string; size: number }): void {
+    if (/[\\/]/.test(it.rel) && it.path.endsWith(it.rel)) chosenDirs.add(rootOf(it));
   }
 
   /** The saved work as it stands now: what is gone is left out (or made ready again), the rest granted. */
@@ -333,10 +333,10 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       // a result the engine names is served only if it lies where this batch writes: the output
       // folder, or a `restored` folder in one of its roots or beside its photo (a photo already done
       // is named by the batch journal in that folder, which is not ours to trust blindly)
-      const outputTrees = (out.dir ? [out.dir] : [...(roots ?? []).map((r) => path.join(abs(r), 'restored'))]).map(realPath);
+      const outputTrees = (out.dir ? [out.dir] : [...(roots ?? []).map((r) => path.join(abs(r), OUTPUT_DIR_NAME))]).map(realPath);
       const ours = (input: string, output: string) => {
         const real = realPath(output);
-        const trees = out.dir ? outputTrees : [...outputTrees, realPath(path.join(path.dirname(input), 'restored'))];
+        const trees = out.dir ? outputTrees : [...outputTrees, realPath(path.join(path.dirname(input), OUTPUT_DIR_NAME))];
         return isImagePath(output) && isImagePath(real) && trees.some((t) => isInside(t, real));
       };
       void (async () => {

@@ -19,7 +19,6 @@ export interface Store {
   deletePreset(name: string): Promise<Preset[]>;
   /** The window's work (work.json), or null when none was saved or it was broken (then kept as .broken, `broken`). */
   getWork(): Promise<{ work: SavedWork | null; broken: boolean }>;
-  saveWork(w: SavedWork): Promise<void>;
   /** Read work.json, make the new work from it, write that: one step, no other write in between. */
   updateWork(make: (prev: SavedWork | null) => Promise<SavedWork>): Promise<SavedWork>;
 }
@@ -104,7 +103,6 @@ export function createStore(dataDir: string): Store {
         const work = await readJson<SavedWork | null>(workFile, SavedWork, null, () => (broken = true));
         return { work, broken };
       }),
-    saveWork: (w) => serial(() => save(workFile, w)),
     updateWork: (make) =>
       serial(async () => {
         const next = await make(await readJson<SavedWork | null>(workFile, SavedWork, null));

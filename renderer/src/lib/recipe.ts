@@ -9,9 +9,9 @@ export function strengthToSigma(strength: number): number {
   return Math.round(((s / 100) * SIGMA_MAX) * 10) / 10;
 }
 
-/** The noise level Auto chose for a photo's last result (undefined when it has none). */
-export function estimatedSigma(steps: readonly { task: string; sigma?: number; sigmaBy?: string }[] | undefined): number | undefined {
-  const s = steps?.find((x) => x.task === 'denoise' && x.sigma !== undefined && x.sigmaBy !== undefined && x.sigmaBy !== 'given');
+/** The noise level Auto chose for a photo's last result (undefined when it has none), by the denoiser `model` if one is named. */
+export function estimatedSigma(steps: readonly { task: string; model?: string; sigma?: number; sigmaBy?: string }[] | undefined, model = ''): number | undefined {
+  const s = steps?.find((x) => x.task === 'denoise' && x.sigma !== undefined && x.sigmaBy !== undefined && x.sigmaBy !== 'given' && (!model || x.model === model));
   return s?.sigma;
 }
 

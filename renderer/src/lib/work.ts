@@ -3,6 +3,7 @@
 // painted masks). Kept apart from the rune classes so the rules are unit-tested.
 import type { SavedItem, SavedMask, SavedWork } from '../../../app/contract/index.ts';
 import type { QueueItem } from './queue-model.ts';
+import { basename, dirname } from './format.ts';
 import { draftSteps, type StepDraft } from './recipe.ts';
 
 /**
@@ -118,6 +119,5 @@ export function resumePaths(batch: SavedWork['batch'] | null | undefined, key: s
 
 /** A path as a photographer recognises it: its folder and file name ("card-b/IMG_0001.jpg"). */
 function shortPath(p: string): string {
-  const parts = p.split(/[\\/]/).filter(Boolean);
-  return parts.slice(-2).join('/');
+  return `${basename(dirname(p))}/${basename(p)}`;
 }

@@ -5,7 +5,7 @@
 // yet, full-resolution crops of exactly the visible part from preview.region (before and after).
 import { RestoraError, type Recipe, type Region } from '../../../../app/contract/index.ts';
 import { capRegion, contains, fitView, needsFullRes, visibleRegion, type Size, type View } from '../view/viewport.ts';
-import { sigmaToStrength, strengthLevels } from '../recipe.ts';
+import { estimatedSigma, sigmaToStrength, strengthLevels } from '../recipe.ts';
 import type { QueueState } from './queue.svelte.ts';
 import type { RecipeState } from './recipe.svelte.ts';
 import type { SessionState } from './session.svelte.ts';
@@ -100,11 +100,7 @@ export class CompareState {
 
   /** Auto's reading of this photo for the denoiser `model` ('' = the default), if known. */
   readingFor(path: string, model = ''): number | undefined {
-    const known = this.readings[`${model}|${path}`];
-    if (known !== undefined) return known;
-    const item = this.queue.get(path);
-    const step = item?.steps?.find((st) => st.task === 'denoise' && st.sigmaBy !== undefined && st.sigmaBy !== 'given' && (!model || st.model === model));
-    return step?.sigma;
+    return this.readings[`${model}|${path}`] ?? estimatedSigma(this.queue.get(path)?.steps, model);
   }
 
   /** Ask the engine what Auto reads for this photo (once; quietly: it only feeds a hint). */
@@ -267,8 +263,13 @@ export class CompareState {
     try {
       let base = auto ? 0 : (step.sigma as number);
       if (auto) {
-        base = Math.round((await this.session.api.call('image.noise', { path: img.path, ...(step.model ? { model: step.model } : {}) })).sigma * 10) / 10;
-        this.readings = { ...this.readings, [`${step.model ?? ''}|${img.path}`]: base };
+        // the reading is asked for once a photo: a run's, the step's hint's or an earlier comparison's serves
+        let reading = this.readingFor(img.path, step.model ?? '');
+        if (reading === undefined) {
+          reading = (await this.session.api.call('image.noise', { path: img.path, ...(step.model ? { model: step.model } : {}) })).sigma;
+          this.readings = { ...this.readings, [`${step.model ?? ''}|${img.path}`]: reading };
+        }
+        base = Math.round(reading * 10) / 10;
         if (!live()) return;
       }
       const levels = strengthLevels(base);

@@ -4,6 +4,7 @@
 import { RestoraError, type SavedMask } from '../../../../app/contract/index.ts';
 import { coverageFraction, createMask, isEmpty, maskSize, MaskEditor, type Brush, type Rect } from '../mask/mask.ts';
 import { decodeMaskPng, encodeMaskPng } from '../mask/export.ts';
+import { basename } from '../format.ts';
 import type { RecipeState } from './recipe.svelte.ts';
 import type { SessionState } from './session.svelte.ts';
 
@@ -91,7 +92,7 @@ export class MaskState {
         this.#files.set(forPath, { path, url });
         this.filesVersion++;
       } catch (e) {
-        this.session.notify(`The mask painted on ${forPath.split(/[\\/]/).pop()} could not be kept: ${RestoraError.from(e).message}`, 'error');
+        this.session.notify(`The mask painted on ${basename(forPath)} could not be kept: ${RestoraError.from(e).message}`, 'error');
       } finally {
         this.#keeping.delete(forPath);
       }
