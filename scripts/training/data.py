@@ -391,6 +391,9 @@ class TaskData:
         # training device draws (`unpack_lean`); `cam_rows` lists the camera-noise rows of the last batch
         self.defer_white = False
         self.cam_rows: list[int] = []
+        # per crop of the last denoise batch: its map over the noise it carries (over_map_p; camera rows: 1, as
+        # their map already holds it), for `pack_lean`
+        self.map_scale = None
 
     @property
     def reads_estimator(self) -> bool:
@@ -427,16 +430,29 @@ class TaskData:
             # float64, so its seeded noise, and the scores logged over the sessions, stay as they were
             normal = np.float64 if val else np.float32
             self.cam_rows = np.nonzero(is_cam)[0].tolist()
+            # over_map_p (session 21): that share of the crops, white or camera noise, gets a map above the noise it
+            # carries, up to over_map_max times it (log-uniform), with the clean crop still the target, so that a map
+            # above a photo's noise (a manual strength above Auto's reading) removes at least as much noise instead of
+            # keeping it as texture. Not drawn for validation, and with over_map_p 0 the batches are as before.
+            over_p = 0.0 if val else float(self.cfg.get("over_map_p", 0.0))
+            self.map_scale = np.ones(n, dtype=np.float32)
+            if over_p > 0:
+                over = rng.random(n) < over_p
+                top = math.log(float(self.cfg.get("over_map_max", 3.0)))
+                self.map_scale[over] = np.exp(rng.uniform(0, top, int(over.sum())))
+            map_cap = float(self.cfg.get("over_map_cap", 100)) / 255  # the largest sigma the engine takes
             for k in range(n):
                 if is_cam[k]:
                     continue
                 s = 25.0 if val else rng.uniform(0, smax)
+                m = max(s / 255, min(s * float(self.map_scale[k]) / 255, map_cap))
                 if self.defer_white and not val:
-                    smap[k] = s / 255  # the noise itself is drawn on the training device (`unpack_lean`)
+                    smap[k] = m  # the noise itself (std m / map_scale) is drawn on the training device (`unpack_lean`)
+                    self.map_scale[k] = m * 255 / s if s > 0 else 1.0
                     continue
                 noise = rng.standard_normal(clean[k].shape, dtype=normal).astype(np.float32, copy=False)
                 noisy[k] = clean[k] + torch.from_numpy(noise) * (s / 255)
-                smap[k] = s / 255
+                smap[k] = m
             if is_cam.any():
                 idx = torch.from_numpy(np.nonzero(is_cam)[0])
                 # camera_map "true" (the default): the map carries the noise's own standard deviation
@@ -479,7 +495,8 @@ class TaskData:
                 for j, k in enumerate(idx.tolist()):  # (row by row: an indexed assignment is 15x slower)
                     clean[k] = big[j, :, o:o + c, o:o + c]
                     noisy[k] = cam_big[j, :, o:o + c, o:o + c]
-                    smap[k] = est[j] * float(rng.uniform(0.9, 1.15))
+                    smap[k] = est[j] * float(rng.uniform(0.9, 1.15)) * float(self.map_scale[k])
+                    self.map_scale[k] = 1.0  # (lean batches: a camera row's noise comes made; its map holds the scale)
             return (noisy, smap), clean
         if t == "estimate":
             # white noise (sigma 0-55, a tenth of them clean) or camera noise; target: the noise's std
@@ -542,12 +559,13 @@ class BatchStream(torch.utils.data.IterableDataset):
         while True:
             inputs, target = d.train_batch(self.batch)
             if self.lean:
-                yield pack_lean(inputs, target, d.cam_rows, d.pending)
+                yield pack_lean(inputs, target, d.cam_rows, d.pending, d.map_scale)
             else:
                 yield inputs, target, (d.pending or empty)
 
 
-def pack_lean(inputs: tuple, target: torch.Tensor, cam_rows: list[int], pending) -> tuple[torch.Tensor, tuple]:
+def pack_lean(inputs: tuple, target: torch.Tensor, cam_rows: list[int], pending,
+              map_scale=None) -> tuple[torch.Tensor, tuple]:
     """A denoise batch made with `defer_white`, as one float buffer in shared memory and a small layout tuple:
     the clean crops, the camera-noise rows of the noisy crops, the larger camera crops the estimator still has to
     read (when `pending`), and one map value per crop. That is one transfer between processes instead of five,
@@ -558,14 +576,16 @@ def pack_lean(inputs: tuple, target: torch.Tensor, cam_rows: list[int], pending)
     n, c, h, w = target.shape
     big = pending[1] if pending is not None else torch.zeros(0, c, 1, 1)
     m = len(cam_rows)
-    sizes = [target.numel(), m * c * h * w, big.numel(), n]
+    sizes = [target.numel(), m * c * h * w, big.numel(), n, n]
     flat = shared_floats(int(sum(sizes)))
     a = np.cumsum([0] + sizes)
     order = lean_order(n, cam_rows)
     clean, rows, level = flat[a[0]:a[1]].view_as(target), flat[a[1]:a[2]].view(m, c, h, w), flat[a[3]:a[4]]
+    scale = flat[a[4]:a[5]]
     for j, k in enumerate(order):
         clean[j] = target[k]
         level[j] = smap[k, 0, 0, 0]
+        scale[j] = 1.0 if map_scale is None else float(map_scale[k])
         if j < m:
             rows[j] = noisy[k]
     flat[a[2]:a[3]].view_as(big).copy_(big)
@@ -598,11 +618,12 @@ def unpack_lean(flat: torch.Tensor, layout: tuple, estimator, device, generator:
     shape, m, big_shape, deferred = layout
     n, c, h, w = shape
     flat = flat.to(device, non_blocking=True)
-    sizes = [n * c * h * w, m * c * h * w, int(np.prod(big_shape)), n]
+    sizes = [n * c * h * w, m * c * h * w, int(np.prod(big_shape)), n, n]
     a = np.cumsum([0] + sizes)
     clean = flat[a[0]:a[1]].view(shape)
     level = flat[a[3]:a[4]].clone()
-    noisy = torch.randn(shape, device=device, generator=generator).mul_(level.view(n, 1, 1, 1)).add_(clean)
+    std = level / flat[a[4]:a[5]]  # the white noise's own level: the map over its over_map scale
+    noisy = torch.randn(shape, device=device, generator=generator).mul_(std.view(n, 1, 1, 1)).add_(clean)
     if m:
         noisy[:m] = flat[a[1]:a[2]].view(m, c, h, w)
         if deferred:

@@ -10,8 +10,11 @@ noise, and with what the shipped noise estimator reads on it (as `--sigma auto` 
 camera-noise version, as after in-camera noise reduction (`nr_p=1`), gets the estimator's reading. Since
 session 11 it adds low noise, where most photographs are: seeded AWGN at sigma 2, 5 and 10 on both versions, and
 the natural crops as they are (no noise added) with the level the estimator reads on them, as Auto runs on a clean
-photo. Prints PSNR (8-bit rounded output, RGB) per case and the mean over all 16 cases, which is the selection
-score, and, for comparison with sessions 5-10, the mean over the first 9 (sigma 15-50 and camera noise).
+photo. Prints PSNR (8-bit rounded output, RGB) per case and the mean over those 16 cases, which is the selection
+score, and, for comparison with sessions 5-10, the mean over the first 9 (sigma 15-50 and camera noise). Since
+session 21 it also scores, apart from the score, four over-map cases: the map above the noise the crop carries
+(natural sigma 15 with the map at 1.5x and 2x, sigma 25 at 2x, and the camera noise at twice the estimator's
+reading), as a manual strength above Auto's reading gives it; the clean crop is still the target.
 
 `--passes 8` scores the self-ensemble the engine runs for "Best quality" (app/engine/tiling/tiler.ts:
 each crop in its 8 rotations and mirrors, turned back and averaged); 2 and 4 score subsets of those
@@ -60,10 +63,19 @@ def cases(dirs, size=128):
     out += awgn((2, 5, 10))
     auto = estimator_reading(estimator, clean).view(-1, 1, 1, 1).expand(-1, 1, size, size)
     out.append(("natural clean, auto", clean, auto.contiguous(), clean))
+    # over-map (session 21; printed apart, not in the score): the map above the noise, as a manual strength above
+    # Auto's reading gives it; the target is still the clean crop
+    for s, f in ((15, 1.5), (15, 2.0), (25, 2.0)):
+        g = torch.Generator().manual_seed(1000 + s)  # the same noise as the "natural sigma S" case
+        noisy = clean + torch.randn(clean.shape, generator=g) * (s / 255)
+        out.append((f"over-map {s} x{f:g}", noisy, torch.full((clean.shape[0], 1, size, size), s * f / 255), clean))
+    auto = estimator_reading(estimator, cam).view(-1, 1, 1, 1).expand(-1, 1, size, size)
+    out.append(("over-map camera x2", cam, (auto * 2).contiguous(), clean))
     return out
 
 
 N_BEFORE = 9  # the cases of sessions 5-10 (sigma 15, 25, 50 and camera noise)
+N_SCORED = 16  # the cases in the score; the over-map cases after them are printed apart
 
 
 # the symmetries of the square as the engine numbers them (tiler.ts `dihedral`): bit 4 transpose,
@@ -106,9 +118,10 @@ def main(argv=None):
                                    for k in range(0, clean.shape[0], 8)]))
                 vals.append(v)
                 print(f"  {name:20s} {v:6.2f} dB")
-        print(f"{path}: step {st['step']}, {args.passes} pass(es), score (mean) {np.mean(vals):.3f} dB; "
+        print(f"{path}: step {st['step']}, {args.passes} pass(es), score (mean) {np.mean(vals[:N_SCORED]):.3f} dB; "
               f"sigma 15-50 and camera (the {N_BEFORE} cases before session 11) {np.mean(vals[:N_BEFORE]):.3f} dB; "
-              f"low noise {np.mean(vals[N_BEFORE:]):.3f} dB")
+              f"low noise {np.mean(vals[N_BEFORE:N_SCORED]):.3f} dB; over-map (not in the score) "
+              f"{np.mean(vals[N_SCORED:]):.3f} dB")
     return 0
 
 

@@ -437,8 +437,8 @@ def test_deferred_reading_gives_the_same_map_as_reading_in_process(tmp_path):
     assert len({round(float(smap_a[k, 0, 0, 0]) * 255, 3) for k in idx.tolist()}) == len(idx)
 
 
-@pytest.mark.parametrize("camera_map", ["estimator", "true"])
-def test_lean_batches_arrive_as_the_worker_made_them(tmp_path, camera_map):
+@pytest.mark.parametrize("camera_map,over_map_p", [("estimator", 0.0), ("true", 0.0), ("estimator", 0.5)])
+def test_lean_batches_arrive_as_the_worker_made_them(tmp_path, camera_map, over_map_p):
     """train.py --lean-batches: a worker sends one buffer without the white noise; the training side
     (`unpack_lean`) must give back the worker's clean crops and camera rows, the map (camera rows: jitter times the
     estimator's reading of their larger crops, as `finish_batch` makes it), and white noise of each crop's level."""
@@ -449,17 +449,20 @@ def test_lean_batches_arrive_as_the_worker_made_them(tmp_path, camera_map):
     for i in range(12):
         cv2.imwrite(str(d / f"p{i}.png"), smooth_photo(160, 160, i))
     cfg = {"dirs": [str(d)], "crop": 48, "camera_p": 0.4, "camera_crop": 96, "camera_map": camera_map,
-           "estimator": str(ROOT / "scripts/training/checkpoints/restora-denoise-estimator.pt")}
+           "estimator": str(ROOT / "scripts/training/checkpoints/restora-denoise-estimator.pt"),
+           "over_map_p": over_map_p}
     data = D.TaskData("denoise", cfg, seed=4)
     data.defer_reading, data.defer_white = data.reads_estimator, True
     z = []
+    over = 0
     for _ in range(3):
         (noisy, smap), clean = data.train_batch(16)
         rows = list(data.cam_rows)
         assert 0 < len(rows) < 16
         gen = torch.Generator().manual_seed(1)
-        (n2, m2), c2 = D.unpack_lean(*D.pack_lean((noisy, smap), clean, rows, data.pending), data.estimator(),
-                                     torch.device("cpu"), gen)
+        scale = data.map_scale.copy()
+        (n2, m2), c2 = D.unpack_lean(*D.pack_lean((noisy, smap), clean, rows, data.pending, data.map_scale),
+                                     data.estimator(), torch.device("cpu"), gen)
         order = D.lean_order(16, rows)  # the camera crops first, then the others
         assert sorted(order) == list(range(16)) and order[:len(rows)] == rows
         m = len(rows)
@@ -468,9 +471,13 @@ def test_lean_batches_arrive_as_the_worker_made_them(tmp_path, camera_map):
         if data.pending is not None:
             D.finish_batch((noisy, want), data.pending, data.estimator(), torch.device("cpu"))
         assert m2.shape == smap.shape and torch.allclose(m2, want[order], rtol=1e-6, atol=1e-9)
-        white = [j for j in range(m, 16) if float(m2[j, 0, 0, 0]) > 2 / 255]
-        z += [((n2[j] - c2[j]) / m2[j, 0, 0, 0]).flatten() for j in white]
+        # the noise's own level: the map over its over_map scale (1 without over_map_p)
+        level = {j: float(m2[j, 0, 0, 0]) / float(scale[order[j]]) for j in range(m, 16)}
+        over += sum(float(scale[order[j]]) > 1.01 for j in range(m, 16))
+        white = [j for j in range(m, 16) if level[j] > 2 / 255]
+        z += [((n2[j] - c2[j]) / level[j]).flatten() for j in white]
     z = torch.cat(z)
+    assert (over > 0) == (over_map_p > 0), over
     assert abs(float(z.mean())) < 0.02 and abs(float(z.std()) - 1) < 0.02  # N(0, level) per crop
     assert D.shared_floats(10).is_shared() and D.shared_floats(10).numel() == 10  # made where it is sent from
 
@@ -521,3 +528,24 @@ def test_pack_photos_lossless_and_verify(photos, tmp_path):
     packed[3].unlink()
     assert "1 of 10 photos missing" in P.verify([dst])[0] and P.main(["--verify", str(dst)]) == 1
     assert "no MANIFEST.txt" in P.verify([tmp_path / "never-carried"])[0]
+
+
+def test_over_map_crops_carry_less_noise_than_their_map(photos):
+    """over_map_p: that share of the crops gets a map above its noise (1 to over_map_max times, at most the
+    engine's largest sigma), the clean crop still the target; validation batches and over_map_p 0 never do."""
+    cfg = {"dirs": [str(photos)], "crop": 32, "camera_p": 0.0, "sigma_max": 55, "over_map_p": 0.5,
+           "over_map_max": 3.0}
+    data = D.TaskData("denoise", cfg, seed=3)
+    ratios = []
+    for _ in range(8):
+        (noisy, smap), clean = data.train_batch(32)
+        level = (noisy - clean).flatten(1).std(1) * 255
+        m = smap[:, 0, 0, 0] * 255
+        keep = level > 5  # a level measured well enough on 32 px crops
+        ratios += (m[keep] / level[keep]).tolist()
+        assert float(m.max()) <= 100.01
+    r = np.array(ratios)
+    assert 0.3 < np.mean(r > 1.1) < 0.7 and r.max() > 2.2 and r.min() > 0.9, np.percentile(r, [0, 50, 100])
+    (noisy, smap), clean = data.val_batch(32)
+    level = (noisy - clean).flatten(1).std(1) * 255
+    assert torch.allclose(smap[:, 0, 0, 0] * 255, torch.full_like(level, 25.0)) and abs(float(level.mean()) - 25) < 1

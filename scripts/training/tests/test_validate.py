@@ -29,10 +29,14 @@ def test_scores_repeat_and_follow_the_folders(tiny_config, tmp_path, capsys):
     assert "natural sigma 2 " in out and "natural clean, auto" in out  # low noise, since session 11
     # the score is the mean of all 16 cases; the first 9 (sessions 5-10) are reported beside it
     per_case = [float(x) for x in re.findall(r"^  \S.*? +([0-9.]+) dB$", out.split("\n/")[0], re.M)]
-    assert len(per_case) == 16
-    assert abs(sum(per_case) / 16 - first[0]) < 0.01
+    assert len(per_case) == 20
+    assert abs(sum(per_case[:16]) / 16 - first[0]) < 0.01
     old9 = float(re.search(r"before session 11\) ([0-9.]+) dB", out).group(1))
     assert abs(sum(per_case[:9]) / 9 - old9) < 0.01
+    # since session 21: four over-map cases (the map above the noise), printed apart from the score
+    assert "over-map 15 x2 " in out and "over-map camera x2" in out
+    over = float(re.search(r"over-map \(not in the score\) ([0-9.]+) dB", out).group(1))
+    assert abs(sum(per_case[16:]) / 4 - over) < 0.01
 
     other = tmp_path / "other"
     other.mkdir()
