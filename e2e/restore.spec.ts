@@ -6,7 +6,7 @@ import { addPath, expect, row, test, type Served } from './support/fixtures.ts';
 import { listFiles, makePhoto, makeTruncatedJpeg } from './support/photos.ts';
 
 /** What the window last saved for next time (work.json in the server's data folder). */
-function saved(served: Served): { items: { path: string; status: string }[]; masks: unknown[]; selected?: string } | null {
+function saved(served: Served): { items: { path: string; status: string }[]; masks: unknown[]; selected?: string; recipeMask?: { path: string } } | null {
   try {
     return JSON.parse(fs.readFileSync(path.join(served.dataDir, 'work.json'), 'utf8'));
   } catch {
@@ -151,4 +151,62 @@ test('masks painted on more photos than the painter keeps in memory are not lost
     await page.getByRole('button', { name: `Paint a mask on scan${i}.png` }).click();
     await expect.poll(() => coverage(page)).toBe(painted[i]);
   }
+});
+
+test('strokes are kept as a draft as they are painted: a reload brings them back, and the mask the recipe uses stays as used', async ({ app: page, work, served }) => {
+  const dir = path.join(work, 'dust');
+  const a = path.join(dir, 'a.png');
+  const b = path.join(dir, 'b.png');
+  await makePhoto(a, { seed: 71, width: 320, height: 240 });
+  await makePhoto(b, { seed: 72, width: 320, height: 240 });
+  await addPath(page, dir);
+  await expect(page.locator('li[data-path]')).toHaveCount(2);
+  const stroke = async (dx: number, dy: number) => {
+    const box = (await page.getByTestId('mask-pane').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2 - 50 + dx, box.y + box.height / 2 + dy);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 50 + dx, box.y + box.height / 2 + 10 + dy, { steps: 10 });
+    await page.mouse.up();
+  };
+  const masksSaved = () => (saved(served)?.masks ?? []) as { forPath: string; path: string; draft?: boolean }[];
+
+  // a.png: painted and used in the recipe (its file is what a Run reads), then painted further
+  await page.getByRole('button', { name: 'Paint a mask on a.png' }).click();
+  await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '320');
+  await page.getByLabel('Brush size in pixels').fill('16');
+  await stroke(0, -40);
+  await expect.poll(() => coverage(page)).toBeGreaterThan(0);
+  await page.getByRole('button', { name: "Use this mask in the recipe's Inpaint step" }).click();
+  await expect(page.locator('li.step[data-task="inpaint"]')).toBeVisible();
+  await expect.poll(() => saved(served)?.recipeMask?.path ?? '').toMatch(/[^t]\.png$/); // (not a .draft.png)
+  const used = saved(served)!.recipeMask!.path;
+  const usedBytes = fs.readFileSync(used);
+  await stroke(0, 40);
+  const paintedA = await coverage(page);
+  // a moment later the strokes are in a draft of their own; the recipe's file is as it was used
+  await expect.poll(() => masksSaved().find((m) => m.forPath === a)?.draft, { timeout: 10_000 }).toBe(true);
+  expect(Buffer.compare(fs.readFileSync(used), usedBytes)).toBe(0);
+
+  // b.png: painted, never saved by hand
+  await row(page, b).getByRole('button', { name: /^b\.png, / }).click();
+  await page.getByRole('button', { name: 'Paint a mask on b.png' }).click();
+  await expect.poll(() => coverage(page)).toBe(0);
+  await stroke(20, 0);
+  await expect.poll(() => coverage(page)).toBeGreaterThan(0);
+  const paintedB = await coverage(page);
+  await expect.poll(() => masksSaved().find((m) => m.forPath === b)?.draft, { timeout: 10_000 }).toBe(true);
+
+  await page.reload();
+  await expect(page.getByText(/Your queue from last time is back: 2 photos/)).toBeVisible();
+  await expect(page.locator('li.step[data-task="inpaint"]').getByTestId('mask-source')).toHaveText('Mask: painted on a.png');
+  for (const [p, n, painted] of [[a, 'a.png', paintedA], [b, 'b.png', paintedB]] as const) {
+    await row(page, p).getByRole('button', { name: new RegExp(`^${n.replace('.', '\\.')}, `) }).click();
+    await page.getByRole('button', { name: `Paint a mask on ${n}` }).click();
+    await expect.poll(() => coverage(page)).toBe(painted);
+  }
+  expect(Buffer.compare(fs.readFileSync(used), usedBytes)).toBe(0);
+  // a draft read back is used as any mask: saved to the photo's own file, never the draft's
+  await page.getByRole('button', { name: "Use this mask in the recipe's Inpaint step" }).click();
+  await expect(page.locator('li.step[data-task="inpaint"]').getByTestId('mask-source')).toHaveText('Mask: painted on b.png');
+  await expect.poll(() => saved(served)?.recipeMask?.path ?? '').toMatch(/b-[0-9a-f]{12}\.png$/);
 });

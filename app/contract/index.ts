@@ -292,8 +292,11 @@ export const DraftStep = z.discriminatedUnion('task', [
 ]);
 export type DraftStep = z.infer<typeof DraftStep>;
 
-/** A painted mask saved by mask.save: the photo it was painted on and its file. */
-export const SavedMask = z.object({ forPath: z.string().min(1), path: z.string().min(1), url: z.string().optional() });
+/**
+ * A painted mask saved by mask.save: the photo it was painted on and its file. `draft`: the painter's
+ * latest strokes, saved on their own a moment after painting (not a file a recipe or batch uses).
+ */
+export const SavedMask = z.object({ forPath: z.string().min(1), path: z.string().min(1), url: z.string().optional(), draft: z.boolean().optional() });
 export type SavedMask = z.infer<typeof SavedMask>;
 
 export const SavedWork = z.object({
@@ -366,9 +369,13 @@ export const calls = {
     args: z.object({ path: z.string().min(1), region: Region, recipe: Recipe, runtime: RuntimeOptions.optional() }),
     result: z.object({ beforeUrl: z.string(), afterUrl: z.string(), region: Region, scale: z.number(), seconds: z.number() }),
   },
-  /** Store a painted mask (PNG bytes, white = fill) next to the app's data; returns its path. */
+  /**
+   * Store a painted mask (PNG bytes, white = fill) next to the app's data; returns its path. One file per
+   * photo; `draft` writes the photo's draft file instead (the painter's strokes kept as they are painted),
+   * so the file a recipe or a running batch reads changes only when the mask is used.
+   */
   'mask.save': {
-    args: z.object({ forPath: z.string().min(1), png: z.instanceof(Uint8Array) }),
+    args: z.object({ forPath: z.string().min(1), png: z.instanceof(Uint8Array), draft: z.boolean().optional() }),
     /** `url`: where the UI reads it back (the painter after its copy in memory is gone) */
     result: z.object({ path: z.string(), url: z.string() }),
   },

@@ -147,6 +147,25 @@ describe('grants', () => {
     expect(fs.readFileSync(p, 'utf8')).toBe('x');
     expect(isPng(PNG)).toBe(true);
   });
+
+  it("a draft (the painter's strokes kept as painted) goes to a file of its own: the mask a recipe uses is not changed", async () => {
+    const p = path.join(dir, 'loose.jpg');
+    await call('files.add', { paths: [p] });
+    const { path: used } = (await call('mask.save', { forPath: p, png: PNG })) as { path: string };
+    const other = Uint8Array.from(PNG);
+    other[other.length - 20] ^= 1; // another PNG's bytes (only compared, never decoded)
+    const { path: draft, url } = (await call('mask.save', { forPath: p, png: other, draft: true })) as { path: string; url: string };
+    expect(path.dirname(draft)).toBe(path.join(dataDir, 'masks'));
+    expect(path.basename(draft)).toBe(path.basename(used).replace(/\.png$/, '.draft.png'));
+    expect(url).toBe(`/files?path=${encodeURIComponent(draft)}`);
+    expect(Buffer.compare(fs.readFileSync(used), Buffer.from(PNG))).toBe(0);
+    expect(Buffer.compare(fs.readFileSync(draft), Buffer.from(other))).toBe(0);
+    expect(ctx.isGranted(draft)).toBe(true);
+    // kept for next time with its flag, and given back with it
+    await call('work.save', { items: [{ path: p, rel: 'loose.jpg', size: 1, status: 'ready' }], masks: [{ forPath: p, path: draft, draft: true }] });
+    const { work } = (await call('work.load', {})) as { work: { masks: { forPath: string; path: string; draft?: boolean }[] } };
+    expect(work.masks).toEqual([{ forPath: p, path: draft, url, draft: true }]);
+  });
 });
 
 describe('batches', () => {

@@ -234,7 +234,7 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     const paths = new Set(items.map((it) => it.path));
     const masks: SavedWork['masks'] = [];
     const maskHere = await eachLimited(saved.masks, async (m) => paths.has(m.forPath) && isOurMask(m.path) && (await isFile(m.path)));
-    for (const [i, m] of saved.masks.entries()) if (maskHere[i]) masks.push({ forPath: m.forPath, path: m.path, url: served(abs(m.path)) });
+    for (const [i, m] of saved.masks.entries()) if (maskHere[i]) masks.push({ forPath: m.forPath, path: m.path, url: served(abs(m.path)), ...(m.draft ? { draft: true } : {}) });
     const rm = saved.recipeMask;
     const recipeMask = rm && isOurMask(rm.path) && (await isFile(rm.path)) ? rm : undefined;
     if (recipeMask) ctx.grant(abs(recipeMask.path));
@@ -305,14 +305,14 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       return { beforeUrl: served(r.before), afterUrl: served(r.after), region: r.region, scale: r.scale, seconds: r.seconds };
     },
 
-    'mask.save': async ({ forPath, png }) => {
+    'mask.save': async ({ forPath, png, draft }) => {
       const file = requireFile(forPath);
       if (png.length > MAX_MASK_BYTES || !isPng(png)) throw new RestoraError('E_MASK', `the mask for ${name(file)} is not a PNG image`, file);
       const dir = path.join(opts.dataDir, 'masks');
       await fs.mkdir(dir, { recursive: true });
       const stem = name(file).replace(/\.[^.]*$/, '').replace(/[^\p{L}\p{N}_.-]+/gu, '_').slice(0, 80) || 'mask';
       const id = crypto.createHash('sha256').update(file).digest('hex').slice(0, 12);
-      const out = path.join(dir, `${stem}-${id}.png`);
+      const out = path.join(dir, `${stem}-${id}${draft ? '.draft' : ''}.png`);
       await writeFileAtomic(out, Buffer.from(png.buffer, png.byteOffset, png.byteLength));
       return { path: out, url: served(out) };
     },

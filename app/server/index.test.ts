@@ -391,6 +391,13 @@ describe('the renderer web client against the real server', () => {
       const png = Uint8Array.from(Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGP4DwABAQEAG7buVgAAAABJRU5ErkJggg==', 'base64'));
       const saved = await api.call('mask.save', { forPath: a, png });
       expect(await fs.readFile(saved.path)).toEqual(Buffer.from(png));
+      // a draft (the painter's strokes as painted) reaches its own file through the web API too
+      const other = Uint8Array.from(png);
+      other[other.length - 20] ^= 1; // other bytes, still a whole PNG's frame
+      const draft = await api.call('mask.save', { forPath: a, png: other, draft: true });
+      expect(draft.path).toBe(saved.path.replace(/\.png$/, '.draft.png'));
+      expect(await fs.readFile(draft.path)).toEqual(Buffer.from(other));
+      expect(await fs.readFile(saved.path)).toEqual(Buffer.from(png));
       const served = await request(port, `/files?path=${encodeURIComponent(saved.path)}&token=${token}`);
       expect(served.status).toBe(200);
 

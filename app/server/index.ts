@@ -11,7 +11,7 @@
 // Routes
 //   GET  /                      index.html (sets the token cookie)      GET /assets/*  the bundle
 //   POST /api/call/<name>       JSON body -> dispatch -> { result } | { error: ErrorInfo }
-//                               mask.save: PNG bytes (application/octet-stream), ?forPath=...
+//                               mask.save: PNG bytes (application/octet-stream), ?forPath=...[&draft=1]
 //   POST /upload?name=&dir=     web file picker / drop: the server names and stores a copy under
 //                               <dataDir>/uploads/<dir>/ and returns { dir, path } (never an original)
 //   GET  /files?path=&token=    a granted file (inputs, display copies, previews, outputs, masks)
@@ -240,7 +240,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     if (name === 'mask.save') {
       if (type !== 'application/octet-stream') throw Object.assign(new RestoraError('E_USAGE', 'mask.save takes PNG bytes as application/octet-stream'), { status: 415 });
       const body = await readBody(req, MASK_LIMIT);
-      args = { forPath: url.searchParams.get('forPath') ?? '', png: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
+      const draft = url.searchParams.get('draft') === '1';
+      args = { forPath: url.searchParams.get('forPath') ?? '', png: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), ...(draft ? { draft } : {}) };
     } else {
       // a cross-site <form> can only send urlencoded, multipart or text/plain: requiring JSON keeps it out
       if (type !== 'application/json') throw Object.assign(new RestoraError('E_USAGE', 'calls take a JSON body (application/json)'), { status: 415 });

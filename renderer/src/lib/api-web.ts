@@ -162,7 +162,7 @@ export function createWebApi(opts: WebApiOptions): WebApi {
       if (name === 'mask.save') {
         const a = args as CallArgs<'mask.save'>;
         // the PNG goes as bytes, never as a JSON array of numbers
-        res = await doFetch(`${base}/api/call/mask.save?forPath=${encodeURIComponent(a.forPath)}`, {
+        res = await doFetch(`${base}/api/call/mask.save?forPath=${encodeURIComponent(a.forPath)}${a.draft ? '&draft=1' : ''}`, {
           method: 'POST',
           headers: { [TOKEN_HEADER]: opts.token, 'Content-Type': 'application/octet-stream' },
           body: a.png as unknown as BodyInit,

@@ -55,16 +55,22 @@ describe("the window's work, kept for next time", () => {
     expect(back.map(({ id: _id, ...rest }) => rest)).toEqual([d, inp, up].map(({ id: _id, ...rest }) => rest));
   });
 
-  it('keeps the recipe mask and the saved masks, never a display URL', () => {
+  it('keeps the recipe mask and the saved masks (a draft marked as one), never a display URL', () => {
     const w = snapshotWork({
       items: [item('a.jpg')],
       selected: null,
       steps: [newStep('inpaint')],
       recipeMask: { path: '/data/masks/a-1.png', forPath: '/shoot/a.jpg', version: 1733370000000 },
-      masks: [{ forPath: '/shoot/a.jpg', path: '/data/masks/a-1.png', url: '/files?path=x' }],
+      masks: [
+        { forPath: '/shoot/a.jpg', path: '/data/masks/a-1.png', url: '/files?path=x' },
+        { forPath: '/shoot/b.jpg', path: '/data/masks/b-2.draft.png', url: '/files?path=y', draft: true },
+      ],
     });
     expect(w.recipeMask).toEqual({ path: '/data/masks/a-1.png', forPath: '/shoot/a.jpg', version: 1733370000000 });
-    expect(w.masks).toEqual([{ forPath: '/shoot/a.jpg', path: '/data/masks/a-1.png' }]);
+    expect(w.masks).toEqual([
+      { forPath: '/shoot/a.jpg', path: '/data/masks/a-1.png' },
+      { forPath: '/shoot/b.jpg', path: '/data/masks/b-2.draft.png', draft: true },
+    ]);
   });
 
   it('goes in front of photos added while the window started; a photo in both keeps its kept state', () => {

@@ -60,7 +60,7 @@ export function snapshotWork(w: WorkSource): SavedWork {
     ...(w.selected ? { selected: w.selected } : {}),
     steps: draftSteps(w.steps),
     ...(w.recipeMask ? { recipeMask: { path: w.recipeMask.path, forPath: w.recipeMask.forPath, version: w.recipeMask.version } } : {}),
-    masks: w.masks.map((m) => ({ forPath: m.forPath, path: m.path })),
+    masks: w.masks.map((m) => ({ forPath: m.forPath, path: m.path, ...(m.draft ? { draft: true } : {}) })),
     unfinished: unfinished(w.items, w.batch),
     missing: [], // the host's to keep
     ...(w.batch ? { batch: { paths: [...w.batch.paths], key: w.batch.key } } : {}),

@@ -1,6 +1,9 @@
 // The mask painter's state: one mask per photo (kept for the last few photos), tool settings, and
-// saving the mask (mask.save) for the inpaint step. A saved mask is read back from its file when its
-// photo is painted again after its copy in memory was dropped, or after a restart (work.load).
+// saving the mask (mask.save) for the inpaint step. What is painted is also kept as a draft (mask.save
+// with `draft`, a file of its own) a moment after each change, so a crash or a reload loses at most the
+// last second or two of strokes, and the file a recipe or a running batch uses is not touched. A
+// photo's latest file (draft or saved) is read back when the photo is painted again after its copy in
+// memory was dropped, or after a restart (work.load).
 import { RestoraError, type SavedMask } from '../../../../app/contract/index.ts';
 import { coverageFraction, createMask, isEmpty, maskSize, MaskEditor, type Brush, type Rect } from '../mask/mask.ts';
 import { decodeMaskPng, encodeMaskPng } from '../mask/export.ts';
@@ -9,6 +12,8 @@ import type { RecipeState } from './recipe.svelte.ts';
 import type { SessionState } from './session.svelte.ts';
 
 const KEEP = 4;
+/** ms after the last change before the strokes are kept as a draft */
+export const DRAFT_DELAY = 1200;
 
 export class MaskState {
   readonly session: SessionState;
@@ -35,8 +40,14 @@ export class MaskState {
   /** edits made in each editor (strokes, undo, redo, clear, invert): a mask is saved again only after one */
   #edits = new WeakMap<MaskEditor, number>();
   #editors = new Map<string, MaskEditor>();
-  /** every photo's mask file (saved this session or kept from the last), with where to read it */
-  #files = new Map<string, { path: string; url?: string }>();
+  /** every photo's latest mask file (saved or a draft, this session's or kept from the last), with where to read it */
+  #files = new Map<string, { path: string; url?: string; draft?: boolean }>();
+  /** the order of writes: a file is recorded only if no later write for its photo was recorded first */
+  #writes = 0;
+  #written = new Map<string, number>();
+  /** each photo's last draft: the editor and its count of edits it was made from */
+  #drafted = new Map<string, { ed: MaskEditor; edits: number }>();
+  #draftTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** bumped when `#files` changes (the window's work is saved again) */
   filesVersion = $state(0);
   /** the photos whose saved masks are being read back into the painter */
@@ -69,7 +80,7 @@ export class MaskState {
         if (oldest === undefined) break;
         const gone = this.#editors.get(oldest) as MaskEditor;
         this.#editors.delete(oldest);
-        this.#keep(oldest, gone);
+        this.#draft(oldest, gone);
       }
       if (this.#files.has(path) || this.#keeping.has(path)) void this.#readBack(path, ed);
     }
@@ -79,25 +90,60 @@ export class MaskState {
     this.#changed({ x: 0, y: 0, width: size.width, height: size.height }, false);
   }
 
-  /** Save the mask of a photo whose editor leaves memory, if it was painted since its last save. */
-  #keep(forPath: string, ed: MaskEditor): void {
-    const size = this.#sizes.get(forPath);
+  /** Whether the editor's edits are already in a file (its last save or its last draft). */
+  #current(forPath: string, ed: MaskEditor): boolean {
     const edits = this.#edits.get(ed) ?? 0;
-    const prev = this.#saved.get(forPath);
-    if (!size || edits === 0 || isEmpty(ed.mask) || (prev && prev.ed === ed && prev.edits === edits)) return;
+    const saved = this.#saved.get(forPath);
+    const drafted = this.#drafted.get(forPath);
+    return edits === 0 || (saved?.ed === ed && saved.edits === edits) || (drafted?.ed === ed && drafted.edits === edits);
+  }
+
+  /** Record a photo's newest file, unless a write that began later was recorded first. */
+  #record(forPath: string, order: number, file: { path: string; url?: string; draft?: boolean }): void {
+    if ((this.#written.get(forPath) ?? 0) > order) return;
+    this.#written.set(forPath, order);
+    this.#files.set(forPath, file);
+    this.filesVersion++;
+  }
+
+  /**
+   * Keep a photo's strokes as its draft, if they changed since its last save or draft (after a pause in
+   * painting, and at once when its editor leaves memory). A mask cleared to empty is kept too when the
+   * photo had a file, so an old mask does not come back.
+   */
+  #draft(forPath: string, ed: MaskEditor): void {
+    clearTimeout(this.#draftTimers.get(forPath));
+    this.#draftTimers.delete(forPath);
+    const size = this.#sizes.get(forPath);
+    if (!size || this.#current(forPath, ed) || (isEmpty(ed.mask) && !this.#files.has(forPath))) return;
+    const edits = this.#edits.get(ed) ?? 0;
+    const order = ++this.#writes;
+    const before = this.#keeping.get(forPath);
+    const self: { job?: Promise<void> } = {};
     const job = (async () => {
+      await before; // one write per photo at a time, in order
       try {
         const png = await encodeMaskPng(ed.mask, size.width, size.height);
-        const { path, url } = await this.session.api.call('mask.save', { forPath, png });
-        this.#files.set(forPath, { path, url });
-        this.filesVersion++;
+        const { path, url } = await this.session.api.call('mask.save', { forPath, png, draft: true });
+        this.#drafted.set(forPath, { ed, edits });
+        this.#record(forPath, order, { path, url, draft: true });
       } catch (e) {
         this.session.notify(`The mask painted on ${basename(forPath)} could not be kept: ${RestoraError.from(e).message}`, 'error');
       } finally {
-        this.#keeping.delete(forPath);
+        if (this.#keeping.get(forPath) === self.job) this.#keeping.delete(forPath);
       }
     })();
+    self.job = job;
     this.#keeping.set(forPath, job);
+  }
+
+  /** Keep the strokes of the mask shown as a draft once painting pauses. */
+  #scheduleDraft(): void {
+    const ed = this.editor;
+    const forPath = this.forPath;
+    if (!ed || !forPath) return;
+    clearTimeout(this.#draftTimers.get(forPath));
+    this.#draftTimers.set(forPath, setTimeout(() => this.#draft(forPath, ed), DRAFT_DELAY));
   }
 
   /** Fill a new, untouched editor with the photo's saved mask (not when painting has begun meanwhile). */
@@ -111,8 +157,10 @@ export class MaskState {
       const data = await decodeMaskPng(saved.url, ed.mask.width, ed.mask.height);
       if (this.#editors.get(forPath) !== ed || ed.canUndo || !isEmpty(ed.mask, 1)) return;
       ed.mask.data.set(data);
-      // what the painter holds is that file: Inpaint and Run need not save it again
-      this.#saved.set(forPath, { ed, edits: this.#edits.get(ed) ?? 0, path: file });
+      // what the painter holds is that file: Inpaint and Run need not save it again (a draft is no
+      // file for a recipe: they save it then, but painting need not keep it again)
+      if (saved.draft) this.#drafted.set(forPath, { ed, edits: this.#edits.get(ed) ?? 0 });
+      else this.#saved.set(forPath, { ed, edits: this.#edits.get(ed) ?? 0, path: file });
       if (this.editor === ed) this.#changed({ x: 0, y: 0, width: ed.mask.width, height: ed.mask.height }, false);
     } catch (e) {
       this.session.notify(`The mask saved for this photo could not be read back (${RestoraError.from(e).message}); paint it again.`, 'error');
@@ -124,14 +172,14 @@ export class MaskState {
 
   /** Masks kept from last time (work.load): each is read back when its photo is painted again. */
   restore(masks: SavedMask[]): void {
-    for (const m of masks) if (!this.#files.has(m.forPath)) this.#files.set(m.forPath, { path: m.path, ...(m.url ? { url: m.url } : {}) });
+    for (const m of masks) if (!this.#files.has(m.forPath)) this.#files.set(m.forPath, { path: m.path, ...(m.url ? { url: m.url } : {}), ...(m.draft ? { draft: true } : {}) });
     this.filesVersion++;
   }
 
   /** Every photo's saved mask, for the window's work. */
   savedFiles(): SavedMask[] {
     void this.filesVersion;
-    return [...this.#files].map(([forPath, f]) => ({ forPath, path: f.path }));
+    return [...this.#files].map(([forPath, f]) => ({ forPath, path: f.path, ...(f.draft ? { draft: true } : {}) }));
   }
 
   /**
@@ -149,7 +197,10 @@ export class MaskState {
 
   /** `edit`: the mask changed (not merely shown again, or read back from its file) */
   #changed(rect: Rect | null, edit = true): void {
-    if (edit && this.editor) this.#edits.set(this.editor, (this.#edits.get(this.editor) ?? 0) + 1);
+    if (edit && this.editor) {
+      this.#edits.set(this.editor, (this.#edits.get(this.editor) ?? 0) + 1);
+      this.#scheduleDraft();
+    }
     this.dirty = rect;
     this.canUndo = this.editor?.canUndo ?? false;
     this.canRedo = this.editor?.canRedo ?? false;
@@ -226,12 +277,12 @@ export class MaskState {
       return prev.path;
     }
     this.saving = true;
+    const order = ++this.#writes;
     try {
       const png = await encodeMaskPng(ed.mask, trueWidth, trueHeight);
       const { path, url } = await this.session.api.call('mask.save', { forPath, png });
       this.#saved.set(forPath, { ed, edits, path });
-      this.#files.set(forPath, { path, url });
-      this.filesVersion++;
+      this.#record(forPath, order, { path, url });
       this.recipe.mask = { path, forPath, version: this.nextVersion(this.recipe.mask?.version) };
       return path;
     } catch (e) {
