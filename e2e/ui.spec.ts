@@ -243,3 +243,38 @@ test('at the desktop app’s smallest window (720 x 600) the panels do not overl
   await run.scrollIntoViewIfNeeded();
   await expect(run).toBeInViewport();
 });
+
+test('a notice never covers a control: it sits at the foot of the recipe panel, whose steps scroll above it', async ({ app: page, work }) => {
+  const file = path.join(work, 'notice.jpg');
+  await makePhoto(file, { seed: 10, width: 300, height: 200 });
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await addPath(page, file);
+  await page.getByRole('button', { name: /^Run on 1 photo/ }).click();
+  await expect(row(page, file).getByTestId('status')).toHaveText('Done', { timeout: 60_000 });
+  // web mode opens no folder: it names it, with Copy path, and such a notice stays until dismissed
+  await page.getByRole('button', { name: 'Open output folder' }).click();
+  for (const task of ['Upscale', 'Inpaint', 'Upscale', 'Denoise']) await page.getByRole('button', { name: `+ ${task}` }).click();
+  const notices = page.locator('[aria-label="Notifications"]');
+  await expect(notices.getByRole('button', { name: 'Copy path' })).toBeVisible();
+  const noticeBox = (await notices.boundingBox())!;
+  expect(noticeBox.height).toBeGreaterThan(30);
+  const recipe = page.locator('aside[aria-label="Recipe"]');
+  const controls = recipe.locator('button:visible, select:visible, input:visible').and(page.locator(':not([aria-label="Notifications"] *)'));
+  const n = await controls.count();
+  expect(n).toBeGreaterThan(20);
+  for (let i = 0; i < n; i++) {
+    const c = controls.nth(i);
+    await c.scrollIntoViewIfNeeded();
+    const b = (await c.boundingBox())!;
+    // what lies at the control's centre is the control (or its label), and the notice is apart from it
+    const onTop = await c.evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+      return hit !== null && (el === hit || el.contains(hit) || (hit.closest('label')?.contains(el) ?? false));
+    });
+    const name = (await c.getAttribute('aria-label')) ?? (await c.textContent());
+    expect(onTop, `control ${i} (${name})`).toBe(true);
+    expect(b.y + b.height <= noticeBox.y + 1 || b.y >= noticeBox.y + noticeBox.height - 1 || b.x + b.width <= noticeBox.x + 1, `control ${i} (${name})`).toBe(true);
+  }
+  await shot(page, 'notice-docked');
+});
