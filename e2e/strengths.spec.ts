@@ -1,5 +1,6 @@
 // Compare strengths: the centre of the view at four denoise levels around Auto's reading, beside the
 // original, each at 100 %; "Use" sets the recipe's Denoise step to the level picked.
+import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { addPath, expect, row, shot, test } from './support/fixtures.ts';
@@ -94,4 +95,32 @@ test('compare strengths shows four levels around Auto beside the original, and U
   await addPath(page, other);
   await row(page, other).getByRole('button', { name: /^iso2\.png, Ready/ }).click();
   await expect(step.getByTestId('over-auto')).toContainText(/Above what Auto reads for this photo \(σ \d+\.\d\)/);
+});
+
+test('closing Compare strengths stops the crop the engine is making, so the next preview does not wait for it', async ({ app: page, work, served }) => {
+  const file = path.join(work, 'iso3.png');
+  await makePhoto(file, { seed: 11, sigma: 14, width: 1200, height: 900 });
+  await page.locator('li.step[data-task="denoise"]').getByRole('checkbox', { name: /^Best quality: 8 passes/ }).check();
+  await addPath(page, file);
+  await expect(row(page, file)).toBeVisible();
+  await expect(page.getByTestId('compare-pane')).toBeVisible();
+  await page.getByRole('checkbox', { name: 'Auto preview' }).uncheck(); // only the comparison's crops are made
+  const afters = () => {
+    try {
+      return fs.readdirSync(path.join(served.dataDir, 'cache', 'preview')).filter((f) => f.endsWith('-after.png')).length;
+    } catch {
+      return 0;
+    }
+  };
+  const before = afters();
+  const cancelled = page.waitForResponse((r) => r.url().includes('/api/call/preview.cancel'));
+  await page.getByRole('button', { name: 'Compare denoise strengths on the centre of the view' }).click();
+  const dlg = page.getByRole('dialog', { name: 'Compare strengths' });
+  await expect(dlg.locator('img')).toHaveCount(2, { timeout: 60_000 }); // the original and the first level
+  await page.keyboard.press('Escape'); // while the second level is being made
+  await expect(dlg).toBeHidden();
+  // the engine says it was making that crop, and stops it: no file for it, then or later
+  expect(await (await cancelled).json()).toEqual({ result: { ok: true } });
+  await page.waitForTimeout(3000);
+  expect(afters()).toBe(before + 1);
 });

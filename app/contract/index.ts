@@ -364,11 +364,16 @@ export const calls = {
    * for this whole photo, as a Run would: what the compare's strengths are centred on.
    */
   'image.noise': { args: z.object({ path: z.string().min(1), model: z.string().optional() }), result: z.object({ sigma: z.number() }) },
-  /** Process only a crop (in true-image pixels) and return URLs of the before and after crops. */
+  /**
+   * Process only a crop (in true-image pixels) and return URLs of the before and after crops. `id`
+   * (the window's own name for it) lets preview.cancel stop it.
+   */
   'preview.region': {
-    args: z.object({ path: z.string().min(1), region: Region, recipe: Recipe, runtime: RuntimeOptions.optional() }),
+    args: z.object({ path: z.string().min(1), region: Region, recipe: Recipe, runtime: RuntimeOptions.optional(), id: z.string().min(1).max(100).optional() }),
     result: z.object({ beforeUrl: z.string(), afterUrl: z.string(), region: Region, scale: z.number(), seconds: z.number() }),
   },
+  /** Stop a running preview.region named `id` between tiles (it fails with E_CANCELLED); ok: false when none runs. */
+  'preview.cancel': { args: z.object({ id: z.string().min(1).max(100) }), result: z.object({ ok: z.boolean() }) },
   /**
    * Store a painted mask (PNG bytes, white = fill) next to the app's data; returns its path. One file per
    * photo; `draft` writes the photo's draft file instead (the painter's strokes kept as they are painted),

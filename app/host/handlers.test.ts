@@ -128,6 +128,27 @@ describe('grants', () => {
     expect(ctx.isGranted(decodeURIComponent(pr.afterUrl.split('path=')[1]))).toBe(true);
   });
 
+  it('preview.cancel stops a named preview (E_CANCELLED), and a preview of the same name replaces it', async () => {
+    const p = path.join(dir, 'loose.jpg');
+    await call('files.add', { paths: [p] });
+    const region = { x: 0, y: 0, width: 8, height: 8 };
+    engine.hold = true; // the fake engine's tile waits until released or cancelled
+    const first = call('preview.region', { path: p, region, recipe: [{ task: 'denoise', sigma: 10 }], id: 'strengths' });
+    await waitFor(() => engine.calls.some((c) => c.name === 'previewRegion'));
+    expect(await call('preview.cancel', { id: 'strengths' })).toEqual({ ok: true });
+    expect(await codeOf(first)).toBe('E_CANCELLED');
+    expect(await call('preview.cancel', { id: 'strengths' })).toEqual({ ok: false }); // none runs now
+    const second = call('preview.region', { path: p, region, recipe: [{ task: 'denoise', sigma: 20 }], id: 'strengths' });
+    const third = call('preview.region', { path: p, region, recipe: [{ task: 'denoise', sigma: 30 }], id: 'strengths' });
+    expect(await codeOf(second)).toBe('E_CANCELLED');
+    const other = call('preview.region', { path: p, region, recipe: [{ task: 'denoise' }] }); // unnamed: not cancellable
+    expect(await call('preview.cancel', { id: 'other' })).toEqual({ ok: false });
+    engine.hold = false;
+    engine.release();
+    expect(await codeOf(third)).toBe('resolved');
+    expect(await codeOf(other)).toBe('resolved');
+  });
+
   it('an inpaint mask must be granted too; mask.save checks the PNG, stores it under dataDir/masks and grants it', async () => {
     const p = path.join(dir, 'loose.jpg');
     await call('files.add', { paths: [p] });

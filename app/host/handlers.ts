@@ -88,6 +88,8 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
   const store = createStore(opts.dataDir);
   // running batches, with what a reloaded page needs to show them going on (work.load's `running`)
   const batches = new Map<string, { ac: AbortController; files: string[]; recipe: Recipe; finished: Map<string, FileProgress>; progress?: BatchProgress }>();
+  // running previews the window named, for preview.cancel
+  const previews = new Map<string, AbortController>();
   // folders the user dropped or picked: valid output folders and places to reveal
   const chosenDirs = new Set<string>((opts.dirs ?? []).map((d) => path.resolve(d)));
 
@@ -298,11 +300,28 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       return { sigma: Math.round((await engine.estimateSigma(img, model)) * 100) / 100 };
     },
 
-    'preview.region': async ({ path: p, region, recipe, runtime }) => {
+    'preview.region': async ({ path: p, region, recipe, runtime, id }) => {
       const file = requireFile(p);
       requireMasks(recipe);
-      const r = await engine.previewRegion(file, region, recipe, { runtime });
-      return { beforeUrl: served(r.before), afterUrl: served(r.after), region: r.region, scale: r.scale, seconds: r.seconds };
+      const ac = new AbortController();
+      if (id) {
+        previews.get(id)?.abort(new RestoraError('E_CANCELLED', 'the preview was replaced by another of the same name'));
+        previews.set(id, ac);
+      }
+      try {
+        const r = await engine.previewRegion(file, region, recipe, { runtime, signal: ac.signal });
+        return { beforeUrl: served(r.before), afterUrl: served(r.after), region: r.region, scale: r.scale, seconds: r.seconds };
+      } finally {
+        if (id && previews.get(id) === ac) previews.delete(id);
+      }
+    },
+
+    'preview.cancel': async ({ id }) => {
+      const ac = previews.get(id);
+      if (!ac) return { ok: false };
+      ac.abort(new RestoraError('E_CANCELLED', 'the preview was cancelled'));
+      previews.delete(id);
+      return { ok: true };
     },
 
     'mask.save': async ({ forPath, png, draft }) => {

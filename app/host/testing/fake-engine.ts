@@ -85,6 +85,7 @@ export function createFakeEngine(opts: { dataDir: string; tiles?: number; hold?:
     },
     async previewRegion(p, region, recipe, o) {
       engine.calls.push({ name: 'previewRegion', args: [p, region, recipe, o] });
+      await tile(o?.signal); // one tile: held with `hold`, and stopped by its signal as a batch's are
       return { before: touch(path.join(cache, 'before.png')), after: touch(path.join(cache, 'after.png')), region, scale: 1, seconds: 0.01 };
     },
     async runBatch(o: BatchOptions): Promise<BatchReport> {

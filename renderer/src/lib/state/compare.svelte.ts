@@ -31,6 +31,9 @@ export interface PreviewStat {
   clipped: boolean;
 }
 
+/** The name Compare strengths gives its previews, so closing it can stop the one running (preview.cancel). */
+const STRENGTHS_PREVIEW = 'compare-strengths';
+
 /** Automatic previews stay small so they come back in about a second on a laptop CPU. */
 export const AUTO_PREVIEW_MAX_AREA = 1024 * 1024;
 export const AUTO_PREVIEW_MAX_SIDE = 1024;
@@ -283,7 +286,7 @@ export class CompareState {
         if (!live()) return;
         const variant = recipe.map((st, j) => (j === at ? { ...step, sigma: cells[i].sigma } : st));
         try {
-          const r = await this.session.api.call('preview.region', { path: img.path, region, recipe: variant, runtime: { ep: s.ep, threads: s.threads, tile: s.tile } });
+          const r = await this.session.api.call('preview.region', { path: img.path, region, recipe: variant, runtime: { ep: s.ep, threads: s.threads, tile: s.tile }, id: STRENGTHS_PREVIEW });
           if (!live()) return;
           const next: StrengthCell[] = this.strengths!.cells.map((c, j) => (j === i ? { ...c, url: r.afterUrl } : c));
           this.strengths = { ...this.strengths!, cells: next, beforeUrl: this.strengths!.beforeUrl ?? r.beforeUrl, region: r.region, scale: r.scale };
@@ -302,9 +305,12 @@ export class CompareState {
     }
   }
 
+  /** Close the comparison; a crop still being made stops at its next tile, so the engine is free at once. */
   closeStrengths(): void {
+    const running = this.strengths?.busy ?? false;
     this.#strengthsRun++;
     this.strengths = null;
+    if (running) this.session.api.call('preview.cancel', { id: STRENGTHS_PREVIEW }).catch(() => {});
   }
 
   /** Set the recipe's Denoise step to this cell's level (Auto stays Auto), and close. */
