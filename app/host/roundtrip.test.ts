@@ -154,6 +154,16 @@ describe('contract round trip over a MessagePort', () => {
 });
 
 describe('cancel', () => {
+  it("quitting lets the window's last save finish before the host is ended", async () => {
+    const [a] = await addShoot();
+    // the window's save on its way out (pagehide), and the app quitting at once
+    const save = sup.call('work.save', { items: [{ path: a, rel: 'a.jpg', size: 1, status: 'ready' }] });
+    await sup.stop();
+    await expect(save).resolves.toEqual({ items: 1 });
+    const kept = JSON.parse(fs.readFileSync(path.join(dataDir, 'work.json'), 'utf8')) as { items: { path: string }[] };
+    expect(kept.items.map((it) => it.path)).toEqual([a]);
+  });
+
   it('soft cancel stops the batch between tiles, the host lives on', async () => {
     engines[0].hold = true;
     const files = await addShoot();

@@ -13,7 +13,7 @@
 //   `maxRestarts` times in `windowMs`, then it stays down and says so).
 import path from 'node:path';
 import { RestoraError, events, type BatchReport, type EventName, type EventPayload, type FileReport, type FileStatus } from '../contract/index.ts';
-import type { HostInit } from '../host/init.ts';
+import { HOST_SAVE_WINDOW_STATE, type HostInit } from '../host/init.ts';
 import { connectHost, type Endpoint, type HostClient, type MainRequestOp, type ToHost, type ToMain } from '../host/wire.ts';
 
 export interface SpawnedHost {
@@ -42,8 +42,15 @@ export interface HostSupervisor {
   runningBatches(): string[];
   /** Resolves when the current host is ready (for tests and startup). */
   ready(): Promise<void>;
-  stop(): Promise<void>;
+  /**
+   * End the host. Calls that write what the user would lose (the window's work, a mask, settings,
+   * presets, the window state) and are on their way are let finish first, for at most `graceMs`.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
+
+/** Calls whose writes stop() lets finish: the window's last save on its way out, say. */
+const SAVES = new Set(['work.save', 'mask.save', 'settings.set', 'presets.save', 'presets.delete', HOST_SAVE_WINDOW_STATE]);
 
 interface TrackedBatch {
   files: string[];
@@ -176,7 +183,20 @@ export function createHostSupervisor(o: SupervisorOptions): HostSupervisor {
     launch();
   }
 
-  async function call(name: string, args: unknown): Promise<unknown> {
+  const saving = new Set<Promise<unknown>>();
+
+  /** A call, and for a save, kept in `saving` from the moment it is asked for until it ends. */
+  function call(name: string, args: unknown): Promise<unknown> {
+    const pending = send(name, args);
+    if (SAVES.has(name)) {
+      const tracked = pending.catch(() => undefined);
+      saving.add(tracked);
+      void tracked.finally(() => saving.delete(tracked));
+    }
+    return pending;
+  }
+
+  async function send(name: string, args: unknown): Promise<unknown> {
     if (givenUp) throw givenUp;
     await readyState.promise;
     if (!client) throw new RestoraError('E_INTERNAL', 'the engine is restarting; try again');
@@ -205,7 +225,8 @@ export function createHostSupervisor(o: SupervisorOptions): HostSupervisor {
     },
     runningBatches: () => [...batches.keys()],
     ready: () => readyState.promise,
-    async stop() {
+    async stop(graceMs = 1500) {
+      if (saving.size) await Promise.race([Promise.all([...saving]), new Promise((r) => setTimeout(r, graceMs))]);
       stopping = true;
       const h = host;
       if (!h) return;

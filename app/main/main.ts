@@ -185,8 +185,15 @@ function start() {
     if (quitting) return;
     quitting = true;
     e.preventDefault();
-    // give the host a moment to finish writing (window state, journals), then end it
-    const done = Promise.race([lastSave.then(() => host.stop()), new Promise((r) => setTimeout(r, 2000))]);
+    // close the window first (Cmd+Q, the menu's Quit): its page saves its work on the way out
+    // (pagehide); then the host's saves on their way (that one, the window state) are let finish
+    // before it is ended (stop's grace), all within 3 s
+    const w = win;
+    const closed = w && !w.isDestroyed() ? new Promise<void>((r) => {
+      w.once('closed', () => r());
+      w.close();
+    }) : Promise.resolve();
+    const done = Promise.race([closed.then(() => lastSave).then(() => host.stop()), new Promise((r) => setTimeout(r, 3000))]);
     void done.finally(() => app.quit());
   });
 }
