@@ -277,4 +277,13 @@ test('a notice never covers a control: it sits at the foot of the recipe panel, 
     expect(b.y + b.height <= noticeBox.y + 1 || b.y >= noticeBox.y + noticeBox.height - 1 || b.x + b.width <= noticeBox.x + 1, `control ${i} (${name})`).toBe(true);
   }
   await shot(page, 'notice-docked');
+  // a narrow window (the recipe under the viewer) has no room to give: the notice floats over the foot
+  // of the queue, and the viewer keeps its size
+  await page.setViewportSize({ width: 720, height: 600 });
+  const viewer = (await page.locator('section[aria-label="Viewer"]').boundingBox())!;
+  const narrow = (await notices.boundingBox())!;
+  expect(narrow.x + narrow.width).toBeLessThanOrEqual(viewer.x + 1);
+  await notices.getByRole('button', { name: 'Dismiss notification' }).click();
+  await expect(notices.getByRole('button', { name: 'Copy path' })).toHaveCount(0);
+  expect((await page.locator('section[aria-label="Viewer"]').boundingBox())!.height).toBe(viewer.height);
 });

@@ -31,8 +31,11 @@ export interface PreviewStat {
   clipped: boolean;
 }
 
-/** The name Compare strengths gives its previews, so closing it can stop the one running (preview.cancel). */
-const STRENGTHS_PREVIEW = 'compare-strengths';
+/**
+ * The name Compare strengths gives its previews, so closing it can stop the one running (preview.cancel);
+ * this window's own (two browser tabs on one server share the engine's names).
+ */
+const STRENGTHS_PREVIEW = `compare-strengths-${Math.random().toString(36).slice(2, 10)}`;
 
 /** Automatic previews stay small so they come back in about a second on a laptop CPU. */
 export const AUTO_PREVIEW_MAX_AREA = 1024 * 1024;

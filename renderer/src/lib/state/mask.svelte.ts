@@ -114,16 +114,17 @@ export class MaskState {
   #draft(forPath: string, ed: MaskEditor): void {
     clearTimeout(this.#draftTimers.get(forPath));
     this.#draftTimers.delete(forPath);
-    const size = this.#sizes.get(forPath);
-    if (!size || this.#current(forPath, ed) || (isEmpty(ed.mask) && !this.#files.has(forPath))) return;
+    if (this.#current(forPath, ed) || (isEmpty(ed.mask) && !this.#files.has(forPath))) return;
     const edits = this.#edits.get(ed) ?? 0;
     const order = ++this.#writes;
     const before = this.#keeping.get(forPath);
     const self: { job?: Promise<void> } = {};
     const job = (async () => {
       await before; // one write per photo at a time, in order
+      if (this.#current(forPath, ed)) return; // saved meanwhile (Inpaint, Run, Use in recipe)
       try {
-        const png = await encodeMaskPng(ed.mask, size.width, size.height);
+        // at the mask's own size (at most 4096 px a side): cheap to make while painting; read-back scales it
+        const png = await encodeMaskPng(ed.mask, ed.mask.width, ed.mask.height);
         const { path, url } = await this.session.api.call('mask.save', { forPath, png, draft: true });
         this.#drafted.set(forPath, { ed, edits });
         this.#record(forPath, order, { path, url, draft: true });
@@ -277,6 +278,9 @@ export class MaskState {
       return prev.path;
     }
     this.saving = true;
+    // the strokes this save keeps need no draft (one written after it would be recorded as newer)
+    clearTimeout(this.#draftTimers.get(forPath));
+    this.#draftTimers.delete(forPath);
     const order = ++this.#writes;
     try {
       const png = await encodeMaskPng(ed.mask, trueWidth, trueHeight);
