@@ -281,6 +281,8 @@ export const SavedItem = z.object({
   steps: z.array(StepUsed).optional(),
   notes: z.array(z.string()).optional(),
   error: ErrorInfo.optional(),
+  /** a missing photo's place in the queue when it went missing, where it comes back (kept by the host) */
+  at: z.number().int().nonnegative().optional(),
 });
 export type SavedItem = z.infer<typeof SavedItem>;
 

@@ -489,6 +489,25 @@ describe("the window's work (work.save / work.load)", () => {
     expect(r.work.items).toEqual([]);
   });
 
+  it('a photo that comes back (the drive plugged in again) takes its old place in the queue', async () => {
+    const shoot = path.join(dir, 'shoot');
+    const [a, b, c] = ['a.jpg', 'b.jpg', 'c.jpg'].map((f) => path.join(shoot, f));
+    for (const f of [b, c]) fs.writeFileSync(f, 'x');
+    await call('files.add', { paths: [shoot] });
+    await call('work.save', { items: [item(a), item(b), item(c)] });
+    fs.renameSync(b, `${b}.away`);
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    expect(((await call('work.load', {})) as { missing: number }).missing).toBe(1);
+    await call('work.save', { items: [item(a), item(c)] }); // the window shows the two that are there
+    await call('work.save', { items: [item(a), item(c)] }); // and saves again: b keeps its place
+    fs.renameSync(`${b}.away`, b);
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    const r = (await call('work.load', {})) as { work: { items: Record<string, unknown>[] }; missing: number };
+    expect(r.missing).toBe(0);
+    expect(r.work.items.map((i) => i.path)).toEqual([a, b, c]);
+    expect(r.work.items.every((i) => !('at' in i))).toBe(true);
+  });
+
   it('an engine restarted under a running window keeps what work.json already holds: folders, results, missing photos', async () => {
     const shoot = path.join(dir, 'shoot');
     const a = path.join(shoot, 'a.jpg');

@@ -183,7 +183,9 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
         return { ...rest, status: 'ready' as const };
       });
     const kept = new Set(items.map((it) => it.path));
-    const gone = forgetMissing ? [] : [...before.values()].filter((it) => !kept.has(it.path));
+    // a photo gone missing keeps its place in the queue as it was last saved (`at`), to come back there
+    const place = new Map((prev?.items ?? []).map((it, i) => [it.path, i]));
+    const gone = forgetMissing ? [] : [...before.values()].filter((it) => !kept.has(it.path)).map((it) => ({ ...it, at: it.at ?? place.get(it.path) }));
     const missing = (await eachLimited(gone, async (it) => ((await isFile(it.path)) ? null : it))).filter((it) => it !== null);
     const missingPaths = new Set(missing.map((it) => it.path));
     const masks = [
@@ -212,8 +214,11 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     const items: SavedWork['items'] = [];
     let missing = 0;
     const missingFiles: string[] = [];
-    // photos missing last time are looked for again: the drive may be back
-    const all = [...saved.items, ...saved.missing.filter((m) => !saved.items.some((it) => it.path === m.path))];
+    // photos missing last time are looked for again: the drive may be back, and they go back to their place
+    const inQueue = new Set(saved.items.map((it) => it.path));
+    const all: SavedWork['items'] = saved.items.map(({ at: _a, ...it }) => it);
+    const back = saved.missing.filter((m) => !inQueue.has(m.path)).sort((x, y) => (x.at ?? Infinity) - (y.at ?? Infinity));
+    for (const { at, ...m } of back) all.splice(Math.min(at ?? all.length, all.length), 0, m);
     const present = await eachLimited(all, async (it) => [await isFile(it.path), !!it.output && (await isFile(it.output))] as const);
     for (const [i, it] of all.entries()) {
       const [here, outputHere] = present[i];
