@@ -489,6 +489,36 @@ describe("the window's work (work.save / work.load)", () => {
     expect(r.work.items).toEqual([]);
   });
 
+  it("a draft written after the window's last save (a crash a moment after painting) is what comes back", async () => {
+    const a = path.join(dir, 'shoot', 'a.jpg');
+    const loose = path.join(dir, 'loose.jpg');
+    await call('files.add', { paths: [path.join(dir, 'shoot'), loose] });
+    const { path: used } = (await call('mask.save', { forPath: a, png: PNG })) as { path: string };
+    const items = [item(a), item(loose)];
+    await call('work.save', { items, masks: [{ forPath: a, path: used }] });
+    const load = async () => {
+      handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+      return ((await call('work.load', {})) as { work: { masks: { forPath: string; path: string; draft?: boolean }[] } }).work.masks;
+    };
+    expect((await load()).map((m) => [m.forPath, m.path, m.draft])).toEqual([[a, used, undefined]]);
+    // strokes painted on both, their drafts written, and the window gone before it saved again
+    await new Promise((r) => setTimeout(r, 20));
+    const { path: draftA } = (await call('mask.save', { forPath: a, png: PNG, draft: true })) as { path: string };
+    const { path: draftL } = (await call('mask.save', { forPath: loose, png: PNG, draft: true })) as { path: string };
+    expect((await load()).map((m) => [m.forPath, m.path, m.draft])).toEqual([[a, draftA, true], [loose, draftL, true]]);
+    // a mask used later than its draft (Use in recipe, Inpaint, Run) is newer: that one comes back
+    await new Promise((r) => setTimeout(r, 20));
+    await call('mask.save', { forPath: a, png: PNG });
+    await call('work.save', { items, masks: [{ forPath: a, path: used }, { forPath: loose, path: draftL, draft: true }] });
+    expect((await load()).map((m) => [m.forPath, m.path, m.draft])).toEqual([[a, used, undefined], [loose, draftL, true]]);
+    // a draft older than the window's last save was named by it, or let go (the photo was removed)
+    await new Promise((r) => setTimeout(r, 20));
+    await call('mask.save', { forPath: loose, png: PNG, draft: true });
+    await new Promise((r) => setTimeout(r, 20));
+    await call('work.save', { items, masks: [{ forPath: a, path: used }] });
+    expect((await load()).map((m) => [m.forPath, m.path, m.draft])).toEqual([[a, used, undefined]]);
+  });
+
   it('a photo that comes back (the drive plugged in again) takes its old place in the queue', async () => {
     const shoot = path.join(dir, 'shoot');
     const [a, b, c] = ['a.jpg', 'b.jpg', 'c.jpg'].map((f) => path.join(shoot, f));

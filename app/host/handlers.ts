@@ -131,6 +131,12 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
   };
   const errorInfo = (e: unknown): ErrorInfo => RestoraError.from(e).toJSON();
   const masksDir = path.join(opts.dataDir, 'masks');
+  /** A photo's mask file (one per photo), or its draft: the painter's strokes as painted. */
+  const maskFile = (photo: string, draft = false) => {
+    const stem = name(photo).replace(/\.[^.]*$/, '').replace(/[^\p{L}\p{N}_.-]+/gu, '_').slice(0, 80) || 'mask';
+    const id = crypto.createHash('sha256').update(photo).digest('hex').slice(0, 12);
+    return path.join(masksDir, `${stem}-${id}${draft ? '.draft' : ''}.png`);
+  };
   const isOurMask = (p: string) => isInside(realPath(masksDir), realPath(abs(p)));
   // only image files are granted again from work.json, whatever else a changed file may name (a link
   // named .jpg is judged by what it points to)
@@ -241,7 +247,24 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     const paths = new Set(items.map((it) => it.path));
     const masks: SavedWork['masks'] = [];
     const maskHere = await eachLimited(saved.masks, async (m) => paths.has(m.forPath) && isOurMask(m.path) && (await isFile(m.path)));
-    for (const [i, m] of saved.masks.entries()) if (maskHere[i]) masks.push({ forPath: m.forPath, path: m.path, url: served(abs(m.path)), ...(m.draft ? { draft: true } : {}) });
+    const kept = saved.masks.filter((_, i) => maskHere[i]);
+    // a draft written after the window's last save (a crash a moment after painting) is what was painted
+    // last, unless a mask was used (saved) later still; older drafts were named by that save or let go
+    const inFolder = new Set(await fs.readdir(masksDir).catch(() => [] as string[]));
+    const mtime = (p: string) => fs.stat(p).then((st) => st.mtimeMs, () => 0);
+    const lastSave = await mtime(path.join(opts.dataDir, 'work.json'));
+    for (const it of items) {
+      const d = maskFile(it.path, true);
+      if (!inFolder.has(path.basename(d))) continue;
+      const when = await mtime(d);
+      const i = kept.findIndex((m) => m.forPath === it.path);
+      const named = i >= 0 ? kept[i] : undefined;
+      if (when <= lastSave || (named && (abs(named.path) === d || when <= (await mtime(named.path))))) continue;
+      const m = { forPath: it.path, path: d, draft: true };
+      if (named) kept[i] = m;
+      else kept.push(m);
+    }
+    for (const m of kept) masks.push({ forPath: m.forPath, path: m.path, url: served(abs(m.path)), ...(m.draft ? { draft: true } : {}) });
     const rm = saved.recipeMask;
     const recipeMask = rm && isOurMask(rm.path) && (await isFile(rm.path)) ? rm : undefined;
     if (recipeMask) ctx.grant(abs(recipeMask.path));
@@ -332,11 +355,8 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     'mask.save': async ({ forPath, png, draft }) => {
       const file = requireFile(forPath);
       if (png.length > MAX_MASK_BYTES || !isPng(png)) throw new RestoraError('E_MASK', `the mask for ${name(file)} is not a PNG image`, file);
-      const dir = path.join(opts.dataDir, 'masks');
-      await fs.mkdir(dir, { recursive: true });
-      const stem = name(file).replace(/\.[^.]*$/, '').replace(/[^\p{L}\p{N}_.-]+/gu, '_').slice(0, 80) || 'mask';
-      const id = crypto.createHash('sha256').update(file).digest('hex').slice(0, 12);
-      const out = path.join(dir, `${stem}-${id}${draft ? '.draft' : ''}.png`);
+      await fs.mkdir(masksDir, { recursive: true });
+      const out = maskFile(file, draft);
       await writeFileAtomic(out, Buffer.from(png.buffer, png.byteOffset, png.byteLength));
       return { path: out, url: served(out) };
     },
