@@ -244,7 +244,7 @@ test('at the desktop app’s smallest window (720 x 600) the panels do not overl
   await expect(run).toBeInViewport();
 });
 
-test('a notice never covers a control: it sits at the foot of the recipe panel, whose steps scroll above it', async ({ app: page, work }) => {
+test('a notice never covers a control: it sits at the foot of the recipe panel, whose steps scroll above it and the pinned Run', async ({ app: page, work }) => {
   const file = path.join(work, 'notice.jpg');
   await makePhoto(file, { seed: 10, width: 300, height: 200 });
   await page.setViewportSize({ width: 1280, height: 720 });
@@ -264,7 +264,8 @@ test('a notice never covers a control: it sits at the foot of the recipe panel, 
   expect(n).toBeGreaterThan(20);
   for (let i = 0; i < n; i++) {
     const c = controls.nth(i);
-    await c.scrollIntoViewIfNeeded();
+    // scrolled into view as Tab scrolls a control (the panel's scroll padding keeps it above the pinned Run)
+    await c.evaluate((el) => el.scrollIntoView({ block: 'nearest' }));
     const b = (await c.boundingBox())!;
     // what lies at the control's centre is the control (or its label), and the notice is apart from it
     const onTop = await c.evaluate((el) => {
@@ -275,6 +276,13 @@ test('a notice never covers a control: it sits at the foot of the recipe panel, 
     const name = (await c.getAttribute('aria-label')) ?? (await c.textContent());
     expect(onTop, `control ${i} (${name})`).toBe(true);
     expect(b.y + b.height <= noticeBox.y + 1 || b.y >= noticeBox.y + noticeBox.height - 1 || b.x + b.width <= noticeBox.x + 1, `control ${i} (${name})`).toBe(true);
+  }
+  // Run stays in sight wherever the steps are scrolled, with the notice shown
+  for (const top of [0, 1e6]) {
+    await recipe.locator('.recipe-scroll').evaluate((el, t) => el.scrollTo(0, t), top);
+    const run = page.getByRole('button', { name: /^Run on 1 photo/ });
+    await expect(run).toBeInViewport({ ratio: 1 });
+    expect(await run.evaluate((el) => { const r = el.getBoundingClientRect(); return el.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); })).toBe(true);
   }
   await shot(page, 'notice-docked');
   // a narrow window (the recipe under the viewer) has no room to give: the notice floats over the foot
