@@ -151,3 +151,44 @@ test('a painted mask inpainted, with the output changed only in and near the mas
   expect(snapshot([file]).get(file)).toEqual(before.get(file));
   expect(fs.readdirSync(work).sort()).toEqual(['restored', 'wall.png']);
 });
+
+test('the very same mask used again, or Run on selected after a Run, makes nothing twice', async ({ app: page, work }) => {
+  const dir = path.join(work, 'spots');
+  const a = path.join(dir, 'a.png');
+  const b = path.join(dir, 'b.png');
+  await makePhoto(a, { seed: 81, width: 320, height: 240 });
+  await makePhoto(b, { seed: 82, width: 320, height: 240 });
+  await addPath(page, dir);
+  await expect(page.locator('li[data-path]')).toHaveCount(2);
+  await page.getByRole('button', { name: 'Paint a mask on a.png' }).click();
+  await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '320');
+  const stroke = async (dy: number) => {
+    const box = (await page.getByTestId('mask-pane').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2 - 40, box.y + box.height / 2 + dy);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 40, box.y + box.height / 2 + dy, { steps: 8 });
+    await page.mouse.up();
+  };
+  await stroke(0);
+  await page.getByRole('button', { name: "Use this mask in the recipe's Inpaint step" }).click();
+  await expect(page.locator('li.step[data-task="inpaint"]')).toBeVisible();
+  await page.getByRole('button', { name: /^Run on 2 photos/ }).click();
+  await expect(page.getByText(/^Finished · 2 done/)).toBeVisible({ timeout: 60_000 });
+  const run = page.getByRole('button', { name: /^(Run on \d+ photos?|All photos done)$/ });
+  await expect(run).toHaveText('All photos done');
+
+  // a stroke painted and undone: the mask used again is the very same, so what was done stands
+  await page.getByRole('tab', { name: 'Mask' }).click();
+  await stroke(40);
+  await page.keyboard.press('Control+z');
+  await page.getByRole('button', { name: "Use this mask in the recipe's Inpaint step" }).click();
+  await expect(page.getByText('The mask is now used by the Inpaint step of the recipe.')).toBeVisible();
+  await expect(run).toHaveText('All photos done');
+
+  // Run on selected, on a photo that whole Run made with these settings: said, not made again
+  await row(page, a).getByRole('button', { name: /^a\.png, Done/ }).click();
+  await page.getByRole('button', { name: 'Run on selected' }).click();
+  await expect(page.getByText('Already done with these settings: the earlier result is shown.')).toBeVisible();
+  const outputs = listFiles(path.join(dir, 'restored')).filter((f) => f.endsWith('.png')).map((f) => path.basename(f)).sort();
+  expect(outputs).toEqual(['a-restored.png', 'b-restored.png']);
+});

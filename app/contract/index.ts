@@ -306,7 +306,7 @@ export const SavedWork = z.object({
   selected: z.string().optional(),
   steps: z.array(DraftStep).max(8).optional(),
   /** the mask the recipe's Inpaint step uses; `version` tells repaintings of one file apart */
-  recipeMask: z.object({ path: z.string().min(1), forPath: z.string(), version: z.number() }).optional(),
+  recipeMask: z.object({ path: z.string().min(1), forPath: z.string(), version: z.number(), sha256: z.string().optional() }).optional(),
   masks: z.array(SavedMask).max(100000).default([]),
   /** photos a running batch had not finished when this was saved */
   unfinished: z.number().int().nonnegative().default(0),
@@ -383,8 +383,8 @@ export const calls = {
    */
   'mask.save': {
     args: z.object({ forPath: z.string().min(1), png: z.instanceof(Uint8Array), draft: z.boolean().optional() }),
-    /** `url`: where the UI reads it back (the painter after its copy in memory is gone) */
-    result: z.object({ path: z.string(), url: z.string() }),
+    /** `url`: where the UI reads it back (the painter after its copy in memory is gone); `sha256`: of the PNG written */
+    result: z.object({ path: z.string(), url: z.string(), sha256: z.string() }),
   },
   'batch.start': {
     args: z.object({

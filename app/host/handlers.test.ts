@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -158,7 +159,8 @@ describe('grants', () => {
     const jpegish = Uint8Array.from([0xff, 0xd8, ...PNG.slice(2)]);
     expect(await codeOf(call('mask.save', { forPath: p, png: jpegish }))).toBe('E_MASK');
     expect(await codeOf(call('mask.save', { forPath: p, png: PNG.slice(0, PNG.length - 4) }))).toBe('E_MASK');
-    const { path: maskPath } = (await call('mask.save', { forPath: p, png: PNG })) as { path: string };
+    const { path: maskPath, sha256 } = (await call('mask.save', { forPath: p, png: PNG })) as { path: string; sha256: string };
+    expect(sha256).toBe(createHash('sha256').update(PNG).digest('hex')); // the window tells the very same mask by it
     expect(path.dirname(maskPath)).toBe(path.join(dataDir, 'masks'));
     expect(path.basename(maskPath)).toMatch(/^loose-[0-9a-f]{12}\.png$/);
     expect(Buffer.compare(fs.readFileSync(maskPath), Buffer.from(PNG))).toBe(0);

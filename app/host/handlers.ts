@@ -357,8 +357,9 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       if (png.length > MAX_MASK_BYTES || !isPng(png)) throw new RestoraError('E_MASK', `the mask for ${name(file)} is not a PNG image`, file);
       await fs.mkdir(masksDir, { recursive: true });
       const out = maskFile(file, draft);
-      await writeFileAtomic(out, Buffer.from(png.buffer, png.byteOffset, png.byteLength));
-      return { path: out, url: served(out) };
+      const bytes = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+      await writeFileAtomic(out, bytes);
+      return { path: out, url: served(out), sha256: crypto.createHash('sha256').update(bytes).digest('hex') };
     },
 
     'batch.start': async ({ files, roots, recipe, output, runtime, resume }) => {

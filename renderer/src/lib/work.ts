@@ -48,7 +48,7 @@ export interface WorkSource {
   items: QueueItem[];
   selected: string | null;
   steps: StepDraft[];
-  recipeMask: { path: string; forPath: string; version: number } | null;
+  recipeMask: { path: string; forPath: string; version: number; sha256?: string } | null;
   masks: SavedMask[];
   /** the batch running now, or the unfinished one kept from last time */
   batch?: SavedWork['batch'] | null;
@@ -59,7 +59,7 @@ export function snapshotWork(w: WorkSource): SavedWork {
     items: w.items.map(savedItem),
     ...(w.selected ? { selected: w.selected } : {}),
     steps: draftSteps(w.steps),
-    ...(w.recipeMask ? { recipeMask: { path: w.recipeMask.path, forPath: w.recipeMask.forPath, version: w.recipeMask.version } } : {}),
+    ...(w.recipeMask ? { recipeMask: { path: w.recipeMask.path, forPath: w.recipeMask.forPath, version: w.recipeMask.version, ...(w.recipeMask.sha256 ? { sha256: w.recipeMask.sha256 } : {}) } } : {}),
     masks: w.masks.map((m) => ({ forPath: m.forPath, path: m.path, ...(m.draft ? { draft: true } : {}) })),
     unfinished: unfinished(w.items, w.batch),
     missing: [], // the host's to keep

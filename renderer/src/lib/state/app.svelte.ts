@@ -9,6 +9,7 @@ import { RecipeState } from './recipe.svelte.ts';
 import { SessionState } from './session.svelte.ts';
 import { fitView, type Size, type View } from '../view/viewport.ts';
 import { draftSteps } from '../recipe.ts';
+import { needsRun } from '../queue-model.ts';
 import { restoredNote, snapshotWork } from '../work.ts';
 
 /** How long the window's work waits after a change before it is saved (changes meanwhile join it). */
@@ -198,6 +199,17 @@ export class AppModel {
       const info = this.queue.get(this.recipe.mask.forPath)?.info;
       if (info) await this.mask.save(info.width, info.height);
     }
+    const key = this.recipe.keyFor(recipe);
+    if (paths) {
+      // Run on selected: a photo already done with these very settings is not made again (the batch
+      // journal, keyed by the whole batch's photos, would not know it, and it would get a "-1" copy)
+      const fresh = paths.filter((p) => { const it = this.queue.get(p); return !it || needsRun(it, key); });
+      if (fresh.length === 0) {
+        this.session.notify(paths.length === 1 ? 'Already done with these settings: the earlier result is shown.' : `All ${paths.length} were already done with these settings.`, 'info');
+        return;
+      }
+      paths = fresh;
+    }
     await this.queue.start(
       recipe,
       paths,
@@ -205,7 +217,7 @@ export class AppModel {
         const sel = this.queue.selected;
         if (sel && report.files.some((f) => f.input === sel && f.status === 'done')) void this.queue.loadOutputInfo(sel);
       },
-      this.recipe.keyFor(recipe),
+      key,
     );
   }
 

@@ -284,10 +284,12 @@ export class MaskState {
     const order = ++this.#writes;
     try {
       const png = await encodeMaskPng(ed.mask, trueWidth, trueHeight);
-      const { path, url } = await this.session.api.call('mask.save', { forPath, png });
+      const { path, url, sha256 } = await this.session.api.call('mask.save', { forPath, png });
       this.#saved.set(forPath, { ed, edits, path });
       this.#record(forPath, order, { path, url });
-      this.recipe.mask = { path, forPath, version: this.nextVersion(this.recipe.mask?.version) };
+      // the very same mask as the recipe's (painted and undone, say): what was done with it stands
+      const same = this.recipe.mask?.path === path && this.recipe.mask.forPath === forPath && this.recipe.mask.sha256 === sha256;
+      if (!same) this.recipe.mask = { path, forPath, version: this.nextVersion(this.recipe.mask?.version), sha256 };
       return path;
     } catch (e) {
       this.session.error(RestoraError.from(e));

@@ -7,8 +7,10 @@ export interface SavedMask {
   path: string;
   /** the photo it was painted on */
   forPath: string;
-  /** bumped on every save (the file name stays the same): previews of an older mask are stale */
+  /** bumped on every save that changes it (the file name stays the same): previews and results of an older mask are stale */
   version: number;
+  /** of the file's bytes: a save of the very same mask keeps the version (nothing done with it is stale) */
+  sha256?: string;
 }
 
 export class RecipeState {
