@@ -124,3 +124,31 @@ test('closing Compare strengths stops the crop the engine is making, so the next
   await page.waitForTimeout(3000);
   expect(afters()).toBe(before + 1);
 });
+
+test("Compare strengths leaves out the recipe's Inpaint step (its mask was painted on another photo)", async ({ app: page, work }) => {
+  const dir = path.join(work, 'two');
+  const small = path.join(dir, 'small.png');
+  const big = path.join(dir, 'big.png');
+  await makePhoto(small, { seed: 21, sigma: 12, width: 320, height: 240 });
+  await makePhoto(big, { seed: 22, sigma: 12, width: 480, height: 360 });
+  await addPath(page, dir);
+  await expect(page.locator('li[data-path]')).toHaveCount(2);
+  await row(page, small).getByRole('button', { name: /^small\.png, / }).click();
+  await page.getByRole('button', { name: 'Paint a mask on small.png' }).click();
+  await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '320');
+  const box = (await page.getByTestId('mask-pane').boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2 - 30, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 30, box.y + box.height / 2, { steps: 6 });
+  await page.mouse.up();
+  await page.getByRole('button', { name: "Use this mask in the recipe's Inpaint step" }).click();
+  await expect(page.locator('li.step[data-task="inpaint"]')).toBeVisible();
+  // the other photo, of another size: its strengths are compared without that mask
+  await row(page, big).getByRole('button', { name: /^big\.png, / }).click();
+  await page.getByRole('tab', { name: 'Compare' }).click();
+  await page.getByRole('button', { name: 'Compare denoise strengths on the centre of the view' }).click();
+  const dlg = page.getByRole('dialog', { name: 'Compare strengths' });
+  await expect(dlg.getByTestId('strengths-about')).toContainText('(the recipe without its Inpaint step)');
+  await expect(dlg.locator('img')).toHaveCount(5, { timeout: 60_000 });
+  await expect(dlg.getByText(/E_MASK|E_[A-Z]+:/)).toHaveCount(0);
+});

@@ -253,7 +253,10 @@ export class CompareState {
    */
   async compareStrengths(): Promise<void> {
     const img = this.image;
-    const recipe = this.recipe.recipe;
+    const whole = this.recipe.recipe;
+    // without the recipe's Inpaint steps: their mask was painted on one photo (on another it fills the
+    // wrong places, or is refused for its size), and it is the denoising that is compared here
+    const recipe = whole ? whole.filter((st) => st.task !== 'inpaint') : null;
     const at = recipe ? recipe.findIndex((st) => st.task === 'denoise') : -1;
     if (!img || !recipe || at < 0) {
       this.session.notify(recipe ? 'Add a Denoise step to compare its strengths.' : (this.recipe.problem ?? 'The recipe is not ready.'), 'info');
@@ -264,7 +267,8 @@ export class CompareState {
     const side = strengthsSide(typeof window === 'undefined' ? 1360 : window.innerWidth, this.dpr);
     const region = capRegion(visibleRegion(this.view, this.pane, img), side, img);
     const auto = step.sigma === 'auto' || step.sigma === undefined;
-    this.strengths = { path: img.path, region, cells: [], busy: true, base: auto ? 'Auto is reading the noise level…' : `σ ${step.sigma}`, scale: 1, dpr: this.dpr || 1 };
+    const noInpaint = recipe.length < (whole?.length ?? 0) ? ' (the recipe without its Inpaint step)' : '';
+    this.strengths = { path: img.path, region, cells: [], busy: true, base: (auto ? 'Auto is reading the noise level…' : `σ ${step.sigma}`) + noInpaint, scale: 1, dpr: this.dpr || 1 };
     const live = () => run === this.#strengthsRun && this.strengths !== null;
     try {
       let base = auto ? 0 : (step.sigma as number);
@@ -283,7 +287,7 @@ export class CompareState {
       const cells: StrengthCell[] = levels.map((sg, i) =>
         auto && i === mid ? { sigma: 'auto', shown: base, label: `Auto, σ ${base.toFixed(1)}` } : { sigma: sg, shown: sg, label: `σ ${sg}${!auto && i === mid ? ' (set now)' : ''}` },
       );
-      this.strengths = { ...this.strengths!, cells, base: auto ? `Auto reads σ ${base.toFixed(1)} for this photo` : `σ ${step.sigma}` };
+      this.strengths = { ...this.strengths!, cells, base: (auto ? `Auto reads σ ${base.toFixed(1)} for this photo` : `σ ${step.sigma}`) + noInpaint };
       const s = this.session.settings;
       for (let i = 0; i < cells.length; i++) {
         if (!live()) return;
