@@ -180,10 +180,14 @@ test('the very same mask used again, or Run on selected after a Run, makes nothi
   // a stroke painted and undone: the mask used again is the very same, so what was done stands
   await page.getByRole('tab', { name: 'Mask' }).click();
   await stroke(40);
+  // strokes painted since the mask was used: the Inpaint step says they count once it is used again
+  const changed = page.locator('li.step[data-task="inpaint"]').getByTestId('mask-changed');
+  await expect(changed).toBeVisible();
   await page.keyboard.press('Control+z');
   await page.getByRole('button', { name: "Use this mask in the recipe's Inpaint step" }).click();
   await expect(page.getByText('The mask is now used by the Inpaint step of the recipe.')).toBeVisible();
   await expect(run).toHaveText('All photos done');
+  await expect(changed).toHaveCount(0);
 
   // Run on selected, on a photo that whole Run made with these settings: said, not made again
   await row(page, a).getByRole('button', { name: /^a\.png, Done/ }).click();

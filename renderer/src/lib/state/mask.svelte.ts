@@ -48,6 +48,8 @@ export class MaskState {
   /** each photo's last draft: the editor and its count of edits it was made from */
   #drafted = new Map<string, { ed: MaskEditor; edits: number }>();
   #draftTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** bumped when a photo's saved mask (`#saved`) changes */
+  savedVersion = $state(0);
   /** bumped when `#files` changes (the window's work is saved again) */
   filesVersion = $state(0);
   /** the photos whose saved masks are being read back into the painter */
@@ -162,6 +164,7 @@ export class MaskState {
       // file for a recipe: they save it then, but painting need not keep it again)
       if (saved.draft) this.#drafted.set(forPath, { ed, edits: this.#edits.get(ed) ?? 0 });
       else this.#saved.set(forPath, { ed, edits: this.#edits.get(ed) ?? 0, path: file });
+      this.savedVersion++;
       if (this.editor === ed) this.#changed({ x: 0, y: 0, width: ed.mask.width, height: ed.mask.height }, false);
     } catch (e) {
       this.session.notify(`The mask saved for this photo could not be read back (${RestoraError.from(e).message}); paint it again.`, 'error');
@@ -206,6 +209,18 @@ export class MaskState {
     this.canUndo = this.editor?.canUndo ?? false;
     this.canRedo = this.editor?.canRedo ?? false;
     this.version++;
+  }
+
+  /**
+   * Whether the painter holds strokes on this photo that its last saved mask (the one a recipe uses)
+   * does not have: they count only once the mask is used again (Use in recipe, Inpaint).
+   */
+  changedSinceSaved(forPath: string): boolean {
+    void this.version;
+    void this.savedVersion;
+    const ed = this.#editors.get(forPath);
+    const saved = this.#saved.get(forPath);
+    return !!ed && !!saved && !(saved.ed === ed && saved.edits === (this.#edits.get(ed) ?? 0));
   }
 
   /** Painting waits until the photo's saved mask is read back (else that mask would be lost). */
@@ -286,6 +301,7 @@ export class MaskState {
       const png = await encodeMaskPng(ed.mask, trueWidth, trueHeight);
       const { path, url, sha256 } = await this.session.api.call('mask.save', { forPath, png });
       this.#saved.set(forPath, { ed, edits, path });
+      this.savedVersion++;
       this.#record(forPath, order, { path, url });
       // the very same mask as the recipe's (painted and undone, say): what was done with it stands
       const same = this.recipe.mask?.path === path && this.recipe.mask.forPath === forPath && this.recipe.mask.sha256 === sha256;
