@@ -434,17 +434,25 @@ class TaskData:
             # carries, up to over_map_max times it (log-uniform), with the clean crop still the target, so that a map
             # above a photo's noise (a manual strength above Auto's reading) removes at least as much noise instead of
             # keeping it as texture. Not drawn for validation, and with over_map_p 0 the batches are as before.
+            # over_map_min (sigma, 0 by default): only white-noise crops with at least that much noise get an
+            # over-map, and camera crops none: session 21's run (without it) learnt to smooth nearly clean crops
+            # whose map was a few sigma above their noise, and so changed clean photos more at Auto's reading
             over_p = 0.0 if val else float(self.cfg.get("over_map_p", 0.0))
+            over_min = float(self.cfg.get("over_map_min", 0.0))
             self.map_scale = np.ones(n, dtype=np.float32)
             if over_p > 0:
                 over = rng.random(n) < over_p
                 top = math.log(float(self.cfg.get("over_map_max", 3.0)))
                 self.map_scale[over] = np.exp(rng.uniform(0, top, int(over.sum())))
+                if over_min > 0:
+                    self.map_scale[is_cam] = 1.0
             map_cap = float(self.cfg.get("over_map_cap", 100)) / 255  # the largest sigma the engine takes
             for k in range(n):
                 if is_cam[k]:
                     continue
                 s = 25.0 if val else rng.uniform(0, smax)
+                if s < over_min:
+                    self.map_scale[k] = 1.0
                 m = max(s / 255, min(s * float(self.map_scale[k]) / 255, map_cap))
                 if self.defer_white and not val:
                     smap[k] = m  # the noise itself (std m / map_scale) is drawn on the training device (`unpack_lean`)

@@ -549,3 +549,21 @@ def test_over_map_crops_carry_less_noise_than_their_map(photos):
     (noisy, smap), clean = data.val_batch(32)
     level = (noisy - clean).flatten(1).std(1) * 255
     assert torch.allclose(smap[:, 0, 0, 0] * 255, torch.full_like(level, 25.0)) and abs(float(level.mean()) - 25) < 1
+
+
+def test_over_map_min_leaves_low_noise_and_camera_crops_their_own_map(photos):
+    """over_map_min: below that sigma a white-noise crop keeps its true map, and camera crops get no over-map."""
+    cfg = {"dirs": [str(photos)], "crop": 32, "camera_p": 0.3, "camera_crop": 32, "sigma_max": 55, "over_map_p": 1.0,
+           "over_map_max": 3.0, "over_map_min": 10.0}
+    data = D.TaskData("denoise", cfg, seed=5)
+    low, high = [], []
+    for _ in range(6):
+        (noisy, smap), clean = data.train_batch(32)
+        white = [k for k in range(32) if k not in set(data.cam_rows)]
+        assert all(float(data.map_scale[k]) == 1.0 for k in data.cam_rows)
+        level = (noisy - clean).flatten(1).std(1) * 255
+        for k in white:
+            (low if level[k] < 8 else high if level[k] > 12 else []).append(float(smap[k, 0, 0, 0] * 255 / level[k]))
+    assert low and high
+    assert max(abs(r - 1) for r in low if r == r) < 0.2, low  # (their own level, as measured on 32 px)
+    assert np.mean(np.array(high) > 1.2) > 0.7, high
