@@ -123,6 +123,16 @@ test('closing Compare strengths stops the crop the engine is making, so the next
   expect(await (await cancelled).json()).toEqual({ result: { ok: true } });
   await page.waitForTimeout(3000);
   expect(afters()).toBe(before + 1);
+  // the compare view's Auto preview checkbox is a setting: kept after a reload (and set back for the next tests)
+  await page.reload();
+  const autoPreview = page.getByRole('checkbox', { name: 'Auto preview' });
+  await row(page, file).getByRole('button', { name: /^iso3\.png, / }).click();
+  await expect(autoPreview).not.toBeChecked();
+  await autoPreview.check();
+  await expect.poll(() => page.evaluate(async () => {
+    const r = await fetch('/api/call/settings.get', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Restora-Token': sessionStorage.getItem('restora.token') ?? '' }, body: '{}' });
+    return (await r.json()).result.autoPreview;
+  })).toBe(true);
 });
 
 test("Compare strengths leaves out the recipe's Inpaint step (its mask was painted on another photo)", async ({ app: page, work }) => {

@@ -233,6 +233,8 @@ export const Settings = z.object({
   theme: z.enum(['dark', 'light']).default('dark'),
   /** shortcuts that are one letter or sign without Ctrl/Cmd (B, S, P, E, X, O, [ ], ?): off for speech input (WCAG 2.1.4) */
   singleKeys: z.boolean().default(true),
+  /** the compare view previews what is visible by itself (its Auto checkbox) */
+  autoPreview: z.boolean().default(true),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -252,6 +254,7 @@ export const SettingsPatch = z.object({
   recursive: settingsShape.recursive.unwrap().optional(),
   theme: settingsShape.theme.unwrap().optional(),
   singleKeys: settingsShape.singleKeys.unwrap().optional(),
+  autoPreview: settingsShape.autoPreview.unwrap().optional(),
 });
 export type SettingsPatch = z.infer<typeof SettingsPatch>;
 // a Settings field missing from SettingsPatch is a type error here

@@ -92,7 +92,13 @@ export class CompareState {
   /** slider position over the pane, 0 (all after) .. 1 (all before) from the left */
   split = $state(0.5);
   holdBefore = $state(false);
-  autoPreview = $state(true);
+  /** the Auto checkbox: a setting, so it is kept for next time */
+  get autoPreview(): boolean {
+    return this.session.settings.autoPreview;
+  }
+  set autoPreview(on: boolean) {
+    void this.session.updateSettings({ autoPreview: on }, 0);
+  }
   tiles = $state.raw<Tile[]>([]);
   busy = $state(false);
   lastPreview = $state.raw<PreviewStat | null>(null);
