@@ -210,6 +210,25 @@ describe('batches', () => {
     expect(await codeOf(call('shell.openFolder', { path: path.dirname(done[0].output) }))).toBe('resolved');
   });
 
+  it('the output folder can be opened from the first result on, while the batch still runs', async () => {
+    engine.hold = true; // the fake engine's tiles wait until released
+    // photos added one by one: their `restored` folder beside them lies in no folder the user chose
+    fs.writeFileSync(path.join(dir, 'loose2.jpg'), 'x');
+    const r = (await call('files.add', { paths: [path.join(dir, 'loose.jpg'), path.join(dir, 'loose2.jpg')] })) as { files: { path: string }[] };
+    await call('batch.start', { files: r.files.map((f) => f.path), recipe: [{ task: 'denoise' }] });
+    const firstDone = () => emitted.find((e) => e.name === 'file.progress' && (e.payload as { status: string }).status === 'done')?.payload as { output: string } | undefined;
+    await waitFor(() => {
+      if (firstDone()) return true;
+      engine.release();
+      return false;
+    });
+    expect(emitted.some((e) => e.name === 'batch.done')).toBe(false);
+    expect(await codeOf(call('shell.openFolder', { path: path.dirname(firstDone()!.output) }))).toBe('resolved');
+    engine.hold = false;
+    engine.release();
+    await waitFor(() => emitted.some((e) => e.name === 'batch.done'));
+  });
+
   it('cancel aborts between tiles; an unknown batch is not ok', async () => {
     engine.hold = true;
     const r = (await call('files.add', { paths: [path.join(dir, 'shoot')] })) as { files: { path: string }[] };
