@@ -400,10 +400,11 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
               if (ev === 'file.progress') {
                 let fp = payload as EventPayload<'file.progress'>;
                 // done, or already done by an earlier run of this batch (its result is shown too)
-                if (fp.output && (fp.status === 'done' || (fp.status === 'skipped' && ours(fp.input, fp.output)))) {
-                  fp = { ...fp, outputUrl: served(fp.output) };
+                const output = fp.output;
+                if (output && (fp.status === 'done' || (fp.status === 'skipped' && ours(fp.input, output)))) {
+                  fp = { ...fp, outputUrl: served(output) };
                   // "Open output folder" works from the first result on, not only once the batch has ended
-                  chosenDirs.add(path.dirname(abs(fp.output)));
+                  chosenDirs.add(path.dirname(abs(output)));
                 }
                 if (fp.status !== 'running' && fp.status !== 'queued') entry.finished.set(fp.input, fp);
                 ctx.emit('file.progress', fp);
