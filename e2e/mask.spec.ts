@@ -3,12 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { addPath, expect, row, shot, test } from './support/fixtures.ts';
+import { maskCoverage, strokeAcross } from './support/mask.ts';
 import { listFiles, makePhoto, rawRgb, snapshot } from './support/photos.ts';
 
-const coverage = async (page: import('@playwright/test').Page) => {
-  const t = (await page.getByTestId('mask-coverage').textContent()) ?? '';
-  return Number(/covers ([\d.]+)/.exec(t)?.[1] ?? NaN);
-};
+const coverage = maskCoverage;
 
 test('a painted mask inpainted, with the output changed only in and near the mask', async ({ app: page, work, served }) => {
   const file = path.join(work, 'wall.png');
@@ -162,13 +160,7 @@ test('the very same mask used again, or Run on selected after a Run, makes nothi
   await expect(page.locator('li[data-path]')).toHaveCount(2);
   await page.getByRole('button', { name: 'Paint a mask on a.png' }).click();
   await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '320');
-  const stroke = async (dy: number) => {
-    const box = (await page.getByTestId('mask-pane').boundingBox())!;
-    await page.mouse.move(box.x + box.width / 2 - 40, box.y + box.height / 2 + dy);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width / 2 + 40, box.y + box.height / 2 + dy, { steps: 8 });
-    await page.mouse.up();
-  };
+  const stroke = (dy: number) => strokeAcross(page, { half: 40, dy, steps: 8 });
   await stroke(0);
   await page.getByRole('button', { name: "Use this mask in the recipe's Inpaint step" }).click();
   await expect(page.locator('li.step[data-task="inpaint"]')).toBeVisible();

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { addPath, expect, row, test, type Served } from './support/fixtures.ts';
+import { maskCoverage, strokeAcross } from './support/mask.ts';
 import { listFiles, makePhoto, makeTruncatedJpeg } from './support/photos.ts';
 
 /** What the window last saved for next time (work.json in the server's data folder). */
@@ -14,10 +15,7 @@ function saved(served: Served): { items: { path: string; status: string }[]; mas
   }
 }
 
-const coverage = async (page: import('@playwright/test').Page) => {
-  const t = (await page.getByTestId('mask-coverage').textContent()) ?? '';
-  return Number(/covers ([\d.]+)/.exec(t)?.[1] ?? NaN);
-};
+const coverage = maskCoverage;
 
 test('after a reload the queue, its results, the recipe and the painted mask are back, and Run goes on', async ({ app: page, work, served }) => {
   const shoot = path.join(work, 'shoot');
@@ -161,13 +159,7 @@ test('strokes are kept as a draft as they are painted: a reload brings them back
   await makePhoto(b, { seed: 72, width: 320, height: 240 });
   await addPath(page, dir);
   await expect(page.locator('li[data-path]')).toHaveCount(2);
-  const stroke = async (dx: number, dy: number) => {
-    const box = (await page.getByTestId('mask-pane').boundingBox())!;
-    await page.mouse.move(box.x + box.width / 2 - 50 + dx, box.y + box.height / 2 + dy);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width / 2 + 50 + dx, box.y + box.height / 2 + 10 + dy, { steps: 10 });
-    await page.mouse.up();
-  };
+  const stroke = (dx: number, dy: number) => strokeAcross(page, { half: 50, dx, dy, rise: 10, steps: 10 });
   const masksSaved = () => (saved(served)?.masks ?? []) as { forPath: string; path: string; draft?: boolean }[];
 
   // a.png: painted and used in the recipe (its file is what a Run reads), then painted further

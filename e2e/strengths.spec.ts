@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { addPath, expect, row, shot, test } from './support/fixtures.ts';
+import { strokeAcross } from './support/mask.ts';
 import { makePhoto, psnr } from './support/photos.ts';
 
 /** Fine detail left in a crop: the mean absolute difference between horizontal neighbours (0-255). */
@@ -146,11 +147,7 @@ test("Compare strengths leaves out the recipe's Inpaint step (its mask was paint
   await row(page, small).getByRole('button', { name: /^small\.png, / }).click();
   await page.getByRole('button', { name: 'Paint a mask on small.png' }).click();
   await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '320');
-  const box = (await page.getByTestId('mask-pane').boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2 - 30, box.y + box.height / 2);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width / 2 + 30, box.y + box.height / 2, { steps: 6 });
-  await page.mouse.up();
+  await strokeAcross(page, { half: 30, steps: 6 });
   await page.getByRole('button', { name: "Use this mask in the recipe's Inpaint step" }).click();
   await expect(page.locator('li.step[data-task="inpaint"]')).toBeVisible();
   // the other photo, of another size: its strengths are compared without that mask
