@@ -2,6 +2,7 @@
 // painted mask come back from the engine's data folder, and the work goes on from there.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { SavedWork } from '../app/contract/index.ts';
 import { addPath, expect, row, test, type Served } from './support/fixtures.ts';
 import { maskCoverage, strokeAcross } from './support/mask.ts';
 import { listFiles, makePhoto, makeTruncatedJpeg } from './support/photos.ts';
@@ -116,6 +117,45 @@ test('a page reloaded while its batch runs shows that batch going on, and Run do
   const outputs = listFiles(path.join(dir, 'restored')).filter((f) => f.endsWith('.jpg'));
   expect(outputs).toHaveLength(n); // no second batch, no "-1" copies
   await expect(page.getByRole('button', { name: /^Run on \d+ photos?$/ })).toHaveCount(0);
+});
+
+test('after a crash mid-batch, one Run finishes that batch and then the photos added since, each made once', async ({ app: page, work, served }) => {
+  const dir = path.join(work, 'card');
+  const n = 4;
+  const side = served.shipped ? 1200 : 1600;
+  const names = Array.from({ length: n }, (_, i) => `IMG_${3000 + i}.jpg`);
+  for (const [i, f] of names.entries()) await makePhoto(path.join(dir, f), { seed: 80 + i, sigma: 15, width: side, height: Math.round(side * 0.75) });
+  await addPath(page, dir);
+  await expect(page.locator('li[data-path]')).toHaveCount(n);
+  // what the window kept while its batch ran: the state a crash leaves in work.json
+  let kept: (SavedWork & { forgetMissing?: boolean }) | null = null;
+  await page.route('**/api/call/work.save', async (r) => {
+    const body = r.request().postDataJSON() as SavedWork;
+    if (body.batch && body.unfinished > 0) kept = body;
+    await r.continue();
+  });
+  await page.getByRole('button', { name: `Run on ${n} photos` }).click();
+  await expect(page.getByText(new RegExp(`^Finished · ${n} done`))).toBeVisible({ timeout: 120_000 });
+  expect(kept, 'the window kept the running batch').not.toBeNull();
+  const { forgetMissing: _, ...crashed } = kept!;
+  await page.route('**/api/call/work.save', (r) => r.abort()); // the window is gone: nothing saved after this
+  fs.writeFileSync(path.join(served.dataDir, 'work.json'), JSON.stringify(crashed));
+  await page.reload();
+  await expect(page.getByText(/A batch had not finished: Run goes on with what is left/)).toBeVisible();
+  await page.unroute('**/api/call/work.save');
+
+  // a photo of the same shoot added after the restart
+  const late = path.join(dir, 'IMG_3999.jpg');
+  await makePhoto(late, { seed: 99, sigma: 15, width: 320, height: 240 });
+  await addPath(page, late);
+  await expect(page.locator('li[data-path]')).toHaveCount(n + 1);
+  await page.getByRole('button', { name: /^Run on \d+ photos?$/ }).click();
+  await expect(row(page, late).getByTestId('status')).toHaveText('Done', { timeout: 120_000 });
+  await expect(page.locator('li[data-status="done"], li[data-status="skipped"]')).toHaveCount(n + 1);
+  await expect(page.getByRole('button', { name: 'All photos done' })).toBeVisible();
+  // what the first batch had finished was not made again beside itself
+  const outputs = listFiles(path.join(dir, 'restored')).filter((f) => f.endsWith('.jpg')).map((f) => path.basename(f)).sort();
+  expect(outputs).toEqual([...names, 'IMG_3999.jpg'].map((f) => f.replace('.jpg', '-restored.jpg')).sort());
 });
 
 test('masks painted on more photos than the painter keeps in memory are not lost', async ({ app: page, work }) => {

@@ -89,6 +89,13 @@ describe("the window's work, kept for next time", () => {
       unfinished: 1,
     });
     expect(restoredNote(w, 0)).toBe('Your queue from last time is back: 3 photos (1 done, 1 failed). A batch had not finished: Run goes on with what is left (1 photo).');
+    // photos added after that batch started follow it in the same Run, and the note says so
+    const added = SavedWork.parse({
+      items: [savedItem(item('a.jpg', { status: 'done', output: '/o/a.jpg' })), savedItem(item('c.jpg')), savedItem(item('d.jpg')), savedItem(item('e.jpg'))],
+      unfinished: 1,
+      batch: { paths: ['/shoot/a.jpg', '/shoot/c.jpg'], key: 'k' },
+    });
+    expect(restoredNote(added, 0)).toBe('Your queue from last time is back: 4 photos (1 done). A batch had not finished: Run goes on with what is left (1 photo), then with the 2 other photos not done yet.');
     expect(restoredNote(SavedWork.parse({ items: [savedItem(item('c.jpg'))] }), 2, ['/media/card-b/IMG_0001.jpg'])).toBe(
       'Your queue from last time is back: 1 photo. 2 photos are no longer where they were (card-b/IMG_0001.jpg, …), so they were left out; they come back when they are there again (a drive plugged in), and Clear all forgets them.',
     );

@@ -87,7 +87,13 @@ export function restoredNote(work: SavedWork, missing: number, missingFiles: str
     const failed = work.items.filter((i) => i.status === 'failed').length;
     const counts = [done ? `${done} done` : '', failed ? `${failed} failed` : ''].filter(Boolean).join(', ');
     parts.push(`Your queue from last time is back: ${n} photo${n === 1 ? '' : 's'}${counts ? ` (${counts})` : ''}.`);
-    if (work.unfinished > 0) parts.push(`A batch had not finished: Run goes on with what is left (${work.unfinished} photo${work.unfinished === 1 ? '' : 's'}).`);
+    if (work.unfinished > 0) {
+      // Run sends that batch's photos first, then the others not done yet (QueueState.start)
+      const inBatch = new Set(work.batch?.paths ?? []);
+      const others = work.batch ? work.items.filter((i) => !inBatch.has(i.path) && i.status !== 'done').length : 0;
+      const then = others > 0 ? `, then with the ${others === 1 ? 'other photo' : `${others} other photos`} not done yet` : '';
+      parts.push(`A batch had not finished: Run goes on with what is left (${work.unfinished} photo${work.unfinished === 1 ? '' : 's'})${then}.`);
+    }
   }
   if (missing > 0) {
     const names = missingFiles.slice(0, 3).map(shortPath).join(', ') + (missing > missingFiles.slice(0, 3).length ? ', …' : '');

@@ -220,8 +220,13 @@ export class QueueState {
     }
   }
 
-  /** Run `recipe` over `paths` (default: every file not done yet) as one batch. */
-  async start(recipe: Recipe, paths?: string[], onDone?: (r: BatchReport) => void, key = JSON.stringify(recipe)): Promise<string | undefined> {
+  /**
+   * Run `recipe` over `paths` (default: every file not done yet) as one batch. The default resumes
+   * an unfinished batch kept from last time instead, when its recipe is the same: that batch's photos
+   * go first, and the others not done yet follow in a batch of their own when it ends (not after a
+   * cancel). `wholeQueue`: a later Run may resume this batch after a crash.
+   */
+  async start(recipe: Recipe, paths?: string[], onDone?: (r: BatchReport) => void, key = JSON.stringify(recipe), wholeQueue = !paths): Promise<string | undefined> {
     if (this.batch?.running) {
       this.session.notify('A batch is already running.', 'info');
       return undefined;
@@ -230,7 +235,8 @@ export class QueueState {
     const output = { ...(s.outputDir ? { dir: s.outputDir } : {}), suffix: s.suffix, format: s.format, quality: s.quality, overwrite: false };
     // the engine's journal is keyed by the photos, the recipe and the output options
     const resumeKey = JSON.stringify([key, output]);
-    const files = paths ?? resumePaths(this.resumable, resumeKey, (p) => this.#index.has(p)) ?? this.items.filter((i) => needsRun(i, key)).map((i) => i.path);
+    const resumed = paths ? undefined : resumePaths(this.resumable, resumeKey, (p) => this.#index.has(p));
+    const files = paths ?? resumed ?? this.items.filter((i) => needsRun(i, key)).map((i) => i.path);
     if (files.length === 0) {
       this.session.notify('Nothing to process: add photos first (or they are all done with this recipe).', 'info');
       return undefined;
@@ -244,7 +250,7 @@ export class QueueState {
       item.outputRecipe = recipe;
       item.outputKey = key;
     }
-    this.batch = { id: '', total: files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key, resumeKey: paths ? '' : resumeKey }; // only a Run of the whole queue is resumed by a later Run
+    this.batch = { id: '', total: files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key, resumeKey: wholeQueue ? resumeKey : '' }; // only a Run of the whole queue is resumed by a later Run
     this.resumable = null;
     const roots = batchRoots(files.map((p) => this.#index.get(p)).filter((i) => i !== undefined));
     try {
@@ -259,7 +265,18 @@ export class QueueState {
         resume: true,
       });
       if (this.batch) this.batch.id = batchId;
-      if (onDone) this.#onDone.set(batchId, onDone);
+      if (resumed) {
+        // the unfinished batch goes first, as it was (its journal skips what it finished); photos
+        // added since then follow in a batch of their own, so one Run does what "Run on N" said
+        const inBatch = new Set(resumed);
+        const then = (r: BatchReport) => {
+          onDone?.(r);
+          if (r.cancelled) return;
+          const rest = this.items.filter((i) => !inBatch.has(i.path) && needsRun(i, key)).map((i) => i.path);
+          if (rest.length > 0) void this.start(recipe, rest, onDone, key, true);
+        };
+        this.#onDone.set(batchId, then);
+      } else if (onDone) this.#onDone.set(batchId, onDone);
       const early = this.#early.get(batchId);
       if (early) {
         this.#early.delete(batchId);
