@@ -163,6 +163,8 @@ export function cardText(m: ModelInfo, card: Record<string, unknown> = {}): stri
     row('Trained', [t.steps ? `${num(t.steps)} steps` : '', t.hours ? `${t.hours} h` : '', t.hardware ?? ''].filter(Boolean).join(', '));
     row('Data', t.data);
   }
+  const above = card.above_noise as { file?: string; from_ratio?: number } | undefined;
+  if (above?.file) row('Stronger', `${above.file}, a second net for strengths above the noise: runs instead when a manual sigma is more than ${above.from_ratio}x what the estimator reads`);
   const metrics = Object.entries(m.metrics);
   if (metrics.length) {
     lines.push('Measured (restora eval):');

@@ -112,6 +112,8 @@ export const ModelInfo = z.object({
   license: z.string(),
   metrics: z.record(z.string(), z.number()).default({}),
   description: z.string().optional(),
+  /** a denoiser with a net for strengths above the noise: used from this many times Auto's reading */
+  aboveNoiseFrom: z.number().optional(),
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
@@ -137,6 +139,9 @@ export const StepUsed = z.object({
   ep: z.string(),
   sigma: z.number().optional(), // denoise: the noise level given to the model (0-255 scale)
   sigmaBy: z.enum(['estimator', 'pca', 'given']).optional(), // auto (the model's estimator, or PCA) or given
+  /** denoise, a manual level: what the estimator read on the image, and whether the net for strengths above the noise ran */
+  reading: z.number().optional(),
+  aboveNoise: z.boolean().optional(),
   passes: z.literal(8).optional(), // the step ran as a self-ensemble (Best quality)
   scale: z.number().int().optional(), // upscale: the factor
   grain: z.number().optional(), // inpaint with grain matching: the strength of the grain copied (RMS per channel of the photo's fine detail around the hole, 0-255 scale)
@@ -146,13 +151,15 @@ export type StepUsed = z.infer<typeof StepUsed>;
 
 /**
  * What a done file's steps used, in words, one entry per step: `denoise σ 3.4, estimated` (the level
- * Auto chose, so it is visible), `upscale ×2, 8 passes` (Best quality), `inpaint`.
+ * Auto chose, so it is visible), `denoise σ 30.0, net for stronger settings` (a manual level above the
+ * photo's noise: the card's above-noise net ran), `upscale ×2, 8 passes` (Best quality), `inpaint`.
  * The one wording for every front end: the CLI's done lines and the queue rows.
  */
-export function describeStepsUsed(steps: readonly Pick<StepUsed, 'task' | 'sigma' | 'sigmaBy' | 'passes' | 'scale' | 'grain'>[] | undefined): string[] {
+export function describeStepsUsed(steps: readonly Pick<StepUsed, 'task' | 'sigma' | 'sigmaBy' | 'passes' | 'scale' | 'grain' | 'aboveNoise'>[] | undefined): string[] {
   return (steps ?? []).map((s) => {
     let head: string = s.task;
     if (s.task === 'denoise' && s.sigma !== undefined) head += ` σ ${s.sigma.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ', estimated' : ''}`;
+    if (s.task === 'denoise' && s.aboveNoise) head += ', net for stronger settings';
     if (s.task === 'upscale' && s.scale) head += ` ×${s.scale}`;
     if (s.task === 'inpaint' && s.grain !== undefined) head += ', grain matched';
     return s.passes === 8 ? `${head}, 8 passes` : head;

@@ -16,6 +16,11 @@ The noise-level estimator (task `estimate`, config `ship_with: <denoise id>`) is
 models/<denoise id>/estimator.onnx (input `image` (N,3,H,W), output `sigma` (N,1), noise std on the
 [0,1] scale) and declared in that denoiser's card under `estimator`; the engine reads `crops` crops
 of `crop` px with it and takes the median for `--sigma auto`.
+
+A denoiser trained for strengths above the noise (config `ship_as: above_noise`, `ship_with: <denoise id>`,
+`from_ratio: R`; the same architecture) is written as models/<denoise id>/above-noise.onnx and declared in
+that card under `above_noise`; the engine runs it instead of model.onnx when a manual sigma is more than R
+times what the estimator reads.
 """
 from __future__ import annotations
 
@@ -281,6 +286,8 @@ def build_card(cfg, model, ckpt, old, export_info: dict, onnx_path: Path, hardwa
         "description": old.get("description", DESCRIPTIONS[task].format(scale=scale)),
         "source": "Trained for Restora with scripts/training (PyTorch), exported by scripts/training/export_onnx.py",
         **({"estimator": old["estimator"]} if isinstance(old.get("estimator"), dict) else {}),
+        # kept: a new main net does not change which strengths its companion is for (re-export it if it should)
+        **({"above_noise": old["above_noise"]} if isinstance(old.get("above_noise"), dict) else {}),
     }
 
 
@@ -327,6 +334,22 @@ def estimator_entry(cfg: dict, model: nn.Module, ckpt: dict, old: dict, export_i
     }
 
 
+def above_noise_entry(cfg: dict, ckpt: dict, old: dict, export_info: dict, onnx_path: Path, hardware: str | None,
+                      config_path: Path, ckpt_path: Path) -> dict:
+    """The `above_noise` object of the denoiser's card (models/card.schema.json)."""
+    return {
+        "file": onnx_path.name,
+        "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+        "from_ratio": float(cfg["from_ratio"]),
+        "description": "The denoiser's net for strengths above the noise: the same architecture, trained with a "
+                       "fifth of its crops given a noise map 1-3x above the noise they carry (data.over_map_p), the "
+                       "clean crop still the target. The engine runs it instead of the model when a manual sigma is "
+                       f"more than {float(cfg['from_ratio']):g} times what the estimator reads on the image.",
+        "training": training_record(training_data_text(cfg), ckpt, old, export_info, hardware, config_path, ckpt_path),
+        "metrics": dict(old.get("metrics", {})),
+    }
+
+
 def write_json_atomic(obj: dict, path: Path) -> None:
     text = json.dumps(obj, indent=2)
     # keep short lists of numbers (ranges, shapes) on one line
@@ -353,10 +376,14 @@ def main(argv=None) -> int:
         ckpt_path = Path(args.checkpoint) if args.checkpoint else paths_for(cfg)[1]
         ckpt = load_weights(model, ckpt_path)
         task = cfg["task"]
-        home = cfg.get("ship_with", cfg["id"]) if task == "estimate" else cfg["id"]
+        # a denoiser's net for strengths above the noise (`ship_as: above_noise`) ships in its card, as the estimator
+        above = task == "denoise" and cfg.get("ship_as") == "above_noise"
+        if above and not (cfg.get("ship_with") and cfg.get("from_ratio")):
+            raise ExportError(f"{cfg['id']}: ship_as: above_noise needs ship_with (the denoiser's id) and from_ratio")
+        home = cfg.get("ship_with", cfg["id"]) if task == "estimate" or above else cfg["id"]
         out = Path(args.out) if args.out else ROOT / "models" / home
         out.mkdir(parents=True, exist_ok=True)
-        onnx_name = "estimator.onnx" if task == "estimate" else "model.onnx"
+        onnx_name = "estimator.onnx" if task == "estimate" else "above-noise.onnx" if above else "model.onnx"
         mult = int(model.size_multiple)
         # non-square, different sizes: a shape baked into the graph would fail the second run
         up = lambda v: -(-v // mult) * mult  # noqa: E731
@@ -374,8 +401,12 @@ def main(argv=None) -> int:
                 raise ExportError(f"{cfg['id']}: {onnx_name} is {size / 1e6:.1f} MB, above the 20 MB limit")
             card_path = out / "card.json"
             old = json.loads(card_path.read_text()) if card_path.exists() else {}
-            if task == "estimate" and not old:
+            if (task == "estimate" or above) and not old:
                 raise ExportError(f"{cfg['id']}: {card_path} does not exist; export the denoiser first")
+            if above and (old.get("params") != count_params(model) or old.get("size_multiple") != mult):
+                raise ExportError(f"{cfg['id']}: its net ({count_params(model)} params, size multiple {mult}) is not the "
+                                  f"architecture of {old.get('id')} ({old.get('params')} params); it must take the same "
+                                  "tiles")
             os.replace(tmp_onnx, out / onnx_name)
         finally:
             tmp_onnx.unlink(missing_ok=True)
@@ -385,6 +416,12 @@ def main(argv=None) -> int:
             write_json_atomic({**old, "estimator": entry}, card_path)
             print(f"wrote {out / onnx_name} ({size / 1e6:.2f} MB, {entry['params']} params) and the estimator "
                   f"entry of {card_path}", flush=True)
+            return 0
+        if above:
+            entry = above_noise_entry(cfg, ckpt, old.get("above_noise", {}), info, out / onnx_name, args.hardware,
+                                      Path(args.config), ckpt_path)
+            write_json_atomic({**old, "above_noise": entry}, card_path)
+            print(f"wrote {out / onnx_name} ({size / 1e6:.2f} MB) and the above_noise entry of {card_path}", flush=True)
             return 0
         card = build_card(cfg, model, ckpt, old, info, out / "model.onnx", args.hardware, Path(args.config), ckpt_path)
         write_json_atomic(card, card_path)

@@ -16,6 +16,10 @@ session 21 it also scores, apart from the score, four over-map cases: the map ab
 (natural sigma 15 with the map at 1.5x and 2x, sigma 25 at 2x, and the camera noise at twice the estimator's
 reading), as a manual strength above Auto's reading gives it; the clean crop is still the target.
 
+`--map-sweep` prints, instead of the score, each checkpoint's PSNR with the map at 1, 1.1, 1.2, 1.35, 1.5, 2 and 3
+times the noise's level (white noise sigma 5, 15, 25; camera noise and clean crops at the estimator's reading), as
+a manual strength above Auto's reading gives it; session 22 chose the above-noise net's from_ratio with it.
+
 `--passes 8` scores the self-ensemble the engine runs for "Best quality" (app/engine/tiling/tiler.ts:
 each crop in its 8 rotations and mirrors, turned back and averaged); 2 and 4 score subsets of those
 (identity + transpose; the 4 rotations), to see what fewer passes keep.
@@ -95,6 +99,44 @@ def ensemble(m, noisy, smap, passes=1):
     return sum(dihedral(m(dihedral(noisy, k), dihedral(smap, k)), k, inverse=True) for k in ks) / len(ks)
 
 
+MAP_RATIOS = (1.0, 1.1, 1.2, 1.35, 1.5, 2.0, 3.0)
+
+
+def map_sweep_cases(dirs, size=128):
+    """Held-out crops (as `cases`) with their noise and the map it calls for, to be scaled by a ratio: white noise
+    at sigma 5, 15 and 25 (the true level), camera noise and the natural crops (the estimator's reading)."""
+    _, val_files = split_holdout(list_images(dirs))
+    clean = center_crops([load_rgb(f) for f in val_files], size)
+    out = []
+    for s in (5, 15, 25):
+        g = torch.Generator().manual_seed(1000 + s)
+        out.append((f"white sigma {s}", clean + torch.randn(clean.shape, generator=g) * (s / 255),
+                    torch.full((clean.shape[0], 1, 1, 1), s / 255), clean))
+    estimator, _ = load_checkpoint(ROOT / ESTIMATOR)
+    cam = camera_noise(clean, np.random.default_rng(5))
+    out.append(("camera, auto", cam, estimator_reading(estimator, cam).view(-1, 1, 1, 1), clean))
+    out.append(("clean, auto", clean, estimator_reading(estimator, clean).view(-1, 1, 1, 1), clean))
+    return out
+
+
+def map_sweep(paths, dirs, ratios=MAP_RATIOS, size=128):
+    """PSNR of each checkpoint with the map at `ratio` x the noise's level, per case and ratio (how a manual strength
+    above Auto's reading fares; session 22 chose the above-noise net's from_ratio with it). Prints a table, the
+    second checkpoint's lead over the first in the last column; returns {(case, ratio): [psnr per checkpoint]}."""
+    nets = [load_checkpoint(p)[0] for p in paths]
+    table = {}
+    with torch.no_grad():
+        for name, noisy, base, clean in map_sweep_cases(dirs, size):
+            for r in ratios:
+                smap = (base * r).expand(-1, 1, size, size).contiguous()
+                row = [float(np.mean([psnr(m(noisy[k:k + 8], smap[k:k + 8]), clean[k:k + 8])
+                                      for k in range(0, clean.shape[0], 8)])) for m in nets]
+                table[(name, r)] = row
+                lead = f"  {row[1] - row[0]:+.3f}" if len(row) > 1 else ""
+                print(f"  {name:16s} map x{r:<4g} " + " ".join(f"{v:6.2f}" for v in row) + lead, flush=True)
+    return table
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoints", nargs="+")
@@ -104,8 +146,16 @@ def main(argv=None):
                          "folders that no candidate has trained on since a folder changed)")
     ap.add_argument("--passes", type=int, default=1, choices=sorted(PASS_SETS),
                     help="8: the engine's self-ensemble (Best quality); 2 and 4: subsets of it")
+    ap.add_argument("--map-sweep", action="store_true",
+                    help="instead of the score: PSNR with the map at 1-3x the noise's level (white noise, camera noise, "
+                         "clean crops) for each checkpoint, the second's lead over the first last")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.map_sweep:
+        dirs = args.dirs or load_checkpoint(args.checkpoints[0])[1]["config"]["data"]["dirs"]
+        print("PSNR dB per checkpoint: " + ", ".join(args.checkpoints))
+        map_sweep(args.checkpoints, dirs)
+        return 0
     cs = None
     for path in args.checkpoints:
         m, st = load_checkpoint(path)

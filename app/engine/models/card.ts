@@ -34,6 +34,21 @@ export interface CardEstimator {
   metrics?: Record<string, unknown>;
 }
 
+/**
+ * A denoiser's net for strengths above the noise (card.json `above_noise`): an ONNX file beside the
+ * model with the model's inputs and output, trained with noise maps above the noise a crop carries.
+ * The engine runs it instead of the model when a manual sigma is more than `from_ratio` times what
+ * the card's estimator reads on the image (app/engine/pipelines/index.ts).
+ */
+export interface CardAboveNoise {
+  file: string;
+  sha256: string;
+  from_ratio: number;
+  description?: string;
+  training?: Record<string, unknown>;
+  metrics?: Record<string, unknown>;
+}
+
 /** A model card (snake_case as in card.json). */
 export interface ModelCard {
   id: string;
@@ -58,6 +73,7 @@ export interface ModelCard {
   description?: string;
   source?: string;
   estimator?: CardEstimator;
+  above_noise?: CardAboveNoise;
 }
 
 // ajv is CommonJS; under NodeNext its default export arrives as the module object
@@ -71,7 +87,8 @@ export { cardSchema };
 /**
  * Check a parsed card.json. Returns the card, or the reasons it is invalid (schema errors as
  * "path: message", then semantic rules: one 3-channel image input, sigma only for denoise, a mask
- * for inpaint, scale 1 unless upscaling, a 3-channel output, an estimator only for a denoiser).
+ * for inpaint, scale 1 unless upscaling, a 3-channel output, an estimator only for a denoiser, an
+ * above-noise net only for a denoiser with an estimator).
  */
 export function validateCard(json: unknown): { ok: true; card: ModelCard } | { ok: false; reasons: string[] } {
   if (!validateSchema(json)) {
@@ -97,5 +114,9 @@ export function validateCard(json: unknown): { ok: true; card: ModelCard } | { o
   if (card.tiling.overlap * 2 >= card.tiling.tile) reasons.push('tiling: overlap must be less than half the tile');
   if (card.estimator && card.task !== 'denoise') reasons.push('estimator: a noise estimator only makes sense for a denoiser');
   if (card.estimator && card.estimator.file === (card.file ?? 'model.onnx')) reasons.push('estimator: its file must not be the model file');
+  const above = card.above_noise;
+  if (above && (card.task !== 'denoise' || !roles.includes('sigma'))) reasons.push('above_noise: only a denoiser with a sigma input can have a net for strengths above the noise');
+  if (above && !card.estimator) reasons.push('above_noise: needs the estimator, whose reading tells when a strength is above the noise');
+  if (above && (above.file === (card.file ?? 'model.onnx') || above.file === card.estimator?.file)) reasons.push('above_noise: its file must not be the model file or the estimator file');
   return reasons.length ? { ok: false, reasons } : { ok: true, card };
 }

@@ -91,6 +91,31 @@ describe('card schema', () => {
     const r = validateCard({ ...up, estimator });
     expect(r.ok ? [] : r.reasons).toEqual(['estimator: a noise estimator only makes sense for a denoiser']);
   });
+
+  it("accepts a denoiser's net for strengths above the noise beside its estimator, and rejects it elsewhere", () => {
+    const good = JSON.parse(fs.readFileSync(path.join(FIXTURE_MODELS, 'tiny-denoise', 'card.json'), 'utf8'));
+    const estimator = { file: 'estimator.onnx', sha256: 'a'.repeat(64), input: 'image', output: 'sigma', crop: 96, crops: 16, size_multiple: 2 };
+    const above = { file: 'above-noise.onnx', sha256: 'b'.repeat(64), from_ratio: 1.25, description: 'for strengths above the noise', training: { steps: 3 }, metrics: {} };
+    const check = (edit: (a: Record<string, unknown>, c: Record<string, unknown>) => void) => {
+      const c = { ...structuredClone(good), estimator: structuredClone(estimator), above_noise: structuredClone(above) };
+      edit(c.above_noise, c);
+      const v = validateCard(c);
+      return v.ok ? [] : v.reasons;
+    };
+    expect(check(() => {})).toEqual([]);
+    expect(new ModelRegistry({ bundled: FIXTURE_MODELS }).list().find((m) => m.id === 'tiny-denoise')?.aboveNoiseFrom).toBeUndefined();
+    for (const k of ['file', 'sha256', 'from_ratio']) expect(check((a) => delete a[k]), k).toEqual([expect.stringMatching(new RegExp(`^/above_noise: must have required property '${k}'`))]);
+    expect(check((a) => (a.from_ratio = 0.9))[0]).toMatch(/^\/above_noise\/from_ratio/);
+    expect(check((a) => (a.file = '../x.onnx'))[0]).toMatch(/^\/above_noise\/file/);
+    expect(check((a) => (a.extra = 1))[0]).toMatch(/additional properties \(extra\)/);
+    expect(check((a) => (a.file = 'model.onnx'))).toEqual(['above_noise: its file must not be the model file or the estimator file']);
+    expect(check((a) => (a.file = 'estimator.onnx'))).toEqual(['above_noise: its file must not be the model file or the estimator file']);
+    // the estimator's reading decides when it runs: no estimator, no such net
+    expect(check((_a, c) => delete c.estimator)).toEqual(['above_noise: needs the estimator, whose reading tells when a strength is above the noise']);
+    const up = JSON.parse(fs.readFileSync(path.join(FIXTURE_MODELS, 'tiny-upscale-x2', 'card.json'), 'utf8'));
+    const r = validateCard({ ...up, above_noise: above });
+    expect(r.ok ? [] : r.reasons).toEqual(expect.arrayContaining(['above_noise: only a denoiser with a sigma input can have a net for strengths above the noise']));
+  });
 });
 
 describe('ModelRegistry', () => {

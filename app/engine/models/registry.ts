@@ -35,6 +35,7 @@ export function toModelInfo(e: ModelEntry): ModelInfo {
     license: c.license,
     metrics: c.metrics ?? {},
     ...(c.description ? { description: c.description } : {}),
+    ...(c.above_noise ? { aboveNoiseFrom: c.above_noise.from_ratio } : {}),
   };
 }
 
@@ -168,6 +169,22 @@ export class ModelRegistry {
       missing: `model ${e.card.id}: its noise estimator ${est.file} is missing beside card.json; reinstall the model`,
       unreadable: (why) => `model ${e.card.id}: its noise estimator ${est.file} cannot be read (${why})`,
       damaged: `model ${e.card.id} is damaged: its noise estimator ${est.file} does not match the sha256 in its card; reinstall it`,
+    });
+  }
+
+  /** The absolute path of a denoiser's net for strengths above the noise (card `above_noise.file`), if it declares one. */
+  aboveNoiseFile(e: ModelEntry): string | undefined {
+    return e.card.above_noise ? path.join(e.dir, e.card.above_noise.file) : undefined;
+  }
+
+  /** Check a denoiser's above-noise net against `above_noise.sha256`, as `verify` checks the model file. */
+  verifyAboveNoise(e: ModelEntry): Promise<void> {
+    const above = e.card.above_noise;
+    if (!above) return Promise.resolve();
+    return this.checkFile(path.join(e.dir, above.file), above.sha256, {
+      missing: `model ${e.card.id}: its net for strengths above the noise, ${above.file}, is missing beside card.json; reinstall the model`,
+      unreadable: (why) => `model ${e.card.id}: its net for strengths above the noise, ${above.file}, cannot be read (${why})`,
+      damaged: `model ${e.card.id} is damaged: its net for strengths above the noise, ${above.file}, does not match the sha256 in its card; reinstall it`,
     });
   }
 

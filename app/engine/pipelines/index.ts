@@ -59,6 +59,8 @@ export interface StepTrace {
   passes?: 8; // set when the step ran as a self-ensemble
   sigma?: number; // 0-255, denoise only: the level the model was given
   sigmaBy?: 'estimator' | 'pca' | 'given'; // where it came from (the card's CNN estimator, PCA, or the recipe)
+  reading?: number; // denoise, a manual level, a card with an above-noise net: what its estimator read (0-255)
+  aboveNoise?: boolean; // ... and that net ran (the level was more than `from_ratio` times the reading)
   grain?: number; // inpaint with grain matching: the strength of the grain copied (RMS per channel, 0-255)
   note?: string;
 }
@@ -144,9 +146,9 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
       return ph;
     };
     // `settled`: the provider and tile an earlier run of this step ended on (after any out-of-memory retry)
-    const runOn = (width: number, height: number, inputs: Record<string, PlaneSource>, onTile: (done: number, total: number) => void, settled?: { ep: string; tile: number }) =>
-      ctx.runtime.runTiled(p.model, { width, height, inputs }, { ep: (settled?.ep as ExecutionProvider | undefined) ?? runtime.ep, threads: runtime.threads, tile: settled?.tile ?? runtime.tile, passes: p.step.passes, signal: opts.signal, onTile });
-    const run = (inputs: Record<string, PlaneSource>) => runOn(cur.width, cur.height, inputs, tick(phases[0]));
+    const runOn = (width: number, height: number, inputs: Record<string, PlaneSource>, onTile: (done: number, total: number) => void, settled?: { ep: string; tile: number }, model: RunnableModel = p.model) =>
+      ctx.runtime.runTiled(model, { width, height, inputs }, { ep: (settled?.ep as ExecutionProvider | undefined) ?? runtime.ep, threads: runtime.threads, tile: settled?.tile ?? runtime.tile, passes: p.step.passes, signal: opts.signal, onTile });
+    const run = (inputs: Record<string, PlaneSource>, model: RunnableModel = p.model) => runOn(cur.width, cur.height, inputs, tick(phases[0]), undefined, model);
     const byRole = (role: 'image' | 'sigma' | 'mask') => p.model.inputs.find((i) => i.role === role)?.name;
     const imageName = byRole('image')!;
     const trace: StepTrace = { task: p.step.task, model: p.model.id, ep: '', tile: 0, ...(p.step.passes === 8 ? { passes: 8 } : {}) };
@@ -170,7 +172,20 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
       const sigmaName = byRole('sigma');
       // the model's sigma map is the noise std on the [0,1] scale
       if (sigmaName) inputs[sigmaName] = { channels: 1, value: sigma255 / 255 };
-      const r = await run(inputs);
+      // a manual level well above the noise the image carries: the card's net trained for that, when it
+      // has one (the model keeps noise as texture there). What the estimator reads decides.
+      let net = p.model;
+      const above = p.entry.card.above_noise;
+      if (above && !est) {
+        const reading = (await estimateNoise(ctx, p.entry, cur, { threads: runtime.threads })).sigma;
+        trace.reading = reading;
+        if (sigma255 > reading * above.from_ratio) {
+          await ctx.registry.verifyAboveNoise(p.entry);
+          net = { ...p.model, id: `${p.model.id}/${above.file}`, path: ctx.registry.aboveNoiseFile(p.entry)! };
+          trace.aboveNoise = true;
+        }
+      }
+      const r = await run(inputs, net);
       Object.assign(trace, { ep: r.ep, tile: r.tile, ...(r.note ? { note: r.note } : {}) });
       cur = { width: cur.width, height: cur.height, data: r.data, alpha: cur.alpha, meta: cur.meta };
     } else if (p.step.task === 'upscale') {

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import yaml
 import pytest
 import torch
 import torch.nn as nn
@@ -186,3 +187,40 @@ def test_estimator_ships_inside_the_denoisers_card(tiny_config, tmp_path):
     # re-exporting the denoiser keeps the estimator entry
     assert E.main([str(den_cfg), "--checkpoint", str(tiny_checkpoint(den_cfg, tmp_path)), "--out", str(out)]) == 0
     assert json.loads((out / "card.json").read_text())["estimator"] == est
+
+
+def test_above_noise_net_ships_inside_the_denoisers_card(tiny_config, tmp_path):
+    den_cfg = tiny_config("denoise")
+    out = tmp_path / "models" / "tiny-denoise"
+    assert E.main([str(den_cfg), "--checkpoint", str(tiny_checkpoint(den_cfg, tmp_path)), "--out", str(out)]) == 0
+    est_cfg = tiny_config("estimate", ship_with="tiny-denoise")
+    assert E.main([str(est_cfg), "--checkpoint", str(tiny_checkpoint(est_cfg, tmp_path)), "--out", str(out)]) == 0
+    import hashlib
+    den_sha = json.loads((out / "card.json").read_text())["sha256"]
+    # a denoiser of the same architecture, shipped as the net for strengths above the noise
+    above_cfg = tiny_config("denoise", id="tiny-denoise-over", ship_with="tiny-denoise", ship_as="above_noise", from_ratio=1.25)
+    ck = tiny_checkpoint(above_cfg, tmp_path, step=9, seconds=12.0)
+    assert E.main([str(above_cfg), "--checkpoint", str(ck), "--out", str(tmp_path / "nowhere")]) == 1  # no card there
+    assert E.main([str(above_cfg), "--checkpoint", str(ck), "--out", str(out)]) == 0
+    card = json.loads((out / "card.json").read_text())
+    above = card["above_noise"]
+    assert above["file"] == "above-noise.onnx" and above["from_ratio"] == 1.25
+    assert above["sha256"] == hashlib.sha256((out / "above-noise.onnx").read_bytes()).hexdigest()
+    assert above["training"]["steps"] == 9 and above["training"]["export"]["parity_max_abs_diff"] <= 1e-4
+    m = onnx.load(str(out / "above-noise.onnx"))
+    assert [i.name for i in m.graph.input] == ["image", "sigma"] and [o.name for o in m.graph.output] == ["output"]
+    assert card["sha256"] == den_sha and "estimator" in card  # the denoiser and its estimator untouched
+    rc, msg = validate(out / "card.json")
+    assert rc == 0, msg
+    # re-exporting the denoiser keeps the entry
+    assert E.main([str(den_cfg), "--checkpoint", str(tiny_checkpoint(den_cfg, tmp_path)), "--out", str(out)]) == 0
+    assert json.loads((out / "card.json").read_text())["above_noise"] == above
+    # another architecture (other widths) is refused: it would not take the same tiles
+    wide = dict(yaml.safe_load(den_cfg.read_text())["model"])
+    wide["widths"] = [w * 2 for w in wide["widths"]]
+    other_cfg = tiny_config("denoise", id="tiny-denoise-wide", model=wide, ship_with="tiny-denoise", ship_as="above_noise", from_ratio=1.25)
+    assert E.main([str(other_cfg), "--checkpoint", str(tiny_checkpoint(other_cfg, tmp_path)), "--out", str(out)]) == 1
+    assert json.loads((out / "card.json").read_text())["above_noise"] == above
+    # without from_ratio: refused before anything is written
+    bad_cfg = tiny_config("denoise", id="tiny-denoise-bad", ship_with="tiny-denoise", ship_as="above_noise")
+    assert E.main([str(bad_cfg), "--checkpoint", str(tiny_checkpoint(bad_cfg, tmp_path)), "--out", str(out)]) == 1

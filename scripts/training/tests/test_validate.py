@@ -78,3 +78,19 @@ def test_dihedral_inverts_and_passes_score_the_ensemble(tiny_config, tmp_path, c
     assert V.main([ckpt, "--passes", "8"]) == 0
     out = capsys.readouterr().out
     assert "8 pass(es)" in out and scores(out)[0] != one
+
+
+def test_map_sweep_scores_each_checkpoint_at_each_ratio(tiny_config, tmp_path, capsys):
+    cfg = tiny_config("denoise")
+    assert T.main([str(cfg), "--root", str(tmp_path)]) == 0
+    ckpt = str(tmp_path / "scripts" / "training" / "checkpoints" / "tiny-denoise.pt")
+    capsys.readouterr()
+    assert V.main([ckpt, ckpt, "--map-sweep"]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^  (.+?) +map x(\S+) +([0-9.]+) +([0-9.]+) +([-+][0-9.]+)$", out, re.M)
+    names = ["white sigma 5", "white sigma 15", "white sigma 25", "camera, auto", "clean, auto"]
+    assert [(n, float(r)) for n, r, *_ in rows] == [(n, r) for n in names for r in V.MAP_RATIOS]
+    assert all(a == b and float(d) == 0 for _, _, a, b, d in rows)  # the same checkpoint twice: no lead
+    # a map further above the noise changes what the net does
+    white15 = [float(a) for n, _, a, _, _ in rows if n == "white sigma 15"]
+    assert len(set(white15)) > 1

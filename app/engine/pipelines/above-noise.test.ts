@@ -1,0 +1,112 @@
+// A manual denoise strength above the noise a photo carries: the shipped card's net for strengths above
+// the noise (card `above_noise`) runs instead of the model, which keeps noise as texture there.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeStepsUsed } from '../../contract/index.ts';
+import { gaussian, maxAbsDiff, photoLike, tmpDir } from '../../../test/fixtures/images/make.ts';
+import type { RgbImage } from '../api.ts';
+import { createEngine, type EngineImpl } from '../index.ts';
+import type { StepTrace } from './index.ts';
+
+const REPO = path.resolve(import.meta.dirname, '../../..');
+const SHIPPED = path.join(REPO, 'models', 'restora-denoise');
+const card = fs.existsSync(path.join(SHIPPED, 'card.json')) ? JSON.parse(fs.readFileSync(path.join(SHIPPED, 'card.json'), 'utf8')) : undefined;
+const shipped = card?.above_noise !== undefined && fs.existsSync(path.join(SHIPPED, card.above_noise.file));
+
+function psnr(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.round(Math.min(1, Math.max(0, a[i])) * 255) - Math.round(b[i] * 255);
+    s += d * d;
+  }
+  return 10 * Math.log10((255 * 255) / (s / a.length));
+}
+
+/** Fine detail left: the mean absolute difference between horizontal neighbours, 0-255. */
+function roughness(d: Float32Array, w: number, h: number): number {
+  let s = 0;
+  for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) for (let x = 1; x < w; x++) s += Math.abs(d[c * w * h + y * w + x] - d[c * w * h + y * w + x - 1]);
+  return (s * 255) / (3 * h * (w - 1));
+}
+
+describe.runIf(shipped)('the shipped denoiser above the noise', () => {
+  const { dir, cleanup } = tmpDir();
+  const W = 320;
+  const H = 240;
+  const clean = photoLike(W, H, 31);
+  const g = gaussian(5);
+  // white noise of sigma 14 (0-255), as a photo with grain of that strength
+  const noisy: RgbImage = { width: W, height: H, data: Float32Array.from(clean.data, (v) => v + (14 / 255) * g()) };
+  let withNet: EngineImpl;
+  let without: EngineImpl;
+
+  beforeAll(async () => {
+    // the same models, but a card without the above-noise net: what the engine did before it
+    const plain = path.join(dir, 'plain', 'restora-denoise');
+    fs.mkdirSync(plain, { recursive: true });
+    for (const f of [card.file ?? 'model.onnx', card.estimator.file]) fs.copyFileSync(path.join(SHIPPED, f), path.join(plain, f));
+    const { above_noise: _, ...rest } = card;
+    fs.writeFileSync(path.join(plain, 'card.json'), JSON.stringify(rest));
+    const opts = (d: string) => ({ userModelsDir: path.join(dir, `user-${d}`), dataDir: path.join(dir, `data-${d}`), runtime: { ep: 'cpu' as const, threads: 2 } });
+    withNet = await createEngine({ modelsDir: path.join(REPO, 'models'), ...opts('a') });
+    without = await createEngine({ modelsDir: path.join(dir, 'plain'), ...opts('b') });
+  });
+  afterAll(async () => {
+    await withNet?.close();
+    await without?.close();
+    cleanup();
+  });
+
+  it('a strength well above what the estimator reads runs the net for stronger settings, which smooths instead of leaving grain', async () => {
+    const auto: StepTrace[] = [];
+    const atAuto = await withNet.core.run(noisy, [{ task: 'denoise', sigma: 'auto' }], { trace: auto } as never);
+    const reading = auto[0].sigma!;
+    expect(reading).toBeGreaterThan(10);
+    expect(reading).toBeLessThan(18);
+    const strong = Math.round(reading * 2);
+    const trace: StepTrace[] = [];
+    const above = await withNet.core.run(noisy, [{ task: 'denoise', sigma: strong }], { trace } as never);
+    expect(trace[0]).toMatchObject({ task: 'denoise', model: 'restora-denoise', sigma: strong, sigmaBy: 'given', aboveNoise: true });
+    expect(trace[0].reading).toBeCloseTo(reading, 6); // the same reading Auto took
+    expect(describeStepsUsed(trace)[0]).toBe(`denoise σ ${strong.toFixed(1)}, net for stronger settings`);
+    const old = await without.core.run(noisy, [{ task: 'denoise', sigma: strong }], {} as never);
+    const [pAuto, pAbove, pOld] = [psnr(atAuto.data, clean.data), psnr(above.data, clean.data), psnr(old.data, clean.data)];
+    // twice the noise's level: the plain model keeps grain and loses dB for it; the net for stronger settings smooths
+    console.log(`sigma ${strong} on white noise sigma 14 (read ${reading.toFixed(1)}): auto ${pAuto.toFixed(2)}, above-noise net ${pAbove.toFixed(2)}, plain model ${pOld.toFixed(2)} dB`);
+    expect(pAbove).toBeGreaterThan(pOld + 1);
+    // and it is smoother than Auto's result, as a stronger setting should be; the plain model's is rougher
+    const [rAuto, rAbove, rOld] = [atAuto, above, old].map((o) => roughness(o.data, W, H));
+    expect(rAbove, `roughness: auto ${rAuto.toFixed(2)}, above-noise net ${rAbove.toFixed(2)}, plain model ${rOld.toFixed(2)}`).toBeLessThan(rAuto);
+    expect(rOld).toBeGreaterThan(rAuto);
+  });
+
+  it("at the noise's own level the model runs as before (the routing does not touch Auto's range)", async () => {
+    const auto: StepTrace[] = [];
+    await withNet.core.run(noisy, [{ task: 'denoise', sigma: 'auto' }], { trace: auto } as never);
+    const level = Math.round(auto[0].sigma! * 1.1);
+    const trace: StepTrace[] = [];
+    const a = await withNet.core.run(noisy, [{ task: 'denoise', sigma: level }], { trace } as never);
+    const b = await without.core.run(noisy, [{ task: 'denoise', sigma: level }], {} as never);
+    expect(trace[0].aboveNoise).toBeUndefined();
+    expect(maxAbsDiff(a.data, b.data)).toBe(0);
+    // Auto itself never reads twice
+    expect(auto[0].reading).toBeUndefined();
+  });
+
+  it('a damaged net for stronger settings is E_MODEL naming it, and the model alone still runs at lower levels', async () => {
+    const broken = path.join(dir, 'broken', 'restora-denoise');
+    fs.mkdirSync(broken, { recursive: true });
+    for (const f of ['card.json', card.file ?? 'model.onnx', card.estimator.file]) fs.copyFileSync(path.join(SHIPPED, f), path.join(broken, f));
+    fs.writeFileSync(path.join(broken, card.above_noise.file), 'not a model');
+    const e = await createEngine({ modelsDir: path.join(dir, 'broken'), userModelsDir: path.join(dir, 'user-c'), dataDir: path.join(dir, 'data-c'), runtime: { ep: 'cpu', threads: 2 } });
+    try {
+      await expect(e.core.run(noisy, [{ task: 'denoise', sigma: 40 }], {} as never)).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringContaining(`${card.above_noise.file}, does not match the sha256`) });
+      const trace: StepTrace[] = [];
+      await e.core.run(noisy, [{ task: 'denoise', sigma: 14 }], { trace } as never);
+      expect(trace[0].aboveNoise).toBeUndefined();
+    } finally {
+      await e.close();
+    }
+  });
+});
