@@ -73,3 +73,34 @@ test('a folder of five photos with one corrupt file gives four outputs and one c
   await page.getByRole('button', { name: 'Open output folder' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Output folder' }).locator('code')).toContainText(path.join(shoot, 'restored'));
 });
+
+test('a change of output format makes done photos to do again, in a file of the new format beside the first', async ({ app: page, work }) => {
+  const dir = path.join(work, 'export');
+  const a = path.join(dir, 'a.jpg');
+  await makePhoto(a, { seed: 31, sigma: 10, width: 320, height: 240 });
+  await addPath(page, dir);
+  await page.getByRole('button', { name: 'Run on 1 photo' }).click();
+  await expect(row(page, a).getByTestId('status')).toHaveText('Done', { timeout: 60_000 });
+  await expect(page.getByRole('button', { name: 'All photos done' })).toBeDisabled();
+
+  const settings = page.getByRole('dialog', { name: 'Settings' });
+  const setFormat = async (label: string) => {
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await settings.getByLabel('Format').selectOption({ label });
+    await page.keyboard.press('Escape');
+    await expect(settings).toBeHidden();
+  };
+  await setFormat('PNG');
+  // the photo is done with the recipe, not with these output settings: Run offers it again
+  await expect(page.getByRole('button', { name: 'Run on 1 photo' })).toBeEnabled();
+  await expect(page.getByTestId('again')).toHaveText('1 of them was done with other settings: it gets a new output beside the old one.');
+  await page.getByRole('button', { name: 'Run on 1 photo' }).click();
+  await expect(page.getByRole('button', { name: 'All photos done' })).toBeVisible({ timeout: 60_000 });
+  expect(listFiles(path.join(dir, 'restored')).filter((f) => IMAGE.test(f)).map((f) => path.basename(f)).sort()).toEqual(['a-restored.jpg', 'a-restored.png']);
+  // back to the first format: that result is there already, so nothing is to do (and the setting is put back for the next tests)
+  await setFormat('Same as the original');
+  await expect(page.getByRole('button', { name: 'Run on 1 photo' })).toBeEnabled(); // the queue shows the PNG result
+  await page.getByRole('button', { name: 'Run on 1 photo' }).click();
+  await expect(page.getByText('Already done with these settings: the earlier result is shown.')).toBeVisible({ timeout: 60_000 });
+  expect(listFiles(path.join(dir, 'restored')).filter((f) => IMAGE.test(f))).toHaveLength(2);
+});

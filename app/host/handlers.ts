@@ -241,7 +241,8 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
         chosenDirs.add(path.dirname(abs(it.output))); // "Open output folder", as after the batch that wrote it
       } else if (it.output) {
         const { output: _o, outputUrl: _u, outputRecipe: _r, outputKey: _k, steps: _s, notes: _n, ...rest } = it;
-        items.push({ ...rest, status: 'ready' });
+        // its result was deleted: ready again (a failed later run keeps its error)
+        items.push({ ...rest, status: rest.status === 'failed' && rest.error ? 'failed' : 'ready' });
       } else items.push(it);
     }
     const paths = new Set(items.map((it) => it.path));

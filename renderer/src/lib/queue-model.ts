@@ -25,6 +25,30 @@ export interface QueueItem {
   steps?: StepUsed[];
   /** what `output` could not keep (transparency in a JPEG) */
   notes?: string[];
+  /** the result it had when a new run started: back in place if that run fails or is cancelled */
+  earlier?: EarlierResult;
+}
+
+/** A result and what is known of it, kept while a new run of its photo is on its way. */
+export type EarlierResult = Pick<QueueItem, 'output' | 'outputUrl' | 'outputInfo' | 'outputRecipe' | 'outputKey' | 'steps' | 'notes'>;
+
+/** A new run of `item` starts: keep the result it has (if any), so that a failed run does not lose it. */
+export function keepEarlier(item: QueueItem): void {
+  if (!item.output) return;
+  item.earlier = { output: item.output, outputUrl: item.outputUrl, outputInfo: item.outputInfo, outputRecipe: item.outputRecipe, outputKey: item.outputKey, steps: item.steps, notes: item.notes };
+}
+
+/**
+ * The run of `item` ended: done, its new result stays; failed or cancelled (or never started), the
+ * result it had before is back, with the recipe that made it, so the row still offers it and the
+ * compare names it by that recipe. The error stays.
+ */
+export function settleEarlier(item: QueueItem, status: ItemStatus): void {
+  const e = item.earlier;
+  if (!e) return;
+  item.earlier = undefined;
+  if (status === 'done' || status === 'skipped') return;
+  Object.assign(item, e);
 }
 
 export function itemFromEntry(f: FileEntry): QueueItem {
@@ -72,7 +96,25 @@ export function ignoredNote(ignored: Ignored | undefined): string | undefined {
  * exactly that recipe; a photo done with other settings does, and gets a new output beside its old one.
  */
 export function needsRun(item: Pick<QueueItem, 'status' | 'outputKey'>, key: string): boolean {
-  return !((item.status === 'done' || item.status === 'skipped') && item.outputKey === key);
+  if (!(item.status === 'done' || item.status === 'skipped') || !item.outputKey) return true;
+  // a result kept before output settings were part of the key (work.json of an older version) counts as made with them
+  return !(item.outputKey === key || (!item.outputKey.includes(OUT) && recipePart(key) === item.outputKey));
+}
+
+const OUT = '|out:';
+
+/**
+ * What a photo's result is kept by: the recipe's key and the output settings that name and encode its
+ * file (folder, suffix, format, quality), so that a change of format or suffix makes the photos to do again.
+ */
+export function runKey(recipeKey: string, out: { outputDir: string; suffix: string; format: string; quality: number }): string {
+  return `${recipeKey}${OUT}${JSON.stringify([out.outputDir, out.suffix, out.format, out.quality])}`;
+}
+
+/** The recipe's part of a run key (what the compare names a result by). */
+export function recipePart(key: string): string {
+  const i = key.lastIndexOf(OUT);
+  return i < 0 ? key : key.slice(0, i);
 }
 
 const FINAL: ItemStatus[] = ['done', 'failed', 'cancelled', 'skipped'];
@@ -105,6 +147,7 @@ export function applyFileProgress(item: QueueItem, ev: EventPayload<'file.progre
   if (ev.outputUrl) item.outputUrl = ev.outputUrl;
   if (ev.steps) item.steps = ev.steps;
   if (ev.status === 'done') item.notes = ev.notes;
+  if (isFinal(ev.status)) settleEarlier(item, ev.status);
 }
 
 /** "denoise σ 3.4, estimated · upscale ×2, 8 passes": what the steps used (contract's describeStepsUsed), for the queue row. */
@@ -122,10 +165,16 @@ export function applyReport(items: Map<string, QueueItem>, report: BatchReport):
     item.error = f.error;
     if (f.output) setOutput(item, f.output);
     if (f.steps) item.steps = f.steps;
+    settleEarlier(item, f.status);
   }
   // files of this batch the report does not list (a crash) are not left "running"
   if (report.cancelled) {
-    for (const item of items.values()) if (item.status === 'running' || item.status === 'queued') item.status = 'cancelled';
+    for (const item of items.values()) {
+      if (item.status === 'running' || item.status === 'queued') {
+        item.status = 'cancelled';
+        settleEarlier(item, 'cancelled');
+      }
+    }
   }
 }
 

@@ -9,7 +9,7 @@ import { RecipeState } from './recipe.svelte.ts';
 import { SessionState } from './session.svelte.ts';
 import { fitView, type Size, type View } from '../view/viewport.ts';
 import { draftSteps } from '../recipe.ts';
-import { needsRun } from '../queue-model.ts';
+import { needsRun, runKey } from '../queue-model.ts';
 import { restoredNote, snapshotWork } from '../work.ts';
 
 /** How long the window's work waits after a change before it is saved (changes meanwhile join it). */
@@ -90,7 +90,7 @@ export class AppModel {
       if (work.recipeMask) this.recipe.mask = work.recipeMask;
       this.mask.restore(work.masks);
     }
-    this.queue.attach(running, (r) => this.recipe.keyFor(r));
+    this.queue.attach(running, (r) => this.runKey(r));
     const note = work ? restoredNote(running.length ? { ...work, unfinished: 0 } : work, missing, missingFiles) : undefined;
     if (note) this.session.notify(running.length ? `${note} Its batch is still running.` : note, 'info');
     if (work?.selected && this.queue.get(work.selected) && !this.queue.selected) await this.select(work.selected);
@@ -187,6 +187,11 @@ export class AppModel {
     if (item?.output) await this.queue.loadOutputInfo(path);
   }
 
+  /** What a result made now with `recipe` is kept by: the recipe (with its mask's version) and the output settings. */
+  runKey(recipe: Recipe): string {
+    return runKey(this.recipe.keyFor(recipe), this.session.settings);
+  }
+
   /** Run the recipe over the whole queue (or `paths`) as one batch. */
   async run(paths?: string[]): Promise<void> {
     const recipe = this.recipe.recipe;
@@ -199,7 +204,7 @@ export class AppModel {
       const info = this.queue.get(this.recipe.mask.forPath)?.info;
       if (info) await this.mask.save(info.width, info.height);
     }
-    const key = this.recipe.keyFor(recipe);
+    const key = this.runKey(recipe);
     if (paths) {
       // Run on selected: a photo already done with these very settings is not made again (the batch
       // journal, keyed by the whole batch's photos, would not know it, and it would get a "-1" copy)
@@ -256,7 +261,7 @@ export class AppModel {
             this.compare.fit(true);
           }
         },
-        this.recipe.keyFor(recipe),
+        this.runKey(recipe),
       );
       if (!id) this.inpainting = false;
     } catch (e) {

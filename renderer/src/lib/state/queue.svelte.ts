@@ -1,6 +1,6 @@
 // The queue: files the user added, their status while a batch runs, and the batch's progress.
 import { RestoraError, type BatchProgress, type BatchReport, type ErrorInfo, type FileProgress, type ImageInfo, type Recipe, type SavedItem, type SavedWork } from '../../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, needsRun, isFinal, itemFromEntry, type QueueItem } from '../queue-model.ts';
+import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, keepEarlier, needsRun, isFinal, itemFromEntry, settleEarlier, type QueueItem } from '../queue-model.ts';
 import { basename, dirname } from '../format.ts';
 import { recipeKey } from '../recipe.ts';
 import { mergeItems, resumePaths } from '../work.ts';
@@ -244,6 +244,7 @@ export class QueueState {
     for (const p of files) {
       const item = this.#index.get(p);
       if (!item) continue;
+      keepEarlier(item); // back in place if this run fails
       item.status = 'queued';
       item.progress = 0;
       item.error = undefined;
@@ -287,7 +288,10 @@ export class QueueState {
       this.batch = null;
       for (const p of files) {
         const item = this.#index.get(p);
-        if (item && item.status === 'queued') item.status = 'ready';
+        if (item && item.status === 'queued') {
+          item.status = 'ready';
+          settleEarlier(item, 'ready');
+        }
       }
       this.session.error(e);
       return undefined;
