@@ -58,7 +58,19 @@ test('a chained recipe saved as a preset and applied to a batch in one pass', as
   // the preset survives a reload (it lives in the engine's data folder)
   await page.reload();
   await expect(page.getByLabel('Preset', { exact: true }).locator('option', { hasText: 'Scans: clean + 2x' })).toHaveCount(1);
+  // a name already taken (in another case) says that saving replaces that preset, before anything is saved
+  await page.getByLabel('Name for a new preset').fill('scans: CLEAN + 2x');
+  await expect(page.getByText('Replaces the preset “Scans: clean + 2x” (Denoise σ 15, 8 passes → Upscale ×2).')).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Replace', exact: true })).toBeEnabled();
+  await page.getByLabel('Name for a new preset').fill('');
   await page.getByLabel('Preset', { exact: true }).selectOption('Scans: clean + 2x');
+  await page.getByRole('button', { name: 'Delete preset Scans: clean + 2x' }).click();
+  await expect(page.getByLabel('Preset', { exact: true }).locator('option', { hasText: 'Scans: clean + 2x' })).toHaveCount(0);
+  // a delete can be taken back
+  await expect(page.getByText('Deleted “Scans: clean + 2x”.')).toBeVisible();
+  await page.getByRole('button', { name: 'Undo', exact: true }).click();
+  await expect(page.getByLabel('Preset', { exact: true }).locator('option', { hasText: 'Scans: clean + 2x' })).toHaveCount(1);
+  await expect(page.getByTestId('preset-recipe')).toHaveText('Denoise σ 15, 8 passes → Upscale ×2');
   await page.getByRole('button', { name: 'Delete preset Scans: clean + 2x' }).click();
   await expect(page.getByLabel('Preset', { exact: true }).locator('option', { hasText: 'Scans: clean + 2x' })).toHaveCount(0);
 });

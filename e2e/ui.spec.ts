@@ -120,6 +120,9 @@ test('settings persist: output folder, suffix, format, quality, execution provid
   try {
     await page.getByRole('button', { name: 'Settings' }).click();
     const dlg = page.getByRole('dialog', { name: 'Settings' });
+    // what was said before it opened ("Added 1 photo") stays in the main window, not over the dialog's controls
+    await expect(page.getByText('Added 1 photo.')).toHaveCount(1);
+    await expect(dlg.locator('.notice')).toHaveCount(0);
     // a folder web mode may not write to is refused, and said inside the dialog, not behind it
     await dlg.getByLabel('Output folder').fill(path.join(path.dirname(work), 'elsewhere'));
     await dlg.getByLabel('Output folder').press('Tab');
@@ -148,6 +151,7 @@ test('settings persist: output folder, suffix, format, quality, execution provid
     await dlg.getByLabel('Tile size').fill('256');
     await dlg.getByLabel('Tile size').press('Tab');
     await expect(dlg.getByText(/In use: CPU/)).toBeVisible();
+    await expect(dlg.getByText(/running on the CPU/)).toHaveCount(0); // said once ("In use"), not twice
     await shot(page, 'settings', 'settings');
     await dlg.getByRole('button', { name: 'Close settings' }).click();
     // let the debounced save land, then reload: everything comes back from the engine's data folder
@@ -242,6 +246,20 @@ test('at the desktop app’s smallest window (720 x 600) the panels do not overl
   const run = page.getByRole('button', { name: /^Run on 1 photo/ });
   await run.scrollIntoViewIfNeeded();
   await expect(run).toBeInViewport();
+  // a done photo's row at 1000 px, whose queue column is narrowest beside the viewer: every action lies
+  // wholly inside the column (Remove used to run past its edge)
+  await run.click();
+  await expect(row(page, file).getByTestId('status')).toHaveText('Done', { timeout: 60_000 });
+  for (const width of [1000, 720]) {
+    await page.setViewportSize({ width, height: 700 });
+    const column = await box('aside[aria-label="Photos"]');
+    const actions = row(page, file).locator('.actions').locator('button, a');
+    await expect(actions).toHaveCount(4); // Compare, Mask, Download, Remove
+    for (const b of await actions.all()) {
+      const r = (await b.boundingBox())!;
+      expect(r.x >= column.x && r.x + r.width <= column.x + column.width + 0.5, `${await b.textContent()} at ${width} px`).toBe(true);
+    }
+  }
 });
 
 test('a notice never covers a control: it sits at the foot of the recipe panel, whose steps scroll above it and the pinned Run', async ({ app: page, work }) => {
@@ -294,4 +312,18 @@ test('a notice never covers a control: it sits at the foot of the recipe panel, 
   await notices.getByRole('button', { name: 'Dismiss notification' }).click();
   await expect(notices.getByRole('button', { name: 'Copy path' })).toHaveCount(0);
   expect((await page.locator('section[aria-label="Viewer"]').boundingBox())!.height).toBe(viewer.height);
+});
+
+test('a model left out for a bad card is named with why, not just missing', async ({ app: page, served }) => {
+  const bad = path.join(served.dataDir, 'models', 'my-denoise');
+  fs.mkdirSync(bad, { recursive: true });
+  fs.writeFileSync(path.join(bad, 'card.json'), '{ "id": "my-denoise", ');
+  try {
+    await page.reload();
+    const notice = page.getByRole('alert').filter({ hasText: 'A model was not loaded: card.json is not valid JSON' });
+    await expect(notice).toBeVisible();
+    await expect(notice.locator('code')).toContainText(path.join('my-denoise', 'card.json'));
+  } finally {
+    fs.rmSync(bad, { recursive: true, force: true });
+  }
 });

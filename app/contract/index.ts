@@ -365,6 +365,8 @@ export type BatchProgress = z.infer<typeof BatchProgress>;
 export const calls = {
   'app.info': { args: z.object({}), result: z.object({ version: z.string(), runtime: RuntimeInfo, mode: z.enum(['electron', 'web']) }) },
   'models.list': { args: z.object({}), result: z.array(ModelInfo) },
+  /** The model folders left out at the last scan, with why (the window says so: a model that vanished otherwise looks uninstalled). */
+  'models.skipped': { args: z.object({}), result: z.array(z.object({ path: z.string(), reason: z.string() })) },
   /** Expand dropped/picked files and folders into image files; also grants the UI read access to them. */
   'files.add': {
     args: z.object({ paths: z.array(z.string().min(1)).min(1).max(10000), recursive: z.boolean().default(true) }),

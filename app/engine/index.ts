@@ -128,6 +128,10 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
       return registry.list();
     },
 
+    skippedModels() {
+      return registry.skipped.map((k) => ({ path: k.path, reason: k.reason }));
+    },
+
     async addModel(file, o = {}) {
       registry.reload();
       let id = o.id;

@@ -305,6 +305,8 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     },
 
     'models.list': async () => engine.models(),
+    // after models.list (which rescans the folders)
+    'models.skipped': async () => engine.skippedModels(),
 
     'files.add': async ({ paths, recursive }) => {
       const roots = paths.map(abs);

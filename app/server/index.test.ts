@@ -26,6 +26,7 @@ function fakeEngine(): Engine {
   }
   return {
     models: () => [],
+    skippedModels: () => [],
     addModel: async () => {
       throw new Error('no');
     },

@@ -53,6 +53,7 @@ export function createFakeEngine(opts: { dataDir: string; tiles?: number; hold?:
       for (const go of w) go();
     },
     models: () => [model],
+    skippedModels: () => [],
     addModel: async () => model,
     async runtimeInfo(o) {
       engine.calls.push({ name: 'runtimeInfo', args: [o] });

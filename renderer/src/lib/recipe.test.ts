@@ -34,6 +34,16 @@ describe('recipe', () => {
     expect(toRecipe([newStep('inpaint')], '/m.png')).toEqual([{ task: 'inpaint', mask: '/m.png' }]);
   });
 
+  it('a step that no installed model runs is a problem before Run (once the models are known)', () => {
+    const m = (id: string, task: ModelInfo['task'], scale = 1) => ({ id, task, scale, name: id, source: 'bundled', architecture: '', license: 'MIT', metrics: {} }) as ModelInfo;
+    const models = [m('d', 'denoise'), m('u2', 'upscale', 2)];
+    const up4 = { ...newStep('upscale'), scale: 4 as const };
+    expect(recipeProblem([newStep('denoise'), newStep('upscale')], undefined, models)).toBeUndefined();
+    expect(recipeProblem([newStep('denoise'), up4], undefined, models)).toBe('No ×4 upscale model is installed: `restora models` lists what is there.');
+    expect(recipeProblem([newStep('denoise')], undefined, [])).toBe('No denoise model is installed (no models at all): `restora models` lists what is there.');
+    expect(recipeProblem([newStep('denoise'), up4], undefined, undefined)).toBeUndefined(); // not listed yet: no verdict
+  });
+
   it('best quality is 8 passes of the step: off by default, kept by presets, named in the description', () => {
     expect(newStep('upscale')).toMatchObject({ best: false });
     const d = newStep('denoise');

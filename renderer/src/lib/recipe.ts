@@ -63,9 +63,12 @@ export function draftFromStep(step: Step | DraftStep): StepDraft {
 }
 
 /** Why a recipe cannot run yet, in words; undefined when it can. */
-export function recipeProblem(drafts: StepDraft[], maskPath: string | undefined): string | undefined {
+export function recipeProblem(drafts: StepDraft[], maskPath: string | undefined, models?: ModelInfo[]): string | undefined {
   if (drafts.length === 0) return 'Add a step: denoise, upscale or inpaint.';
   if (drafts.length > 8) return 'A recipe has at most 8 steps.';
+  // the models known (once the engine has listed them): a step no model can run is said before Run, not per photo
+  const missing = models ? drafts.find((d) => modelsFor(models, d).length === 0) : undefined;
+  if (missing) return `No ${missing.task === 'upscale' ? `×${missing.scale} upscale` : missing.task} model is installed${models!.length ? '' : ' (no models at all)'}: \`restora models\` lists what is there.`;
   if (drafts.some((d) => d.task === 'inpaint') && !maskPath) return 'Inpaint needs a mask: paint one in the Mask view first.';
   return undefined;
 }

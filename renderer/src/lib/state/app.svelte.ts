@@ -41,6 +41,7 @@ export class AppModel {
     this.session = new SessionState(platform.api, platform.mode);
     this.queue = new QueueState(this.session);
     this.recipe = new RecipeState();
+    this.recipe.modelsOf = () => (this.session.loading || this.session.fatal ? undefined : this.session.models);
     this.compare = new CompareState(this.session, this.queue, this.recipe);
     this.mask = new MaskState(this.session, this.recipe);
     platform.web?.onConnection((c) => {

@@ -1,5 +1,5 @@
 // The recipe being edited: a chain of steps (denoise, upscale, inpaint) run in one pass per photo.
-import type { DraftStep, Preset, Recipe, Step } from '../../../../app/contract/index.ts';
+import type { DraftStep, ModelInfo, Preset, Recipe, Step } from '../../../../app/contract/index.ts';
 import { draftFromStep, newStep, recipeKey, recipeProblem, toRecipe, type StepDraft } from '../recipe.ts';
 
 export interface SavedMask {
@@ -16,7 +16,9 @@ export interface SavedMask {
 export class RecipeState {
   steps = $state<StepDraft[]>([newStep('denoise')]);
   mask = $state<SavedMask | null>(null);
-  problem = $derived(recipeProblem(this.steps, this.mask?.path));
+  /** the engine's models once listed (AppModel sets it), so that a step no model runs is a problem before Run */
+  modelsOf: () => ModelInfo[] | undefined = () => undefined;
+  problem = $derived(recipeProblem(this.steps, this.mask?.path, this.modelsOf()));
   recipe = $derived.by((): Recipe | null => {
     if (this.problem) return null;
     try {

@@ -56,6 +56,9 @@ export class SessionState {
       this.info = info;
       this.models = models;
       this.presets = presets;
+      // a model whose folder was left out (a card that is not valid, a file missing) would otherwise just look
+      // uninstalled: say which and why, once, until dismissed
+      for (const k of await this.api.call('models.skipped', {})) this.notify(`A model was not loaded: ${k.reason}`, 'error', k.path);
     } catch (e) {
       this.fatal = RestoraError.from(e).message;
     } finally {
