@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseCommand, type BatchCommand } from './args.ts';
 import { formatSeconds, humanReport } from './progress.ts';
 import { parseRecipe } from './recipe.ts';
-import { helpFor, UsageError } from './usage.ts';
+import { effectiveTiling } from '../engine/tiling/index.ts';
+import { helpFor, USAGE, UsageError } from './usage.ts';
 
 const usage = (argv: string[]) => {
   try {
@@ -116,6 +117,22 @@ describe('parseCommand', () => {
     expect(parseCommand(['info', '--ep', 'cuda'])).toMatchObject({ kind: 'info', runtime: { ep: 'cuda' } });
     expect(parseCommand(['serve', '--port', '8123'])).toMatchObject({ kind: 'serve', port: 8123 });
     expect(usage(['serve', '--port', '70000'])).toMatch(/--port/);
+  });
+
+  it('--version and -V, as the first argument', () => {
+    expect(parseCommand(['--version'])).toEqual({ kind: 'version' });
+    expect(parseCommand(['-V'])).toEqual({ kind: 'version' });
+    expect(USAGE).toMatch(/^ {2}restora -V, --version +print Restora's version$/m);
+    expect(helpFor('info')).not.toContain('--version'); // a command of its own, not an option of info
+  });
+
+  it('--help states the tile size below which the overlap shrinks as the tiler has it: 2 x overlap + size multiple', () => {
+    // restora-denoise: overlap 192, size multiple 8 -> 392 keeps the overlap, 384 shrinks it
+    expect(effectiveTiling(392, 192, 8).overlap).toBe(192);
+    expect(effectiveTiling(384, 192, 8).overlap).toBeLessThan(192);
+    const tile = helpFor('denoise').replace(/\s+/g, ' ');
+    expect(tile).toContain("below twice the model's overlap plus its size multiple (392 for a 192 px overlap and a multiple of 8), the overlap shrinks");
+    expect(tile).not.toMatch(/up to twice/);
   });
 
   it('a negative number after a numeric option gets that option’s range, not a parser riddle', () => {

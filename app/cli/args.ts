@@ -64,6 +64,9 @@ export interface BenchCommand extends CommonOptions {
   passes?: Passes;
   runtime: Partial<RuntimeOptions>;
 }
+export interface VersionCommand {
+  kind: 'version';
+}
 export interface HelpCommand {
   kind: 'help';
   topic?: string; // a command: its own help (restora denoise --help, restora help denoise)
@@ -71,7 +74,7 @@ export interface HelpCommand {
 
 const TOPICS = new Set(['denoise', 'upscale', 'inpaint', 'run', 'models', 'info', 'serve', 'eval', 'bench']);
 
-export type Command = BatchCommand | ModelsCommand | ModelsAddCommand | InfoCommand | ServeCommand | EvalCommand | BenchCommand | HelpCommand;
+export type Command = BatchCommand | ModelsCommand | ModelsAddCommand | InfoCommand | ServeCommand | EvalCommand | BenchCommand | HelpCommand | VersionCommand;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -342,6 +345,7 @@ export function parseCommand(argv: string[]): Command {
   const rest = bindDashValues(given);
   if (cmd === 'help' && rest[0] && TOPICS.has(rest[0])) return { kind: 'help', topic: rest[0] };
   if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') return { kind: 'help' };
+  if (cmd === '--version' || cmd === '-V') return { kind: 'version' };
   if (cmd === 'denoise' || cmd === 'upscale' || cmd === 'inpaint' || cmd === 'run') return parseBatch(cmd, rest);
   if (cmd === 'models') {
     if (rest[0] === 'add') {

@@ -114,6 +114,15 @@ describe('restora (usage)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('restora denoise <files and folders...>');
   });
+
+  it("--version and -V print package.json's version and exit 0", async () => {
+    const { version } = JSON.parse(await readFile(path.join(repo, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await restora([flag]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(`restora ${version}\n`);
+    }
+  });
 });
 
 describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
@@ -254,7 +263,8 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     expect(unknown.stderr).toContain('there is no model named nope');
     const info = await restora(['info', '--ep', 'cpu', '--json']);
     expect(info.code, info.stderr).toBe(0);
-    expect(JSON.parse(info.stdout.trim())).toMatchObject({ requested: 'cpu', active: 'cpu' });
+    const { version } = JSON.parse(await readFile(path.join(repo, 'package.json'), 'utf8')) as { version: string };
+    expect(JSON.parse(info.stdout.trim())).toMatchObject({ version, requested: 'cpu', active: 'cpu' });
   });
 
   it('eval prints a table, and with --json a last line with task, data, n, psnr, ssim', async () => {
@@ -288,7 +298,7 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     const input = await photo(path.join(dir, 'pre', 'x.png'), 5);
     const cases: [string[], RegExp][] = [
       [['denoise', input, '--model', 'nope'], /--model: there is no model named nope/],
-      [['upscale', input, '--model', 'tiny-denoise'], /--model: model tiny-denoise is a denoise model, not a upscale model|--model: model tiny-denoise is a denoise model/],
+      [['upscale', input, '--model', 'tiny-denoise'], /--model: model tiny-denoise is a denoise model, not an upscale model/],
       [['upscale', input, '--scale', '4', '--model', 'tiny-upscale-x2'], /upscales x2, not x4/],
       [['denoise', input, '--out', input], /--out .*x\.png is a file, not a folder/],
     ];
@@ -330,6 +340,14 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     const none = await restora(['denoise', nested, '--threads', '1']);
     expect(none.code).toBe(1);
     expect(none.stdout).toContain('It has sub-folders: add -r to include them.');
+    expect(none.stdout).not.toContain('Left out: 1 sub-folder'); // said once, by the hint
+    // a folder of files Restora does not read: said what was left out, as the summary does (exit 1 as before)
+    const nophotos = path.join(dir, 'nophotos');
+    await mkdir(nophotos, { recursive: true });
+    for (const f of ['IMG_1.CR2', 'anim.gif', 'notes.txt']) await writeFile(path.join(nophotos, f), 'x');
+    const left = await restora(['denoise', 'nophotos', '--threads', '1']);
+    expect(left.code).toBe(1);
+    expect(left.stdout).toBe('No image files found in nophotos.\nLeft out: 3 files that are not images Restora reads (.cr2 1, .gif 1, .txt 1).\n');
   });
 
   it('Ctrl-C (SIGINT) cancels after the current tile and exits 130; the rerun finishes the rest', async () => {

@@ -1,13 +1,13 @@
 // The `restora` command: headless batch work, model management, eval and bench, web mode.
 // Exit status: 0 all files done, 1 some failed (or a command failed), 2 usage error, 130 cancelled
 // with Ctrl-C (or SIGTERM).
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RestoraError, type ModelInfo, type RuntimeOptions } from '../contract/index.ts';
 import type { EngineImpl } from '../engine/index.ts';
 import { type BatchCommand, type Command, type CommonOptions, parseCommand } from './args.ts';
-import { BatchProgress, humanReport } from './progress.ts';
+import { BatchProgress, humanReport, nothingFound } from './progress.ts';
 import { helpFor, USAGE, UsageError } from './usage.ts';
 
 export interface Io {
@@ -16,6 +16,16 @@ export interface Io {
 }
 
 const io: Io = { stdout: process.stdout, stderr: process.stderr };
+
+/** Restora's version, from its package.json (the one bin/restora.js runs this file from). */
+export function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0'; // as web mode's app.info says when package.json cannot be read
+  }
+}
 
 function say(s: string): void {
   io.stdout.write(s);
@@ -77,8 +87,7 @@ async function runBatchCommand(cmd: BatchCommand): Promise<number> {
       onEvent: progress.onEvent,
     });
     progress.finish();
-    const hint = report.total === 0 && report.ignored?.folders ? ` It has sub-folders: add -r to include them.` : '';
-    const human = report.total === 0 ? `No image files found in ${cmd.inputs.join(', ')}.${hint}\n` : humanReport(report);
+    const human = report.total === 0 ? nothingFound(cmd.inputs, report.ignored) : humanReport(report);
     if (cmd.json) {
       say(JSON.stringify({ type: 'summary', ...report }) + '\n');
       warn(human);
@@ -168,7 +177,9 @@ export function cardText(m: ModelInfo, card: Record<string, unknown> = {}): stri
   const metrics = Object.entries(m.metrics);
   if (metrics.length) {
     lines.push('Measured (restora eval):');
-    for (const [k, v] of metrics) lines.push(`  ${k.padEnd(28)}${v}`);
+    // keys such as Kodak24/sigma25/passes8/psnr are long: a fixed width ran them into their values
+    const width = Math.max(...metrics.map(([k]) => k.length)) + 2;
+    for (const [k, v] of metrics) lines.push(`  ${k.padEnd(width)}${v}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -221,9 +232,10 @@ async function runInfo(cmd: Extract<Command, { kind: 'info' }>): Promise<number>
   try {
     const info = await engine.runtimeInfo(cmd.runtime);
     if (cmd.json) {
-      say(JSON.stringify(info) + '\n');
+      say(JSON.stringify({ version: version(), ...info }) + '\n');
       return 0;
     }
+    say(`Restora ${version()}\n`);
     say(`Execution provider: ${info.active} (requested: ${info.requested})\n`);
     say(`Available in this build: ${info.available.join(', ') || 'cpu'}\n`);
     if (info.fallbackReason) say(`Why not a GPU: ${info.fallbackReason}\n`);
@@ -289,6 +301,9 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd.kind) {
       case 'help':
         say(cmd.topic ? helpFor(cmd.topic) : USAGE);
+        return 0;
+      case 'version':
+        say(`restora ${version()}\n`);
         return 0;
       case 'batch':
         return await runBatchCommand(cmd);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EventPayload } from '../contract/index.ts';
-import { BatchProgress } from './progress.ts';
+import { BatchProgress, nothingFound } from './progress.ts';
 
 function sink(isTTY = false) {
   const chunks: string[] = [];
@@ -69,5 +69,18 @@ describe('BatchProgress', () => {
     expect(text).toMatch(/1 failed/);
     expect(text.endsWith('\r\x1b[2K')).toBe(true);
     for (const c of e.chunks) expect(c.replace('\r\x1b[2K', '').length).toBeLessThan(120);
+  });
+});
+
+describe('nothingFound', () => {
+  it('a folder with no image says what was left out, in the batch summary\'s words', () => {
+    expect(nothingFound(['nophotos'], { files: 3, byExtension: { '.cr2': 1, '.gif': 1, '.txt': 1 }, folders: 0 })).toBe(
+      'No image files found in nophotos.\nLeft out: 3 files that are not images Restora reads (.cr2 1, .gif 1, .txt 1).\n',
+    );
+    // sub-folders: the hint to add -r, said once
+    expect(nothingFound(['card'], { files: 1, byExtension: { '.cr2': 1 }, folders: 2 })).toBe(
+      'No image files found in card. It has sub-folders: add -r to include them.\nLeft out: 1 file that is not an image Restora reads (.cr2 1).\n',
+    );
+    expect(nothingFound(['empty', 'x'], undefined)).toBe('No image files found in empty, x.\n');
   });
 });

@@ -146,6 +146,17 @@ export function humanReport(
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The summary when what was given holds no image: what the folder walk left out, in the batch
+ * summary's words, so that a folder of RAW files says why nothing was done. Sub-folders get the
+ * hint to add -r instead of their own line (the photos may well be in them).
+ */
+export function nothingFound(inputs: string[], ignored: BatchReport['ignored']): string {
+  const lines = [`No image files found in ${inputs.join(', ')}.${ignored?.folders ? ' It has sub-folders: add -r to include them.' : ''}`];
+  for (const what of describeIgnored(ignored && { ...ignored, folders: 0 }, '')) lines.push(`Left out: ${what}.`);
+  return lines.join('\n') + '\n';
+}
+
 /** ` (denoise σ 3.4, estimated; upscale ×2, 8 passes)`: what the steps used (contract's describeStepsUsed), for a done line. */
 export function usedNote(steps: StepUsed[] | undefined): string {
   const parts = describeStepsUsed(steps);

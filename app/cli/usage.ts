@@ -24,7 +24,8 @@ Commands
                each also takes model=ID and passes=8)
   restora models [ID] [--json]                 list the models, or show one model's card
   restora models add FILE.onnx [--task T] [--id ID]   inspect a model and add it
-  restora info [--ep E] [--json]               execution provider in use, and why
+  restora info [--ep E] [--json]               execution provider in use, and why (and the version)
+  restora -V, --version                        print Restora's version
   restora serve [--port N]                     web mode on 127.0.0.1 (prints its URL)
   restora eval denoise|upscale|inpaint --data DIR [--sigma N|auto] [--noise N] [--scale 2|4]
                [--masks DIR] [--grain] [--model ID|bicubic] [--passes 1|8] [--limit N] [--json]
@@ -40,8 +41,9 @@ Batch options (denoise, upscale, inpaint, run)
                        mirrors and the results are averaged (about 8x the time; default 1;
                        for run, per step in the recipe: denoise:passes=8)
   --ep E               execution provider: auto, cpu, cuda, dml, coreml, webgpu (default auto)
-  --tile N             tile size in pixels (0: the model's advice); up to twice the model's
-                       overlap, the overlap shrinks and faint tile seams can appear
+  --tile N             tile size in pixels (0: the model's advice); below twice the model's
+                       overlap plus its size multiple (392 for a 192 px overlap and a multiple
+                       of 8), the overlap shrinks and faint tile seams can appear
   --threads N          CPU threads (0: let the runtime choose)
   --format F           keep, png, jpeg, tiff, webp (default keep)
   --quality N          JPEG/WebP quality 1-100 (default 92, or a JPEG source's own when it
@@ -59,7 +61,7 @@ Common options
   --data-dir DIR       settings and caches (or RESTORA_DATA_DIR)
   -h, --help           this text
 
-Exit status: 0 all files done, 1 some failed, 2 usage error, 130 cancelled with Ctrl-C.
+Exit status: 0 all files done, 1 some failed or no image found, 2 usage error, 130 cancelled with Ctrl-C.
 `;
 
 const BATCH = new Set(['denoise', 'upscale', 'inpaint', 'run']);

@@ -2,12 +2,13 @@
 // rewritten atomically (temp file, fsync, rename) so that after a crash it is either the previous
 // or the next complete version, never a torn one. It records, per input, the output path claimed
 // for it before any pixel is processed, then its status and, when done, the output's size and
-// SHA-256, so that a rerun can verify finished outputs instead of redoing them.
+// SHA-256, so that a rerun can verify finished outputs instead of redoing them, and what the run
+// used and noted (steps, notes), so that the rerun's report still says it for the files it skips.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ErrorInfo, OutputOptions, Recipe } from '../../contract/index.ts';
+import type { ErrorInfo, OutputOptions, Recipe, StepUsed } from '../../contract/index.ts';
 import { writeFileAtomic } from '../image/writer.ts';
 import { JOURNAL_PREFIX } from './expand.ts';
 
@@ -26,6 +27,10 @@ export interface JournalEntry {
   outputHash?: string; // 'sha256:<hex>' of the output file's bytes
   seconds?: number;
   error?: ErrorInfo;
+  // done: what each step used (σ given to the denoiser ...) and what could not be done as asked;
+  // absent in journals written before they were recorded
+  steps?: StepUsed[];
+  notes?: string[];
 }
 
 export interface JournalData {

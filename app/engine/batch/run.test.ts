@@ -6,12 +6,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EventPayload } from '../../contract/index.ts';
-import type { BatchOptions } from '../api.ts';
+import type { EventPayload, StepUsed } from '../../contract/index.ts';
+import type { BatchOptions, EngineCore } from '../api.ts';
 import { decode } from '../image/decode.ts';
 import { readJournal } from './journal.ts';
 import { writerFormat } from './naming.ts';
-import { isStaleTemp, pidAlive, procShowsOurPids, runBatch, withRoots } from './run.ts';
+import { type DirFs, isStaleTemp, makeOutputDir, outputDirProblem, pidAlive, procShowsOurPids, runBatch, withRoots } from './run.ts';
 import { fakeCore, makeTestImage } from './testing/fake-core.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -290,6 +290,74 @@ describe('runBatch', () => {
     expect(path.basename(fresh.files[0].output!)).toBe('a-r-1.png');
   });
 
+  it('a rerun keeps what the skipped files\' earlier run recorded (output, steps, notes): report, report file and events; old journals still read', async () => {
+    const [a, b] = await photos(['a.png', 'b.png']);
+    const out = path.join(dir, 'out');
+    // the real core fills the trace with what each step used; the fake one does not
+    const used: StepUsed = { task: 'denoise', model: 'fake', ep: 'cpu', sigma: 12.5, sigmaBy: 'estimator', note: 'retried with smaller tiles' };
+    const traced = (core: EngineCore): EngineCore => ({
+      ...core,
+      run: (img, r, o) => {
+        (o as { trace?: StepUsed[] }).trace?.push({ ...used });
+        return core.run(img, r, o);
+      },
+    });
+    const opts: BatchOptions = { files: [a, b], recipe, output: { dir: out } };
+    const first = await runBatch(traced(fakeCore()), opts);
+    expect(first.files.map((f) => f.status)).toEqual(['done', 'done']);
+    expect(first.files[0]).toMatchObject({ steps: [used], notes: ['denoise: retried with smaller tiles'] });
+
+    const skippedEvents: EventPayload<'file.progress'>[] = [];
+    const onEvent: BatchOptions['onEvent'] = (name, p) => {
+      if (name === 'file.progress' && (p as EventPayload<'file.progress'>).status === 'skipped') skippedEvents.push(p as EventPayload<'file.progress'>);
+    };
+    const core = fakeCore();
+    const second = await runBatch(traced(core), { ...opts, onEvent });
+    expect(core.reads).toEqual([]);
+    expect(second).toMatchObject({ done: 0, skipped: 2 });
+    for (const [k, f] of second.files.entries()) {
+      expect(f).toMatchObject({ status: 'skipped', output: first.files[k].output, steps: [used], notes: ['denoise: retried with smaller tiles'] });
+    }
+    expect(skippedEvents.map((e) => [path.basename(e.input), e.output, e.steps, e.notes])).toEqual([
+      ['a.png', first.files[0].output, [used], ['denoise: retried with smaller tiles']],
+      ['b.png', first.files[1].output, [used], ['denoise: retried with smaller tiles']],
+    ]);
+    // the report file, rewritten by the rerun, still says it
+    expect(second.report).toBe(first.report);
+    const saved = JSON.parse(await readFile(second.report!, 'utf8'));
+    expect(saved).toMatchObject({ done: 0, skipped: 2 });
+    expect(saved.files[0]).toMatchObject({ status: 'skipped', steps: [used], notes: ['denoise: retried with smaller tiles'] });
+
+    // cancelled after its first file (Ctrl-C), then rerun: the file finished before the cancel keeps them too
+    const ac = new AbortController();
+    const cut: BatchOptions = { files: [a, b], recipe, output: { dir: path.join(dir, 'out2') } };
+    const stopped = await runBatch(traced(fakeCore({ tileDelayMs: 5 })), {
+      ...cut,
+      signal: ac.signal,
+      onEvent: (name, p) => {
+        if (name === 'file.progress' && (p as EventPayload<'file.progress'>).status === 'done') ac.abort();
+      },
+    });
+    expect(stopped.files.map((f) => f.status)).toEqual(['done', 'cancelled']);
+    const resumed = await runBatch(traced(fakeCore()), cut);
+    expect(resumed.files.map((f) => f.status)).toEqual(['skipped', 'done']);
+    expect(resumed.files[0]).toMatchObject({ steps: [used], notes: ['denoise: retried with smaller tiles'] });
+
+    // a journal from before steps were recorded, or holding what the contract does not allow: still resumed, skipped without them
+    const j = JSON.parse(await readFile(second.journal!, 'utf8'));
+    delete j.entries[0].steps;
+    delete j.entries[0].notes;
+    j.entries[1].steps = [{ task: 'sharpen' }];
+    j.entries[1].notes = 'not a list';
+    await writeFile(second.journal!, JSON.stringify(j));
+    const third = await runBatch(fakeCore(), opts);
+    expect(third).toMatchObject({ done: 0, skipped: 2, failed: 0 });
+    for (const f of third.files) {
+      expect(f.steps).toBeUndefined();
+      expect(f.notes).toBeUndefined();
+    }
+  });
+
   it('a rerun with the outputs inside the input folder skips its own outputs (no recursion)', async () => {
     await photos(['a.png', 'b.png']);
     const folder = path.join(dir, 'in');
@@ -458,6 +526,66 @@ describe('runBatch', () => {
     expect(r.files[0].error!.code).toMatch(/^E_(WRITE|READ_ONLY)$/);
     expect(r.files[0].error!.message).toContain('a.png was not processed');
     expect(core.reads).toEqual([]);
+  });
+
+  it('a missing output folder on a read-only mount is E_READ_ONLY naming the folder, not E_WRITE (ENOENT)', async () => {
+    // Node's recursive mkdir says ENOENT there (plain mkdir and access say EROFS). Simulated: as
+    // root a chmod 0o555 folder stays writable, and mounting one read-only needs privileges.
+    const isRoot = process.getuid?.() === 0;
+    const mount = path.resolve('/media/card');
+    const err = (code: string, p: string) => Object.assign(new Error(`${code}: ${p}`), { code, path: p });
+    const fakeFs = (o: { access: string | null; plain: string | null; recursiveOnce?: boolean }): DirFs & { calls: string[] } => {
+      const dirs = new Set([path.parse(mount).root, path.dirname(mount), mount]);
+      const calls: string[] = [];
+      let recursiveFails = true;
+      return {
+        calls,
+        async mkdir(p, opt) {
+          calls.push(`mkdir${opt?.recursive ? ' -p' : ''} ${p}`);
+          if (dirs.has(p)) {
+            if (opt?.recursive) return;
+            throw err('EEXIST', p);
+          }
+          if (opt?.recursive) {
+            if (recursiveFails) throw err('ENOENT', p);
+            for (let q = p; !dirs.has(q); q = path.dirname(q)) dirs.add(q);
+            return;
+          }
+          if (o.plain) throw err(o.plain, p);
+          dirs.add(p);
+          if (o.recursiveOnce) recursiveFails = false;
+        },
+        async stat(p) {
+          if (dirs.has(p)) return { isDirectory: () => true };
+          throw err('ENOENT', p);
+        },
+        async access(p) {
+          calls.push(`access ${p}`);
+          if (o.access) throw err(o.access, p);
+        },
+      };
+    };
+    const out = path.join(mount, 'restored', 'sub');
+    // a read-only mount: access W_OK says EROFS (for root too)
+    const ro = fakeFs({ access: 'EROFS', plain: 'EROFS' });
+    const e1 = await makeOutputDir(out, ro).catch((e: unknown) => e);
+    expect(e1).toMatchObject({ code: 'EROFS', readOnly: mount });
+    expect(outputDirProblem(out, e1)).toEqual({ code: 'E_READ_ONLY', message: `the output folder ${out} cannot be created: ${mount} is read-only`, file: out });
+    // access passes (ACLs, a network file system) but a plain mkdir of the next level is refused
+    const denied = fakeFs({ access: null, plain: isRoot ? 'EPERM' : 'EACCES' });
+    const e2 = await makeOutputDir(out, denied).catch((e: unknown) => e);
+    expect(outputDirProblem(out, e2)).toMatchObject({ code: 'E_READ_ONLY', file: out });
+    expect(denied.calls).toEqual([`mkdir -p ${out}`, `access ${mount}`, `mkdir ${path.join(mount, 'restored')}`]);
+    // the folder itself refused (EROFS from mkdir -p, as on macOS): said as before
+    expect(outputDirProblem(out, err('EROFS', out))).toEqual({ code: 'E_READ_ONLY', message: `the output folder ${out} is read-only`, file: out });
+    // a writable place where the first mkdir -p said ENOENT (a folder removed meanwhile): made after all
+    const writable = fakeFs({ access: null, plain: null, recursiveOnce: true });
+    await expect(makeOutputDir(out, writable)).resolves.toBeUndefined();
+    expect(await writable.stat(out)).toBeTruthy();
+    // nothing above it exists (a drive that is gone): the original ENOENT, E_WRITE
+    const gone = path.resolve('/nowhere-restora-test/a/b');
+    const e3 = await makeOutputDir(gone, { ...fakeFs({ access: null, plain: null }), stat: async (p) => { throw err('ENOENT', p); } }).catch((e: unknown) => e);
+    expect(outputDirProblem(gone, e3)).toMatchObject({ code: 'E_WRITE', message: `the output folder ${gone} cannot be created (ENOENT)` });
   });
 
   it('resumes after kill -9 mid-batch: no half-written file under a final name, only the missing files redone', async () => {

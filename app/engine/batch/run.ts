@@ -15,8 +15,8 @@
 //   flat however many files there are.
 // - Running the same command again (same inputs as given, recipe and output options) resumes: done
 //   outputs are verified (exists, size, SHA-256; input size and mtime unchanged) and skipped.
-import { readFileSync, readlinkSync, type Stats } from 'node:fs';
-import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { constants, readFileSync, readlinkSync, type Stats } from 'node:fs';
+import { access, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
   BatchReport,
@@ -56,8 +56,75 @@ function errorWithFile(e: unknown, file: string): ErrorInfo {
   return { code: err.code, message, file };
 }
 
+/**
+ * What an earlier run recorded for a file it finished (steps used, notes), kept for the file when
+ * this run skips it: the σ used stays on record. A journal from before they were recorded has
+ * neither; anything that is not what the contract allows is dropped rather than failing the batch.
+ */
+function recorded(prev: JournalEntry): Pick<JournalEntry, 'steps' | 'notes'> {
+  const steps = StepUsed.array().safeParse(prev.steps);
+  const notes = Array.isArray(prev.notes) ? prev.notes.filter((n): n is string => typeof n === 'string') : [];
+  return { ...(steps.success && steps.data.length ? { steps: steps.data } : {}), ...(notes.length ? { notes } : {}) };
+}
+
 function ioCode(e: unknown): string | undefined {
   return (e as { code?: string } | null)?.code;
+}
+
+const READ_ONLY_CODES = new Set(['EROFS', 'EACCES', 'EPERM']);
+
+/** The file-system calls that make an output folder; tests pass their own (root ignores modes, and a read-only mount needs privileges). */
+export interface DirFs {
+  mkdir(p: string, o?: { recursive?: boolean }): Promise<unknown>;
+  stat(p: string): Promise<Pick<Stats, 'isDirectory'>>;
+  access(p: string, mode: number): Promise<void>;
+}
+const nodeDirFs: DirFs = { mkdir, stat, access };
+
+/**
+ * Make an output folder and the folders above it. On a read-only mount Node's recursive mkdir
+ * fails with ENOENT (the missing level's error, not the parent's EROFS), which would read as
+ * "cannot be created"; so on ENOENT the nearest folder that exists is asked whether it can be
+ * written, and its error (EROFS, EACCES, EPERM) is thrown, naming it in `readOnly`.
+ */
+export async function makeOutputDir(d: string, fs: DirFs = nodeDirFs): Promise<void> {
+  try {
+    await fs.mkdir(d, { recursive: true });
+  } catch (e) {
+    if (ioCode(e) !== 'ENOENT') throw e;
+    await probeNearestFolder(d, e, fs);
+    await fs.mkdir(d, { recursive: true }); // the next level could be made: the rest can follow
+  }
+  const st = await fs.stat(d);
+  if (!st.isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+}
+
+async function probeNearestFolder(d: string, original: unknown, fs: DirFs): Promise<void> {
+  const readOnly = (folder: string) => (e: unknown) => {
+    throw READ_ONLY_CODES.has(ioCode(e) ?? '') ? Object.assign(new Error(`${folder} is read-only`), { code: ioCode(e), readOnly: folder }) : e;
+  };
+  let next = d;
+  for (let up = path.dirname(d); up !== next; next = up, up = path.dirname(up)) {
+    const st = await fs.stat(up).catch(() => null);
+    if (!st) continue;
+    if (!st.isDirectory()) throw original;
+    // access can pass where writing is still refused (ACLs, security modules, network file
+    // systems): a plain mkdir of the next level says EROFS/EACCES/EPERM where the recursive one said ENOENT
+    await fs.access(up, constants.W_OK).catch(readOnly(up));
+    await fs.mkdir(next).catch((e: unknown) => (ioCode(e) === 'EEXIST' ? undefined : readOnly(up)(e)));
+    return;
+  }
+  throw original; // nothing above it exists (a drive that is gone)
+}
+
+/** Why an output folder cannot be used, for every file that would go there (code + sentence + the folder). */
+export function outputDirProblem(d: string, e: unknown): ErrorInfo {
+  const c = ioCode(e);
+  const code = c && READ_ONLY_CODES.has(c) ? 'E_READ_ONLY' : c === 'ENOSPC' ? 'E_NO_SPACE' : 'E_WRITE';
+  const above = (e as { readOnly?: unknown } | null)?.readOnly;
+  const readOnly = typeof above === 'string' && above !== d ? `cannot be created: ${above} is read-only` : 'is read-only';
+  const why = code === 'E_READ_ONLY' ? readOnly : code === 'E_NO_SPACE' ? 'is on a full disk' : `cannot be created (${c ?? String(e)})`;
+  return { code, message: `the output folder ${d} ${why}`, file: d };
 }
 
 async function statOrNull(p: string): Promise<Stats | null> {
@@ -198,14 +265,9 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
   const dirProblem = new Map<string, ErrorInfo>();
   for (const d of new Set(files.map(outDirOf))) {
     try {
-      await mkdir(d, { recursive: true });
-      const st = await stat(d);
-      if (!st.isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+      await makeOutputDir(d);
     } catch (e) {
-      const c = ioCode(e);
-      const code = c === 'EROFS' || c === 'EACCES' || c === 'EPERM' ? 'E_READ_ONLY' : c === 'ENOSPC' ? 'E_NO_SPACE' : 'E_WRITE';
-      const why = code === 'E_READ_ONLY' ? 'is read-only' : code === 'E_NO_SPACE' ? 'is on a full disk' : `cannot be created (${c ?? String(e)})`;
-      dirProblem.set(d, { code, message: `the output folder ${d} ${why}`, file: d });
+      dirProblem.set(d, outputDirProblem(d, e));
     }
   }
 
@@ -241,7 +303,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       if (prev.status === 'done' && ost) {
         const intact = ost.size === prev.outputSize && (await hashFile(prev.output).catch(() => '')) === prev.outputHash;
         if (intact && inputSame && !redoFinished) {
-          Object.assign(entry, { status: 'done', output: prev.output, outputSize: prev.outputSize, outputHash: prev.outputHash, seconds: prev.seconds });
+          Object.assign(entry, { status: 'done', output: prev.output, outputSize: prev.outputSize, outputHash: prev.outputHash, seconds: prev.seconds, ...recorded(prev) });
           p.skip = true;
           chosen = prev.output;
         } else if (intact) {
@@ -354,8 +416,8 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
     if (p.skip) {
       skipped++;
       finished++;
-      reports.push({ input: p.file.path, output: entry.output, status: 'skipped', seconds: entry.seconds });
-      fileEvent(i, p, 'skipped', 1);
+      reports.push({ input: p.file.path, output: entry.output, status: 'skipped', seconds: entry.seconds, ...(entry.steps ? { steps: entry.steps } : {}), ...(entry.notes ? { notes: entry.notes } : {}) });
+      fileEvent(i, p, 'skipped', 1, undefined, entry.steps, entry.notes);
       batchProgress(i);
       continue;
     }
@@ -427,6 +489,9 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       finished++;
       eta.add(entry.seconds, megapixels);
       const steps = trace.flatMap((t) => { const r = StepUsed.safeParse(t); return r.success ? [r.data] : []; });
+      // in the journal too, so that a rerun that skips this file still reports them
+      if (steps.length) entry.steps = steps;
+      if (notes.length) entry.notes = notes;
       reports.push({ input: p.file.path, output: written, status: 'done', seconds: entry.seconds, ...(steps.length ? { steps } : {}), ...(p.renamed ? { renamed: true } : {}), ...(notes.length ? { notes } : {}) });
       await flush(false); // recorded before it is announced: a 'done' event means it survives a crash
       fileEvent(i, p, 'done', 1, undefined, steps, notes);

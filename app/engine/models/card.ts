@@ -120,3 +120,8 @@ export function validateCard(json: unknown): { ok: true; card: ModelCard } | { o
   if (above && (above.file === (card.file ?? 'model.onnx') || above.file === card.estimator?.file)) reasons.push('above_noise: its file must not be the model file or the estimator file');
   return reasons.length ? { ok: false, reasons } : { ok: true, card };
 }
+
+/** "a denoise", "an upscale", "an inpaint": the article a task's name takes in a sentence. */
+export function aOrAn(word: string): string {
+  return `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;
+}

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { RestoraError, type Task } from '../../contract/index.ts';
 import { writeFileAtomic } from '../image/writer.ts';
 import type { BackendSession, InferenceBackend, TensorData, ValueInfo } from '../runtime/backend.ts';
-import { validateCard, type CardTensor, type ModelCard, type Role } from './card.ts';
+import { aOrAn, validateCard, type CardTensor, type ModelCard, type Role } from './card.ts';
 import { OnnxFormatError, scanOnnx } from './onnx-proto.ts';
 
 export const MAX_MODEL_BYTES = 512 * 1024 * 1024;
@@ -152,7 +152,7 @@ export async function inspectModel(file: string, backend: InferenceBackend, opts
     }
     const task: Task = opts.task ?? (hasMask ? 'inpaint' : hasSigma ? 'denoise' : scale > 1 ? 'upscale' : 'denoise');
     if (task === 'upscale' && scale === 1) throw invalid(file, 'does not change the image size, so it cannot be an upscaler');
-    if (task !== 'upscale' && scale !== 1) throw invalid(file, `upscales x${scale}, so it cannot be a ${task} model`);
+    if (task !== 'upscale' && scale !== 1) throw invalid(file, `upscales x${scale}, so it cannot be ${aOrAn(task)} model`);
     if (task === 'inpaint' && !hasMask) throw invalid(file, 'has no mask input, so it cannot be an inpainter');
     if (task !== 'inpaint' && hasMask) throw invalid(file, 'has a mask input, so it can only be an inpainter');
     const id = opts.id ?? slug(path.basename(file));

@@ -137,7 +137,7 @@ describe('ModelRegistry', () => {
     expect(r.pick('upscale', 4).card.id).toBe('tiny-upscale-x4');
     expect(r.pick('upscale', 2, 'tiny-upscale-x2').card.id).toBe('tiny-upscale-x2');
     expect(() => r.pick('upscale', 2, 'tiny-upscale-x4')).toThrow(/upscales x4, not x2/);
-    expect(() => r.pick('inpaint', undefined, 'tiny-denoise')).toThrow(/is a denoise model, not a inpaint model/);
+    expect(() => r.pick('inpaint', undefined, 'tiny-denoise')).toThrow(/is a denoise model, not an inpaint model/);
     expect(() => r.pick('denoise', undefined, 'nope')).toThrow(/there is no model named nope/);
     expect(() => new ModelRegistry({}).pick('denoise')).toThrow(/no denoise model is installed/);
   });

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RestoraError, type ModelInfo, type Task } from '../../contract/index.ts';
 import type { RunnableModel } from '../runtime/runtime.ts';
-import { validateCard, type ModelCard } from './card.ts';
+import { aOrAn, validateCard, type ModelCard } from './card.ts';
 
 export interface ModelEntry {
   card: ModelCard;
@@ -130,7 +130,7 @@ export class ModelRegistry {
     if (id) {
       const e = this.get(id);
       if (!e) throw new RestoraError('E_MODEL', `there is no model named ${id} (\`restora models\` lists them)`);
-      if (e.card.task !== task) throw new RestoraError('E_MODEL', `model ${id} is a ${e.card.task} model, not a ${task} model`);
+      if (e.card.task !== task) throw new RestoraError('E_MODEL', `model ${id} is ${aOrAn(e.card.task)} model, not ${aOrAn(task)} model`);
       if (scale !== undefined && task === 'upscale' && e.card.scale !== scale) throw new RestoraError('E_MODEL', `model ${id} upscales x${e.card.scale}, not x${scale}`);
       return e;
     }

@@ -146,7 +146,8 @@ export function applyFileProgress(item: QueueItem, ev: EventPayload<'file.progre
   if (ev.output) setOutput(item, ev.output);
   if (ev.outputUrl) item.outputUrl = ev.outputUrl;
   if (ev.steps) item.steps = ev.steps;
-  if (ev.status === 'done') item.notes = ev.notes;
+  // done, or already done by an earlier run (the batch journal keeps what that run noted)
+  if (ev.status === 'done' || (ev.status === 'skipped' && ev.notes)) item.notes = ev.notes;
   if (isFinal(ev.status)) settleEarlier(item, ev.status);
 }
 

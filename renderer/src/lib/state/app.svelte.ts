@@ -10,7 +10,7 @@ import { SessionState } from './session.svelte.ts';
 import { fitView, type Size, type View } from '../view/viewport.ts';
 import { draftSteps } from '../recipe.ts';
 import { needsRun, runKey } from '../queue-model.ts';
-import { restoredNote, snapshotWork } from '../work.ts';
+import { restoredNote, savedItem, snapshotWork } from '../work.ts';
 
 /** How long the window's work waits after a change before it is saved (changes meanwhile join it). */
 const WORK_SAVE_DELAY_MS = 500;
@@ -92,7 +92,8 @@ export class AppModel {
       this.mask.restore(work.masks);
     }
     this.queue.attach(running, (r) => this.runKey(r));
-    const note = work ? restoredNote(running.length ? { ...work, unfinished: 0 } : work, missing, missingFiles) : undefined;
+    // a batch still running: the counts as they are now (what it finished since the last save included)
+    const note = work ? restoredNote(running.length ? { ...work, items: this.queue.items.map(savedItem), unfinished: 0 } : work, missing, missingFiles) : undefined;
     if (note) this.session.notify(running.length ? `${note} Its batch is still running.` : note, 'info');
     if (work?.selected && this.queue.get(work.selected) && !this.queue.selected) await this.select(work.selected);
     else if (!this.queue.selected && this.queue.items.length) this.queue.selected = this.queue.items[0].path;
