@@ -6,6 +6,7 @@
 import { RestoraError, type Recipe, type Region } from '../../../../app/contract/index.ts';
 import { capRegion, contains, fitView, needsFullRes, visibleRegion, type Size, type View } from '../view/viewport.ts';
 import { estimatedSigma, sigmaToStrength, strengthLevels } from '../recipe.ts';
+import { recipePart } from '../queue-model.ts';
 import type { QueueState } from './queue.svelte.ts';
 import type { RecipeState } from './recipe.svelte.ts';
 import type { SessionState } from './session.svelte.ts';
@@ -159,7 +160,9 @@ export class CompareState {
    */
   get afterSource(): { recipe: Recipe; key: string; kind: 'output' | 'preview' } | null {
     const item = this.queue.selectedItem;
-    if (item?.output && item.outputRecipe && item.outputKey && !this.showCurrent) return { recipe: item.outputRecipe, key: item.outputKey, kind: 'output' };
+    // previews of a result are keyed by its recipe alone (the output settings it was saved with change no pixel
+    // of a preview), so they are shared with previews of the same recipe being edited
+    if (item?.output && item.outputRecipe && item.outputKey && !this.showCurrent) return { recipe: item.outputRecipe, key: recipePart(item.outputKey), kind: 'output' };
     const r = this.recipe.recipe;
     return r ? { recipe: r, key: this.recipe.key(), kind: 'preview' } : null;
   }
