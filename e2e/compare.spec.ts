@@ -1,5 +1,5 @@
 // A denoise opened in compare: slider by mouse and keyboard, hold-to-toggle, side by side with
-// synchronised zoom/pan, 1:1, and region previews that process only the visible crop.
+// synchronised zoom/pan, 1:1 (and an upscale's Result 1:1), and region previews that process only the visible crop.
 import os from 'node:os';
 import path from 'node:path';
 import { addPath, expect, row, shot, test } from './support/fixtures.ts';
@@ -187,4 +187,22 @@ test('a 24 MP photo: display copy only, smooth zoom and pan, 512x512 region prev
   await expect(page.getByTestId('preview-status')).toHaveText(/Preview \d+×\d+ in [\d.]+ s/, { timeout: 30_000 });
   await expect(page.getByTestId('after-layer').locator('img.tile').first()).toBeVisible();
   await shot(page, 'region-preview', 'region-preview');
+});
+
+test("an upscale's result can be seen at its own pixels: Result 1:1, and the zoom says what the result's pixels are shown at", async ({ app: page, work }) => {
+  const file = path.join(work, 'crop.png');
+  await makePhoto(file, { seed: 17, width: 160, height: 120 });
+  await page.getByRole('button', { name: 'Remove Denoise (step 1)' }).click();
+  await page.getByRole('button', { name: '+ Upscale' }).click();
+  await page.locator('li.step[data-task="upscale"]').getByRole('radio', { name: '×4' }).check();
+  await addPath(page, file);
+  await page.getByRole('button', { name: 'Run on 1 photo' }).click();
+  await expect(row(page, file).getByTestId('status')).toHaveText('Done', { timeout: 60_000 });
+  await row(page, file).getByRole('button', { name: 'Compare crop.png' }).click();
+  await page.getByRole('button', { name: "Zoom to the result's own pixels (400 %)" }).click();
+  await expect(page.getByTestId('zoom')).toHaveText('400 %');
+  await expect(page.getByTestId('result-zoom')).toHaveText('result 100 %');
+  await page.getByRole('button', { name: 'Zoom to 100 % (1:1)' }).click();
+  await expect(page.getByTestId('zoom')).toHaveText('100 %');
+  await expect(page.getByTestId('result-zoom')).toHaveText('result 25 %');
 });
