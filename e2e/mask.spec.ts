@@ -188,3 +188,42 @@ test('the very same mask used again, or Run on selected after a Run, makes nothi
   const outputs = listFiles(path.join(dir, 'restored')).filter((f) => f.endsWith('.png')).map((f) => path.basename(f)).sort();
   expect(outputs).toEqual(['a-restored.png', 'b-restored.png']);
 });
+
+test('the lasso fills what it outlines (and with the eraser clears it), as one undoable edit', async ({ app: page, work }) => {
+  const file = path.join(work, 'wall.png');
+  await makePhoto(file, { seed: 44, width: 400, height: 300 });
+  await addPath(page, file);
+  await page.getByRole('button', { name: 'Paint a mask on wall.png' }).click();
+  await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '400');
+  await page.getByRole('button', { name: /^Lasso \(L\)/ }).click();
+  await expect(page.getByRole('button', { name: /^Lasso \(L\)/ })).toHaveAttribute('aria-pressed', 'true');
+  const pane = (await page.getByTestId('mask-pane').boundingBox())!;
+  const zoom = Number(/([\d.]+) %/.exec((await page.getByTestId('mask-zoom').textContent()) ?? '')?.[1]) / 100; // the painter's zoom
+  expect(zoom).toBeGreaterThan(0);
+  // a square outline of 100 x 100 photo pixels around the pane's centre (the photo is fitted in the pane)
+  const cx = pane.x + pane.width / 2;
+  const cy = pane.y + pane.height / 2;
+  const h = 50 * zoom;
+  const outline = async () => {
+    await page.mouse.move(cx - h, cy - h);
+    await page.mouse.down();
+    for (const [x, y] of [[cx + h, cy - h], [cx + h, cy + h], [cx - h, cy + h]]) await page.mouse.move(x, y, { steps: 6 });
+    await expect(page.getByTestId('lasso-outline')).toBeVisible(); // drawn while the outline is made
+    await page.mouse.up();
+  };
+  await outline();
+  await expect(page.getByTestId('lasso-outline')).toHaveCount(0);
+  // 100 x 100 of 400 x 300: 8.3 % (give or take the pixels along the outline's edge)
+  await expect.poll(() => maskCoverage(page)).toBeGreaterThan(7.8);
+  expect(await maskCoverage(page)).toBeLessThan(8.9);
+  // the same outline with the eraser clears it again
+  await page.getByRole('button', { name: 'Eraser', exact: true }).click();
+  await outline();
+  await expect.poll(() => maskCoverage(page)).toBe(0);
+  // each outline was one edit
+  await page.getByRole('button', { name: 'Undo (Ctrl+Z)' }).click();
+  await expect.poll(() => maskCoverage(page)).toBeGreaterThan(7.8);
+  await page.getByRole('button', { name: 'Undo (Ctrl+Z)' }).click();
+  await expect.poll(() => maskCoverage(page)).toBe(0);
+  await expect(page.getByRole('button', { name: 'Undo (Ctrl+Z)' })).toBeDisabled();
+});

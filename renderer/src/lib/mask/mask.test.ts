@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coverage, coverageFraction, createMask, greyPixels, isEmpty, maskSize, MaskEditor, overlayPixels, segment, stamp } from './mask.ts';
+import { coverage, coverageFraction, createMask, fillPolygon, greyPixels, isEmpty, maskSize, MaskEditor, overlayPixels, segment, stamp } from './mask.ts';
 
 const hard = { radius: 10, feather: 0, mode: 'paint' as const };
 
@@ -116,5 +116,47 @@ describe('mask undo/redo', () => {
     for (let i = 0; i < 10; i++) ed.invert();
     expect(ed.undoDepth).toBe(3);
     expect(ed.historyBytes).toBeLessThanOrEqual(3 * 256 * 256 * 2);
+  });
+});
+
+describe('lasso', () => {
+  const count = (d: Uint8Array) => d.reduce((n, v) => n + (v === 255 ? 1 : 0), 0);
+
+  it('fills exactly the pixels whose centres lie inside the outline, concave shapes included', () => {
+    const m = createMask(40, 30);
+    // a 10 x 8 rectangle from (5, 4): 80 pixels, nothing outside it
+    expect(fillPolygon(m, [{ x: 5, y: 4 }, { x: 15, y: 4 }, { x: 15, y: 12 }, { x: 5, y: 12 }], 'paint')).toEqual({ x: 5, y: 4, width: 11, height: 9 });
+    expect(count(m.data)).toBe(80);
+    expect(m.data[4 * 40 + 5]).toBe(255);
+    expect(m.data[11 * 40 + 14]).toBe(255);
+    expect(m.data[12 * 40 + 14]).toBe(0);
+    expect(m.data[4 * 40 + 15]).toBe(0);
+    // an L: the notch stays empty
+    const l = createMask(40, 30);
+    fillPolygon(l, [{ x: 0, y: 0 }, { x: 20, y: 0 }, { x: 20, y: 10 }, { x: 10, y: 10 }, { x: 10, y: 20 }, { x: 0, y: 20 }], 'paint');
+    expect(count(l.data)).toBe(20 * 10 + 10 * 10);
+    expect(l.data[15 * 40 + 15]).toBe(0);
+    // an outline partly outside the mask is clipped to it
+    const c = createMask(10, 10);
+    fillPolygon(c, [{ x: -5, y: -5 }, { x: 5, y: -5 }, { x: 5, y: 5 }, { x: -5, y: 5 }], 'paint');
+    expect(count(c.data)).toBe(25);
+    // fewer than 3 points outline nothing
+    expect(fillPolygon(c, [{ x: 1, y: 1 }, { x: 8, y: 8 }], 'paint')).toBeNull();
+  });
+
+  it('erasing clears what it encloses; one outline is one undoable edit', () => {
+    const m = createMask(32, 32);
+    const ed = new MaskEditor(m);
+    ed.fillPolygon([{ x: 0, y: 0 }, { x: 32, y: 0 }, { x: 32, y: 32 }, { x: 0, y: 32 }], 'paint');
+    expect(count(m.data)).toBe(32 * 32);
+    ed.fillPolygon([{ x: 8, y: 8 }, { x: 24, y: 8 }, { x: 24, y: 24 }, { x: 8, y: 24 }], 'erase');
+    expect(count(m.data)).toBe(32 * 32 - 16 * 16);
+    expect(ed.undoDepth).toBe(2);
+    ed.undo();
+    expect(count(m.data)).toBe(32 * 32);
+    ed.undo();
+    expect(count(m.data)).toBe(0);
+    ed.redo();
+    expect(count(m.data)).toBe(32 * 32);
   });
 });

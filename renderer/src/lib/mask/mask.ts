@@ -124,6 +124,48 @@ export function segment(m: MaskBitmap, from: { x: number; y: number }, to: { x: 
   return dirty;
 }
 
+/** Bounding box (in mask pixels, clipped to the mask) of a polygon's pixels; null when it covers none. */
+export function polygonRect(m: MaskBitmap, pts: { x: number; y: number }[]): Rect | null {
+  if (pts.length < 3) return null;
+  const xs = pts.map((p) => p.x);
+  const ys = pts.map((p) => p.y);
+  const x0 = Math.max(0, Math.floor(Math.min(...xs)));
+  const y0 = Math.max(0, Math.floor(Math.min(...ys)));
+  const x1 = Math.min(m.width, Math.ceil(Math.max(...xs)) + 1);
+  const y1 = Math.min(m.height, Math.ceil(Math.max(...ys)) + 1);
+  return x1 > x0 && y1 > y0 ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : null;
+}
+
+/**
+ * Fill (paint: 255) or clear (erase: 0) the pixels whose centres lie inside the closed polygon `pts`
+ * (mask pixels; the last point joins the first; even-odd rule, so a figure eight fills both loops).
+ * A scanline fill: per row, the crossings of the edges with the row's centre line, paired up.
+ */
+export function fillPolygon(m: MaskBitmap, pts: { x: number; y: number }[], mode: BrushMode): Rect | null {
+  const rect = polygonRect(m, pts);
+  if (!rect) return null;
+  const value = mode === 'paint' ? 255 : 0;
+  const xs: number[] = [];
+  for (let py = rect.y; py < rect.y + rect.height; py++) {
+    const cy = py + 0.5;
+    xs.length = 0;
+    for (let i = 0, j = pts.length - 1; i < pts.length; j = i++) {
+      const a = pts[i];
+      const b = pts[j];
+      if (a.y > cy !== b.y > cy) xs.push(a.x + ((cy - a.y) * (b.x - a.x)) / (b.y - a.y));
+    }
+    xs.sort((u, v) => u - v);
+    const row = py * m.width;
+    for (let k = 0; k + 1 < xs.length; k += 2) {
+      // pixels whose centre x + 0.5 lies in [xs[k], xs[k+1])
+      const from = Math.max(rect.x, Math.ceil(xs[k] - 0.5));
+      const to = Math.min(rect.x + rect.width, Math.ceil(xs[k + 1] - 0.5));
+      if (to > from) m.data.fill(value, row + from, row + to);
+    }
+  }
+  return rect;
+}
+
 export function isEmpty(m: MaskBitmap, threshold = 128): boolean {
   const d = m.data;
   for (let i = 0; i < d.length; i++) if (d[i] >= threshold) return false;
@@ -301,6 +343,14 @@ export class MaskEditor {
       const dirty = segment(this.mask, from, { x, y }, brush);
       this.#last = { x, y };
       return dirty;
+    });
+  }
+
+  /** Fill (or, erasing, clear) what the closed outline `pts` (mask pixels) encloses, as one edit. */
+  fillPolygon(pts: { x: number; y: number }[], mode: BrushMode): Rect | null {
+    return this.#wrap(() => {
+      this.#touch(polygonRect(this.mask, pts));
+      return fillPolygon(this.mask, pts, mode);
     });
   }
 

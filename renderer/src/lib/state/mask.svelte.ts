@@ -24,6 +24,11 @@ export class MaskState {
   /** mask pixels per true pixel */
   scale = $state(1);
   tool = $state<'paint' | 'erase'>('paint');
+  /** Lasso: a stroke outlines an area, which is filled (Brush) or cleared (Eraser) when the stroke ends */
+  lasso = $state(false);
+  /** the outline being drawn with the lasso, in true-image pixels (the painter draws it) */
+  outline = $state.raw<{ x: number; y: number }[]>([]);
+  #points: { x: number; y: number }[] = []; // (not `#outline`: Svelte keeps the `outline` state field in a private field of that name)
   /** brush diameter in true-image pixels */
   size = $state(48);
   /** 0 hard .. 1 soft */
@@ -230,16 +235,36 @@ export class MaskState {
 
   beginStroke(): void {
     if (this.busy) return;
+    if (this.lasso) {
+      this.#points = [];
+      this.outline = [];
+      return;
+    }
     this.editor?.begin();
   }
   /** (x, y) in true-image pixels */
   strokeTo(x: number, y: number): void {
     const ed = this.editor;
     if (!ed || this.busy) return;
+    if (this.lasso) {
+      const last = this.#points[this.#points.length - 1];
+      if (last && Math.abs(last.x - x) < 0.5 && Math.abs(last.y - y) < 0.5) return;
+      this.#points.push({ x, y });
+      this.outline = this.#points.slice();
+      return;
+    }
     const r = ed.strokeTo(x * this.scale, y * this.scale, this.brush());
     if (r) this.#changed(r);
   }
   endStroke(): void {
+    if (this.lasso) {
+      const pts = this.#points.map((p) => ({ x: p.x * this.scale, y: p.y * this.scale }));
+      this.#points = [];
+      this.outline = [];
+      const r = this.editor && !this.busy ? this.editor.fillPolygon(pts, this.tool) : null;
+      if (r) this.#changed(r);
+      return;
+    }
     if (this.editor?.end()) this.#changed(null);
   }
   undo(): void {
