@@ -286,8 +286,10 @@ def build_card(cfg, model, ckpt, old, export_info: dict, onnx_path: Path, hardwa
         "description": old.get("description", DESCRIPTIONS[task].format(scale=scale)),
         "source": "Trained for Restora with scripts/training (PyTorch), exported by scripts/training/export_onnx.py",
         **({"estimator": old["estimator"]} if isinstance(old.get("estimator"), dict) else {}),
-        # kept: a new main net does not change which strengths its companion is for (re-export it if it should)
-        **({"above_noise": old["above_noise"]} if isinstance(old.get("above_noise"), dict) else {}),
+        # kept while the main net keeps its architecture (the second net takes the same tiles); a new main net
+        # does not change which strengths its companion is for (re-export that if it should)
+        **({"above_noise": old["above_noise"]} if isinstance(old.get("above_noise"), dict)
+           and old.get("params") == count_params(model) and old.get("size_multiple") == int(model.size_multiple) else {}),
     }
 
 
@@ -380,6 +382,8 @@ def main(argv=None) -> int:
         above = task == "denoise" and cfg.get("ship_as") == "above_noise"
         if above and not (cfg.get("ship_with") and cfg.get("from_ratio")):
             raise ExportError(f"{cfg['id']}: ship_as: above_noise needs ship_with (the denoiser's id) and from_ratio")
+        if above and not 1 <= float(cfg["from_ratio"]) <= 10:
+            raise ExportError(f"{cfg['id']}: from_ratio {cfg['from_ratio']} is outside 1-10 (models/card.schema.json)")
         home = cfg.get("ship_with", cfg["id"]) if task == "estimate" or above else cfg["id"]
         out = Path(args.out) if args.out else ROOT / "models" / home
         out.mkdir(parents=True, exist_ok=True)
@@ -418,6 +422,8 @@ def main(argv=None) -> int:
                   f"entry of {card_path}", flush=True)
             return 0
         if above:
+            if old.get("above_noise", {}).get("sha256") != hashlib.sha256((out / onnx_name).read_bytes()).hexdigest():
+                old = {**old, "above_noise": {k: v for k, v in old.get("above_noise", {}).items() if k != "metrics"}}  # a new net: the old one's figures are not its own
             entry = above_noise_entry(cfg, ckpt, old.get("above_noise", {}), info, out / onnx_name, args.hardware,
                                       Path(args.config), ckpt_path)
             write_json_atomic({**old, "above_noise": entry}, card_path)

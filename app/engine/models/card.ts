@@ -113,11 +113,13 @@ export function validateCard(json: unknown): { ok: true; card: ModelCard } | { o
   if (card.outputs[0].channels !== 3 || card.outputs[0].role !== 'image') reasons.push('outputs: the output must be a 3-channel image');
   if (card.tiling.overlap * 2 >= card.tiling.tile) reasons.push('tiling: overlap must be less than half the tile');
   if (card.estimator && card.task !== 'denoise') reasons.push('estimator: a noise estimator only makes sense for a denoiser');
-  if (card.estimator && card.estimator.file === (card.file ?? 'model.onnx')) reasons.push('estimator: its file must not be the model file');
+  // (compared without case: on macOS and Windows Model.onnx is model.onnx)
+  const same = (a: string | undefined, b: string | undefined) => a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase();
+  if (card.estimator && same(card.estimator.file, card.file ?? 'model.onnx')) reasons.push('estimator: its file must not be the model file');
   const above = card.above_noise;
   if (above && (card.task !== 'denoise' || !roles.includes('sigma'))) reasons.push('above_noise: only a denoiser with a sigma input can have a net for strengths above the noise');
   if (above && !card.estimator) reasons.push('above_noise: needs the estimator, whose reading tells when a strength is above the noise');
-  if (above && (above.file === (card.file ?? 'model.onnx') || above.file === card.estimator?.file)) reasons.push('above_noise: its file must not be the model file or the estimator file');
+  if (above && (same(above.file, card.file ?? 'model.onnx') || same(above.file, card.estimator?.file))) reasons.push('above_noise: its file must not be the model file or the estimator file');
   return reasons.length ? { ok: false, reasons } : { ok: true, card };
 }
 

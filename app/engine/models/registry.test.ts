@@ -110,6 +110,10 @@ describe('card schema', () => {
     expect(check((a) => (a.extra = 1))[0]).toMatch(/additional properties \(extra\)/);
     expect(check((a) => (a.file = 'model.onnx'))).toEqual(['above_noise: its file must not be the model file or the estimator file']);
     expect(check((a) => (a.file = 'estimator.onnx'))).toEqual(['above_noise: its file must not be the model file or the estimator file']);
+    expect(check((a) => (a.file = 'Model.onnx'))).toEqual(['above_noise: its file must not be the model file or the estimator file']); // one file on macOS and Windows
+    // the shipped card's net is listed with the ratio it runs from
+    const shipped = new ModelRegistry({ bundled: path.join(FIXTURE_MODELS, '..', '..', '..', 'models') }).list().find((m) => m.id === 'restora-denoise');
+    if (shipped) expect(shipped.aboveNoiseFrom).toBe(1.25);
     // the estimator's reading decides when it runs: no estimator, no such net
     expect(check((_a, c) => delete c.estimator)).toEqual(['above_noise: needs the estimator, whose reading tells when a strength is above the noise']);
     const up = JSON.parse(fs.readFileSync(path.join(FIXTURE_MODELS, 'tiny-upscale-x2', 'card.json'), 'utf8'));

@@ -81,6 +81,18 @@ describe.runIf(shipped)('the shipped denoiser above the noise', () => {
     expect(rOld).toBeGreaterThan(rAuto);
   });
 
+  it('an image that reads no noise at all: a small strength is not "above" it (the reading counts as at least σ 1)', async () => {
+    // 8 x 8 and flat: too small for the estimator's crops, so PCA reads it, as exactly 0
+    const flat: RgbImage = { width: 8, height: 8, data: new Float32Array(3 * 8 * 8).fill(0.5) };
+    const low: StepTrace[] = [];
+    await withNet.core.run(flat, [{ task: 'denoise', sigma: 1.2 }], { trace: low } as never);
+    expect(low[0].reading).toBe(0);
+    expect(low[0].aboveNoise).toBeUndefined();
+    const high: StepTrace[] = [];
+    await withNet.core.run(flat, [{ task: 'denoise', sigma: 5 }], { trace: high } as never);
+    expect(high[0].aboveNoise).toBe(true);
+  });
+
   it("at the noise's own level the model runs as before (the routing does not touch Auto's range)", async () => {
     const auto: StepTrace[] = [];
     await withNet.core.run(noisy, [{ task: 'denoise', sigma: 'auto' }], { trace: auto } as never);
@@ -94,17 +106,23 @@ describe.runIf(shipped)('the shipped denoiser above the noise', () => {
     expect(auto[0].reading).toBeUndefined();
   });
 
-  it('a damaged net for stronger settings is E_MODEL naming it, and the model alone still runs at lower levels', async () => {
+  it('a damaged net for stronger settings: the model runs instead, and the result says why', async () => {
     const broken = path.join(dir, 'broken', 'restora-denoise');
     fs.mkdirSync(broken, { recursive: true });
     for (const f of ['card.json', card.file ?? 'model.onnx', card.estimator.file]) fs.copyFileSync(path.join(SHIPPED, f), path.join(broken, f));
     fs.writeFileSync(path.join(broken, card.above_noise.file), 'not a model');
     const e = await createEngine({ modelsDir: path.join(dir, 'broken'), userModelsDir: path.join(dir, 'user-c'), dataDir: path.join(dir, 'data-c'), runtime: { ep: 'cpu', threads: 2 } });
     try {
-      await expect(e.core.run(noisy, [{ task: 'denoise', sigma: 40 }], {} as never)).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringContaining(`${card.above_noise.file}, does not match the sha256`) });
       const trace: StepTrace[] = [];
-      await e.core.run(noisy, [{ task: 'denoise', sigma: 14 }], { trace } as never);
+      const out = await e.core.run(noisy, [{ task: 'denoise', sigma: 40 }], { trace } as never);
       expect(trace[0].aboveNoise).toBeUndefined();
+      expect(trace[0].note).toContain(`the net for stronger settings was not used: model restora-denoise is damaged: its net for strengths above the noise, ${card.above_noise.file}, does not match the sha256`);
+      const plain = await without.core.run(noisy, [{ task: 'denoise', sigma: 40 }], {} as never);
+      expect(maxAbsDiff(out.data, plain.data)).toBe(0); // what the model alone gives
+      const low: StepTrace[] = [];
+      await e.core.run(noisy, [{ task: 'denoise', sigma: 14 }], { trace: low } as never);
+      expect(low[0].aboveNoise).toBeUndefined();
+      expect(low[0].note).toBeUndefined(); // below the threshold the second net is not asked for
     } finally {
       await e.close();
     }

@@ -177,16 +177,28 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
       let net = p.model;
       const above = p.entry.card.above_noise;
       if (above && !est) {
-        const reading = (await estimateNoise(ctx, p.entry, cur, { threads: runtime.threads })).sigma;
-        trace.reading = reading;
-        if (sigma255 > reading * above.from_ratio) {
-          await ctx.registry.verifyAboveNoise(p.entry);
-          net = { ...p.model, id: `${p.model.id}/${above.file}`, path: ctx.registry.aboveNoiseFile(p.entry)! };
-          trace.aboveNoise = true;
+        try {
+          const reading = (await estimateNoise(ctx, p.entry, cur, { threads: runtime.threads })).sigma;
+          trace.reading = reading;
+          // a reading below σ 1 (a flat or tiny image) counts as σ 1: the second net was trained with maps
+          // 1-3x a crop's noise, not for any strength over nothing
+          if (sigma255 > Math.max(1, reading) * above.from_ratio) {
+            await ctx.registry.verifyAboveNoise(p.entry);
+            net = { ...p.model, id: `${p.model.id}/${above.file}`, path: ctx.registry.aboveNoiseFile(p.entry)! };
+            trace.aboveNoise = true;
+          }
+        } catch (e) {
+          // its estimator or the second net missing or damaged: the model still runs, as before the second
+          // net existed, and the result says why it was not used
+          if (!(e instanceof RestoraError) || e.code !== 'E_MODEL') throw e;
+          net = p.model;
+          trace.aboveNoise = undefined;
+          trace.note = `the net for stronger settings was not used: ${e.message}`;
         }
       }
       const r = await run(inputs, net);
-      Object.assign(trace, { ep: r.ep, tile: r.tile, ...(r.note ? { note: r.note } : {}) });
+      const note = [trace.note, r.note].filter(Boolean).join('; ');
+      Object.assign(trace, { ep: r.ep, tile: r.tile, ...(note ? { note } : {}) });
       cur = { width: cur.width, height: cur.height, data: r.data, alpha: cur.alpha, meta: cur.meta };
     } else if (p.step.task === 'upscale') {
       const r = await run({ [imageName]: { channels: 3, data: cur.data } });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BatchReport } from '../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, itemFromEntry, keepEarlier, needsRun, recipePart, runKey, usedSummary } from './queue-model.ts';
+import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, itemFromEntry, needsRun, recipePart, runKey, startRun, usedSummary } from './queue-model.ts';
 import { savedItem } from './work.ts';
 import { formatEta } from './format.ts';
 
@@ -74,43 +74,40 @@ describe('queue model', () => {
     expect(item.outputInfo).toMatchObject({ path: '/p/restored/a.jpg' }); // the same file: kept
   });
 
-  it('a run that fails or is cancelled gives the photo its earlier result back, made with its own recipe; a done run replaces it', () => {
+  it('a run that fails or is cancelled leaves the earlier result shown, named by its own recipe; a done run replaces it', () => {
     const x2 = [{ task: 'upscale' as const, scale: 2 as const }];
     const x4 = [{ task: 'upscale' as const, scale: 4 as const }];
     const made = (path: string) => {
       const it = itemFromEntry({ path, rel: path.slice(1), size: 1 });
+      startRun(it, x2, 'k2');
       applyFileProgress(it, ev(path, 'done', 1, { output: `/out${path}`, outputUrl: `/files?${path}`, steps: [{ task: 'upscale', model: 'u', ep: 'cpu', scale: 2 }] }));
-      it.outputRecipe = x2;
-      it.outputKey = 'k2';
       return it;
     };
     const rerun = (it: ReturnType<typeof made>) => {
-      keepEarlier(it); // as QueueState.start does
+      startRun(it, x4, 'k4'); // as QueueState.start (and attach, after a reload) do
       it.status = 'queued';
-      it.outputRecipe = x4;
-      it.outputKey = 'k4';
     };
-    // failed by its event
     const a = made('/a');
+    expect(a).toMatchObject({ status: 'done', outputRecipe: x2, outputKey: 'k2' });
     rerun(a);
+    // while it runs, what is shown is still the x2 result, named by its recipe (the compare label, Result 1:1)
+    expect(a).toMatchObject({ output: '/out/a', outputRecipe: x2, outputKey: 'k2' });
+    expect(savedItem(a)).toMatchObject({ status: 'done', output: '/out/a', outputKey: 'k2', outputRecipe: x2 }); // a crash now keeps it
     applyFileProgress(a, ev('/a', 'failed', 0, { error: { code: 'E_TOO_LARGE', message: 'a: the result would be 16000 x 16000' } }));
     expect(a).toMatchObject({ status: 'failed', error: { code: 'E_TOO_LARGE' }, output: '/out/a', outputUrl: '/files?/a', outputRecipe: x2, outputKey: 'k2' });
-    expect(a.earlier).toBeUndefined();
+    expect(a.pending).toBeUndefined();
     expect(needsRun(a, 'k4')).toBe(true); // still to do with the new recipe
-    // saved for next time with its earlier result, and failed
     expect(savedItem(a)).toMatchObject({ status: 'failed', error: { code: 'E_TOO_LARGE' }, output: '/out/a', outputKey: 'k2', outputRecipe: x2 });
     // cancelled with its batch, never started (no event): the report settles it
     const b = made('/b');
     rerun(b);
-    expect(savedItem(b)).toMatchObject({ status: 'done', output: '/out/b', outputKey: 'k2' }); // a crash now keeps it too
     applyReport(new Map([['/b', b]]), { batchId: 'b', total: 1, done: 0, failed: 0, skipped: 0, cancelled: true, seconds: 1, files: [] });
     expect(b).toMatchObject({ status: 'cancelled', output: '/out/b', outputKey: 'k2' });
-    // done: the new result stays
+    // done: the new result, with the new recipe
     const c = made('/c');
     rerun(c);
     applyFileProgress(c, ev('/c', 'done', 1, { output: '/out/c-1', outputUrl: '/files?c-1' }));
-    expect(c).toMatchObject({ status: 'done', output: '/out/c-1', outputUrl: '/files?c-1', outputKey: 'k4' });
-    expect(c.earlier).toBeUndefined();
+    expect(c).toMatchObject({ status: 'done', output: '/out/c-1', outputUrl: '/files?c-1', outputRecipe: x4, outputKey: 'k4' });
     applyReport(new Map([['/c', c]]), { batchId: 'b', total: 1, done: 1, failed: 0, skipped: 0, cancelled: false, seconds: 1, files: [{ input: '/c', status: 'done', output: '/out/c-1' }] });
     expect(c).toMatchObject({ output: '/out/c-1', outputKey: 'k4' });
   });
@@ -184,6 +181,9 @@ describe('needsRun', () => {
       expect(needsRun({ status: 'done', outputKey: key }, runKey('k1', { ...out, ...change })), JSON.stringify(change)).toBe(true);
     }
     expect(needsRun({ status: 'done', outputKey: key }, runKey('k2', out))).toBe(true);
+    // quality does not change a PNG or a TIFF: no second, identical file
+    const png = runKey('k1', { ...out, format: 'png' });
+    expect(needsRun({ status: 'done', outputKey: png }, runKey('k1', { ...out, format: 'png', quality: 70 }))).toBe(false);
     // kept by an older version, with the recipe's key alone: done with whatever output settings are set now
     expect(needsRun({ status: 'done', outputKey: 'k1' }, runKey('k1', { ...out, format: 'png' }))).toBe(false);
     expect(needsRun({ status: 'done', outputKey: 'k0' }, runKey('k1', out))).toBe(true);

@@ -17,7 +17,7 @@ export interface QueueItem {
   info?: ImageInfo;
   infoError?: ErrorInfo;
   outputInfo?: ImageInfo;
-  /** the recipe of the batch that is making / made `output` (what the after side shows) */
+  /** the recipe that made `output` (what the after side shows and is named by) */
   outputRecipe?: Recipe;
   /** its cache key (recipe + mask version) */
   outputKey?: string;
@@ -25,30 +25,32 @@ export interface QueueItem {
   steps?: StepUsed[];
   /** what `output` could not keep (transparency in a JPEG) */
   notes?: string[];
-  /** the result it had when a new run started: back in place if that run fails or is cancelled */
-  earlier?: EarlierResult;
+  /**
+   * A run on its way: its recipe and key, which become `outputRecipe`/`outputKey` when it is done (until
+   * then `output` and its recipe are the earlier result's, which a failed or cancelled run leaves in
+   * place), and the status and error the photo had, put back if the batch never starts.
+   */
+  pending?: { recipe: Recipe; key: string; status: ItemStatus; error?: ErrorInfo };
 }
 
-/** A result and what is known of it, kept while a new run of its photo is on its way. */
-export type EarlierResult = Pick<QueueItem, 'output' | 'outputUrl' | 'outputInfo' | 'outputRecipe' | 'outputKey' | 'steps' | 'notes'>;
-
-/** A new run of `item` starts: keep the result it has (if any), so that a failed run does not lose it. */
-export function keepEarlier(item: QueueItem): void {
-  if (!item.output) return;
-  item.earlier = { output: item.output, outputUrl: item.outputUrl, outputInfo: item.outputInfo, outputRecipe: item.outputRecipe, outputKey: item.outputKey, steps: item.steps, notes: item.notes };
+/** A run of `item` with `recipe` (kept by `key`) is queued; what it shows stays the earlier result till it is done. */
+export function startRun(item: QueueItem, recipe: Recipe, key: string): void {
+  const before = item.pending ?? { status: item.status, error: item.error };
+  item.pending = { recipe, key, status: before.status, ...(before.error ? { error: before.error } : {}) };
 }
 
 /**
- * The run of `item` ended: done, its new result stays; failed or cancelled (or never started), the
- * result it had before is back, with the recipe that made it, so the row still offers it and the
- * compare names it by that recipe. The error stays.
+ * The run of `item` ended with `status`: done (or already done), its recipe and key are now those of
+ * the result; failed or cancelled, the earlier result stays as it was, with the recipe that made it.
  */
-export function settleEarlier(item: QueueItem, status: ItemStatus): void {
-  const e = item.earlier;
-  if (!e) return;
-  item.earlier = undefined;
-  if (status === 'done' || status === 'skipped') return;
-  Object.assign(item, e);
+export function settleRun(item: QueueItem, status: ItemStatus): void {
+  const p = item.pending;
+  if (!p) return;
+  item.pending = undefined;
+  if (status === 'done' || status === 'skipped') {
+    item.outputRecipe = p.recipe;
+    item.outputKey = p.key;
+  }
 }
 
 export function itemFromEntry(f: FileEntry): QueueItem {
@@ -105,10 +107,13 @@ const OUT = '|out:';
 
 /**
  * What a photo's result is kept by: the recipe's key and the output settings that name and encode its
- * file (folder, suffix, format, quality), so that a change of format or suffix makes the photos to do again.
+ * file (folder, suffix, format, and quality for a lossy format), so that a change of format or suffix
+ * makes the photos to do again.
  */
 export function runKey(recipeKey: string, out: { outputDir: string; suffix: string; format: string; quality: number }): string {
-  return `${recipeKey}${OUT}${JSON.stringify([out.outputDir, out.suffix, out.format, out.quality])}`;
+  // quality only where it changes the file (JPEG, WebP, and "keep", which writes a JPEG as JPEG)
+  const lossy = out.format === 'jpeg' || out.format === 'webp' || out.format === 'keep';
+  return `${recipeKey}${OUT}${JSON.stringify([out.outputDir, out.suffix, out.format, ...(lossy ? [out.quality] : [])])}`;
 }
 
 /** The recipe's part of a run key (what the compare names a result by). */
@@ -148,7 +153,7 @@ export function applyFileProgress(item: QueueItem, ev: EventPayload<'file.progre
   if (ev.steps) item.steps = ev.steps;
   // done, or already done by an earlier run (the batch journal keeps what that run noted)
   if (ev.status === 'done' || (ev.status === 'skipped' && ev.notes)) item.notes = ev.notes;
-  if (isFinal(ev.status)) settleEarlier(item, ev.status);
+  if (isFinal(ev.status)) settleRun(item, ev.status);
 }
 
 /** "denoise σ 3.4, estimated · upscale ×2, 8 passes": what the steps used (contract's describeStepsUsed), for the queue row. */
@@ -166,14 +171,14 @@ export function applyReport(items: Map<string, QueueItem>, report: BatchReport):
     item.error = f.error;
     if (f.output) setOutput(item, f.output);
     if (f.steps) item.steps = f.steps;
-    settleEarlier(item, f.status);
+    settleRun(item, f.status);
   }
   // files of this batch the report does not list (a crash) are not left "running"
   if (report.cancelled) {
     for (const item of items.values()) {
       if (item.status === 'running' || item.status === 'queued') {
         item.status = 'cancelled';
-        settleEarlier(item, 'cancelled');
+        settleRun(item, 'cancelled');
       }
     }
   }

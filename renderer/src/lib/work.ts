@@ -23,20 +23,19 @@ export function savedItem(item: QueueItem): SavedItem {
       ...(item.notes?.length ? { notes: item.notes } : {}),
     };
   }
-  // a result that a failed (or cancelled) later run did not replace is kept with the recipe that made it
-  const kept = item.status === 'done' || item.status === 'skipped' ? undefined : item.earlier?.output ? item.earlier : item.output ? item : undefined;
-  const result = kept?.output
+  // a result that a later run (failed, cancelled, or under way when this was saved) did not replace is
+  // kept with the recipe that made it: `output` and its recipe change only when a run is done
+  const result = item.output
     ? {
-        output: kept.output,
-        ...(kept.outputRecipe ? { outputRecipe: kept.outputRecipe } : {}),
-        ...(kept.outputKey ? { outputKey: kept.outputKey } : {}),
-        ...(kept.steps ? { steps: kept.steps } : {}),
-        ...(kept.notes?.length ? { notes: kept.notes } : {}),
+        output: item.output,
+        ...(item.outputRecipe ? { outputRecipe: item.outputRecipe } : {}),
+        ...(item.outputKey ? { outputKey: item.outputKey } : {}),
+        ...(item.steps ? { steps: item.steps } : {}),
+        ...(item.notes?.length ? { notes: item.notes } : {}),
       }
-    : {};
+    : undefined;
   if (item.status === 'failed' && item.error) return { ...base, status: 'failed', error: item.error, ...result };
-  // a run under way (or cut short) when this was saved: its photo comes back with the result it had, if any
-  return kept?.output ? { ...base, status: 'done', ...result } : { ...base, status: 'ready' };
+  return result ? { ...base, status: 'done', ...result } : { ...base, status: 'ready' };
 }
 
 export function itemFromSaved(s: SavedItem): QueueItem {

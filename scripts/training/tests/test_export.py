@@ -221,6 +221,13 @@ def test_above_noise_net_ships_inside_the_denoisers_card(tiny_config, tmp_path):
     other_cfg = tiny_config("denoise", id="tiny-denoise-wide", model=wide, ship_with="tiny-denoise", ship_as="above_noise", from_ratio=1.25)
     assert E.main([str(other_cfg), "--checkpoint", str(tiny_checkpoint(other_cfg, tmp_path)), "--out", str(out)]) == 1
     assert json.loads((out / "card.json").read_text())["above_noise"] == above
-    # without from_ratio: refused before anything is written
+    # without from_ratio, or with one the schema refuses: refused before anything is written
     bad_cfg = tiny_config("denoise", id="tiny-denoise-bad", ship_with="tiny-denoise", ship_as="above_noise")
     assert E.main([str(bad_cfg), "--checkpoint", str(tiny_checkpoint(bad_cfg, tmp_path)), "--out", str(out)]) == 1
+    low_cfg = tiny_config("denoise", id="tiny-denoise-low", ship_with="tiny-denoise", ship_as="above_noise", from_ratio=0.9)
+    assert E.main([str(low_cfg), "--checkpoint", str(tiny_checkpoint(low_cfg, tmp_path)), "--out", str(out)]) == 1
+    assert json.loads((out / "card.json").read_text())["above_noise"] == above
+    # a main net of another architecture drops the entry (its tiles would not fit the second net)
+    wide_main = tiny_config("denoise", model=wide)
+    assert E.main([str(wide_main), "--checkpoint", str(tiny_checkpoint(wide_main, tmp_path)), "--out", str(out)]) == 0
+    assert "above_noise" not in json.loads((out / "card.json").read_text())

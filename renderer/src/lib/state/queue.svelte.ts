@@ -1,6 +1,6 @@
 // The queue: files the user added, their status while a batch runs, and the batch's progress.
-import { RestoraError, type BatchProgress, type BatchReport, type ErrorInfo, type FileProgress, type ImageInfo, type Recipe, type SavedItem, type SavedWork } from '../../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, keepEarlier, needsRun, isFinal, itemFromEntry, settleEarlier, type QueueItem } from '../queue-model.ts';
+import { RestoraError, type BatchProgress, type BatchReport, type ErrorInfo, type FileProgress, type ImageInfo, type OutputOptions, type Recipe, type SavedItem, type SavedWork } from '../../../../app/contract/index.ts';
+import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, needsRun, isFinal, itemFromEntry, startRun, type QueueItem } from '../queue-model.ts';
 import { basename, dirname } from '../format.ts';
 import { recipeKey } from '../recipe.ts';
 import { mergeItems, resumePaths } from '../work.ts';
@@ -141,11 +141,10 @@ export class QueueState {
     for (const p of files) {
       const item = this.#index.get(p)!;
       if (item.status === 'done' && item.outputKey === key) continue;
+      startRun(item, r.recipe, key);
       item.status = 'queued';
       item.progress = 0;
       item.error = undefined;
-      item.outputRecipe = r.recipe;
-      item.outputKey = key;
     }
     // what it finished before this page was loaded
     for (const fp of r.finished ?? []) {
@@ -226,13 +225,14 @@ export class QueueState {
    * go first, and the others not done yet follow in a batch of their own when it ends (not after a
    * cancel). `wholeQueue`: a later Run may resume this batch after a crash.
    */
-  async start(recipe: Recipe, paths?: string[], onDone?: (r: BatchReport) => void, key = JSON.stringify(recipe), wholeQueue = !paths): Promise<string | undefined> {
+  async start(recipe: Recipe, paths?: string[], onDone?: (r: BatchReport) => void, key = JSON.stringify(recipe), wholeQueue = !paths, outputAsBefore?: OutputOptions): Promise<string | undefined> {
     if (this.batch?.running) {
       this.session.notify('A batch is already running.', 'info');
       return undefined;
     }
     const s = this.session.settings;
-    const output = { ...(s.outputDir ? { dir: s.outputDir } : {}), suffix: s.suffix, format: s.format, quality: s.quality, overwrite: false };
+    // (a batch chained after a resumed one writes as that one did: `key` holds those output settings)
+    const output: OutputOptions = outputAsBefore ?? { ...(s.outputDir ? { dir: s.outputDir } : {}), suffix: s.suffix, format: s.format, quality: s.quality, overwrite: false };
     // the engine's journal is keyed by the photos, the recipe and the output options
     const resumeKey = JSON.stringify([key, output]);
     const resumed = paths ? undefined : resumePaths(this.resumable, resumeKey, (p) => this.#index.has(p));
@@ -244,12 +244,10 @@ export class QueueState {
     for (const p of files) {
       const item = this.#index.get(p);
       if (!item) continue;
-      keepEarlier(item); // back in place if this run fails
+      startRun(item, recipe, key); // the result shown stays the earlier one till this run is done
       item.status = 'queued';
       item.progress = 0;
       item.error = undefined;
-      item.outputRecipe = recipe;
-      item.outputKey = key;
     }
     this.batch = { id: '', total: files.length, done: 0, failed: 0, progress: 0, eta: null, running: true, cancelling: false, startedAt: Date.now(), paths: files, key, resumeKey: wholeQueue ? resumeKey : '' }; // only a Run of the whole queue is resumed by a later Run
     this.resumable = null;
@@ -274,7 +272,8 @@ export class QueueState {
           onDone?.(r);
           if (r.cancelled) return;
           const rest = this.items.filter((i) => !inBatch.has(i.path) && needsRun(i, key)).map((i) => i.path);
-          if (rest.length > 0) void this.start(recipe, rest, onDone, key, true);
+          // with the recipe and output settings Run was pressed with (what `key` says), whatever was changed since
+          if (rest.length > 0) void this.start(recipe, rest, onDone, key, true, output);
         };
         this.#onDone.set(batchId, then);
       } else if (onDone) this.#onDone.set(batchId, onDone);
@@ -289,8 +288,10 @@ export class QueueState {
       for (const p of files) {
         const item = this.#index.get(p);
         if (item && item.status === 'queued') {
-          item.status = 'ready';
-          settleEarlier(item, 'ready');
+          // never started: as it was before
+          item.status = item.pending?.status ?? 'ready';
+          item.error = item.pending?.error;
+          item.pending = undefined;
         }
       }
       this.session.error(e);

@@ -57,8 +57,12 @@ export class SessionState {
       this.models = models;
       this.presets = presets;
       // a model whose folder was left out (a card that is not valid, a file missing) would otherwise just look
-      // uninstalled: say which and why, once, until dismissed
-      for (const k of await this.api.call('models.skipped', {})) this.notify(`A model was not loaded: ${k.reason}`, 'error', k.path);
+      // uninstalled: say which and why, once, until dismissed (a hint: its failure is not the window's)
+      try {
+        for (const k of await this.api.call('models.skipped', {})) this.notify(`A model was not loaded: ${k.reason}`, 'error', k.path);
+      } catch {
+        // an older engine without the call, or a hiccup: the models that did load are what matters
+      }
     } catch (e) {
       this.fatal = RestoraError.from(e).message;
     } finally {
