@@ -42,6 +42,8 @@ describe('recipe', () => {
     expect(recipeProblem([newStep('denoise'), up4], undefined, models)).toBe('No ×4 upscale model is installed: `restora models` lists what is there.');
     expect(recipeProblem([newStep('denoise')], undefined, [])).toBe('No denoise model is installed (no models at all): `restora models` lists what is there.');
     expect(recipeProblem([newStep('denoise'), up4], undefined, undefined)).toBeUndefined(); // not listed yet: no verdict
+    expect(recipeProblem([{ ...newStep('denoise'), model: 'my-denoise' }], undefined, models)).toBe('The model my-denoise chosen for the denoise step is not installed: choose another in the step.');
+    expect(recipeProblem([{ ...newStep('denoise'), model: 'd' }], undefined, models)).toBeUndefined();
   });
 
   it('best quality is 8 passes of the step: off by default, kept by presets, named in the description', () => {

@@ -69,6 +69,9 @@ export function recipeProblem(drafts: StepDraft[], maskPath: string | undefined,
   // the models known (once the engine has listed them): a step no model can run is said before Run, not per photo
   const missing = models ? drafts.find((d) => modelsFor(models, d).length === 0) : undefined;
   if (missing) return `No ${missing.task === 'upscale' ? `×${missing.scale} upscale` : missing.task} model is installed${models!.length ? '' : ' (no models at all)'}: \`restora models\` lists what is there.`;
+  // a step that names its model (a preset made with a model added since removed)
+  const gone = models ? drafts.find((d) => d.model && !modelsFor(models, d).some((m) => m.id === d.model)) : undefined;
+  if (gone) return `The model ${gone.model} chosen for the ${gone.task === 'upscale' ? `×${gone.scale} upscale` : gone.task} step is not installed: choose another in the step.`;
   if (drafts.some((d) => d.task === 'inpaint') && !maskPath) return 'Inpaint needs a mask: paint one in the Mask view first.';
   return undefined;
 }
