@@ -383,7 +383,15 @@ export const calls = {
    * (the window's own name for it) lets preview.cancel stop it.
    */
   'preview.region': {
-    args: z.object({ path: z.string().min(1), region: Region, recipe: Recipe, runtime: RuntimeOptions.optional(), id: z.string().min(1).max(100).optional() }),
+    args: z.object({
+      path: z.string().min(1),
+      region: Region,
+      recipe: Recipe,
+      runtime: RuntimeOptions.optional(),
+      id: z.string().min(1).max(100).optional(),
+      /** what the whole photo reads (image.noise): a first Denoise step with a manual level picks its net by it, as the whole photo's run does, not by the crop's own reading */
+      noiseReading: z.number().min(0).max(255).optional(),
+    }),
     result: z.object({ beforeUrl: z.string(), afterUrl: z.string(), region: Region, scale: z.number(), seconds: z.number() }),
   },
   /** Stop a running preview.region named `id` between tiles (it fails with E_CANCELLED); ok: false when none runs. */

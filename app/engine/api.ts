@@ -107,7 +107,7 @@ export interface Engine {
   /** Process a batch: journal, resume, atomic writes, per-file errors, never touches an input. */
   runBatch(opts: BatchOptions): Promise<BatchReport>;
   /** Process only a region; returns before/after crops as PNG files in the preview cache. */
-  previewRegion(path: string, region: Region, recipe: Recipe, opts?: RunOptions): Promise<{ before: string; after: string; region: Region; scale: number; seconds: number }>;
+  previewRegion(path: string, region: Region, recipe: Recipe, opts?: RunOptions & { noiseReading?: number }): Promise<{ before: string; after: string; region: Region; scale: number; seconds: number }>;
   /** Display copy for the UI (downsized for big photos), cached. */
   imageInfo(path: string, maxSide?: number): Promise<Omit<ImageInfo, 'url'> & { displayPath: string }>;
 

@@ -210,6 +210,8 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
         runtime: o.runtime,
         origin: { x: x0, y: y0, fullWidth: h.width, fullHeight: h.height },
         source: file,
+        // the whole photo's reading, when the caller knows it: a manual level above it picks the same net here as in the full run
+        ...(o.noiseReading !== undefined ? { reading: o.noiseReading } : {}),
       });
       const scale = out.width / crop.width;
       const before: RgbImage = { width: w, height: hh, data: cropPlanes(crop.data, 3, crop.width, crop.height, x - x0, y - y0, w, hh) };

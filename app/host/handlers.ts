@@ -331,7 +331,7 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       return { sigma: Math.round((await engine.estimateSigma(img, model)) * 100) / 100 };
     },
 
-    'preview.region': async ({ path: p, region, recipe, runtime, id }) => {
+    'preview.region': async ({ path: p, region, recipe, runtime, id, noiseReading }) => {
       const file = requireFile(p);
       requireMasks(recipe);
       const ac = new AbortController();
@@ -340,7 +340,7 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
         previews.set(id, ac);
       }
       try {
-        const r = await engine.previewRegion(file, region, recipe, { runtime, signal: ac.signal });
+        const r = await engine.previewRegion(file, region, recipe, { runtime, signal: ac.signal, ...(noiseReading !== undefined ? { noiseReading } : {}) });
         return { beforeUrl: served(r.before), afterUrl: served(r.after), region: r.region, scale: r.scale, seconds: r.seconds };
       } finally {
         if (id && previews.get(id) === ac) previews.delete(id);

@@ -2,6 +2,7 @@
 // the noise (card `above_noise`) runs instead of the model, which keeps noise as texture there.
 import fs from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeStepsUsed } from '../../contract/index.ts';
 import { gaussian, maxAbsDiff, photoLike, tmpDir } from '../../../test/fixtures/images/make.ts';
@@ -104,6 +105,20 @@ describe.runIf(shipped)('the shipped denoiser above the noise', () => {
     expect(maxAbsDiff(a.data, b.data)).toBe(0);
     // Auto itself never reads twice
     expect(auto[0].reading).toBeUndefined();
+  });
+
+  it("a region preview decides by the whole photo's reading when it is given, as the whole photo's run does", async () => {
+    const file = path.join(dir, 'noisy.png');
+    const px = Buffer.alloc(W * H * 3);
+    for (let c = 0; c < 3; c++) for (let i = 0; i < W * H; i++) px[i * 3 + c] = Math.round(Math.min(1, Math.max(0, noisy.data[c * W * H + i])) * 255);
+    await sharp(px, { raw: { width: W, height: H, channels: 3 } }).png().toFile(file);
+    const region = { x: 96, y: 64, width: 128, height: 96 };
+    const after = async (e: EngineImpl, o: { noiseReading?: number } = {}) => (await sharp((await e.previewRegion(file, region, [{ task: 'denoise', sigma: 24 }], o)).after).raw().toBuffer());
+    const plain = await after(without);
+    // the crop reads about 14: sigma 24 is above it, so the second net runs, unlike the plain model
+    expect(Buffer.compare(await after(withNet), plain)).not.toBe(0);
+    // told that the whole photo reads 30, the preview keeps the model, as a run of that photo would
+    expect(Buffer.compare(await after(withNet, { noiseReading: 30 }), plain)).toBe(0);
   });
 
   it('a damaged net for stronger settings: the model runs instead, and the result says why', async () => {

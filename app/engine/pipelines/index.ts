@@ -49,6 +49,11 @@ export interface RecipeOptions {
   source?: string;
   /** Filled in as steps run: provider, tile and any OOM/fallback note per step, sigma used. */
   trace?: StepTrace[];
+  /**
+   * The estimator's reading of the whole photo (0-255), for a crop of it (a region preview): a first
+   * Denoise step with a manual level decides on the net for stronger settings by it, not by the crop's.
+   */
+  reading?: number;
 }
 
 export interface StepTrace {
@@ -178,7 +183,7 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
       const above = p.entry.card.above_noise;
       if (above && !est) {
         try {
-          const reading = (await estimateNoise(ctx, p.entry, cur, { threads: runtime.threads })).sigma;
+          const reading = k === 0 && opts.reading !== undefined ? opts.reading : (await estimateNoise(ctx, p.entry, cur, { threads: runtime.threads })).sigma;
           trace.reading = reading;
           // a reading below σ 1 (a flat or tiny image) counts as σ 1: the second net was trained with maps
           // 1-3x a crop's noise, not for any strength over nothing

@@ -229,7 +229,8 @@ export class CompareState {
     const t0 = performance.now();
     try {
       const s = this.session.settings;
-      const r = await this.session.api.call('preview.region', { path: img.path, region, recipe, runtime: { ep: s.ep, threads: s.threads, tile: s.tile } });
+      const noiseReading = this.wholeReading(img.path, recipe);
+      const r = await this.session.api.call('preview.region', { path: img.path, region, recipe, runtime: { ep: s.ep, threads: s.threads, tile: s.tile }, ...(noiseReading !== undefined ? { noiseReading } : {}) });
       const tile: Tile = { path: img.path, key, region: r.region, beforeUrl: r.beforeUrl, afterUrl: r.afterUrl, scale: r.scale, seconds: r.seconds };
       // keep a few recent tiles per photo so panning back is instant
       const others = this.tiles.filter((t) => !(t.path === img.path && t.key === key));
@@ -247,6 +248,16 @@ export class CompareState {
       this.#queued = null;
       if (q) void this.preview(q === 'manual');
     }
+  }
+
+  /**
+   * What the whole photo reads, for a recipe whose first step is a Denoise at a manual level: the crop of
+   * a preview then picks the net (the model, or its net for stronger settings) as the whole photo's run
+   * does. Known once asked for (the step's hint, a run, Compare strengths); else the crop reads itself.
+   */
+  wholeReading(path: string, recipe: Recipe): number | undefined {
+    const first = recipe[0];
+    return first?.task === 'denoise' && first.sigma !== 'auto' ? this.readingFor(path, first.model ?? '') : undefined;
   }
 
   /** The last preview's figures, if it was of what is on screen now. */
@@ -302,7 +313,8 @@ export class CompareState {
         if (!live()) return;
         const variant = recipe.map((st, j) => (j === at ? { ...step, sigma: cells[i].sigma } : st));
         try {
-          const r = await this.session.api.call('preview.region', { path: img.path, region, recipe: variant, runtime: { ep: s.ep, threads: s.threads, tile: s.tile }, id: STRENGTHS_PREVIEW });
+          const noiseReading = this.wholeReading(img.path, variant);
+          const r = await this.session.api.call('preview.region', { path: img.path, region, recipe: variant, runtime: { ep: s.ep, threads: s.threads, tile: s.tile }, id: STRENGTHS_PREVIEW, ...(noiseReading !== undefined ? { noiseReading } : {}) });
           if (!live()) return;
           const next: StrengthCell[] = this.strengths!.cells.map((c, j) => (j === i ? { ...c, url: r.afterUrl } : c));
           this.strengths = { ...this.strengths!, cells: next, beforeUrl: this.strengths!.beforeUrl ?? r.beforeUrl, region: r.region, scale: r.scale };
