@@ -104,3 +104,18 @@ test('a change of output format makes done photos to do again, in a file of the 
   await expect(page.getByText('Already done with these settings: the earlier result is shown.')).toBeVisible({ timeout: 60_000 });
   expect(listFiles(path.join(dir, 'restored')).filter((f) => IMAGE.test(f))).toHaveLength(2);
 });
+
+test('a recipe whose result would pass the size limit is said before Run, with the photo and the size', async ({ app: page, work }) => {
+  const big = path.join(work, 'pano', 'big.png');
+  fs.mkdirSync(path.dirname(big), { recursive: true });
+  await sharp({ create: { width: 4000, height: 3200, channels: 3, background: { r: 90, g: 120, b: 150 } } }).png().toFile(big);
+  await addPath(page, big);
+  await expect(row(page, big)).toBeVisible();
+  await page.getByRole('button', { name: 'Remove Denoise (step 1)' }).click();
+  await page.getByRole('button', { name: '+ Upscale' }).click();
+  const up = page.locator('li.step[data-task="upscale"]');
+  await up.getByRole('radio', { name: '×4' }).check();
+  await expect(page.getByTestId('too-large')).toHaveText('1 photo would come out over the 200 MP limit and fail (big.png: 16000 × 12800): upscale less, or crop first.');
+  await up.getByRole('radio', { name: '×2' }).check();
+  await expect(page.getByTestId('too-large')).toHaveCount(0);
+});

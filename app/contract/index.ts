@@ -363,7 +363,8 @@ export type BatchProgress = z.infer<typeof BatchProgress>;
 // calls: name -> { args, result }. Every front end routes these names to the one handler table.
 
 export const calls = {
-  'app.info': { args: z.object({}), result: z.object({ version: z.string(), runtime: RuntimeInfo, mode: z.enum(['electron', 'web']) }) },
+  /** maxPixels: the largest result the engine makes (a recipe over it is refused with E_TOO_LARGE; the window says so before Run) */
+  'app.info': { args: z.object({}), result: z.object({ version: z.string(), runtime: RuntimeInfo, mode: z.enum(['electron', 'web']), maxPixels: z.number().int().positive().optional() }) },
   'models.list': { args: z.object({}), result: z.array(ModelInfo) },
   /** The model folders left out at the last scan, with why (the window says so: a model that vanished otherwise looks uninstalled). */
   'models.skipped': { args: z.object({}), result: z.array(z.object({ path: z.string(), reason: z.string() })) },

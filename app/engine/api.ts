@@ -79,6 +79,8 @@ export interface BatchOptions extends RunOptions {
 export interface Engine {
   /** All registered models (bundled + user), cards validated against models/card.schema.json. */
   models(): ModelInfo[];
+  /** The largest image (input or result) it handles, in pixels: bigger results are refused with E_TOO_LARGE. */
+  readonly maxPixels: number;
   /** Model folders left out at the last scan, each with why (a card that is not valid, a missing file). */
   skippedModels(): { path: string; reason: string }[];
   /** Inspect a user's .onnx (names, layout, channels, scale by a probe run), write its card, register it. */

@@ -128,6 +128,8 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
       return registry.list();
     },
 
+    maxPixels,
+
     skippedModels() {
       return registry.skipped.map((k) => ({ path: k.path, reason: k.reason }));
     },

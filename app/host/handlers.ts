@@ -301,7 +301,7 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
   return {
     'app.info': async () => {
       const s = await store.getSettings();
-      return { version: opts.version, runtime: await engine.runtimeInfo({ ep: s.ep, threads: s.threads, tile: s.tile }), mode: ctx.mode };
+      return { version: opts.version, runtime: await engine.runtimeInfo({ ep: s.ep, threads: s.threads, tile: s.tile }), mode: ctx.mode, maxPixels: engine.maxPixels };
     },
 
     'models.list': async () => engine.models(),

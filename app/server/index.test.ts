@@ -27,6 +27,7 @@ function fakeEngine(): Engine {
   return {
     models: () => [],
     skippedModels: () => [],
+    maxPixels: 200e6,
     addModel: async () => {
       throw new Error('no');
     },

@@ -54,6 +54,7 @@ export function createFakeEngine(opts: { dataDir: string; tiles?: number; hold?:
     },
     models: () => [model],
     skippedModels: () => [],
+    maxPixels: 200e6,
     addModel: async () => model,
     async runtimeInfo(o) {
       engine.calls.push({ name: 'runtimeInfo', args: [o] });
