@@ -99,7 +99,7 @@ async function addShoot(): Promise<string[]> {
 
 describe('contract round trip over a MessagePort', () => {
   it('calls return results; grants made by the host reach main', async () => {
-    expect(await sup.call('app.info', {})).toEqual({ version: '1.2.3', mode: 'electron', runtime: { requested: 'auto', active: 'cpu', available: ['cpu'], threads: 1 } });
+    expect(await sup.call('app.info', {})).toEqual({ version: '1.2.3', mode: 'electron', runtime: { requested: 'auto', active: 'cpu', available: ['cpu'], threads: 1 }, maxPixels: 200e6 });
     const files = await addShoot();
     expect(files).toHaveLength(3);
     expect(served.isGranted(files[0])).toBe(true);
