@@ -96,4 +96,6 @@ test('new settings after a run: the photos can run again, and the After side say
   await expect(page.getByText(/^Finished · 1 done/)).toBeVisible({ timeout: 60_000 });
   expect(fs.readdirSync(path.join(dir, 'restored')).filter((f) => f.endsWith('.png')).sort()).toEqual(['a-restored-1.png', 'a-restored.png']);
   await expect(page.getByRole('button', { name: 'All photos done' })).toBeDisabled();
+  // the row says the new result's name, since it is not the one the settings give
+  await expect(page.getByTestId('saved-as')).toHaveText('saved as a-restored-1.png (the name was taken)');
 });

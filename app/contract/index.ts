@@ -345,6 +345,7 @@ export const FileProgress = z.object({
     error: ErrorInfo.optional(),
     steps: z.array(StepUsed).optional(), // done: what each step used (model, provider, noise level)
     notes: z.array(z.string()).optional(), // done: what the output could not keep, in words
+    renamed: z.boolean().optional(), // done: the natural output name was taken, so a number was added (output names the file)
   });
 export type FileProgress = z.infer<typeof FileProgress>;
 

@@ -404,6 +404,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       ...(error ? { error } : {}),
       ...(steps?.length ? { steps } : {}),
       ...(notes?.length ? { notes } : {}),
+      ...(status === 'done' && p.renamed ? { renamed: true } : {}),
     });
   };
 

@@ -25,6 +25,8 @@ export interface QueueItem {
   steps?: StepUsed[];
   /** what `output` could not keep (transparency in a JPEG) */
   notes?: string[];
+  /** `output` got a number because its natural name was taken (this session's runs only) */
+  renamed?: boolean;
   /**
    * A run on its way: its recipe and key, which become `outputRecipe`/`outputKey` when it is done (until
    * then `output` and its recipe are the earlier result's, which a failed or cancelled run leaves in
@@ -153,6 +155,7 @@ export function applyFileProgress(item: QueueItem, ev: EventPayload<'file.progre
   if (ev.steps) item.steps = ev.steps;
   // done, or already done by an earlier run (the batch journal keeps what that run noted)
   if (ev.status === 'done' || (ev.status === 'skipped' && ev.notes)) item.notes = ev.notes;
+  if (ev.status === 'done') item.renamed = ev.renamed;
   if (isFinal(ev.status)) settleRun(item, ev.status);
 }
 
