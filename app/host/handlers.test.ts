@@ -540,6 +540,30 @@ describe("the window's work (work.save / work.load)", () => {
     expect((await load()).map((m) => [m.forPath, m.path, m.draft])).toEqual([[a, used, undefined]]);
   });
 
+  it('drafts of photos that left the queue go at a start once a month old; those of photos in it, or missing from it, stay', async () => {
+    const shoot = path.join(dir, 'shoot');
+    const [a, gone, away] = ['a.jpg', 'gone.jpg', 'away.jpg'].map((f) => path.join(shoot, f));
+    for (const f of [a, gone, away]) fs.writeFileSync(f, 'x');
+    await call('files.add', { paths: [shoot] });
+    const draft = async (p: string) => ((await call('mask.save', { forPath: p, png: PNG, draft: true })) as { path: string }).path;
+    const [dA, dGone, dAway] = [await draft(a), await draft(gone), await draft(away)];
+    const fresh = path.join(dataDir, 'masks', 'fresh-0123456789ab.draft.png'); // a photo removed yesterday
+    fs.copyFileSync(dA, fresh);
+    const old = (Date.now() - 40 * 86400e3) / 1000;
+    for (const f of [dA, dGone, dAway]) fs.utimesSync(f, old, old);
+    // gone.jpg was removed from the queue; away.jpg's drive is unplugged (it is kept as missing)
+    await call('work.save', { items: [item(a), item(away)] });
+    fs.renameSync(away, `${away}.off`);
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    await call('work.load', {});
+    expect([dA, dGone, dAway, fresh].map((f) => fs.existsSync(f))).toEqual([true, false, true, true]);
+    // the next start, with away.jpg still missing: its draft stays
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    await call('work.save', { items: [item(a)] });
+    await call('work.load', {});
+    expect(fs.existsSync(dAway)).toBe(true);
+  });
+
   it('a photo that comes back (the drive plugged in again) takes its old place in the queue', async () => {
     const shoot = path.join(dir, 'shoot');
     const [a, b, c] = ['a.jpg', 'b.jpg', 'c.jpg'].map((f) => path.join(shoot, f));

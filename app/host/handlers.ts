@@ -74,6 +74,8 @@ export interface HandlerOptions {
 
 const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 const MAX_MASK_BYTES = 256 * 1024 * 1024;
+/** Drafts of photos that left the queue are deleted at the next start once they are this old. */
+const DRAFT_KEEP_DAYS = 30;
 
 /** True if `bytes` is a whole PNG: signature, an IHDR first, an IEND last. */
 export function isPng(bytes: Uint8Array): boolean {
@@ -266,6 +268,16 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       else kept.push(m);
     }
     for (const m of kept) masks.push({ forPath: m.forPath, path: m.path, url: served(abs(m.path)), ...(m.draft ? { draft: true } : {}) });
+    // drafts of photos no longer in the queue (nor missing from it, which may come back) go after a month: a
+    // draft is never a recipe's or a preset's mask, so nothing else reads them
+    const keepDrafts = new Set([...saved.items, ...saved.missing].map((it) => path.basename(maskFile(it.path, true))));
+    for (const m of kept) keepDrafts.add(path.basename(m.path));
+    const monthAgo = Date.now() - DRAFT_KEEP_DAYS * 86400e3;
+    for (const f of inFolder) {
+      if (!f.endsWith('.draft.png') || keepDrafts.has(f)) continue;
+      const p = path.join(masksDir, f);
+      if ((await mtime(p)) < monthAgo) await fs.unlink(p).catch(() => {});
+    }
     const rm = saved.recipeMask;
     const recipeMask = rm && isOurMask(rm.path) && (await isFile(rm.path)) ? rm : undefined;
     if (recipeMask) ctx.grant(abs(recipeMask.path));
