@@ -99,3 +99,41 @@ test('new settings after a run: the photos can run again, and the After side say
   // the row says the new result's name, since it is not the one the settings give
   await expect(page.getByTestId('saved-as')).toHaveText('saved as a-restored-1.png (the name was taken)');
 });
+
+test('a preset can keep the output settings: applying it sets them, and says so', async ({ app: page }) => {
+  const setSettings = (patch: Record<string, unknown>) =>
+    page.evaluate(async (p) => {
+      const r = await fetch('/api/call/settings.set', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Restora-Token': sessionStorage.getItem('restora.token') ?? '' }, body: JSON.stringify(p) });
+      return (await r.json()).result;
+    }, patch);
+  const settings = page.getByRole('dialog', { name: 'Settings' });
+  try {
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await settings.getByLabel('Format').selectOption('jpeg');
+    await settings.getByLabel('Quality').fill('85');
+    await settings.getByLabel('File name suffix').fill('-web');
+    await page.keyboard.press('Escape');
+    await page.getByLabel('Name for a new preset').fill('Web export');
+    await page.getByRole('checkbox', { name: 'with the output settings (format, quality, suffix)' }).check();
+    await page.getByRole('button', { name: 'Save preset' }).click();
+    await expect(page.getByText('Preset “Web export” saved')).toBeVisible();
+    // other output settings meanwhile
+    await page.reload();
+    await setSettings({ format: 'png', suffix: '-restored' });
+    await page.reload();
+    await page.getByLabel('Preset', { exact: true }).selectOption('Web export');
+    await expect(page.getByTestId('preset-recipe')).toHaveText('Denoise (auto) · JPEG, quality 85, suffix “-web”');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect(page.getByText('Output settings from “Web export”: JPEG, quality 85, suffix “-web”.')).toBeVisible();
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await expect(settings.getByLabel('Format')).toHaveValue('jpeg');
+    await expect(settings.getByLabel('Quality')).toHaveValue('85');
+    await expect(settings.getByLabel('File name suffix')).toHaveValue('-web');
+    await page.keyboard.press('Escape');
+  } finally {
+    // settings last for the worker's other tests: back to the defaults
+    await setSettings({ format: 'keep', quality: 92, suffix: '-restored' });
+    await page.getByLabel('Preset', { exact: true }).selectOption('Web export').catch(() => {});
+    await page.getByRole('button', { name: 'Delete preset Web export' }).click().catch(() => {});
+  }
+});

@@ -268,7 +268,15 @@ export type SettingsPatch = z.infer<typeof SettingsPatch>;
 const _settingsPatchCovers: Record<keyof Settings, unknown> = SettingsPatch.shape;
 void _settingsPatchCovers;
 
-export const Preset = z.object({ name: z.string().min(1).max(80), recipe: Recipe });
+/**
+ * A named recipe; `output`, when saved with it, the output settings that go with it (a "web export" preset:
+ * JPEG at 85 with "-web"); the output folder is a place, not a way of working, so it is not part of one.
+ */
+export const Preset = z.object({
+  name: z.string().min(1).max(80),
+  recipe: Recipe,
+  output: z.object({ format: OutputFormat, quality: z.number().int().min(1).max(100), suffix: z.string().max(64) }).optional(),
+});
 export type Preset = z.infer<typeof Preset>;
 
 /**
