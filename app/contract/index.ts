@@ -151,7 +151,7 @@ export type StepUsed = z.infer<typeof StepUsed>;
 
 /**
  * What a done file's steps used, in words, one entry per step: `denoise σ 3.4, estimated` (the level
- * Auto chose, so it is visible), `denoise σ 30.0, net for stronger settings` (a manual level above the
+ * Auto chose, so it is visible), `denoise σ 30.0, above the noise` (a manual level above the
  * photo's noise: the card's above-noise net ran), `upscale ×2, 8 passes` (Best quality), `inpaint`.
  * The one wording for every front end: the CLI's done lines and the queue rows.
  */
@@ -159,7 +159,7 @@ export function describeStepsUsed(steps: readonly Pick<StepUsed, 'task' | 'sigma
   return (steps ?? []).map((s) => {
     let head: string = s.task;
     if (s.task === 'denoise' && s.sigma !== undefined) head += ` σ ${s.sigma.toFixed(1)}${s.sigmaBy && s.sigmaBy !== 'given' ? ', estimated' : ''}`;
-    if (s.task === 'denoise' && s.aboveNoise) head += ', net for stronger settings';
+    if (s.task === 'denoise' && s.aboveNoise) head += ', above the noise';
     if (s.task === 'upscale' && s.scale) head += ` ×${s.scale}`;
     if (s.task === 'inpaint' && s.grain !== undefined) head += ', grain matched';
     return s.passes === 8 ? `${head}, 8 passes` : head;

@@ -70,7 +70,7 @@ describe.runIf(shipped)('the shipped denoiser above the noise', () => {
     const above = await withNet.core.run(noisy, [{ task: 'denoise', sigma: strong }], { trace } as never);
     expect(trace[0]).toMatchObject({ task: 'denoise', model: 'restora-denoise', sigma: strong, sigmaBy: 'given', aboveNoise: true });
     expect(trace[0].reading).toBeCloseTo(reading, 6); // the same reading Auto took
-    expect(describeStepsUsed(trace)[0]).toBe(`denoise σ ${strong.toFixed(1)}, net for stronger settings`);
+    expect(describeStepsUsed(trace)[0]).toBe(`denoise σ ${strong.toFixed(1)}, above the noise`);
     const old = await without.core.run(noisy, [{ task: 'denoise', sigma: strong }], {} as never);
     const [pAuto, pAbove, pOld] = [psnr(atAuto.data, clean.data), psnr(above.data, clean.data), psnr(old.data, clean.data)];
     // twice the noise's level: the plain model keeps grain and loses dB for it; the net for stronger settings smooths
@@ -131,7 +131,7 @@ describe.runIf(shipped)('the shipped denoiser above the noise', () => {
       const trace: StepTrace[] = [];
       const out = await e.core.run(noisy, [{ task: 'denoise', sigma: 40 }], { trace } as never);
       expect(trace[0].aboveNoise).toBeUndefined();
-      expect(trace[0].note).toContain(`the net for stronger settings was not used: model restora-denoise is damaged: its net for strengths above the noise, ${card.above_noise.file}, does not match the sha256`);
+      expect(trace[0].note).toContain(`the second model, for strengths above the noise, was not used: model restora-denoise is damaged: its net for strengths above the noise, ${card.above_noise.file}, does not match the sha256`);
       const plain = await without.core.run(noisy, [{ task: 'denoise', sigma: 40 }], {} as never);
       expect(maxAbsDiff(out.data, plain.data)).toBe(0); // what the model alone gives
       const low: StepTrace[] = [];

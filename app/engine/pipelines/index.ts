@@ -198,7 +198,7 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
           if (!(e instanceof RestoraError) || e.code !== 'E_MODEL') throw e;
           net = p.model;
           trace.aboveNoise = undefined;
-          trace.note = `the net for stronger settings was not used: ${e.message}`;
+          trace.note = `the second model, for strengths above the noise, was not used: ${e.message}`;
         }
       }
       const r = await run(inputs, net);

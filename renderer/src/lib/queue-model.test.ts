@@ -182,6 +182,12 @@ describe('needsRun', () => {
     }
     expect(needsRun({ status: 'done', outputKey: key }, runKey('k2', out))).toBe(true);
     // quality does not change a PNG or a TIFF: no second, identical file
+    // the format of the original, quality changed: a PNG source's file would be the same, a JPEG's not
+    const keep92 = runKey('k1', out);
+    const keep70 = runKey('k1', { ...out, quality: 70 });
+    expect(needsRun({ status: 'done', outputKey: keep92, path: '/p/scan.png' }, keep70)).toBe(false);
+    expect(needsRun({ status: 'done', outputKey: keep92, path: '/p/IMG_1.JPG' }, keep70)).toBe(true);
+    expect(needsRun({ status: 'done', outputKey: keep92, path: '/p/scan.png' }, runKey('k1', { ...out, quality: 70, suffix: '-v2' }))).toBe(true);
     const png = runKey('k1', { ...out, format: 'png' });
     expect(needsRun({ status: 'done', outputKey: png }, runKey('k1', { ...out, format: 'png', quality: 70 }))).toBe(false);
     // kept by an older version, with the recipe's key alone: done with whatever output settings are set now

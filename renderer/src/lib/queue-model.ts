@@ -99,10 +99,25 @@ export function ignoredNote(ignored: Ignored | undefined): string | undefined {
  * Does this photo still need the recipe with `key`? Not when it is done (or was already done) with
  * exactly that recipe; a photo done with other settings does, and gets a new output beside its old one.
  */
-export function needsRun(item: Pick<QueueItem, 'status' | 'outputKey'>, key: string): boolean {
+export function needsRun(item: Pick<QueueItem, 'status' | 'outputKey'> & { path?: string }, key: string): boolean {
   if (!(item.status === 'done' || item.status === 'skipped') || !item.outputKey) return true;
+  if (item.outputKey === key) return false;
   // a result kept before output settings were part of the key (work.json of an older version) counts as made with them
-  return !(item.outputKey === key || (!item.outputKey.includes(OUT) && recipePart(key) === item.outputKey));
+  if (!item.outputKey.includes(OUT)) return recipePart(key) !== item.outputKey;
+  // "the format of the original" writes a PNG or a TIFF as such, which quality does not change
+  return !(item.path && !/\.(jpe?g|jfif|jpe|webp)$/i.test(item.path) && withoutQuality(item.outputKey) === withoutQuality(key));
+}
+
+/** A run key with the quality left out (kept when the format is "keep": only a JPEG or WebP source needs it). */
+function withoutQuality(key: string): string {
+  const i = key.lastIndexOf(OUT);
+  if (i < 0) return key;
+  try {
+    const out = JSON.parse(key.slice(i + OUT.length)) as unknown[];
+    return out[2] === 'keep' ? `${key.slice(0, i)}${OUT}${JSON.stringify(out.slice(0, 3))}` : key;
+  } catch {
+    return key;
+  }
 }
 
 const OUT = '|out:';

@@ -140,6 +140,15 @@ describe('lasso', () => {
     const c = createMask(10, 10);
     fillPolygon(c, [{ x: -5, y: -5 }, { x: 5, y: -5 }, { x: 5, y: 5 }, { x: -5, y: 5 }], 'paint');
     expect(count(c.data)).toBe(25);
+    // a loop drawn past its start (to be sure it closes) fills all of it, the overlap included
+    const o = createMask(40, 30);
+    fillPolygon(o, [{ x: 5, y: 4 }, { x: 15, y: 4 }, { x: 15, y: 12 }, { x: 5, y: 12 }, { x: 5, y: 4 }, { x: 15, y: 4 }, { x: 15, y: 8 }], 'paint');
+    expect(count(o.data)).toBe(80);
+    // a figure eight fills both loops
+    const e8 = createMask(40, 30);
+    fillPolygon(e8, [{ x: 0, y: 0 }, { x: 10, y: 10 }, { x: 20, y: 0 }, { x: 20, y: 20 }, { x: 10, y: 10 }, { x: 0, y: 20 }], 'paint');
+    expect(e8.data[10 * 40 + 2]).toBe(255);
+    expect(e8.data[10 * 40 + 18]).toBe(255);
     // fewer than 3 points outline nothing
     expect(fillPolygon(c, [{ x: 1, y: 1 }, { x: 8, y: 8 }], 'paint')).toBeNull();
   });

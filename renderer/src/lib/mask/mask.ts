@@ -138,28 +138,33 @@ export function polygonRect(m: MaskBitmap, pts: { x: number; y: number }[]): Rec
 
 /**
  * Fill (paint: 255) or clear (erase: 0) the pixels whose centres lie inside the closed polygon `pts`
- * (mask pixels; the last point joins the first; even-odd rule, so a figure eight fills both loops).
- * A scanline fill: per row, the crossings of the edges with the row's centre line, paired up.
+ * (mask pixels; the last point joins the first). Nonzero winding: a loop drawn past its start to be
+ * sure it closes fills the whole of it (even-odd would leave the overlap out), and a figure eight
+ * fills both loops. A scanline fill: per row, the edges' crossings of the row's centre line, sorted,
+ * each +1 or -1 by its direction; pixels where the running sum is not 0 are inside.
  */
 export function fillPolygon(m: MaskBitmap, pts: { x: number; y: number }[], mode: BrushMode): Rect | null {
   const rect = polygonRect(m, pts);
   if (!rect) return null;
   const value = mode === 'paint' ? 255 : 0;
-  const xs: number[] = [];
+  const xs: { x: number; dir: number }[] = [];
   for (let py = rect.y; py < rect.y + rect.height; py++) {
     const cy = py + 0.5;
     xs.length = 0;
     for (let i = 0, j = pts.length - 1; i < pts.length; j = i++) {
       const a = pts[i];
       const b = pts[j];
-      if (a.y > cy !== b.y > cy) xs.push(a.x + ((cy - a.y) * (b.x - a.x)) / (b.y - a.y));
+      if (a.y > cy !== b.y > cy) xs.push({ x: a.x + ((cy - a.y) * (b.x - a.x)) / (b.y - a.y), dir: a.y > b.y ? 1 : -1 });
     }
-    xs.sort((u, v) => u - v);
+    xs.sort((u, v) => u.x - v.x);
     const row = py * m.width;
-    for (let k = 0; k + 1 < xs.length; k += 2) {
+    let winding = 0;
+    for (let k = 0; k + 1 < xs.length; k++) {
+      winding += xs[k].dir;
+      if (winding === 0) continue;
       // pixels whose centre x + 0.5 lies in [xs[k], xs[k+1])
-      const from = Math.max(rect.x, Math.ceil(xs[k] - 0.5));
-      const to = Math.min(rect.x + rect.width, Math.ceil(xs[k + 1] - 0.5));
+      const from = Math.max(rect.x, Math.ceil(xs[k].x - 0.5));
+      const to = Math.min(rect.x + rect.width, Math.ceil(xs[k + 1].x - 0.5));
       if (to > from) m.data.fill(value, row + from, row + to);
     }
   }

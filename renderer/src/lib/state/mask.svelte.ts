@@ -233,8 +233,11 @@ export class MaskState {
     return this.forPath !== null && this.loading.includes(this.forPath);
   }
 
+  /** the tool a stroke started with: switching Lasso on or off mid-drag changes the next stroke, not this one */
+  #strokeLasso = false;
   beginStroke(): void {
     if (this.busy) return;
+    this.#strokeLasso = this.lasso;
     if (this.lasso) {
       this.#points = [];
       this.outline = [];
@@ -246,7 +249,7 @@ export class MaskState {
   strokeTo(x: number, y: number): void {
     const ed = this.editor;
     if (!ed || this.busy) return;
-    if (this.lasso) {
+    if (this.#strokeLasso) {
       const last = this.#points[this.#points.length - 1];
       if (last && Math.abs(last.x - x) < 0.5 && Math.abs(last.y - y) < 0.5) return;
       this.#points.push({ x, y });
@@ -257,7 +260,8 @@ export class MaskState {
     if (r) this.#changed(r);
   }
   endStroke(): void {
-    if (this.lasso) {
+    if (this.#strokeLasso) {
+      this.#strokeLasso = false;
       const pts = this.#points.map((p) => ({ x: p.x * this.scale, y: p.y * this.scale }));
       this.#points = [];
       this.outline = [];

@@ -330,7 +330,7 @@ export class QueueState {
     if (n === 0 && already > 0 && !report.cancelled && report.failed === 0) {
       this.session.notify(already === 1 ? 'Already done with these settings: the earlier result is shown.' : `All ${already} photos were already done with these settings.`, 'info');
     } else if (report.cancelled) this.session.notify(`Batch cancelled: ${n} of ${report.total} finished, the rest left untouched.`, 'info');
-    else if (report.failed > 0) this.session.notify(`${n} of ${report.total} photos restored${already ? ` (${already} already done before)` : ''}; ${report.failed} failed (see the queue).`, 'error');
+    else if (report.failed > 0) this.session.notify(`${n} of ${report.total} photo${report.total === 1 ? '' : 's'} restored${already ? ` (${already} already done before)` : ''}; ${report.failed} failed (see the queue).`, 'error');
     else this.session.notify(`${n} photo${n === 1 ? '' : 's'} restored in ${report.seconds.toFixed(1)} s${already ? ` (${already} already done before)` : ''}`, 'success');
     const cb = this.#onDone.get(report.batchId);
     this.#onDone.delete(report.batchId);

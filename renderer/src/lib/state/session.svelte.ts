@@ -111,8 +111,9 @@ export class SessionState {
 
   async savePreset(preset: Preset): Promise<void> {
     try {
+      const replaced = this.presets.some((p) => p.name === preset.name);
       this.presets = await this.api.call('presets.save', preset);
-      this.notify(`Preset “${preset.name}” saved`, 'success');
+      this.notify(`Preset “${preset.name}” ${replaced ? 'replaced' : 'saved'}`, 'success');
     } catch (e) {
       this.error(e);
     }
