@@ -41,6 +41,8 @@ test('compare strengths shows four levels around Auto beside the original, and U
   const imgs = dlg.locator('img');
   await expect(imgs).toHaveCount(5, { timeout: 60_000 }); // the original and the four levels
   await expect(dlg.getByTestId('strengths-about')).not.toContainText('Processing');
+  // the levels past 1.25x Auto's reading say that the denoiser's second model makes them
+  if (served.shipped) for (const [i, second] of [false, false, true, true].entries()) await expect(cells.nth(i).getByTestId('second-model')).toHaveCount(second ? 1 : 0);
   await shot(page, 'strengths', 'strengths');
 
   // each crop is the same place at 100 %. Below Auto's level noise is left; Auto's crop is the closest

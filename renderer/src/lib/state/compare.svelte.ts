@@ -51,6 +51,8 @@ export interface StrengthCell {
   /** the σ it runs at (Auto's reading for 'auto') */
   shown: number;
   label: string;
+  /** a level past the model's `aboveNoiseFrom` x the photo's reading: the denoiser's second model makes it */
+  second?: boolean;
   url?: string;
   error?: string;
 }
@@ -307,6 +309,11 @@ export class CompareState {
       const cells: StrengthCell[] = levels.map((sg, i) =>
         auto && i === mid ? { sigma: 'auto', shown: base, label: `Auto, σ ${base.toFixed(1)}` } : { sigma: sg, shown: sg, label: `σ ${sg}${!auto && i === mid ? ' (set now)' : ''}` },
       );
+      // which levels the second model makes (as the engine decides it: by the whole photo's reading)
+      const model = step.model ? this.session.models.find((m) => m.id === step.model) : this.session.models.find((m) => m.task === 'denoise');
+      const reading = auto ? base : this.readingFor(img.path, step.model ?? '');
+      const from = model?.aboveNoiseFrom;
+      if (from !== undefined && reading !== undefined && at === 0) for (const cell of cells) if (cell.sigma !== 'auto' && cell.sigma > Math.max(1, reading) * from) cell.second = true;
       this.strengths = { ...this.strengths!, cells, base: (auto ? `Auto reads σ ${base.toFixed(1)} for this photo` : `σ ${step.sigma}`) + noInpaint };
       const s = this.session.settings;
       for (let i = 0; i < cells.length; i++) {
