@@ -4,7 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { addPath, expect, row, shot, test } from './support/fixtures.ts';
 import { maskCoverage, strokeAcross } from './support/mask.ts';
-import { listFiles, makePhoto, rawRgb, snapshot } from './support/photos.ts';
+import { listFiles, makePhoto, makePhotos, rawRgb, snapshot } from './support/photos.ts';
 
 const coverage = maskCoverage;
 
@@ -152,10 +152,7 @@ test('a painted mask inpainted, with the output changed only in and near the mas
 
 test('the very same mask used again, or Run on selected after a Run, makes nothing twice', async ({ app: page, work }) => {
   const dir = path.join(work, 'spots');
-  const a = path.join(dir, 'a.png');
-  const b = path.join(dir, 'b.png');
-  await makePhoto(a, { seed: 81, width: 320, height: 240 });
-  await makePhoto(b, { seed: 82, width: 320, height: 240 });
+  const [a] = await makePhotos(dir, ['a.png', 'b.png'], { seed: 81, width: 320, height: 240 });
   await addPath(page, dir);
   await expect(page.locator('li[data-path]')).toHaveCount(2);
   await page.getByRole('button', { name: 'Paint a mask on a.png' }).click();

@@ -3,12 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { addPath, expect, shot, test } from './support/fixtures.ts';
-import { listFiles, makePhoto } from './support/photos.ts';
+import { listFiles, makePhoto, makePhotos } from './support/photos.ts';
 
 test('a chained recipe saved as a preset and applied to a batch in one pass', async ({ app: page, work }) => {
   const dir = path.join(work, 'scans');
-  await makePhoto(path.join(dir, 'a.png'), { seed: 11, sigma: 10, width: 160, height: 120 });
-  await makePhoto(path.join(dir, 'b.png'), { seed: 12, sigma: 10, width: 160, height: 120 });
+  await makePhotos(dir, ['a.png', 'b.png'], { seed: 11, sigma: 10, width: 160, height: 120 });
 
   // denoise at a fixed strength, then upscale x2
   const denoise = page.locator('li[data-task="denoise"]');

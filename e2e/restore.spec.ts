@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { SavedWork } from '../app/contract/index.ts';
 import { addPath, expect, row, test, type Served } from './support/fixtures.ts';
 import { maskCoverage, strokeAcross } from './support/mask.ts';
-import { listFiles, makePhoto, makeTruncatedJpeg } from './support/photos.ts';
+import { listFiles, makePhoto, makePhotos, makeTruncatedJpeg } from './support/photos.ts';
 
 /** What the window last saved for next time (work.json in the server's data folder). */
 function saved(served: Served): { items: { path: string; status: string }[]; masks: unknown[]; selected?: string; recipeMask?: { path: string } } | null {
@@ -102,7 +102,7 @@ test('a page reloaded while its batch runs shows that batch going on, and Run do
   const dir = path.join(work, 'card');
   const n = 8;
   const side = served.shipped ? 800 : 1600;
-  for (let i = 0; i < n; i++) await makePhoto(path.join(dir, `IMG_${2000 + i}.jpg`), { seed: 40 + i, sigma: 15, width: side, height: Math.round(side * 0.75) });
+  await makePhotos(dir, Array.from({ length: n }, (_, i) => `IMG_${2000 + i}.jpg`), { seed: 40, sigma: 15, width: side, height: Math.round(side * 0.75) });
   await addPath(page, dir);
   await expect(page.locator('li[data-path]')).toHaveCount(n);
   await page.getByRole('button', { name: `Run on ${n} photos` }).click();
@@ -124,7 +124,7 @@ test('after a crash mid-batch, one Run finishes that batch and then the photos a
   const n = 4;
   const side = served.shipped ? 1200 : 1600;
   const names = Array.from({ length: n }, (_, i) => `IMG_${3000 + i}.jpg`);
-  for (const [i, f] of names.entries()) await makePhoto(path.join(dir, f), { seed: 80 + i, sigma: 15, width: side, height: Math.round(side * 0.75) });
+  await makePhotos(dir, names, { seed: 80, sigma: 15, width: side, height: Math.round(side * 0.75) });
   await addPath(page, dir);
   await expect(page.locator('li[data-path]')).toHaveCount(n);
   // what the window kept while its batch ran: the state a crash leaves in work.json
@@ -193,10 +193,7 @@ test('masks painted on more photos than the painter keeps in memory are not lost
 
 test('strokes are kept as a draft as they are painted: a reload brings them back, and the mask the recipe uses stays as used', async ({ app: page, work, served }) => {
   const dir = path.join(work, 'dust');
-  const a = path.join(dir, 'a.png');
-  const b = path.join(dir, 'b.png');
-  await makePhoto(a, { seed: 71, width: 320, height: 240 });
-  await makePhoto(b, { seed: 72, width: 320, height: 240 });
+  const [a, b] = await makePhotos(dir, ['a.png', 'b.png'], { seed: 71, width: 320, height: 240 });
   await addPath(page, dir);
   await expect(page.locator('li[data-path]')).toHaveCount(2);
   const stroke = (dx: number, dy: number) => strokeAcross(page, { half: 50, dx, dy, rise: 10, steps: 10 });

@@ -150,6 +150,16 @@ export const StepUsed = z.object({
 export type StepUsed = z.infer<typeof StepUsed>;
 
 /**
+ * The σ above which a denoiser's second model (card `above_noise`) runs instead of the model: `fromRatio`
+ * times what the estimator reads, the reading counted as at least σ 1 (the second net was trained with
+ * maps 1-3x a crop's noise, not for any strength over nothing). One rule for the engine, the Denoise
+ * step's note and Compare strengths.
+ */
+export function aboveNoiseFrom(reading: number, fromRatio: number): number {
+  return Math.max(1, reading) * fromRatio;
+}
+
+/**
  * What a done file's steps used, in words, one entry per step: `denoise σ 3.4, estimated` (the level
  * Auto chose, so it is visible), `denoise σ 30.0, above the noise` (a manual level above the
  * photo's noise: the card's above-noise net ran), `upscale ×2, 8 passes` (Best quality), `inpaint`.

@@ -107,6 +107,13 @@ export async function makePhoto(file: string, o: PhotoOptions = {}): Promise<Buf
   return clean;
 }
 
+/** Photos `names` in `dir`, made by makePhoto with seeds o.seed, o.seed + 1, ...; their paths, in order. */
+export async function makePhotos(dir: string, names: string[], o: PhotoOptions & { seed: number }): Promise<string[]> {
+  const files = names.map((n) => path.join(dir, n));
+  for (const [i, f] of files.entries()) await makePhoto(f, { ...o, seed: o.seed + i });
+  return files;
+}
+
 /** A JPEG cut off at 40 %: what a crashed card reader leaves. */
 export async function makeTruncatedJpeg(file: string): Promise<void> {
   const buf = await sharp(scene(320, 240, 99), { raw: { width: 320, height: 240, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();

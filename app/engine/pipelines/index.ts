@@ -5,7 +5,7 @@
 // inpaint and resized bilinearly for upscale.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { RestoraError, type ExecutionProvider, type Recipe, type RuntimeOptions, type Step } from '../../contract/index.ts';
+import { aboveNoiseFrom, RestoraError, type ExecutionProvider, type Recipe, type RuntimeOptions, type Step } from '../../contract/index.ts';
 import type { ProgressInfo, RgbImage } from '../api.ts';
 import { decodeMask } from '../image/decode.ts';
 import { cropPlanes, resizePlaneBilinear } from '../image/pixels.ts';
@@ -185,9 +185,7 @@ export async function runRecipe(ctx: PipelineContext, img: RgbImage, recipe: Rec
         try {
           const reading = k === 0 && opts.reading !== undefined ? opts.reading : (await estimateNoise(ctx, p.entry, cur, { threads: runtime.threads })).sigma;
           trace.reading = reading;
-          // a reading below σ 1 (a flat or tiny image) counts as σ 1: the second net was trained with maps
-          // 1-3x a crop's noise, not for any strength over nothing
-          if (sigma255 > Math.max(1, reading) * above.from_ratio) {
+          if (sigma255 > aboveNoiseFrom(reading, above.from_ratio)) {
             await ctx.registry.verifyAboveNoise(p.entry);
             net = { ...p.model, id: `${p.model.id}/${above.file}`, path: ctx.registry.aboveNoiseFile(p.entry)! };
             trace.aboveNoise = true;

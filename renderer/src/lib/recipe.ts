@@ -101,8 +101,13 @@ export function describeRecipe(r: Recipe): string {
 }
 
 /** Models that can run a step: same task, and for upscale the same scale. */
-export function modelsFor(models: ModelInfo[], d: StepDraft): ModelInfo[] {
+export function modelsFor(models: ModelInfo[], d: { task: StepDraft['task']; scale?: number }): ModelInfo[] {
   return models.filter((m) => m.task === d.task && (d.task !== 'upscale' || m.scale === d.scale));
+}
+
+/** The model a step runs: the one it names, else the first that fits (the engine's default, bundled first). */
+export function modelOf(models: ModelInfo[], d: { task: StepDraft['task']; scale?: number; model?: string }): ModelInfo | undefined {
+  return d.model ? models.find((m) => m.id === d.model) : modelsFor(models, d)[0];
 }
 
 /** Total scale of a recipe (the output is this many times larger). */

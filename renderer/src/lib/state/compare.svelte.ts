@@ -3,9 +3,9 @@
 // What is on screen never needs the full photo: each side shows the display copy (image.info,
 // downsized for big photos) and, where the view is zoomed past it or nothing has been processed
 // yet, full-resolution crops of exactly the visible part from preview.region (before and after).
-import { RestoraError, type Recipe, type Region } from '../../../../app/contract/index.ts';
+import { aboveNoiseFrom, RestoraError, type Recipe, type Region } from '../../../../app/contract/index.ts';
 import { capRegion, contains, fitView, needsFullRes, visibleRegion, type Size, type View } from '../view/viewport.ts';
-import { estimatedSigma, sigmaToStrength, strengthLevels } from '../recipe.ts';
+import { estimatedSigma, modelOf, sigmaToStrength, strengthLevels } from '../recipe.ts';
 import { recipePart } from '../queue-model.ts';
 import type { QueueState } from './queue.svelte.ts';
 import type { RecipeState } from './recipe.svelte.ts';
@@ -254,7 +254,7 @@ export class CompareState {
 
   /**
    * What the whole photo reads, for a recipe whose first step is a Denoise at a manual level: the crop of
-   * a preview then picks the net (the model, or its net for stronger settings) as the whole photo's run
+   * a preview then picks the net (the model, or its second model above the noise) as the whole photo's run
    * does. Known once asked for (the step's hint, a run, Compare strengths); else the crop reads itself.
    */
   wholeReading(path: string, recipe: Recipe): number | undefined {
@@ -310,10 +310,10 @@ export class CompareState {
         auto && i === mid ? { sigma: 'auto', shown: base, label: `Auto, σ ${base.toFixed(1)}` } : { sigma: sg, shown: sg, label: `σ ${sg}${!auto && i === mid ? ' (set now)' : ''}` },
       );
       // which levels the second model makes (as the engine decides it: by the whole photo's reading)
-      const model = step.model ? this.session.models.find((m) => m.id === step.model) : this.session.models.find((m) => m.task === 'denoise');
+      const model = modelOf(this.session.models, { task: 'denoise', model: step.model });
       const reading = auto ? base : this.readingFor(img.path, step.model ?? '');
       const from = model?.aboveNoiseFrom;
-      if (from !== undefined && reading !== undefined && at === 0) for (const cell of cells) if (cell.sigma !== 'auto' && cell.sigma > Math.max(1, reading) * from) cell.second = true;
+      if (from !== undefined && reading !== undefined && at === 0) for (const cell of cells) if (cell.sigma !== 'auto' && cell.sigma > aboveNoiseFrom(reading, from)) cell.second = true;
       this.strengths = { ...this.strengths!, cells, base: (auto ? `Auto reads σ ${base.toFixed(1)} for this photo` : `σ ${step.sigma}`) + noInpaint };
       const s = this.session.settings;
       for (let i = 0; i < cells.length; i++) {
