@@ -119,6 +119,36 @@ test('a page reloaded while its batch runs shows that batch going on, and Run do
   await expect(page.getByRole('button', { name: /^Run on \d+ photos?$/ })).toHaveCount(0);
 });
 
+test('a second tab takes the queue over: the first says so, and what it does after is not written over the queue', async ({ app: page, work, served }) => {
+  const [a, b, c] = await makePhotos(work, ['a.png', 'b.png', 'c.png'], { seed: 60, sigma: 10 });
+  const paths = () => (saved(served)?.items ?? []).map((i) => i.path).sort();
+  await addPath(page, a);
+  await expect.poll(paths).toEqual([a]);
+
+  const second = await page.context().newPage();
+  await second.goto(served.url);
+  await expect(row(second, a)).toBeVisible();
+  await addPath(second, b);
+  await expect.poll(paths).toEqual([a, b]);
+
+  // the first tab goes on: it says why its changes are not kept, and the second tab's queue stays
+  await addPath(page, c);
+  await expect(row(page, c)).toBeVisible();
+  const banner = page.getByRole('alert').filter({ hasText: 'Restora was opened in another tab or window, which now keeps the queue' });
+  await expect(banner).toBeVisible();
+  await page.waitForTimeout(1500); // more than a save's delay
+  expect(paths()).toEqual([a, b]);
+
+  // reloading it takes the queue back, as the second tab left it
+  await banner.getByRole('button', { name: 'Reload this tab' }).click();
+  await expect(row(page, b)).toBeVisible();
+  await expect(page.locator('li[data-path]')).toHaveCount(2);
+  await expect(page.getByRole('alert').filter({ hasText: 'another tab' })).toHaveCount(0);
+  await addPath(page, c);
+  await expect.poll(paths).toEqual([a, b, c]);
+  await second.close();
+});
+
 test('after a crash mid-batch, one Run finishes that batch and then the photos added since, each made once', async ({ app: page, work, served }) => {
   const dir = path.join(work, 'card');
   const n = 4;

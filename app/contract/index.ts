@@ -447,9 +447,13 @@ export const calls = {
   'presets.delete': { args: z.object({ name: z.string() }), result: z.array(Preset) },
   /** Keep the window's work (queue, recipe, masks) in the data folder; paths Restora was not given are left out. */
   'work.save': {
-    /** `forgetMissing`: the user emptied the queue, so the photos missing at the last load go too */
-    args: SavedWork.extend({ forgetMissing: z.boolean().optional() }),
-    result: z.object({ items: z.number().int() }),
+    /**
+     * `forgetMissing`: the user emptied the queue, so the photos missing at the last load go too.
+     * `writer`: what work.load gave this window. The window that loaded last keeps the queue: a save
+     * from one that loaded before it (a second tab) writes nothing and answers `superseded`.
+     */
+    args: SavedWork.extend({ forgetMissing: z.boolean().optional(), writer: z.string().max(100).optional() }),
+    result: z.object({ items: z.number().int(), superseded: z.boolean().optional() }),
   },
   /**
    * The work saved last, as it stands now: photos that are gone are left out (counted in `missing`,
@@ -479,6 +483,8 @@ export const calls = {
       missingFiles: z.array(z.string()).default([]),
       /** work.json could not be read (kept beside it as work.json.broken) */
       broken: z.boolean().default(false),
+      /** this window's name for work.save: the window that loaded last is the one whose saves are kept */
+      writer: z.string().optional(),
     }),
   },
   /** Desktop: reveal in the file manager. Web mode: returns the path for the UI to show. */

@@ -484,6 +484,25 @@ describe("the window's work (work.save / work.load)", () => {
     expect(ctx.isGranted(path.join(dir, 'loose.jpg'))).toBe(false);
   });
 
+  it('two windows: the one that loaded last keeps the queue, a save from the other writes nothing', async () => {
+    const a = path.join(dir, 'shoot', 'a.jpg');
+    const b = path.join(dir, 'shoot', 'day2', 'b.jpg');
+    await call('files.add', { paths: [path.join(dir, 'shoot')], recursive: true });
+    const first = ((await call('work.load', {})) as { writer: string }).writer;
+    expect(await call('work.save', { items: [item(a)], writer: first })).toEqual({ items: 1 });
+    const second = ((await call('work.load', {})) as { writer: string }).writer; // a second tab
+    expect(second).not.toBe(first);
+    expect(await call('work.save', { items: [item(a), item(b, { rel: path.join('day2', 'b.jpg') })], writer: second })).toEqual({ items: 2 });
+    // the first tab goes on (a photo removed there): refused, the second tab's queue stays
+    expect(await call('work.save', { items: [], writer: first })).toEqual({ items: 0, superseded: true });
+    const r = (await call('work.load', {})) as { work: { items: { path: string }[] }; writer: string };
+    expect(r.work.items.map((i) => i.path).sort()).toEqual([a, b].sort());
+    // a restarted host knows no window yet: the first to save keeps the queue
+    handlers = createHandlers(engine, ctx, { dataDir, version: '1' });
+    expect(await call('work.save', { items: [item(a)], writer: first })).toEqual({ items: 1 });
+    expect(await call('work.save', { items: [item(b, { rel: path.join('day2', 'b.jpg') })], writer: r.writer })).toEqual({ items: 0, superseded: true });
+  });
+
   it('a photo missing at the start (an unplugged drive) stays in work.json until the queue is emptied', async () => {
     const a = path.join(dir, 'shoot', 'a.jpg');
     const b = path.join(dir, 'shoot', 'day2', 'b.jpg');
@@ -660,10 +679,10 @@ describe("the window's work (work.save / work.load)", () => {
   });
 
   it('nothing saved yet reads as null; a broken file reads as null and is kept aside', async () => {
-    expect(await call('work.load', {})).toEqual({ work: null, missing: 0, running: [], missingFiles: [], broken: false });
+    expect(await call('work.load', {})).toEqual({ work: null, missing: 0, running: [], missingFiles: [], broken: false, writer: expect.any(String) });
     fs.mkdirSync(dataDir, { recursive: true });
     fs.writeFileSync(path.join(dataDir, 'work.json'), '{"items": [');
-    expect(await call('work.load', {})).toEqual({ work: null, missing: 0, running: [], missingFiles: [], broken: true });
+    expect(await call('work.load', {})).toEqual({ work: null, missing: 0, running: [], missingFiles: [], broken: true, writer: expect.any(String) });
     expect(fs.existsSync(path.join(dataDir, 'work.json.broken'))).toBe(true);
   });
 });

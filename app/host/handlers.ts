@@ -94,6 +94,8 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
   const previews = new Map<string, AbortController>();
   // folders the user dropped or picked: valid output folders and places to reveal
   const chosenDirs = new Set<string>((opts.dirs ?? []).map((d) => path.resolve(d)));
+  // the window that called work.load last: only its work.save is kept (undefined: the first to save)
+  let workWriter: string | undefined;
 
   const abs = (p: string) => path.resolve(p);
   // the output folder saved in the settings was checked when it was set: it stays a chosen folder
@@ -456,19 +458,26 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       return store.setSettings(patch.outputDir ? { ...patch, outputDir: abs(patch.outputDir) } : patch);
     },
 
-    'work.save': async ({ forgetMissing, missing: _fromWindow, ...work }) => {
+    'work.save': async ({ forgetMissing, missing: _fromWindow, writer, ...work }) => {
+      // two tabs on one server would write over each other's queue: the one that loaded last keeps it
+      if (writer !== undefined) {
+        workWriter ??= writer;
+        if (writer !== workWriter) return { items: 0, superseded: true };
+      }
       const kept = await store.updateWork((prev) => keepGranted({ ...work, missing: [] }, prev, forgetMissing));
       return { items: kept.items.length };
     },
 
     'work.load': async () => {
+      const writer = crypto.randomUUID();
+      workWriter = writer;
       // the running batches are taken last, with nothing awaited after: an event sent while the saved
       // work was being checked is then in `finished`, and a batch that ended meanwhile is not listed
       const running = () => [...batches].map(([batchId, b]) => ({ batchId, files: b.files, recipe: b.recipe, finished: [...b.finished.values()], ...(b.progress ? { progress: b.progress } : {}) }));
       const { work: saved, broken } = await store.getWork();
-      if (!saved) return { work: null, missing: 0, running: running(), missingFiles: [], broken };
+      if (!saved) return { work: null, missing: 0, running: running(), missingFiles: [], broken, writer };
       const restored = await restoreWork(saved);
-      return { ...restored, running: running(), broken: false };
+      return { ...restored, running: running(), broken: false, writer };
     },
 
     'presets.list': async () => store.listPresets(),

@@ -83,7 +83,8 @@ export class AppModel {
       this.session.notify(`The queue from last time could not be read (${RestoraError.from(failure).message}). It is left as it is, and this window does not keep its own queue: reload to try again.`, 'error');
       return false;
     }
-    const { work, missing, running, missingFiles, broken } = r;
+    const { work, missing, running, missingFiles, broken, writer } = r;
+    this.#writer = writer;
     if (broken) this.session.notify('The queue kept from last time could not be read: work.json was damaged, and is kept beside as work.json.broken. The queue starts empty.', 'error');
     if (work) {
       this.queue.restore(work.items, work.batch);
@@ -105,6 +106,10 @@ export class AppModel {
   #workSaved = '';
   #workSaving: Promise<void> | null = null;
   #workFailed = false;
+  /** what work.load named this window: its saves are kept until another window loads the work */
+  #writer: string | undefined;
+  /** another tab or window loaded the work since this one did, and keeps it now: this one saves nothing */
+  superseded = $state(false);
 
   /**
    * Save the window's work after each change of the queue, the recipe or the masks: half a second
@@ -146,6 +151,7 @@ export class AppModel {
     clearTimeout(this.#workTimer);
     this.#workDirtySince = 0;
     while (this.#workSaving && !leaving) await this.#workSaving;
+    if (this.superseded) return;
     const work = snapshotWork({
       items: this.queue.items,
       selected: this.queue.selected,
@@ -162,7 +168,12 @@ export class AppModel {
     this.#workSaving = (async () => {
       try {
         // plain data, not the queue's state proxies (Electron's contextBridge cannot clone those)
-        await this.session.api.call('work.save', { ...(JSON.parse(json) as SavedWork), ...(forgetMissing ? { forgetMissing } : {}) });
+        const r = await this.session.api.call('work.save', { ...(JSON.parse(json) as SavedWork), ...(forgetMissing ? { forgetMissing } : {}), ...(this.#writer ? { writer: this.#writer } : {}) });
+        if (r.superseded) {
+          // the other window's queue stays as it is; this one says so (TopBar) and stops saving
+          this.superseded = true;
+          return;
+        }
         this.#workSaved = json;
         this.#workFailed = false;
       } catch (e) {
