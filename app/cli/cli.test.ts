@@ -2,7 +2,7 @@
 // of test/fixtures/models (RESTORA_MODELS_DIR) and 48x40 images made here.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -192,6 +192,11 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     expect(chain.code, chain.stderr).toBe(0);
     const meta = await sharp(path.join(dir, 'c', 'restored', 'p-dn-x2.png')).metadata();
     expect([meta.width, meta.height]).toEqual([96, 80]);
+    // the output says what made it, in its XMP processing history: Restora's version, each step with its model
+    const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string };
+    const ev = /<rdf:li rdf:parseType="Resource"[^>]*>(.*?)<\/rdf:li>/.exec(meta.xmpAsString ?? '')?.[1] ?? '';
+    expect(ev).toContain(`<stEvt:softwareAgent>Restora ${pkg.version}</stEvt:softwareAgent>`);
+    expect(ev).toMatch(/<stEvt:parameters>denoise σ 10\.0 \(tiny-denoise\) → upscale ×2 \(tiny-upscale-x2\)<\/stEvt:parameters>/);
     // --grain: the fill gets the photo's grain (its fine detail around the hole); the done line says so
     const W = 96;
     const H = 80;

@@ -1,11 +1,12 @@
 // The `restora` command: headless batch work, model management, eval and bench, web mode.
 // Exit status: 0 all files done, 1 some failed (or a command failed), 2 usage error, 130 cancelled
 // with Ctrl-C (or SIGTERM).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RestoraError, type ModelInfo, type RuntimeOptions } from '../contract/index.ts';
 import type { EngineImpl } from '../engine/index.ts';
+import { restoraVersion } from '../engine/version.ts';
 import { type BatchCommand, type Command, type CommonOptions, parseCommand } from './args.ts';
 import { BatchProgress, humanReport, nothingFound } from './progress.ts';
 import { helpFor, USAGE, UsageError } from './usage.ts';
@@ -18,14 +19,7 @@ export interface Io {
 const io: Io = { stdout: process.stdout, stderr: process.stderr };
 
 /** Restora's version, from its package.json (the one bin/restora.js runs this file from). */
-export function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0'; // as web mode's app.info says when package.json cannot be read
-  }
-}
+export const version = restoraVersion;
 
 function say(s: string): void {
   io.stdout.write(s);

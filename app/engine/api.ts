@@ -14,6 +14,7 @@ import type {
   RuntimeInfo,
   RuntimeOptions,
 } from '../contract/index.ts';
+import type { WriteImageOptions } from './image/writer.ts';
 
 /**
  * An image in the engine: planar float32 RGB, CHW, values in [0,1] (may exceed the range between
@@ -91,7 +92,7 @@ export interface Engine {
   /** Decode with EXIF orientation applied, ICC converted to sRGB. Throws RestoraError with file name. */
   readImage(path: string): Promise<RgbImage>;
   /** Atomic write (temp file, fsync, rename); keeps ICC/EXIF/XMP; returns the final path. */
-  writeImage(img: RgbImage, path: string, opts?: { format?: string; quality?: number; bitDepth?: 8 | 16 }): Promise<string>;
+  writeImage(img: RgbImage, path: string, opts?: WriteImageOptions): Promise<string>;
   /** Run a recipe on pixels in memory (tiled). Used by pipelines, eval, bench and preview alike. */
   run(img: RgbImage, recipe: Recipe, opts?: RunOptions): Promise<RgbImage>;
   /**
@@ -124,7 +125,7 @@ export type { ExecutionProvider };
  */
 export interface EngineCore {
   readImage(path: string): Promise<RgbImage>;
-  writeImage(img: RgbImage, path: string, opts?: { format?: string; quality?: number; bitDepth?: 8 | 16 }): Promise<string>;
+  writeImage(img: RgbImage, path: string, opts?: WriteImageOptions): Promise<string>;
   run(img: RgbImage, recipe: Recipe, opts?: RunOptions): Promise<RgbImage>;
   estimateSigma(img: RgbImage, model?: string): Promise<number>;
 }

@@ -13,7 +13,7 @@ import { CacheKeeper, cacheMaxBytesFromEnv } from './cache.ts';
 import { expand as expandPaths, runBatch as runBatchWith } from './batch/index.ts';
 import { decode, DEFAULT_MAX_PIXELS, displayCopy, probeImage } from './image/decode.ts';
 import { cropPlanes } from './image/pixels.ts';
-import { writeFileAtomic, writeImage as writeImageFile } from './image/writer.ts';
+import { writeFileAtomic, writeImage as writeImageFile, type WriteImageOptions } from './image/writer.ts';
 import { inspectModel, installModel } from './models/inspect.ts';
 import { ModelRegistry, toModelInfo, toRunnable } from './models/registry.ts';
 import { estimateNoise, estimateSigmaPca, GRAIN_MARGIN, planRecipe, previewHoleDepth, runRecipe, type PipelineContext, type StepTrace } from './pipelines/index.ts';
@@ -91,7 +91,7 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
   };
 
   const readImage = (p: string): Promise<RgbImage> => decode(p, { maxPixels });
-  const writeImage = (img: RgbImage, p: string, o?: { format?: string; quality?: number; bitDepth?: 8 | 16 }) => writeImageFile(img, p, o);
+  const writeImage = (img: RgbImage, p: string, o?: WriteImageOptions) => writeImageFile(img, p, o);
   const run = async (img: RgbImage, recipe: Recipe, o: RunOptions & { source?: string; trace?: StepTrace[] } = {}) =>
     runRecipe(ctx, img, parseRecipe(recipe), { signal: o.signal, onProgress: o.onProgress, runtime: o.runtime, source: o.source, trace: o.trace });
   const estimateSigma = async (img: RgbImage, model?: string): Promise<number> => {

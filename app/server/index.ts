@@ -30,6 +30,7 @@ import type { Engine } from '../engine/api.ts';
 import { createGrantSet } from '../host/grants.ts';
 import { createHandlers, dispatch, type HandlerContext } from '../host/handlers.ts';
 import { writeFileAtomic } from '../engine/image/writer.ts';
+import { restoraVersion } from '../engine/version.ts';
 import { resolveServable, safeRelPath } from './files.ts';
 import { forbidden, mimeTypes, readBody, sendError, sendJson } from './http-util.ts';
 import {
@@ -84,15 +85,6 @@ function ensureUiBuilt(rendererDir: string): void {
 const JSON_LIMIT = 32 * 1024 * 1024;
 const MASK_LIMIT = 256 * 1024 * 1024;
 const UPLOAD_LIMIT = 512 * 1024 * 1024;
-
-async function readVersion(): Promise<string> {
-  try {
-    const pkg = JSON.parse(await fsp.readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 function safeDecode(s: string): string {
   try {
@@ -150,7 +142,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       return typeof absPath === 'string' && !absPath.includes('\0') && grants.isGranted(absPath);
     },
   };
-  const handlers = createHandlers(engine, ctx, { dataDir, version: await readVersion() });
+  const handlers = createHandlers(engine, ctx, { dataDir, version: restoraVersion() });
 
   // -------------------------------------------------------------------------------------------
   // the three gates

@@ -20,6 +20,7 @@ import { access, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
   BatchReport,
+  describeStepsUsed,
   type ErrorInfo,
   type EventPayload,
   type FileEntry,
@@ -36,6 +37,7 @@ import { FileMarks } from '../image/inputs.ts';
 import { writeFileAtomic, writeLosses } from '../image/writer.ts';
 import { hashFile, type JournalData, type JournalEntry, journalKey, journalPath, readJournal, reportPath, writeJournal } from './journal.ts';
 import { naturalOutput, numbered, pathKey, writerFormat } from './naming.ts';
+import { restoraVersion } from '../version.ts';
 
 /** Journal rewrites: after every file for batches up to this size, else at most once a second. */
 const JOURNAL_EVERY_FILE_UP_TO = 200;
@@ -209,6 +211,12 @@ export function withRoots(files: FileEntry[], roots: string[]): FileEntry[] {
  * files not started are reported as cancelled.
  * @returns the report: every input with its status, output and error (code + sentence)
  */
+/** A done file's steps for its XMP history: `denoise σ 8.1, estimated (restora-denoise) → upscale ×2 (restora-upscale-x2)`. */
+export function historyParameters(steps: readonly StepUsed[]): string {
+  const words = describeStepsUsed(steps);
+  return steps.map((s, i) => `${words[i]} (${s.model})`).join(' → ');
+}
+
 export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<BatchReport> {
   const t0 = performance.now();
   const recipe = Recipe.parse(opts.recipe);
@@ -477,7 +485,10 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       // said with the file: what a step could not do as asked (grain with no photo around the hole, an
       // out-of-memory retry), and what the output cannot keep (transparency in a JPEG)
       const notes = [...trace.flatMap((t) => (t.note ? [`${t.task}: ${t.note}`] : [])), ...writeLosses(out, format)];
-      const written = await core.writeImage(out, target, { format, quality: output.quality, bitDepth });
+      const steps = trace.flatMap((t) => { const r = StepUsed.safeParse(t); return r.success ? [r.data] : []; });
+      // the output says what made it, in its XMP processing history (what photo apps show as its history)
+      const history = { software: `Restora ${restoraVersion()}`, parameters: historyParameters(steps), when: new Date() };
+      const written = await core.writeImage(out, target, { format, quality: output.quality, bitDepth, history });
       out = undefined;
       const ost = await stat(written);
       entry.output = written;
@@ -489,7 +500,6 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       done++;
       finished++;
       eta.add(entry.seconds, megapixels);
-      const steps = trace.flatMap((t) => { const r = StepUsed.safeParse(t); return r.success ? [r.data] : []; });
       // in the journal too, so that a rerun that skips this file still reports them
       if (steps.length) entry.steps = steps;
       if (notes.length) entry.notes = notes;

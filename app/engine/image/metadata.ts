@@ -167,6 +167,67 @@ export function xmpResetOrientation(xmp: string): string {
     .replace(/(<tiff:Orientation>)\s*\d\s*(<\/tiff:Orientation>)/g, '$11$2');
 }
 
+const NS_RDF = 'http://www.w3.org/1999/02/22-rdf-syntax-ns#';
+const NS_MM = 'http://ns.adobe.com/xap/1.0/mm/';
+const NS_EVT = 'http://ns.adobe.com/xap/1.0/sType/ResourceEvent#';
+
+/** One entry of an output's processing history (XMP `xmpMM:History`): what made it, with what, and when. */
+export interface XmpHistoryEvent {
+  /** `stEvt:softwareAgent`, e.g. "Restora 0.1.0" */
+  software: string;
+  /** `stEvt:parameters`: the steps and what each used, in words */
+  parameters: string;
+  when: Date;
+}
+
+const xmlText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** The prefix `xmp` binds to namespace `ns` (the first declaration), if any. */
+function prefixOf(xmp: string, ns: string): string | undefined {
+  const esc = ns.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  return new RegExp(`xmlns:([A-Za-z_][\\w.-]*)\\s*=\\s*["']${esc}["']`).exec(xmp)?.[1];
+}
+
+/**
+ * `xmp` (the source's packet, or none) with `ev` added to its processing history, as Photoshop and
+ * Lightroom keep theirs: an `rdf:li` appended to an existing `xmpMM:History`, else a new history in
+ * an `rdf:Description` of its own; a whole new packet when the source had none. Everything else in the
+ * packet is kept as it is. A packet this cannot place the entry in (no `rdf:RDF`) is returned unchanged.
+ */
+export function xmpAddHistory(xmp: string | undefined, ev: XmpHistoryEvent): string {
+  // declared on the entry itself when it goes into a packet whose own prefixes may differ
+  const entry = (decl: string) =>
+    `<rdf:li rdf:parseType="Resource"${decl}>` +
+    '<stEvt:action>edited</stEvt:action>' +
+    '<stEvt:changed>/</stEvt:changed>' +
+    `<stEvt:parameters>${xmlText(ev.parameters)}</stEvt:parameters>` +
+    `<stEvt:softwareAgent>${xmlText(ev.software)}</stEvt:softwareAgent>` +
+    `<stEvt:when>${ev.when.toISOString().replace(/\.\d{3}Z$/, 'Z')}</stEvt:when>` +
+    '</rdf:li>';
+  const li = entry(` xmlns:rdf="${NS_RDF}" xmlns:stEvt="${NS_EVT}"`);
+  const description = (decl: string) => `<rdf:Description rdf:about=""${decl} xmlns:xmpMM="${NS_MM}" xmlns:stEvt="${NS_EVT}"><xmpMM:History><rdf:Seq>${entry('')}</rdf:Seq></xmpMM:History></rdf:Description>`;
+  if (!xmp || !xmp.trim()) {
+    return `<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="${NS_RDF}">${description('')}</rdf:RDF></x:xmpmeta><?xpacket end="w"?>`;
+  }
+  const rdf = prefixOf(xmp, NS_RDF) ?? 'rdf';
+  const mm = prefixOf(xmp, NS_MM);
+  if (mm) {
+    // a history already there (an edited photo): the new entry goes at its end
+    const empty = new RegExp(`<${mm}:History\\s*/>`).exec(xmp);
+    if (empty) return xmp.slice(0, empty.index) + `<${mm}:History><${rdf}:Seq>${li}</${rdf}:Seq></${mm}:History>` + xmp.slice(empty.index + empty[0].length);
+    const open = new RegExp(`<${mm}:History[\\s>]`).exec(xmp);
+    if (open) {
+      const close = xmp.indexOf(`</${mm}:History>`, open.index);
+      const seqEnd = xmp.lastIndexOf(`</${rdf}:Seq>`, close);
+      if (close < 0 || seqEnd < open.index) return xmp;
+      return xmp.slice(0, seqEnd) + li + xmp.slice(seqEnd);
+    }
+  }
+  const end = xmp.lastIndexOf(`</${rdf}:RDF>`);
+  if (end < 0) return xmp;
+  return xmp.slice(0, end) + description(` xmlns:rdf="${NS_RDF}"`) + xmp.slice(end);
+}
+
 /**
  * The marker segments of a JPEG before its first scan (fill bytes skipped), and the offset where
  * the walk stopped: the scan, the end, or the first byte that is not a well-formed segment.

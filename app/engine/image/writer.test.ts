@@ -9,7 +9,8 @@ import type { RgbImage } from '../api.ts';
 import { maxAbsDiff, meanAbsDiff, photoLike, sharpOf, tmpDir, toRgb16 } from '../../../test/fixtures/images/make.ts';
 import { decode } from './decode.ts';
 import { isInput, markInput } from './inputs.ts';
-import { estimateJpegQuality, exifTiff, getExifOrientation, setExifPixelSize, getExifResolution, setExifResolution, spliceIccPng } from './metadata.ts';
+import { DOMParser } from '@xmldom/xmldom';
+import { estimateJpegQuality, exifTiff, getExifOrientation, setExifPixelSize, getExifResolution, setExifResolution, spliceIccPng, xmpAddHistory } from './metadata.ts';
 import { resolveFormat, writeFileAtomic, writeImage } from './writer.ts';
 
 const { dir, cleanup } = tmpDir();
@@ -56,6 +57,57 @@ beforeAll(async () => {
 afterAll(cleanup);
 afterEach(() => vi.restoreAllMocks());
 
+/** The processing history of an XMP packet as a photo app reads it: parsed as XML, by namespace. */
+function historyOf(xmp: string): { action: string; parameters: string; softwareAgent: string; when: string }[] {
+  const errors: string[] = [];
+  const doc = new DOMParser({ errorHandler: { warning: () => undefined, error: (m) => errors.push(m), fatalError: (m) => errors.push(m) } }).parseFromString(xmp.replace(/^\uFEFF/, ''), 'text/xml');
+  expect(errors, 'the packet is well-formed XML').toEqual([]);
+  const histories = doc.getElementsByTagNameNS('http://ns.adobe.com/xap/1.0/mm/', 'History');
+  expect(histories.length, 'one xmpMM:History').toBe(1);
+  const items = histories[0].getElementsByTagNameNS('http://www.w3.org/1999/02/22-rdf-syntax-ns#', 'li');
+  const evt = 'http://ns.adobe.com/xap/1.0/sType/ResourceEvent#';
+  return Array.from({ length: items.length }, (_, i) => {
+    const li = items[i];
+    const field = (n: string) => li.getElementsByTagNameNS(evt, n)[0]?.textContent ?? '';
+    return { action: field('action'), parameters: field('parameters'), softwareAgent: field('softwareAgent'), when: field('when') };
+  });
+}
+
+describe('xmpAddHistory: what made an output, in its XMP processing history', () => {
+  const ev = { software: 'Restora 1.2.3', parameters: 'denoise σ 8.1, estimated (restora-denoise) → upscale ×2 (a & b <x>)', when: new Date('2026-12-05T12:00:00.123Z') };
+  const want = { action: 'edited', parameters: ev.parameters, softwareAgent: 'Restora 1.2.3', when: '2026-12-05T12:00:00Z' };
+
+  it('makes a packet when the source had none', () => {
+    expect(historyOf(xmpAddHistory(undefined, ev))).toEqual([want]);
+    expect(historyOf(xmpAddHistory('  ', ev))).toEqual([want]);
+  });
+
+  it("adds a history of its own to a camera's packet and keeps everything else", () => {
+    const out = xmpAddHistory(XMP, ev);
+    expect(historyOf(out)).toEqual([want]);
+    expect(out).toContain('<dc:creator>Ada Lovelace</dc:creator>');
+  });
+
+  it("appends to the history an editor left (Lightroom's own prefixes, a packet wrapper), after its entries", () => {
+    const lr =
+      '<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?>\n<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 7.0">\n <r:RDF xmlns:r="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n' +
+      '  <r:Description r:about="" xmlns:mm="http://ns.adobe.com/xap/1.0/mm/" xmlns:e="http://ns.adobe.com/xap/1.0/sType/ResourceEvent#" mm:InstanceID="xmp.iid:1">\n' +
+      '   <mm:History>\n    <r:Seq>\n     <r:li r:parseType="Resource"><e:action>saved</e:action><e:softwareAgent>Adobe Photoshop Lightroom Classic 13.0</e:softwareAgent><e:when>2026-11-01T10:00:00Z</e:when></r:li>\n    </r:Seq>\n   </mm:History>\n' +
+      '  </r:Description>\n </r:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>';
+    const out = xmpAddHistory(lr, ev);
+    const h = historyOf(out);
+    expect(h.map((e) => e.softwareAgent)).toEqual(['Adobe Photoshop Lightroom Classic 13.0', 'Restora 1.2.3']);
+    expect(h[1]).toEqual(want);
+    expect(out).toContain('mm:InstanceID="xmp.iid:1"');
+    // an empty history element is filled in
+    expect(historyOf(xmpAddHistory(lr.replace(/<mm:History>[\s\S]*<\/mm:History>/, '<mm:History/>'), ev))).toEqual([want]);
+  });
+
+  it('leaves a packet it cannot place the entry in as it was', () => {
+    expect(xmpAddHistory('<not-xmp/>', ev)).toBe('<not-xmp/>');
+  });
+});
+
 describe('writeImage', () => {
   it('round-trips 8-bit PNG within quantisation', async () => {
     const out = await writeImage(ref, p('out/plain.png'));
@@ -93,9 +145,24 @@ describe('writeImage', () => {
       expect(m.icc?.equals(img.meta!.icc!), `${fmt} icc`).toBe(true);
       expect(m.xmpAsString ?? m.xmp?.toString('utf8'), `${fmt} xmp`).toContain('Ada Lovelace');
       expect(m.xmpAsString ?? m.xmp?.toString('utf8')).toContain('tiff:Orientation="1"');
+      expect(m.xmpAsString ?? m.xmp?.toString('utf8'), `${fmt}: no history asked for, none added`).not.toContain('History');
       // the pixels were converted back to P3 for the embedded profile: decoding gives the same sRGB
       const back = await decode(out);
       expect(meanAbsDiff(back.data, img.data), fmt).toBeLessThan(fmt === 'png' ? 1.5 / 255 : 3 / 255);
+    }
+  });
+
+  it('adds the history it is given to the XMP of JPEG, PNG, WebP and TIFF, with or without XMP in the source', async () => {
+    const history = { software: 'Restora 9.9.9', parameters: 'denoise σ 25.0 (restora-denoise)', when: new Date('2026-12-05T12:00:00Z') };
+    const camera = await decode(p('camera.jpg'));
+    const plain = await decode(p('deep.png'));
+    for (const fmt of ['jpeg', 'png', 'webp', 'tiff'] as const) {
+      for (const [name, img] of [['camera', camera], ['plain', plain]] as const) {
+        const out = await writeImage(img, p(`history-${name}.${fmt}`), { format: fmt, history });
+        const xmp = (await sharp(out).metadata()).xmpAsString ?? '';
+        expect(historyOf(xmp), `${name} as ${fmt}`).toEqual([{ action: 'edited', parameters: history.parameters, softwareAgent: 'Restora 9.9.9', when: '2026-12-05T12:00:00Z' }]);
+        if (name === 'camera') expect(xmp).toContain('Ada Lovelace');
+      }
     }
   });
 

@@ -13,7 +13,7 @@ import { RestoraError } from '../../contract/index.ts';
 import type { RgbImage } from '../api.ts';
 import { isInput } from './inputs.ts';
 import {
-  exifTiff, iccIsGrey, iccIsRgb, setExifOrientation, setExifPixelSize, setExifResolution, spliceExifJpeg, spliceExifPng, spliceExifWebp, spliceIccPng, xmpResetOrientation,
+  exifTiff, iccIsGrey, iccIsRgb, setExifOrientation, setExifPixelSize, setExifResolution, spliceExifJpeg, spliceExifPng, spliceExifWebp, spliceIccPng, xmpAddHistory, xmpResetOrientation, type XmpHistoryEvent,
 } from './metadata.ts';
 import { planarToInterleaved } from './pixels.ts';
 
@@ -26,6 +26,8 @@ export interface WriteImageOptions {
   quality?: number;
   /** 8 or 16 bits per sample; 16 only for PNG and TIFF. Default: the source's depth where the format allows. */
   bitDepth?: 8 | 16;
+  /** What made this output, added to the XMP processing history (`xmpMM:History`) the source's XMP carries */
+  history?: XmpHistoryEvent;
 }
 
 const FORMAT_ALIASES: Record<string, WriteFormat> = {
@@ -158,10 +160,11 @@ export function writeLosses(img: RgbImage, format: string): string[] {
  * profile cannot be used and sRGB is embedded.
  * Resolution: `meta.density` (pixels per inch) is written as is (JPEG/WebP: EXIF; PNG: pHYs and
  * EXIF; TIFF: XResolution/YResolution in inches; AVIF: EXIF); without one, PNG and TIFF get 72.
- * EXIF: spliced in for JPEG, PNG and WebP with orientation 1 (and the resolution). XMP: kept (orientation 1).
+ * EXIF: spliced in for JPEG, PNG and WebP with orientation 1 (and the resolution). XMP: kept (orientation 1), with
+ * `opts.history` added to its processing history (a new packet when the source had none).
  * Alpha: kept for PNG, TIFF, WebP, AVIF; JPEG has none, so transparent pixels are flattened on white.
  */
-export async function encodeImage(img: RgbImage, format: WriteFormat, opts: { quality?: number; bitDepth?: 8 | 16 } = {}): Promise<Buffer> {
+export async function encodeImage(img: RgbImage, format: WriteFormat, opts: Omit<WriteImageOptions, 'format'> = {}): Promise<Buffer> {
   const { width, height } = img;
   if (img.data.length !== 3 * width * height) throw new RestoraError('E_INTERNAL', `image data has ${img.data.length} values for ${width} x ${height} x 3`);
   const meta = img.meta;
@@ -204,10 +207,9 @@ export async function encodeImage(img: RgbImage, format: WriteFormat, opts: { qu
     if (meta?.icc && iccIsRgb(meta.icc)) s = s.withIccProfile(await iccPath(meta.icc));
     else if (meta?.icc) s = s.withIccProfile('srgb');
   }
-  if (meta?.xmp && meta.xmp.length) {
-    const xmp = xmpResetOrientation(meta.xmp.toString('utf8'));
-    if (xmp.trim()) s = s.withXmp(xmp);
-  }
+  const sourceXmp = meta?.xmp && meta.xmp.length ? xmpResetOrientation(meta.xmp.toString('utf8')) : undefined;
+  const xmp = opts.history ? xmpAddHistory(sourceXmp, opts.history) : sourceXmp;
+  if (xmp?.trim()) s = s.withXmp(xmp);
   const density = meta?.density && meta.density > 0 ? meta.density : DEFAULT_DENSITY[format];
   if (density) s = s.withDensity(density); // sharp also writes a small EXIF block (resolution, orientation 1)
   switch (format) {
