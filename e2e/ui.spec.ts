@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { addPath, expect, row, shot, test } from './support/fixtures.ts';
-import { makePhoto } from './support/photos.ts';
+import { makePhoto, makePhotos } from './support/photos.ts';
 
 const INTERACTIVE = new Set(['button', 'checkbox', 'combobox', 'link', 'listbox', 'menuitem', 'radio', 'slider', 'spinbutton', 'switch', 'tab', 'textbox', 'searchbox', 'application']);
 
@@ -260,6 +260,25 @@ test('at the desktop app’s smallest window (720 x 600) the panels do not overl
       expect(r.x >= column.x && r.x + r.width <= column.x + column.width + 0.5, `${await b.textContent()} at ${width} px`).toBe(true);
     }
   }
+});
+
+test('a long queue scrolls in its own panel: the page stays the window, the photo shown stays on screen', async ({ app: page, work }) => {
+  await page.setViewportSize({ width: 1400, height: 900 });
+  const dir = path.join(work, 'card');
+  const files = await makePhotos(dir, Array.from({ length: 40 }, (_, i) => `IMG_${3000 + i}.png`), { seed: 70, width: 160, height: 120 });
+  await addPath(page, dir);
+  await expect(page.locator('li[data-path]')).toHaveCount(40);
+  const last = files[files.length - 1];
+  await row(page, last).getByRole('button', { name: /^IMG_3039\.png/ }).click();
+  // the page itself does not grow or scroll (it did from the 10th photo): the queue list scrolls
+  expect(await page.evaluate(() => document.documentElement.scrollHeight)).toBeLessThanOrEqual(900);
+  await expect(row(page, last)).toBeInViewport();
+  await expect(page.getByRole('button', { name: 'Settings' })).toBeInViewport();
+  await expect(page.getByRole('button', { name: /^Run on 40 photos/ })).toBeInViewport();
+  const pane = (await page.getByTestId('compare-pane').boundingBox())!;
+  expect(pane.y + pane.height).toBeLessThanOrEqual(900);
+  // and the queue is not dimmed (only the recipe is, while the work from last time comes back)
+  expect(await page.locator('aside[aria-label="Photos"]').evaluate((el) => getComputedStyle(el).opacity)).toBe('1');
 });
 
 test('a notice never covers a control: it sits at the foot of the recipe panel, whose steps scroll above it and the pinned Run', async ({ app: page, work }) => {
