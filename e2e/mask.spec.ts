@@ -36,6 +36,14 @@ test('a painted mask inpainted, with the output changed only in and near the mas
   await expect.poll(() => coverage(page)).toBe(0);
   await page.keyboard.press('Control+Shift+z');
   await expect.poll(() => coverage(page)).toBe(painted);
+  // with the Size slider just moved by the keyboard, Ctrl+Z and Ctrl+Y still undo and redo the painting
+  await page.getByLabel('Brush size in pixels').focus();
+  await page.keyboard.press('ArrowRight');
+  await expect(page.getByLabel('Brush size in pixels')).toHaveValue('25');
+  await page.keyboard.press('Control+z');
+  await expect.poll(() => coverage(page)).toBe(0);
+  await page.keyboard.press('Control+y');
+  await expect.poll(() => coverage(page)).toBe(painted);
 
   // invert and back, clear and undo, the eraser
   await page.getByRole('button', { name: 'Invert the mask' }).click();

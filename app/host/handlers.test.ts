@@ -94,6 +94,21 @@ describe('grants', () => {
     expect(ctx.isGranted(path.join(dir, 'shoot'))).toBe(false);
   });
 
+  it('a typed path: ~ is the home folder; a relative path is refused with what to type, not looked up in the engine\'s folder', async () => {
+    const home = process.env.HOME;
+    process.env.HOME = dir;
+    try {
+      const r = (await call('files.add', { paths: ['~/loose.jpg', 'shoot/a.jpg'] })) as { files: { path: string }[]; errors: { code: string; message: string; file?: string }[] };
+      expect(r.files.map((f) => f.path)).toEqual([path.join(dir, 'loose.jpg')]);
+      expect(r.errors).toHaveLength(1);
+      expect(r.errors[0]).toMatchObject({ code: 'E_NOT_FOUND', file: 'shoot/a.jpg' });
+      expect(r.errors[0].message).toMatch(/^shoot\/a\.jpg is not a whole path: type it from the top of the disk .* or from your home folder \(~\/Pictures\/…\)$/);
+      expect(ctx.isGranted(path.resolve('shoot/a.jpg'))).toBe(false);
+    } finally {
+      process.env.HOME = home;
+    }
+  });
+
   it('image.info, preview.region, batch.start, mask.save, shell.openFolder refuse ungranted paths: E_FORBIDDEN', async () => {
     const p = path.join(dir, 'loose.jpg');
     const recipe = [{ task: 'denoise', sigma: 10 }];

@@ -24,6 +24,7 @@
 //   reloaded page goes on where it was.
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { z } from 'zod';
 import {
@@ -323,8 +324,16 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
     'models.skipped': async () => engine.skippedModels(),
 
     'files.add': async ({ paths, recursive }) => {
-      const roots = paths.map(abs);
-      const { files, errors, ignored } = await engine.expand(roots, recursive);
+      // a typed path (web mode): ~ is the home folder; a relative one would be read from the engine's own folder
+      const typed = paths.map((p) => (p === '~' || p.startsWith('~/') || p.startsWith('~\\') ? path.join(os.homedir(), p.slice(1)) : p));
+      const relative = typed.filter((p) => !path.isAbsolute(p));
+      const roots = typed.filter((p) => path.isAbsolute(p)).map(abs);
+      const expanded = roots.length ? await engine.expand(roots, recursive) : { files: [], errors: [], ignored: undefined };
+      const { files, ignored } = expanded;
+      const errors = [
+        ...relative.map((p) => new RestoraError('E_NOT_FOUND', `${p} is not a whole path: type it from the top of the disk (/home/you/Pictures/…, C:\\Users\\you\\Pictures\\…) or from your home folder (~/Pictures/…)`, p)),
+        ...expanded.errors,
+      ];
       for (const f of files) ctx.grant(f.path);
       for (const r of roots) {
         const st = await fs.stat(r).catch(() => null);

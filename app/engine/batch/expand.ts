@@ -102,7 +102,7 @@ export async function expand(
     }
     if (st.isFile()) {
       if (!isImagePath(abs)) {
-        errors.push({ code: 'E_UNSUPPORTED', message: `${given} is not an image file this app reads (${path.extname(abs) || 'no extension'})`, file: given });
+        errors.push({ code: 'E_UNSUPPORTED', message: `${given} is not an image file this app reads (${path.extname(abs) || 'no extension'}): Restora reads JPEG, PNG, TIFF, WebP and AVIF, so save it as PNG or TIFF first`, file: given });
         continue;
       }
       await addFile(abs, real, path.basename(abs), st);

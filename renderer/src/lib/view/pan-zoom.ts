@@ -13,6 +13,21 @@ export interface PanZoomOptions {
   onChange?: () => void;
 }
 
+/** Inputs that take no text: shortcuts with letters, Ctrl+Z and Ctrl+Enter are the window's while one has focus. */
+const NO_TEXT = new Set(['range', 'checkbox', 'radio', 'button', 'submit', 'reset', 'color', 'file', 'image']);
+
+/**
+ * The key goes into text (a text or number field, a list, an editable area): it is not a shortcut.
+ * A slider or a checkbox with focus does not take letters or Ctrl+Z, so those stay shortcuts there
+ * (`isTyping` still keeps the arrows and Space for them).
+ */
+export function isTextField(e: Event): boolean {
+  const t = e.target as HTMLElement | null;
+  if (!t) return false;
+  if (t.tagName === 'INPUT') return !NO_TEXT.has((t as HTMLInputElement).type);
+  return t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable;
+}
+
 export function isTyping(e: Event): boolean {
   const t = e.target as HTMLElement | null;
   if (!t) return false;
