@@ -189,6 +189,30 @@ test('a 24 MP photo: display copy only, smooth zoom and pan, 512x512 region prev
   await shot(page, 'region-preview', 'region-preview');
 });
 
+test.describe('on a HiDPI screen (2 device pixels per CSS pixel)', () => {
+  test.use({ deviceScaleFactor: 2, viewport: { width: 1400, height: 900 } });
+
+  test('100 % previews the centre by itself, and the original says where it is only the reduced copy', async ({ app: page, work }) => {
+    const file = path.join(work, 'hidpi.jpg');
+    await makePhoto(file, { seed: 12, sigma: 15, width: 3000, height: 2000 });
+    await addPath(page, file);
+    await expect(row(page, file).locator('img')).toHaveJSProperty('complete', true, { timeout: 60_000 });
+    const label = page.getByTestId('before-label');
+    await expect(label).toHaveText('Before'); // at fit the display copy is enough
+    // 100 % here shows 4x the image pixels of a normal screen: too many for an automatic preview of all of it
+    await page.getByRole('button', { name: 'Zoom to 100 % (1:1)' }).click();
+    await expect(page.getByTestId('zoom')).toHaveText('100 %');
+    await expect(page.getByTestId('preview-status')).toHaveText(/Preview 1024×1024 in [\d.]+ s \(centre of the view\)/, { timeout: 30_000 });
+    await expect(page.getByTestId('after-layer').locator('img.tile').first()).toBeVisible();
+    await expect(label).toHaveText('Before · full detail in the previewed centre only');
+    // P previews all of the visible area: then the original is in full detail wherever it is seen
+    await page.getByTestId('compare-pane').focus();
+    await page.keyboard.press('p');
+    await expect(page.getByTestId('preview-status')).toHaveText(/Preview \d+×\d+ in [\d.]+ s$/, { timeout: 30_000 });
+    await expect(label).toHaveText('Before');
+  });
+});
+
 test("an upscale's result can be seen at its own pixels: Result 1:1, and the zoom says what the result's pixels are shown at", async ({ app: page, work }) => {
   const file = path.join(work, 'crop.png');
   await makePhoto(file, { seed: 17, width: 160, height: 120 });

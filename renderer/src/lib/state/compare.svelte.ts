@@ -170,6 +170,21 @@ export class CompareState {
   }
 
   /** Tiles for this photo and what the after side shows, oldest first (newer ones drawn on top). */
+  /**
+   * How much of the visible part the original is shown in full detail when the view is zoomed past the
+   * display copy: 'all' (a preview's crop covers it, or the copy is enough), 'part' (a crop covers some
+   * of it: a clipped preview) or 'none' (the display copy, enlarged, until a preview comes).
+   */
+  get beforeDetail(): 'all' | 'part' | 'none' {
+    const img = this.image;
+    if (!img || this.pane.width <= 0 || !needsFullRes(this.view, img.displayScale, this.dpr)) return 'all';
+    const seen = visibleRegion(this.view, this.pane, img);
+    const tiles = this.visibleTiles;
+    if (tiles.some((t) => contains(t.region, seen))) return 'all';
+    const overlaps = (t: Tile) => t.region.x < seen.x + seen.width && seen.x < t.region.x + t.region.width && t.region.y < seen.y + seen.height && seen.y < t.region.y + t.region.height;
+    return tiles.some(overlaps) ? 'part' : 'none';
+  }
+
   get visibleTiles(): Tile[] {
     const path = this.image?.path;
     const src = this.afterSource;
@@ -217,7 +232,9 @@ export class CompareState {
     }
     const recipe = src.recipe;
     const seen = visibleRegion(this.view, this.pane, img);
-    if (!manual && seen.width * seen.height > AUTO_PREVIEW_MAX_AREA * 1.2) return;
+    // a large view at fit waits for a zoom or P; zoomed past the display copy (100 % on a HiDPI screen
+    // shows 4x the pixels) the centre is previewed, so that 100 % always shows true pixels there
+    if (!manual && seen.width * seen.height > AUTO_PREVIEW_MAX_AREA * 1.2 && !needsFullRes(this.view, img.displayScale, this.dpr)) return;
     const maxSide = manual ? MANUAL_PREVIEW_MAX_SIDE : AUTO_PREVIEW_MAX_SIDE;
     const region = capRegion(seen, maxSide, img);
     const clipped = region.width < seen.width || region.height < seen.height;
