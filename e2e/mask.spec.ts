@@ -158,6 +158,28 @@ test('a painted mask inpainted, with the output changed only in and near the mas
   expect(fs.readdirSync(work).sort()).toEqual(['restored', 'wall.png']);
 });
 
+test("at 100 % the mask is painted over the photo's true pixels, not its enlarged display copy", async ({ app: page, work }) => {
+  const file = path.join(work, 'scan.jpg');
+  await makePhoto(file, { seed: 21, sigma: 5, width: 3000, height: 2000 });
+  await addPath(page, file);
+  await expect(row(page, file).locator('img')).toHaveJSProperty('complete', true, { timeout: 60_000 });
+  await page.getByRole('button', { name: 'Paint a mask on scan.jpg' }).click();
+  await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '3000');
+  const zoom = page.getByTestId('mask-zoom');
+  await expect(zoom).not.toContainText('·'); // at fit the display copy is enough
+  await page.getByTestId('mask-pane').focus();
+  await page.keyboard.press('1');
+  await expect(zoom).toHaveText('100 % · true pixels', { timeout: 30_000 });
+  const detail = page.getByTestId('mask-detail');
+  await expect(detail).toBeVisible();
+  const base = await page.getByTestId('mask-pane').locator('img.base').evaluate((i: HTMLImageElement) => i.naturalWidth);
+  expect(base).toBeLessThan(3000); // the display copy
+  // the crop is drawn at one image pixel per CSS pixel: its own pixel size on screen at 100 %
+  const d = await detail.evaluate((i: HTMLImageElement) => ({ natural: i.naturalWidth, shown: i.getBoundingClientRect().width }));
+  expect(d.natural).toBeGreaterThan(500);
+  expect(Math.abs(d.shown - d.natural)).toBeLessThan(2);
+});
+
 test('the very same mask used again, or Run on selected after a Run, makes nothing twice', async ({ app: page, work }) => {
   const dir = path.join(work, 'spots');
   const [a] = await makePhotos(dir, ['a.png', 'b.png'], { seed: 81, width: 320, height: 240 });

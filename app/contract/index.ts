@@ -414,6 +414,11 @@ export const calls = {
     }),
     result: z.object({ beforeUrl: z.string(), afterUrl: z.string(), region: Region, scale: z.number(), seconds: z.number() }),
   },
+  /** The original's true pixels in a region (a crop of at most 4096 px a side): what the mask painter shows zoomed past the display copy. */
+  'image.region': {
+    args: z.object({ path: z.string().min(1), region: Region.refine((r) => r.width <= 4096 && r.height <= 4096, 'a region is at most 4096 px a side') }),
+    result: z.object({ url: z.string(), region: Region }),
+  },
   /** Stop a running preview.region named `id` between tiles (it fails with E_CANCELLED); ok: false when none runs. */
   'preview.cancel': { args: z.object({ id: z.string().min(1).max(100) }), result: z.object({ ok: z.boolean() }) },
   /**

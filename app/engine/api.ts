@@ -111,6 +111,8 @@ export interface Engine {
   runBatch(opts: BatchOptions): Promise<BatchReport>;
   /** Process only a region; returns before/after crops as PNG files in the preview cache. */
   previewRegion(path: string, region: Region, recipe: Recipe, opts?: RunOptions & { noiseReading?: number }): Promise<{ before: string; after: string; region: Region; scale: number; seconds: number }>;
+  /** The original's pixels in `region` (clamped to the image), upright and in sRGB, as a PNG in the cache: the mask painter's 100 %. */
+  imageRegion(path: string, region: Region): Promise<{ path: string; region: Region }>;
   /** Display copy for the UI (downsized for big photos), cached. */
   imageInfo(path: string, maxSide?: number): Promise<Omit<ImageInfo, 'url'> & { displayPath: string }>;
 

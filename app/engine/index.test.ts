@@ -95,6 +95,27 @@ describe('imageInfo', () => {
   });
 });
 
+describe('imageRegion', () => {
+  it("gives the original's own pixels in a region (upright), clamped to the photo, once per region", async () => {
+    const r = await engine.imageRegion(p('photos/a.png'), { x: 20, y: 100, width: 64, height: 200 }); // upright a.png is 130 x 180
+    expect(r.region).toEqual({ x: 20, y: 100, width: 64, height: 80 });
+    expect(r.path.startsWith(p('data/cache/region'))).toBe(true);
+    const whole = await sharp(p('photos/a.png')).rotate().raw().toBuffer({ resolveWithObject: true });
+    expect([whole.info.width, whole.info.height]).toEqual([H, W]);
+    const crop = await sharp(r.path).raw().toBuffer({ resolveWithObject: true });
+    expect([crop.info.width, crop.info.height]).toEqual([64, 80]);
+    let diff = 0;
+    for (let y = 0; y < 80; y++)
+      for (let x = 0; x < 64; x++)
+        for (let c = 0; c < 3; c++) diff = Math.max(diff, Math.abs(crop.data[(y * 64 + x) * crop.info.channels + c] - whole.data[((y + 100) * H + x + 20) * whole.info.channels + c]));
+    expect(diff).toBeLessThanOrEqual(1);
+    const first = fs.statSync(r.path);
+    expect((await engine.imageRegion(p('photos/a.png'), { x: 20, y: 100, width: 64, height: 200 })).path).toBe(r.path);
+    expect(fs.statSync(r.path).ino).toBe(first.ino); // not made again
+    await expect(engine.imageRegion(p('photos/a.png'), { x: 500, y: 0, width: 8, height: 8 })).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+});
+
 describe('previewRegion', () => {
   it('processes only the region (plus context) and matches the full run within 1/255', async () => {
     const region = { x: 537, y: 405, width: 256, height: 192 };

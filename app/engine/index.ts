@@ -229,6 +229,25 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
       return { before: beforePath, after: afterPath, region: clamped, scale, seconds: (performance.now() - t0) / 1000 };
     },
 
+    async imageRegion(file, region) {
+      const h = await probeImage(file, { maxPixels });
+      if (region.x >= h.width || region.y >= h.height) {
+        throw new RestoraError('E_USAGE', `region ${region.x},${region.y} is outside ${path.basename(file)} (${h.width} x ${h.height})`, file);
+      }
+      const clamped: Region = { x: region.x, y: region.y, width: Math.min(region.width, h.width - region.x), height: Math.min(region.height, h.height - region.y) };
+      const k = key(path.resolve(file), h.mtimeMs, h.size, clamped, 'original');
+      const out = path.join(cacheDir, 'region', `${k}.png`);
+      if (await fsp.stat(out).catch(() => undefined)) {
+        await cache.touch(out);
+        cache.used();
+        return { path: out, region: clamped };
+      }
+      const crop = await decode(file, { maxPixels, region: { left: clamped.x, top: clamped.y, width: clamped.width, height: clamped.height } });
+      await writeImageFile(crop, out, { format: 'png', bitDepth: 8 });
+      cache.used(await fsp.stat(out).then((st) => st.size, () => 0));
+      return { path: out, region: clamped };
+    },
+
     async imageInfo(file, maxSide = 2048) {
       const h = await probeImage(file, { maxPixels });
       const ext = h.hasAlpha ? 'png' : 'jpg';

@@ -348,6 +348,12 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       return { ...info, url: served(displayPath) };
     },
 
+    'image.region': async ({ path: p, region }) => {
+      const file = requireFile(p);
+      const r = await engine.imageRegion(file, region);
+      return { url: served(r.path), region: r.region };
+    },
+
     'image.noise': async ({ path: p, model }) => {
       const file = requireFile(p);
       const img = await engine.readImage(file);

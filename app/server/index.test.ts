@@ -56,6 +56,9 @@ function fakeEngine(): Engine {
     previewRegion: async () => {
       throw new Error('no');
     },
+    imageRegion: async () => {
+      throw new Error('no');
+    },
     imageInfo: async (p) => ({ path: p, width: 4, height: 4, format: 'png', bitDepth: 8, hasAlpha: false, displayScale: 1, displayPath: p }),
     close: async () => undefined,
   };

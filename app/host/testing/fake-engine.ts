@@ -90,6 +90,10 @@ export function createFakeEngine(opts: { dataDir: string; tiles?: number; hold?:
       await tile(o?.signal); // one tile: held with `hold`, and stopped by its signal as a batch's are
       return { before: touch(path.join(cache, 'before.png')), after: touch(path.join(cache, 'after.png')), region, scale: 1, seconds: 0.01 };
     },
+    async imageRegion(p, region) {
+      engine.calls.push({ name: 'imageRegion', args: [p, region] });
+      return { path: touch(path.join(cache, 'region.png')), region };
+    },
     async runBatch(o: BatchOptions): Promise<BatchReport> {
       engine.calls.push({ name: 'runBatch', args: [o] });
       const batchId = o.batchId ?? 'fake';
