@@ -15,6 +15,17 @@ describe('EtaEstimator', () => {
     expect(e.estimate(10, { megapixels: 4, progress: 0.5 })).toBe(24);
   });
 
+  it('weighs the files left by their size where it is known: a 24 MP photo left is not one 1 MP file', () => {
+    const e = new EtaEstimator();
+    e.add(2, 1); // small photos, 2 s per MP
+    e.add(2, 1);
+    // two files left, a 24 MP one (size known) and one of unknown size: 48 s + 2 s
+    expect(e.estimate({ files: 2, sized: 1, megapixels: 24 })).toBe(50);
+    // before any file finished: the running one's own rate, 10 s per MP
+    const f = new EtaEstimator();
+    expect(f.estimate({ files: 1, sized: 1, megapixels: 6 }, { megapixels: 1, progress: 0.5, elapsed: 5 })).toBe(5 + 60);
+  });
+
   it('before any file finishes, extrapolates the first once it is 5 % in', () => {
     const e = new EtaEstimator();
     expect(e.estimate(3, { progress: 0.01, elapsed: 1 })).toBeNull();

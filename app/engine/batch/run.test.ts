@@ -290,6 +290,29 @@ describe('runBatch', () => {
     expect(path.basename(fresh.files[0].output!)).toBe('a-r-1.png');
   });
 
+  it('progress and ETA weigh the photos left by their size: a 256 px photo left is 64 times a 32 px one', async () => {
+    const [a] = await photos(['a.png', 'b.png']);
+    const c = path.join(dir, 'in', 'c.png');
+    await makeTestImage(c, 3, 256);
+    const progress: EventPayload<'batch.progress'>[] = [];
+    const fileDone: string[] = [];
+    const onEvent: BatchOptions['onEvent'] = (name, p) => {
+      if (name === 'batch.progress') progress.push({ ...(p as EventPayload<'batch.progress'>), done: fileDone.length });
+      if (name === 'file.progress' && (p as EventPayload<'file.progress'>).status === 'done') fileDone.push((p as EventPayload<'file.progress'>).input);
+    };
+    const report = await runBatch(fakeCore({ tileDelayMs: 20 }), { files: [path.join(dir, 'in')], recipe, output: { dir: path.join(dir, 'out') }, onEvent });
+    expect(report.done).toBe(3);
+    expect(fileDone[0]).toBe(a);
+    // right after a.png (32 x 32) is done: by count a third of the work, by size 1024 of 67,584 pixels
+    const afterA = progress.find((e) => e.done === 1)!;
+    expect(afterA.progress).toBeLessThan(0.05);
+    // and the time left is for b.png and the 64x larger c.png, not for two more files like a.png
+    const aSeconds = report.files.find((f) => f.input === a)!.seconds!;
+    expect(afterA.etaSeconds!).toBeGreaterThan(20 * aSeconds);
+    expect(progress.map((e) => e.progress)).toEqual([...progress.map((e) => e.progress)].sort((x, y) => x - y)); // never backwards
+    expect(progress[progress.length - 1].progress).toBe(1);
+  });
+
   it('a rerun keeps what the skipped files\' earlier run recorded (output, steps, notes): report, report file and events; old journals still read', async () => {
     const [a, b] = await photos(['a.png', 'b.png']);
     const out = path.join(dir, 'out');

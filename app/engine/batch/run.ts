@@ -31,9 +31,10 @@ import {
   StepUsed,
 } from '../../contract/index.ts';
 import type { BatchOptions, EngineCore, RgbImage, RunOptions } from '../api.ts';
-import { EtaEstimator } from './eta.ts';
+import { EtaEstimator, type RestOfBatch } from './eta.ts';
 import { expand, OUTPUT_DIR_NAME, rootOf } from './expand.ts';
 import { FileMarks } from '../image/inputs.ts';
+import { probeImage } from '../image/decode.ts';
 import { writeFileAtomic, writeLosses } from '../image/writer.ts';
 import { hashFile, type JournalData, type JournalEntry, journalKey, journalPath, readJournal, reportPath, writeJournal } from './journal.ts';
 import { naturalOutput, numbered, pathKey, writerFormat } from './naming.ts';
@@ -388,7 +389,48 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
   let cancelled = false;
   let stopAll: ErrorInfo | undefined; // disk full / read-only: no point in going on
   const eta = new EtaEstimator();
-  const notStarted = (i: number) => planned.length - i - 1;
+  // the photos to process, and their sizes read from their headers beside the work (a few ms each): the ETA
+  // and the progress weigh what is left by it, so a 24 MP photo left is not counted as a 1 MP one
+  const toRun = (p: Planned) => !p.skip && !p.refused;
+  const megapixels: (number | undefined)[] = new Array(planned.length);
+  void (async () => {
+    for (let i = 0; i < planned.length; i++) {
+      if (opts.signal?.aborted) return;
+      if (!toRun(planned[i]) || megapixels[i] !== undefined) continue;
+      // a header that cannot be read: that photo fails at once when its turn comes (its run says why)
+      const h = await probeImage(planned[i].file.path).catch(() => undefined);
+      if (megapixels[i] === undefined) megapixels[i] = h ? (h.width * h.height) / 1e6 : 0;
+    }
+  })();
+  const rest = (i: number): RestOfBatch => {
+    const r: RestOfBatch = { files: 0, sized: 0, megapixels: 0 };
+    for (let j = i + 1; j < planned.length; j++) {
+      if (!toRun(planned[j])) continue;
+      r.files++;
+      const mp = megapixels[j];
+      if (mp !== undefined) {
+        r.sized++;
+        r.megapixels += mp;
+      }
+    }
+    return r;
+  };
+  // progress by size once every photo's is known (by count until then), never backwards: files go one at a
+  // time, so those before `i` have ended, and `i` itself too unless it is the one running (`current`)
+  let shownProgress = 0;
+  const progressAt = (i: number, current?: { progress: number }): number => {
+    if (!total) return 1;
+    let frac = (finished + (current?.progress ?? 0)) / total;
+    const sizes = planned.map((p, j) => (toRun(p) ? megapixels[j] : 0));
+    const all = sizes.reduce((a: number, b) => a + (b ?? NaN), 0);
+    if (Number.isFinite(all) && all > 0) {
+      let ended = 0;
+      for (let j = 0; j < Math.min(planned.length, current ? i : i + 1); j++) ended += sizes[j]!;
+      frac = (ended + (current && i >= 0 ? current.progress * sizes[i]! : 0)) / all;
+    }
+    shownProgress = Math.max(shownProgress, Math.min(1, frac));
+    return shownProgress;
+  };
 
   const batchProgress = (i: number, current?: { megapixels?: number; progress: number; elapsed?: number }) => {
     const payload: EventPayload<'batch.progress'> = {
@@ -396,8 +438,8 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       total,
       done: done + skipped,
       failed,
-      progress: total ? Math.min(1, (finished + (current?.progress ?? 0)) / total) : 1,
-      etaSeconds: eta.estimate(Math.max(0, notStarted(i)), current),
+      progress: progressAt(i, current),
+      etaSeconds: eta.estimate(rest(i), current),
     };
     emit('batch.progress', payload);
   };
