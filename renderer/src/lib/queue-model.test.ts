@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BatchReport } from '../../../app/contract/index.ts';
-import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, itemFromEntry, needsRun, recipePart, runKey, startRun, usedSummary } from './queue-model.ts';
+import { applyFileProgress, applyReport, batchRoots, countItems, ignoredNote, interruptedReport, itemFromEntry, needsRun, recipePart, runKey, startRun, unreadable, usedSummary } from './queue-model.ts';
 import { savedItem } from './work.ts';
 import { formatEta } from './format.ts';
 
@@ -164,6 +164,15 @@ describe('interruptedReport', () => {
 });
 
 describe('needsRun', () => {
+  it('leaves out a photo that could not be read when it was shown (it would only fail), until it is run or read again', () => {
+    const bad = { status: 'ready' as const, infoError: { code: 'E_DECODE', message: 'broken.jpg is not a readable image' } };
+    expect(unreadable(bad)).toBe(true);
+    expect(needsRun(bad, 'k1')).toBe(false);
+    // a passing failure (the engine busy) is not "can't read"; a photo run since is counted as it stands
+    expect(needsRun({ ...bad, infoError: { code: 'E_INTERNAL', message: 'x' } }, 'k1')).toBe(true);
+    expect(needsRun({ ...bad, status: 'failed' as const }, 'k1')).toBe(true);
+  });
+
   it('a photo done with this very recipe is done; done with other settings, or not done, it needs a run', () => {
     expect(needsRun({ status: 'done', outputKey: 'k1' }, 'k1')).toBe(false);
     expect(needsRun({ status: 'skipped', outputKey: 'k1' }, 'k1')).toBe(false);

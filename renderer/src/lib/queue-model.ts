@@ -99,7 +99,16 @@ export function ignoredNote(ignored: Ignored | undefined): string | undefined {
  * Does this photo still need the recipe with `key`? Not when it is done (or was already done) with
  * exactly that recipe; a photo done with other settings does, and gets a new output beside its old one.
  */
-export function needsRun(item: Pick<QueueItem, 'status' | 'outputKey'> & { path?: string }, key: string): boolean {
+/** Codes of a photo whose header could not be read when it was added: it would only fail, so Run leaves it out. */
+const UNREADABLE = new Set(['E_DECODE', 'E_UNSUPPORTED', 'E_TOO_LARGE', 'E_NOT_FOUND']);
+
+/** A photo that could not be read when it was shown (not run yet): "Can't read", left out of Run (adding it again tries again). */
+export function unreadable(item: Pick<QueueItem, 'status' | 'infoError'>): boolean {
+  return item.status === 'ready' && !!item.infoError && UNREADABLE.has(item.infoError.code);
+}
+
+export function needsRun(item: Pick<QueueItem, 'status' | 'outputKey' | 'infoError'> & { path?: string }, key: string): boolean {
+  if (unreadable(item)) return false;
   if (!(item.status === 'done' || item.status === 'skipped') || !item.outputKey) return true;
   if (item.outputKey === key) return false;
   // a result kept before output settings were part of the key (work.json of an older version) counts as made with them

@@ -96,6 +96,13 @@ describe("the window's work, kept for next time", () => {
       batch: { paths: ['/shoot/a.jpg', '/shoot/c.jpg'], key: 'k' },
     });
     expect(restoredNote(added, 0)).toBe('Your queue from last time is back: 4 photos (1 done). A batch had not finished: Run goes on with what is left (1 photo), then with the 2 other photos not done yet.');
+    // the batch's photos that failed are tried again by that Run (as "Run on N" counts them): said, not left to surprise
+    const withFailed = SavedWork.parse({
+      items: [savedItem(item('a.jpg', { status: 'failed', error: { code: 'E_DECODE', message: 'x' } })), savedItem(item('c.jpg'))],
+      unfinished: 1,
+      batch: { paths: ['/shoot/a.jpg', '/shoot/c.jpg'], key: 'k' },
+    });
+    expect(restoredNote(withFailed, 0)).toBe('Your queue from last time is back: 2 photos (1 failed). A batch had not finished: Run goes on with what is left (1 photo), and tries the one that failed again.');
     expect(restoredNote(SavedWork.parse({ items: [savedItem(item('c.jpg'))] }), 2, ['/media/card-b/IMG_0001.jpg'])).toBe(
       'Your queue from last time is back: 1 photo. 2 photos are no longer where they were (card-b/IMG_0001.jpg, …), so they were left out; they come back when they are there again (a drive plugged in), and Clear all forgets them.',
     );

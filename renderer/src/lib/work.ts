@@ -103,7 +103,10 @@ export function restoredNote(work: SavedWork, missing: number, missingFiles: str
       const inBatch = new Set(work.batch?.paths ?? []);
       const others = work.batch ? work.items.filter((i) => !inBatch.has(i.path) && i.status !== 'done').length : 0;
       const then = others > 0 ? `, then with the ${others === 1 ? 'other photo' : `${others} other photos`} not done yet` : '';
-      parts.push(`A batch had not finished: Run goes on with what is left (${work.unfinished} photo${work.unfinished === 1 ? '' : 's'})${then}.`);
+      // its photos that failed are tried again too (the journal skips only those done), as "Run on N" counts them
+      const failedInBatch = work.batch ? work.items.filter((i) => inBatch.has(i.path) && i.status === 'failed').length : 0;
+      const again = failedInBatch > 0 ? `, and tries the ${failedInBatch === 1 ? 'one that failed' : `${failedInBatch} that failed`} again` : '';
+      parts.push(`A batch had not finished: Run goes on with what is left (${work.unfinished} photo${work.unfinished === 1 ? '' : 's'})${again}${then}.`);
     }
   }
   if (missing > 0) {

@@ -9,7 +9,7 @@ import { RecipeState } from './recipe.svelte.ts';
 import { SessionState } from './session.svelte.ts';
 import { fitView, type Size, type View } from '../view/viewport.ts';
 import { draftSteps } from '../recipe.ts';
-import { needsRun, runKey } from '../queue-model.ts';
+import { needsRun, runKey, unreadable } from '../queue-model.ts';
 import { restoredNote, savedItem, snapshotWork } from '../work.ts';
 
 /** How long the window's work waits after a change before it is saved (changes meanwhile join it). */
@@ -221,7 +221,8 @@ export class AppModel {
     if (paths) {
       // Run on selected: a photo already done with these very settings is not made again (the batch
       // journal, keyed by the whole batch's photos, would not know it, and it would get a "-1" copy)
-      const fresh = paths.filter((p) => { const it = this.queue.get(p); return !it || needsRun(it, key); });
+      // (one that could not be read is sent when asked for by name: the engine then says what is wrong with it)
+      const fresh = paths.filter((p) => { const it = this.queue.get(p); return !it || unreadable(it) || needsRun(it, key); });
       if (fresh.length === 0) {
         this.session.notify(paths.length === 1 ? 'Already done with these settings: the earlier result is shown.' : `All ${paths.length} were already done with these settings.`, 'info');
         return;

@@ -92,7 +92,16 @@ export class QueueState {
       const { files, errors, ignored } = await this.session.api.call('files.add', { paths: clean, recursive });
       let added = 0;
       for (const f of files) {
-        if (this.#index.has(f.path)) continue;
+        const known = this.#index.get(f.path);
+        if (known) {
+          // a photo that could not be read, added again (replaced meanwhile, say): read it again
+          if (known.infoError) {
+            delete known.infoError;
+            delete known.info;
+            void this.loadInfo(f.path);
+          }
+          continue;
+        }
         this.items.push(itemFromEntry(f));
         added++;
       }
