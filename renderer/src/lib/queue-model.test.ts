@@ -165,11 +165,11 @@ describe('interruptedReport', () => {
 
 describe('needsRun', () => {
   it('leaves out a photo that could not be read when it was shown (it would only fail), until it is run or read again', () => {
-    const bad = { status: 'ready' as const, infoError: { code: 'E_DECODE', message: 'broken.jpg is not a readable image' } };
+    const bad = { status: 'ready' as const, infoError: { code: 'E_DECODE' as const, message: 'broken.jpg is not a readable image' } };
     expect(unreadable(bad)).toBe(true);
     expect(needsRun(bad, 'k1')).toBe(false);
     // a passing failure (the engine busy) is not "can't read"; a photo run since is counted as it stands
-    expect(needsRun({ ...bad, infoError: { code: 'E_INTERNAL', message: 'x' } }, 'k1')).toBe(true);
+    expect(needsRun({ ...bad, infoError: { code: 'E_INTERNAL' as const, message: 'x' } }, 'k1')).toBe(true);
     expect(needsRun({ ...bad, status: 'failed' as const }, 'k1')).toBe(true);
   });
 
