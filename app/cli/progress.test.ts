@@ -47,6 +47,15 @@ describe('BatchProgress', () => {
     );
   });
 
+  it('a done line says when the output was numbered because its name was taken (--json: renamed)', () => {
+    const e = sink(false);
+    new BatchProgress({ stdout: sink().out, stderr: e.out, json: false, cwd: '/w' }).onEvent('file.progress', file(0, '/w/a.jpg', 'done', { output: '/w/restored/a-1.jpg', renamed: true }));
+    expect(e.chunks.join('')).toBe('done a.jpg -> restored/a-1.jpg; numbered: the name was taken\n');
+    const o = sink();
+    new BatchProgress({ stdout: o.out, stderr: sink().out, json: true, cwd: '/w' }).onEvent('file.progress', file(0, '/w/a.jpg', 'done', { output: '/w/restored/a-1.jpg', renamed: true }));
+    expect(JSON.parse(o.chunks.join(''))).toMatchObject({ status: 'done', output: '/w/restored/a-1.jpg', renamed: true });
+  });
+
   it('a done line shows the noise level a denoise step used, and whether Auto estimated it', () => {
     const e = sink(false);
     const p = new BatchProgress({ stdout: sink().out, stderr: e.out, json: false, cwd: '/w' });

@@ -60,6 +60,7 @@ export class BatchProgress {
       if (f.error) line.error = f.error;
       if (f.steps) line.steps = f.steps;
       if (f.notes) line.notes = f.notes;
+      if (f.renamed) line.renamed = true;
       this.clearBar();
       this.out.write(JSON.stringify(line) + '\n');
     } else if (!this.tty) {
@@ -76,7 +77,10 @@ export class BatchProgress {
 
   private plainLine(f: EventPayload<'file.progress'>): string {
     const n = this.batch ? `[${Math.min(this.batch.total, f.index + 1)}/${this.batch.total}] ` : '';
-    if (f.status === 'done') return `${n}done ${this.show(f.input)} -> ${this.show(f.output ?? '')}${usedNote(f.steps)}${f.notes?.length ? `; ${f.notes.join('; ')}` : ''}`;
+    if (f.status === 'done') {
+      const notes = [...(f.notes ?? []), ...(f.renamed ? ['numbered: the name was taken'] : [])];
+      return `${n}done ${this.show(f.input)} -> ${this.show(f.output ?? '')}${usedNote(f.steps)}${notes.length ? `; ${notes.join('; ')}` : ''}`;
+    }
     if (f.status === 'skipped') return `${n}skipped ${this.show(f.input)} (already done: ${this.show(f.output ?? '')})`;
     if (f.status === 'failed') return `${n}failed ${this.show(f.input)}: ${f.error?.code ?? 'E_INTERNAL'}: ${f.error?.message ?? ''}`;
     return `${n}${f.status} ${this.show(f.input)}`;

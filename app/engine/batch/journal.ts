@@ -24,7 +24,7 @@ export interface JournalEntry {
   inputSize: number;
   inputMtimeMs: number;
   outputSize?: number;
-  outputHash?: string; // 'sha256:<hex>' of the output file's bytes
+  outputHash?: string; // 'sha256:<hex>' of the output file's bytes (recorded, still queued, just before they take the name)
   seconds?: number;
   error?: ErrorInfo;
   // done: what each step used (σ given to the denoiser ...) and what could not be done as asked;

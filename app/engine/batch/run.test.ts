@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -401,9 +402,8 @@ describe('runBatch', () => {
     await runBatch(fakeCore(), opts);
     const jFile = (await readdir(out)).find((f) => f.startsWith('.restora-batch-'))!;
     const j = JSON.parse(await readFile(path.join(out, jFile), 'utf8'));
-    // as if killed: b was claimed (queued) and its output renamed in, but the journal not updated
+    // as if killed: b was claimed (queued), its bytes recorded and published, but not recorded as done
     j.entries[1].status = 'queued';
-    delete j.entries[1].outputHash;
     await writeFile(path.join(out, jFile), JSON.stringify(j));
     const dead = spawn(process.execPath, ['-e', '']);
     await new Promise((r) => dead.on('exit', r));
@@ -420,6 +420,79 @@ describe('runBatch', () => {
     expect(listed).not.toContain(stale);
     expect(listed).toContain(live);
     expect(listed).toContain('.unrelated.tmp');
+  });
+
+  it('a file that takes a claimed name while the batch runs is never replaced: the output gets the next number', async () => {
+    const [a, b] = await photos(['a.png', 'b.png']);
+    const out = path.join(dir, 'out');
+    // someone saves a photo under a's output name after the batch claimed it, before a is written
+    const core = fakeCore({ onRead: (f) => f === a && void writeFileSync(path.join(out, 'a.png'), 'not ours') });
+    const events: EventPayload<'file.progress'>[] = [];
+    const r = await runBatch(core, { files: [a, b], recipe, output: { dir: out }, onEvent: (n, e) => n === 'file.progress' && void events.push(e as EventPayload<'file.progress'>) });
+    expect(r.done).toBe(2);
+    expect(await readFile(path.join(out, 'a.png'), 'utf8')).toBe('not ours');
+    expect(r.files.map((f) => path.basename(f.output!))).toEqual(['a-1.png', 'b.png']);
+    expect(r.files.map((f) => f.renamed ?? false)).toEqual([true, false]);
+    expect(events.find((e) => e.status === 'done' && e.input === a)).toMatchObject({ output: path.join(out, 'a-1.png'), renamed: true });
+    expect(await maxDiffInverted(a, path.join(out, 'a-1.png'))).toBeLessThanOrEqual(1);
+    // the journal names the file written, so the rerun verifies and skips it
+    const j = JSON.parse(await readFile(r.journal!, 'utf8')) as { entries: { output: string }[] };
+    expect(j.entries.map((e) => path.basename(e.output))).toEqual(['a-1.png', 'b.png']);
+    expect(await runBatch(fakeCore(), { files: [a, b], recipe, output: { dir: out } })).toMatchObject({ done: 0, skipped: 2 });
+    expect((await readdir(out)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('two batches writing into one folder at once keep every output (numbered), none replaced', async () => {
+    const one = await photos(['a.png', 'b.png', 'c.png'], 'in1');
+    const two = await photos(['a.png', 'b.png', 'c.png'], 'in2');
+    const out = path.join(dir, 'out');
+    // both claim their names before either writes (as two commands started together do)
+    let planned = 0;
+    let release!: () => void;
+    const bothPlanned = new Promise<void>((r) => (release = r));
+    const gated = () => {
+      const core = fakeCore({ tileDelayMs: 2 });
+      let first = true;
+      return {
+        ...core,
+        readImage: async (f: string) => {
+          if (first) {
+            first = false;
+            if (++planned === 2) release();
+            await bothPlanned;
+          }
+          return core.readImage(f);
+        },
+      };
+    };
+    const [r1, r2] = await Promise.all([runBatch(gated(), { files: one, recipe, output: { dir: out } }), runBatch(gated(), { files: two, recipe, output: { dir: out } })]);
+    expect(r1.done + r2.done).toBe(6);
+    const outputs = [...r1.files, ...r2.files].map((f) => f.output!);
+    expect(new Set(outputs).size).toBe(6);
+    const photosOut = (await readdir(out)).filter((f) => f.endsWith('.png')).sort();
+    expect(photosOut).toEqual(['a-1.png', 'a.png', 'b-1.png', 'b.png', 'c-1.png', 'c.png']);
+    // each output holds its own input's result
+    for (const [inputs, r] of [[one, r1], [two, r2]] as const) {
+      for (const [i, f] of r.files.entries()) expect(await maxDiffInverted(inputs[i], f.output!), f.output).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('a queued file whose claimed name now holds bytes it did not record is not replaced on the rerun', async () => {
+    const [a, b] = await photos(['a.png', 'b.png']);
+    const out = path.join(dir, 'out');
+    const opts: BatchOptions = { files: [a, b], recipe, output: { dir: out } };
+    const first = await runBatch(fakeCore(), opts);
+    const jPath = first.journal!;
+    const j = JSON.parse(await readFile(jPath, 'utf8'));
+    // stopped with b claimed, and meanwhile someone else's file took b's name
+    j.entries[1].status = 'queued';
+    delete j.entries[1].outputHash;
+    delete j.entries[1].outputSize;
+    await writeFile(jPath, JSON.stringify(j));
+    await writeFile(path.join(out, 'b.png'), 'not ours');
+    const r = await runBatch(fakeCore(), opts);
+    expect(r.files.map((f) => path.basename(f.output!))).toEqual(['a.png', 'b-1.png']);
+    expect(await readFile(path.join(out, 'b.png'), 'utf8')).toBe('not ours');
   });
 
   if (process.platform === 'linux' && !procShowsOurPids()) {

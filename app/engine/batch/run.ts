@@ -6,9 +6,11 @@
 // - Every output path is claimed in the journal before any pixel is processed; a claimed path is
 //   never handed to another file, and an existing file is never replaced unless `overwrite` is set
 //   or the journal says it is this batch's own output (a rerun after a crash).
-// - Outputs go through the core's writer (temp file in the same folder, fsync, rename), so a crash
-//   leaves either the complete file or none under its final name; stale temps of ours are removed
-//   on the next run.
+// - Outputs go through the core's writer (temp file in the same folder, fsync, then an exclusive
+//   publish), so a crash leaves either the complete file or none under its final name, and a file
+//   that takes the claimed name while the batch runs (another batch into the same folder, the user)
+//   is not replaced: the output takes the next free number. Stale temps of ours are removed on
+//   the next run.
 // - One failing file is recorded (code + sentence) and the batch goes on, except when the output
 //   disk is full or read-only: then the files not yet started are reported with that reason.
 // - One file at a time, and no reference to its pixels is kept after it is written, so memory stays
@@ -35,7 +37,7 @@ import { EtaEstimator, type RestOfBatch } from './eta.ts';
 import { expand, OUTPUT_DIR_NAME, rootOf } from './expand.ts';
 import { FileMarks } from '../image/inputs.ts';
 import { probeImage } from '../image/decode.ts';
-import { writeFileAtomic, writeLosses } from '../image/writer.ts';
+import { type Publish, writeFileAtomic, writeLosses } from '../image/writer.ts';
 import { hashFile, type JournalData, type JournalEntry, journalKey, journalPath, readJournal, reportPath, writeJournal } from './journal.ts';
 import { naturalOutput, numbered, pathKey, writerFormat } from './naming.ts';
 import { restoraVersion } from '../version.ts';
@@ -50,6 +52,9 @@ interface Planned {
   skip: boolean; // verified done in an earlier run
   refused?: ErrorInfo; // planning refused this file (output would be an input, folder read-only)
   renamed?: boolean; // the natural output name was taken: a number was added
+  natural?: string; // the output name without a number
+  n?: number; // the number of the claimed name (0: none)
+  own?: { path: string; hash: string }; // an earlier output of this batch at the claimed name, which may be replaced if it is still the same
 }
 
 function errorWithFile(e: unknown, file: string): ErrorInfo {
@@ -296,6 +301,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       continue;
     }
     const natural = naturalOutput(f.path, f.rel, outDir, output.suffix, output.format);
+    p.natural = natural;
     if (await isInput(natural)) {
       p.refused = {
         code: 'E_WRITE',
@@ -317,12 +323,17 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
           chosen = prev.output;
         } else if (intact) {
           chosen = prev.output; // our own output of an input that changed since: redo in place
+          p.own = { path: prev.output, hash: prev.outputHash! };
         }
         // an output changed by someone else since is left alone: a new name below
-      } else if (!ost || prev.status !== 'done') {
-        // claimed by an earlier run and not recorded as done: if it exists, it is that run's own
-        // output, renamed into place just before the crash, so it is redone in place
+      } else if (!ost) {
+        chosen = prev.output; // claimed by an earlier run, nothing there yet
+      } else if (prev.status !== 'done' && prev.outputHash && ost.size === prev.outputSize && (await hashFile(prev.output).catch(() => '')) === prev.outputHash) {
+        // claimed and not recorded as done, but the bytes there are the ones that run recorded just
+        // before publishing them (it stopped before recording the file as done): redone in place.
+        // Anything else there came from elsewhere and is left alone: a new name below
         chosen = prev.output;
+        p.own = { path: prev.output, hash: prev.outputHash };
       }
     }
     if (!chosen) {
@@ -333,6 +344,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
         if (!output.overwrite && (await statOrNull(cand))) continue;
         chosen = cand;
         p.renamed = n > 0;
+        p.n = n;
         break;
       }
     }
@@ -530,9 +542,33 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       const steps = trace.flatMap((t) => { const r = StepUsed.safeParse(t); return r.success ? [r.data] : []; });
       // the output says what made it, in its XMP processing history (what photo apps show as its history)
       const history = { software: `Restora ${restoraVersion()}`, parameters: historyParameters(steps), when: new Date() };
-      const written = await core.writeImage(out, target, { format, quality: output.quality, bitDepth, history });
+      let k = p.n ?? 0;
+      const publish: Publish = {
+        // names are claimed at the start, but a file can take one since (another batch writing into
+        // this folder, the user): only what this batch may replace is replaced, anything else keeps
+        // its name and the output takes the next free number
+        mayReplace: async (t) => output.overwrite || (!!p.own && pathKey(t) === pathKey(p.own.path) && (await hashFile(t).catch(() => '')) === p.own.hash),
+        nextName: async () => {
+          for (;;) {
+            const cand = numbered(p.natural!, ++k);
+            if (claimed.has(pathKey(cand)) || (await isInput(cand))) continue;
+            claimed.add(pathKey(cand));
+            return cand;
+          }
+        },
+        // recorded before the bytes take the name: a rerun after a crash in between knows them as
+        // ours (in a batch past JOURNAL_EVERY_FILE_UP_TO files the write may be skipped; a crash in that
+        // instant then leaves the rerun's output numbered beside it, never a file replaced)
+        beforePublish: async ({ size, hash }) => {
+          entry.outputSize = size;
+          entry.outputHash = hash;
+          await flush(false);
+        },
+      };
+      const written = await core.writeImage(out, target, { format, quality: output.quality, bitDepth, history, publish });
       out = undefined;
       const ost = await stat(written);
+      p.renamed = pathKey(written) !== pathKey(p.natural!);
       entry.output = written;
       entry.outputSize = ost.size;
       entry.outputHash = await hashFile(written);
@@ -561,6 +597,8 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
         failed++;
         entry.status = 'failed';
         entry.error = error;
+        delete entry.outputHash; // a failed write's bytes were never published
+        delete entry.outputSize;
         reports.push({ input: p.file.path, status: 'failed', error, seconds });
         await flush(false);
         fileEvent(i, p, 'failed', 0, error);

@@ -295,6 +295,36 @@ describe('writeFileAtomic', () => {
     await expectError(writeImage(ref, p('ro/y.png')), 'E_READ_ONLY', /y\.png/);
   });
 
+  it('publish: never over a file already there; the next name is used, the temp removed', async () => {
+    fs.writeFileSync(p('pub.png'), 'not ours');
+    fs.writeFileSync(p('pub-1.png'), 'not ours either');
+    const names = (t: string) => (t.endsWith('pub.png') ? p('pub-1.png') : p('pub-2.png'));
+    expect(await writeFileAtomic(p('pub.png'), 'mine', { nextName: names })).toBe(p('pub-2.png'));
+    expect(fs.readFileSync(p('pub.png'), 'utf8')).toBe('not ours');
+    expect(fs.readFileSync(p('pub-1.png'), 'utf8')).toBe('not ours either');
+    expect(fs.readFileSync(p('pub-2.png'), 'utf8')).toBe('mine');
+    // what the caller calls its own is replaced in place
+    expect(await writeFileAtomic(p('pub.png'), 'mine again', { nextName: names, mayReplace: (t) => t === p('pub.png') })).toBe(p('pub.png'));
+    expect(fs.readFileSync(p('pub.png'), 'utf8')).toBe('mine again');
+    // no name left: E_WRITE naming the file, nothing replaced
+    await expectError(writeFileAtomic(p('pub-1.png'), 'x', { nextName: () => undefined }), 'E_WRITE', /pub-1\.png: the name is taken/);
+    expect(fs.readFileSync(p('pub-1.png'), 'utf8')).toBe('not ours either');
+    expect(noTemps()).toEqual([]);
+  });
+
+  it('publish without hard links (FAT, some shares): looks before it renames, so an existing file is still kept', async () => {
+    for (const code of ['EPERM', 'ENOTSUP', 'EXDEV', 'ENOSYS']) {
+      vi.spyOn(fsp, 'link').mockRejectedValue(Object.assign(new Error(`${code}: link`), { code }));
+      fs.writeFileSync(p(`fat-${code}.png`), 'not ours');
+      const out = await writeFileAtomic(p(`fat-${code}.png`), 'mine', { nextName: () => p(`fat-${code}-1.png`) });
+      expect(out, code).toBe(p(`fat-${code}-1.png`));
+      expect(fs.readFileSync(p(`fat-${code}.png`), 'utf8')).toBe('not ours');
+      expect(fs.readFileSync(out, 'utf8')).toBe('mine');
+      vi.restoreAllMocks();
+    }
+    expect(noTemps()).toEqual([]);
+  });
+
   it('other failures -> E_WRITE naming the file', async () => {
     fs.writeFileSync(p('afile'), 'x');
     await expectError(writeFileAtomic(p('afile/inside.png'), 'x'), 'E_WRITE', /inside\.png/);

@@ -1,6 +1,8 @@
 // The one writer. Every file the engine (and the app around it) writes goes through
 // `writeFileAtomic`: temp file in the destination folder, fsync, rename, fsync the folder. A crash
-// leaves either the old file or the new one, never half of one. Images are encoded by
+// leaves either the old file or the new one, never half of one. Outputs of a batch are published
+// exclusively instead (`Publish`): a file already under the name, or one that appears there
+// while the output is being made, is never replaced unless the caller says it is its own. Images are encoded by
 // `writeImage`, which re-embeds ICC (converting the sRGB pixels back to the original profile),
 // EXIF (orientation reset to 1), XMP and the resolution, writes grey sources back as grey, and
 // refuses to write over any file opened as an input.
@@ -28,6 +30,27 @@ export interface WriteImageOptions {
   bitDepth?: 8 | 16;
   /** What made this output, added to the XMP processing history (`xmpMM:History`) the source's XMP carries */
   history?: XmpHistoryEvent;
+  /** Publish exclusively: never over a file the caller does not call its own (see `Publish`). Absent: replace what is there. */
+  publish?: Publish;
+}
+
+/**
+ * How a finished temp file takes its final name when it must not replace what is there (batch
+ * outputs): hard-linked in, which fails when the name exists, however late the other file came.
+ */
+export interface Publish {
+  /**
+   * Whether an existing file at `target` may be replaced (a batch's own earlier output, checked
+   * now, not when the batch began). Absent: never.
+   */
+  mayReplace?: (target: string) => boolean | Promise<boolean>;
+  /** The next name to try after `taken` was in the way (same folder); undefined: give up (E_WRITE). */
+  nextName: (taken: string) => string | undefined | Promise<string | undefined>;
+  /**
+   * Told the bytes' size and SHA-256 ('sha256:<hex>') once they are on disk, before they take any
+   * final name: a batch records them first, so that after a crash it knows the file as its own.
+   */
+  beforePublish?: (info: { size: number; hash: string }) => void | Promise<void>;
 }
 
 const FORMAT_ALIASES: Record<string, WriteFormat> = {
@@ -75,13 +98,76 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** link() errors that mean the file system has no hard links (FAT/exFAT cards, some network shares). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS']);
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException)?.code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** Give the finished temp file its final name without replacing anything `publish` does not allow; returns the name. */
+async function publishExclusive(tmp: string, file: string, publish: Publish): Promise<string> {
+  let target = file;
+  const next = async (taken: string): Promise<string> => {
+    const n = await publish.nextName(taken);
+    if (!n) throw new RestoraError('E_WRITE', `cannot write ${path.basename(file)}: the name is taken`, file);
+    return n;
+  };
+  for (;;) {
+    if (isInput(target)) {
+      target = await next(target);
+      continue;
+    }
+    if (publish.mayReplace && (await exists(target))) {
+      if (await publish.mayReplace(target)) {
+        await fsp.rename(tmp, target);
+        return target;
+      }
+      target = await next(target);
+      continue;
+    }
+    let linked = false;
+    try {
+      await fsp.link(tmp, target); // EEXIST when the name is there, however late it came
+      linked = true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException)?.code ?? '';
+      if (code === 'EEXIST') {
+        target = await next(target);
+        continue;
+      }
+      if (!NO_HARD_LINKS.has(code)) throw e;
+    }
+    if (linked) {
+      await fsp.unlink(tmp).catch(() => undefined); // left behind, it is a stale temp the next run removes
+      return target;
+    }
+    // no hard links on this file system: look, then rename. A file that appears between the two
+    // is replaced (a small race that only link() closes)
+    if (await exists(target)) {
+      target = await next(target);
+      continue;
+    }
+    await fsp.rename(tmp, target);
+    return target;
+  }
+}
+
 /**
  * Write `data` to `file` atomically: a temp file in the same folder (created exclusively),
  * fsync, rename over the destination, fsync the folder. Creates missing parent folders.
- * Refuses to replace a file opened as an input. Errors: E_READ_ONLY (EACCES/EPERM/EROFS),
- * E_NO_SPACE (ENOSPC, the temp file is removed), E_WRITE otherwise; each names the file.
+ * Refuses to replace a file opened as an input. With `publish`, nothing is replaced that it does
+ * not allow: a name in the way gives way to `publish.nextName`'s. Returns the path written.
+ * Errors: E_READ_ONLY (EACCES/EPERM/EROFS), E_NO_SPACE (ENOSPC, the temp file is removed),
+ * E_WRITE otherwise; each names the file.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, publish?: Publish): Promise<string> {
   if (isInput(file)) {
     throw new RestoraError('E_WRITE', `refusing to write over the original ${path.basename(file)}; choose another name or folder`, file);
   }
@@ -89,6 +175,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   const tmp = path.join(dir, `.restora-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tmp`);
   let fh: fsp.FileHandle | undefined;
   let created = false;
+  let written = file;
   try {
     await fsp.mkdir(dir, { recursive: true });
     fh = await fsp.open(tmp, 'wx', 0o644);
@@ -97,14 +184,21 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await fh.sync();
     await fh.close();
     fh = undefined;
-    await fsp.rename(tmp, file);
+    if (publish) {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      await publish.beforePublish?.({ size: bytes.length, hash: `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}` });
+      written = await publishExclusive(tmp, file, publish);
+    } else {
+      await fsp.rename(tmp, file);
+    }
     created = false;
     await fsyncDir(dir);
   } catch (e) {
     await fh?.close().catch(() => undefined);
     if (created) await fsp.unlink(tmp).catch(() => undefined);
-    throw writeError(e, file);
+    throw writeError(e, written);
   }
+  return written;
 }
 
 const iccFiles = new Map<string, string>();
@@ -254,8 +348,9 @@ export async function encodeImage(img: RgbImage, format: WriteFormat, opts: Omit
 }
 
 /**
- * Encode and write an image atomically to `file` (the caller chooses the final name; this never
- * picks names). Returns the path written. Throws E_WRITE when `file` is an open input.
+ * Encode and write an image atomically to `file` (the caller chooses the names: `file`, and with
+ * `opts.publish` the ones to try when it is taken). Returns the path written. Throws E_WRITE when
+ * `file` is an open input.
  */
 export async function writeImage(img: RgbImage, file: string, opts: WriteImageOptions = {}): Promise<string> {
   if (isInput(file)) {
@@ -269,6 +364,5 @@ export async function writeImage(img: RgbImage, file: string, opts: WriteImageOp
     const r = RestoraError.from(e);
     throw new RestoraError(r.code, `${path.basename(file)}: ${r.message}`, file);
   }
-  await writeFileAtomic(file, bytes);
-  return file;
+  return writeFileAtomic(file, bytes, opts.publish);
 }

@@ -1,12 +1,13 @@
 // A small but real EngineCore for batch tests: sharp decodes and encodes for real; `run` inverts
 // the pixels in "tiles" (rows of 16), checking the abort signal between them like the real tiler.
-// The writer follows the real one's protocol (app/engine/image/writer.ts): a temp file
-// `.restora-<pid>-<hex>.tmp` in the same folder, fsync, rename.
-import { open, rename, unlink } from 'node:fs/promises';
+// Files are written by the real writer's writeFileAtomic (app/engine/image/writer.ts): a temp file
+// `.restora-<pid>-<hex>.tmp` in the same folder, fsync, then rename or, for a batch's outputs, an
+// exclusive publish.
 import path from 'node:path';
 import sharp from 'sharp';
 import { RestoraError } from '../../../contract/index.ts';
 import type { EngineCore, RgbImage, RunOptions } from '../../api.ts';
+import { writeFileAtomic, type WriteImageOptions } from '../../image/writer.ts';
 import type { Recipe } from '../../../contract/index.ts';
 
 export interface FakeCoreOptions {
@@ -17,8 +18,6 @@ export interface FakeCoreOptions {
   /** fail the write with this code for files whose base name matches */
   failWrite?: { match: RegExp; code: 'E_NO_SPACE' | 'E_WRITE' | 'E_READ_ONLY' };
 }
-
-let tmpCounter = 0;
 
 export function fakeCore(o: FakeCoreOptions = {}): EngineCore & { reads: string[] } {
   const reads: string[] = [];
@@ -57,7 +56,7 @@ export function fakeCore(o: FakeCoreOptions = {}): EngineCore & { reads: string[
       }
       return { ...img, data };
     },
-    async writeImage(img: RgbImage, file: string, opts?: { format?: string; quality?: number }): Promise<string> {
+    async writeImage(img: RgbImage, file: string, opts?: WriteImageOptions): Promise<string> {
       if (o.failWrite && o.failWrite.match.test(path.basename(file))) throw new RestoraError(o.failWrite.code, `cannot write ${path.basename(file)}`, file);
       const n = img.width * img.height;
       const raw = Buffer.alloc(3 * n);
@@ -66,21 +65,7 @@ export function fakeCore(o: FakeCoreOptions = {}): EngineCore & { reads: string[
       const fmt = opts?.format ?? 'png';
       s = fmt === 'jpeg' ? s.jpeg({ quality: opts?.quality ?? 92 }) : fmt === 'webp' ? s.webp({ quality: opts?.quality ?? 92 }) : fmt === 'tiff' ? s.tiff() : s.png();
       const buf = await s.toBuffer();
-      const tmp = path.join(path.dirname(file), `.restora-${process.pid}-${(tmpCounter++).toString(16).padStart(12, '0')}.tmp`);
-      const fh = await open(tmp, 'wx');
-      try {
-        await fh.writeFile(buf);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      try {
-        await rename(tmp, file);
-      } catch (e) {
-        await unlink(tmp).catch(() => {});
-        throw e;
-      }
-      return file;
+      return writeFileAtomic(file, buf, opts?.publish);
     },
     async estimateSigma(): Promise<number> {
       return 0;
