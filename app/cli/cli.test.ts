@@ -355,6 +355,23 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     expect(left.stdout).toBe('No image files found in nophotos.\nLeft out: 3 files that are not images Restora reads (.cr2 1, .gif 1, .txt 1).\n');
   });
 
+  it('--overwrite never replaces a photo that only shares the output name: it is numbered, and the done line says so', async () => {
+    const src = await photo(path.join(dir, 'ow', 'src', 'IMG_0001.jpg'), 11);
+    const album = await photo(path.join(dir, 'ow', 'album', 'IMG_0001.jpg'), 12);
+    const before = await fingerprint([album, src]);
+    const r = await restora(['denoise', 'ow/src', '--out', 'ow/album', '--overwrite', '--sigma', '5', '--threads', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await fingerprint([album, src])).toEqual(before);
+    expect(r.stderr).toContain('done ow/src/IMG_0001.jpg -> ow/album/IMG_0001-1.jpg (denoise σ 5.0); numbered: the name was taken');
+    expect(r.stdout).toMatch(/1 output was given a number \(ow\/album\/IMG_0001-1\.jpg\) because the name was taken; --overwrite replaces Restora's earlier outputs instead, never other files\./);
+    // Restora's own output is what --overwrite replaces
+    const again = await restora(['denoise', 'ow/src', '--out', 'ow/album', '--overwrite', '--sigma', '6', '--threads', '1']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('-> ow/album/IMG_0001-1.jpg');
+    expect((await readdir(path.join(dir, 'ow', 'album'))).filter((f) => !f.startsWith('.') && f.endsWith('.jpg')).sort()).toEqual(['IMG_0001-1.jpg', 'IMG_0001.jpg']);
+    expect(await fingerprint([album, src])).toEqual(before);
+  });
+
   it('Ctrl-C (SIGINT) cancels after the current tile and exits 130; the rerun finishes the rest', async () => {
     for (let i = 0; i < 6; i++) await photo(path.join(dir, 'int', `f${i}.png`), 20 + i, 160, 128);
     const args = ['denoise', path.join(dir, 'int'), '--out', path.join(dir, 'int-out'), '--sigma', '10', '--threads', '1', '--tile', '32', '--json'];

@@ -142,7 +142,7 @@ export function humanReport(
   const renamed = r.files.filter((f) => f.renamed && f.output);
   if (renamed.length) {
     const one = renamed.length === 1;
-    lines.push(`${renamed.length} output${one ? ' was' : 's were'} given a number (${show(renamed[0].output!)}${one ? '' : ' ...'}) because the name was taken; --overwrite replaces earlier outputs instead.`);
+    lines.push(`${renamed.length} output${one ? ' was' : 's were'} given a number (${show(renamed[0].output!)}${one ? '' : ' ...'}) because the name was taken; --overwrite replaces Restora's earlier outputs instead, never other files.`);
   }
   for (const what of describeIgnored(r.ignored, 'add -r to include {them}')) lines.push(`Left out: ${what}.`);
   if (r.report) lines.push(`Report: ${show(r.report)}`);

@@ -49,8 +49,10 @@ Batch options (denoise, upscale, inpaint, run)
   --quality N          JPEG/WebP quality 1-100 (default 92, or a JPEG source's own when it
                        was saved higher)
   --suffix S           added to output names (default none)
-  --overwrite          replace existing outputs (never an original); rerunning a finished
-                       batch with it renders every file again
+  --overwrite          replace Restora's earlier outputs (those a batch journal in the output
+                       folder lists, unchanged since); any other file keeps its name and the
+                       output gets -1, -2 ...; rerunning a finished batch with it renders every
+                       file again
   --resume             continue a batch that was interrupted (the default)
   --no-resume          start afresh (existing outputs are kept; new ones get -1, -2 ...)
   --json               one JSON line per file on stdout, then a summary line

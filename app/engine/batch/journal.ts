@@ -6,7 +6,7 @@
 // used and noted (steps, notes), so that the rerun's report still says it for the files it skips.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ErrorInfo, OutputOptions, Recipe, StepUsed } from '../../contract/index.ts';
 import { writeFileAtomic } from '../image/writer.ts';
@@ -84,6 +84,34 @@ export async function readJournal(file: string, key: string): Promise<JournalDat
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Outputs recorded in the journals of a folder (any batch's): path key (as `key` gives it) -> the
+ * SHA-256 ('sha256:<hex>') of the bytes written there. What --overwrite may replace, while the
+ * file still holds those bytes. Unreadable or foreign files are passed over.
+ */
+export async function recordedOutputs(dir: string, key: (p: string) => string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    if (!name.startsWith(JOURNAL_PREFIX) || !name.endsWith('.json')) continue;
+    try {
+      const j = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as Partial<JournalData>;
+      if (!Array.isArray(j.entries)) continue;
+      for (const e of j.entries) {
+        if (e && typeof e.output === 'string' && typeof e.outputHash === 'string') out.set(key(e.output), e.outputHash);
+      }
+    } catch {
+      // not a journal we can read: its outputs are not known as ours
+    }
+  }
+  return out;
 }
 
 export async function writeJournal(file: string, data: JournalData): Promise<void> {

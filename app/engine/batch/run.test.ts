@@ -167,9 +167,52 @@ describe('runBatch', () => {
     expect(outputs).toEqual(['a-1.png', 'a-2.png']);
     expect(await readFile(path.join(out, 'a.png'), 'utf8')).toBe('not ours');
 
+    // overwrite replaces Restora's own output (a-1.png, in the first batch's journal), not the file that only shares the name
+    const before = (await stat(path.join(out, 'a-1.png'))).ino;
     const again = await runBatch(fakeCore(), { files: [a], recipe, output: { dir: out, format: 'png', overwrite: true }, resume: false });
-    expect(again.files[0].output).toBe(path.join(out, 'a.png'));
-    expect(await maxDiffInverted(a, path.join(out, 'a.png'))).toBeLessThanOrEqual(1);
+    expect(again.files[0]).toMatchObject({ output: path.join(out, 'a-1.png'), renamed: true });
+    expect((await stat(path.join(out, 'a-1.png'))).ino).not.toBe(before); // written anew
+    expect(await maxDiffInverted(a, path.join(out, 'a-1.png'))).toBeLessThanOrEqual(1);
+    expect(await readFile(path.join(out, 'a.png'), 'utf8')).toBe('not ours');
+  });
+
+  it('overwrite never replaces a photo that only shares the name: it gets a number, and the report says so', async () => {
+    // ow/src/IMG_0001.jpg processed into ow/album, where another photo is called IMG_0001.jpg
+    const [src] = await photos(['IMG_0001.jpg'], 'ow/src');
+    const [album] = await photos(['IMG_0001.jpg', 'IMG_0002.jpg'], 'ow/album');
+    const before = await snapshot([album]);
+    const r = await runBatch(fakeCore(), { files: [path.join(dir, 'ow', 'src')], recipe, output: { dir: path.join(dir, 'ow', 'album'), overwrite: true } });
+    expect(r.done).toBe(1);
+    expect(await snapshot([album])).toEqual(before);
+    expect(r.files[0]).toMatchObject({ output: path.join(dir, 'ow', 'album', 'IMG_0001-1.jpg'), renamed: true });
+    // run again with --overwrite: the output it made is replaced in place, the album photo still kept
+    const again = await runBatch(fakeCore(), { files: [src], recipe, output: { dir: path.join(dir, 'ow', 'album'), overwrite: true } });
+    expect(again.files[0]).toMatchObject({ output: path.join(dir, 'ow', 'album', 'IMG_0001-1.jpg') });
+    expect(await snapshot([album])).toEqual(before);
+  });
+
+  it("overwrite replaces another batch's output while it is unchanged; once the user changed it, it is kept", async () => {
+    const [a] = await photos(['a.png']);
+    const out = path.join(dir, 'out');
+    await runBatch(fakeCore(), { files: [a], recipe, output: { dir: out, suffix: '' } });
+    // another command (another journal) with the same output name
+    const other = { files: [path.join(dir, 'in')], recipe, output: { dir: out, overwrite: true } };
+    const r = await runBatch(fakeCore(), other);
+    expect(r.files[0]).toMatchObject({ output: path.join(out, 'a.png') });
+    expect(r.files[0].renamed).toBeUndefined();
+    // the user edits the output and saves over it: no longer Restora's bytes
+    await writeFile(path.join(out, 'a.png'), 'retouched by hand');
+    const r2 = await runBatch(fakeCore(), { ...other, files: [a] });
+    expect(r2.files[0]).toMatchObject({ output: path.join(out, 'a-1.png'), renamed: true });
+    expect(await readFile(path.join(out, 'a.png'), 'utf8')).toBe('retouched by hand');
+  });
+
+  it('overwrite: a foreign file that takes the name after the batch began is kept too', async () => {
+    const [a] = await photos(['a.png']);
+    const out = path.join(dir, 'out');
+    const r = await runBatch(fakeCore({ onRead: () => writeFileSync(path.join(out, 'a.png'), 'not ours') }), { files: [a], recipe, output: { dir: out, overwrite: true } });
+    expect(r.files[0]).toMatchObject({ output: path.join(out, 'a-1.png'), renamed: true });
+    expect(await readFile(path.join(out, 'a.png'), 'utf8')).toBe('not ours');
   });
 
   it('refuses an output that would be an input (same path, hardlink or symlink), even with overwrite', async () => {

@@ -4,8 +4,10 @@
 // - Originals are only ever read. An output path that is an input (same path, or the same file
 //   through a link: same device and inode) is refused for that file.
 // - Every output path is claimed in the journal before any pixel is processed; a claimed path is
-//   never handed to another file, and an existing file is never replaced unless `overwrite` is set
-//   or the journal says it is this batch's own output (a rerun after a crash).
+//   never handed to another file, and an existing file is never replaced unless the journal says it
+//   is this batch's own output (a rerun after a crash) or, with `overwrite`, a journal in the output
+//   folder lists it as a Restora output and it still holds the bytes written then. Any other file
+//   (a photo that shares the name) keeps its name: the output gets a number.
 // - Outputs go through the core's writer (temp file in the same folder, fsync, then an exclusive
 //   publish), so a crash leaves either the complete file or none under its final name, and a file
 //   that takes the claimed name while the batch runs (another batch into the same folder, the user)
@@ -38,7 +40,7 @@ import { expand, OUTPUT_DIR_NAME, rootOf } from './expand.ts';
 import { FileMarks } from '../image/inputs.ts';
 import { probeImage } from '../image/decode.ts';
 import { type Publish, writeFileAtomic, writeLosses } from '../image/writer.ts';
-import { hashFile, type JournalData, type JournalEntry, journalKey, journalPath, readJournal, reportPath, writeJournal } from './journal.ts';
+import { hashFile, type JournalData, type JournalEntry, journalKey, journalPath, readJournal, recordedOutputs, reportPath, writeJournal } from './journal.ts';
 import { naturalOutput, numbered, pathKey, writerFormat } from './naming.ts';
 import { restoraVersion } from '../version.ts';
 
@@ -285,6 +287,19 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
     }
   }
 
+  // ---- what --overwrite may replace: outputs the journals in the output folders list (any batch's),
+  // while they hold the bytes recorded; never a photo that only shares a name
+  const restoraMade = new Map<string, string>();
+  if (output.overwrite) {
+    for (const d of new Set([...files.map(outDirOf), ...(journalDir ? [journalDir] : [])])) {
+      for (const [k, h] of await recordedOutputs(d, (x) => pathKey(x))) restoraMade.set(k, h);
+    }
+  }
+  const isRestoraOutput = async (p: string): Promise<boolean> => {
+    const h = restoraMade.get(pathKey(p));
+    return !!h && (await hashFile(p).catch(() => '')) === h;
+  };
+
   // ---- plan: claim an output path for every file before any pixel is processed
   const claimed = new Set<string>();
   const planned: Planned[] = [];
@@ -341,7 +356,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
         const cand = numbered(natural, n);
         if (claimed.has(pathKey(cand))) continue;
         if (await isInput(cand)) continue;
-        if (!output.overwrite && (await statOrNull(cand))) continue;
+        if ((await statOrNull(cand)) && !(output.overwrite && (await isRestoraOutput(cand)))) continue;
         chosen = cand;
         p.renamed = n > 0;
         p.n = n;
@@ -547,7 +562,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
         // names are claimed at the start, but a file can take one since (another batch writing into
         // this folder, the user): only what this batch may replace is replaced, anything else keeps
         // its name and the output takes the next free number
-        mayReplace: async (t) => output.overwrite || (!!p.own && pathKey(t) === pathKey(p.own.path) && (await hashFile(t).catch(() => '')) === p.own.hash),
+        mayReplace: async (t) => (!!p.own && pathKey(t) === pathKey(p.own.path) && (await hashFile(t).catch(() => '')) === p.own.hash) || (output.overwrite && (await isRestoraOutput(t))),
         nextName: async () => {
           for (;;) {
             const cand = numbered(p.natural!, ++k);
