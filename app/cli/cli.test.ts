@@ -372,6 +372,20 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     expect(await fingerprint([album, src])).toEqual(before);
   });
 
+  it('JPEG -> TIFF says the EXIF could not be kept (file line and report); a photo without EXIF says nothing', async () => {
+    const cam = path.join(dir, 'tiff-in', 'cam.jpg');
+    await photo(cam, 13);
+    await sharp(await readFile(cam)).withExif({ IFD0: { Make: 'TestCam', Model: 'T-1000' } }).jpeg({ quality: 92 }).toFile(path.join(dir, 'tiff-in', 'cam-exif.jpg'));
+    const r = await restora(['denoise', 'tiff-in', '--out', 'tiff-out', '--format', 'tiff', '--sigma', '5', '--threads', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = jsonLines(r.stdout).filter((l) => l.type === 'file');
+    const note = 'EXIF (camera, lens, date, exposure) not kept: Restora cannot write EXIF into TIFF';
+    expect(lines.find((l) => String(l.input).endsWith('cam-exif.jpg'))?.notes).toEqual([note]);
+    expect(lines.find((l) => String(l.input).endsWith('cam.jpg'))?.notes).toBeUndefined();
+    const rep = BatchReport.parse(jsonLines(r.stdout).pop());
+    expect(rep.files.find((f) => f.input.endsWith('cam-exif.jpg'))?.notes).toEqual([note]);
+  });
+
   it('Ctrl-C (SIGINT) cancels after the current tile and exits 130; the rerun finishes the rest', async () => {
     for (let i = 0; i < 6; i++) await photo(path.join(dir, 'int', `f${i}.png`), 20 + i, 160, 128);
     const args = ['denoise', path.join(dir, 'int'), '--out', path.join(dir, 'int-out'), '--sigma', '10', '--threads', '1', '--tile', '32', '--json'];

@@ -11,7 +11,7 @@ import { decode } from './decode.ts';
 import { isInput, markInput } from './inputs.ts';
 import { DOMParser } from '@xmldom/xmldom';
 import { estimateJpegQuality, exifTiff, getExifOrientation, setExifPixelSize, getExifResolution, setExifResolution, spliceIccPng, xmpAddHistory } from './metadata.ts';
-import { resolveFormat, writeFileAtomic, writeImage } from './writer.ts';
+import { resolveFormat, writeFileAtomic, writeImage, writeLosses } from './writer.ts';
 
 const { dir, cleanup } = tmpDir();
 const p = (n: string) => path.join(dir, n);
@@ -477,6 +477,38 @@ describe('resolution (dpi)', () => {
       const out = await writeImage(img, p(`nodpi.${fmt}`), { format: fmt });
       expect(await dpiOf(out), fmt).toBe(72);
     }
+  });
+
+  it('keeps the camera EXIF in AVIF too (orientation 1, the output size and resolution)', async () => {
+    if (!sharp.format.heif.output.buffer) return;
+    const img = await decode(p('camera.jpg'));
+    img.meta!.density = 240;
+    const out = await writeImage(img, p('camera-exif.avif'), { format: 'avif', quality: 80 });
+    const m = await sharp(out).metadata();
+    expect(m.format).toBe('heif');
+    expect(m.exif, 'avif exif').toBeDefined();
+    expect(m.exif!.toString('latin1')).toContain('TestCam');
+    expect(m.exif!.toString('latin1')).toContain('T-1000');
+    const tiff = exifTiff(m.exif!)!;
+    expect(getExifOrientation(tiff)).toBe(1);
+    expect(getExifResolution(tiff)).toBe(240);
+    expect([m.width, m.height]).toEqual([H, W]);
+    expect(m.xmpAsString ?? m.xmp?.toString('utf8')).toContain('Ada Lovelace');
+    expect(writeLosses(img, 'avif')).toEqual([]);
+    // no resolution known but the EXIF's own: that one, not the 25.4 dpi libvips would put there
+    const own: RgbImage = { ...img, meta: { ...img.meta!, density: undefined, exif: setExifResolution(exifTiff(img.meta!.exif!)!, 300) } };
+    const out2 = await writeImage(own, p('camera-exif-300.avif'), { format: 'avif', quality: 80 });
+    expect(getExifResolution(exifTiff((await sharp(out2).metadata()).exif!)!)).toBe(300);
+  });
+
+  it('TIFF cannot hold the EXIF: the output says so when the source had EXIF, and only then', async () => {
+    const img = await decode(p('camera.jpg'));
+    const out = await writeImage(img, p('camera-exif.tif'), { format: 'tiff' });
+    expect((await sharp(out).metadata()).exif).toBeUndefined(); // what the note is about
+    expect(writeLosses(img, 'tiff')).toEqual(['EXIF (camera, lens, date, exposure) not kept: Restora cannot write EXIF into TIFF']);
+    expect(writeLosses(img, 'tif')).toHaveLength(1);
+    for (const fmt of ['jpeg', 'png', 'webp', 'avif']) expect(writeLosses(img, fmt), fmt).toEqual([]);
+    expect(writeLosses(ref, 'tiff'), 'no EXIF in the source').toEqual([]);
   });
 
   it('camera EXIF is kept with the resolution set (orientation still 1)', async () => {

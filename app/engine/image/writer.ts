@@ -15,7 +15,7 @@ import { RestoraError } from '../../contract/index.ts';
 import type { RgbImage } from '../api.ts';
 import { isInput } from './inputs.ts';
 import {
-  exifTiff, iccIsGrey, iccIsRgb, setExifOrientation, setExifPixelSize, setExifResolution, spliceExifJpeg, spliceExifPng, spliceExifWebp, spliceIccPng, xmpAddHistory, xmpResetOrientation, type XmpHistoryEvent,
+  exifTiff, getExifResolution, iccIsGrey, iccIsRgb, setExifOrientation, setExifPixelSize, setExifResolution, spliceExifJpeg, spliceExifPng, spliceExifWebp, spliceIccPng, xmpAddHistory, xmpResetOrientation, type XmpHistoryEvent,
 } from './metadata.ts';
 import { planarToInterleaved } from './pixels.ts';
 
@@ -237,9 +237,36 @@ function greyPlanes(data: Float32Array, n: number): Float32Array {
 /** JPEG has no alpha: the encoder flattens an image that has an alpha plane onto white. */
 const flattens = (img: RgbImage, format: WriteFormat): boolean => format === 'jpeg' && !!img.alpha && img.alpha.length === img.width * img.height;
 
+function safeExifResolution(tiff: Buffer): number | undefined {
+  try {
+    return getExifResolution(tiff);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The source's EXIF, as the output's: orientation 1, the output's pixel size and resolution; undefined when it had none. */
+function outputExif(img: RgbImage, density: number | undefined): Buffer | undefined {
+  const tiff = img.meta?.exif ? exifTiff(img.meta.exif) : undefined;
+  if (!tiff) return undefined;
+  let fixed = setExifPixelSize(setExifOrientation(tiff, 1), img.width, img.height);
+  if (density) {
+    try {
+      fixed = setExifResolution(fixed, density);
+    } catch {
+      // a block we cannot parse keeps its own resolution tags; the pixels and the rest still go out
+    }
+  }
+  return fixed;
+}
+
 /** What an output of `img` in `format` cannot keep, in words for the user ([] when nothing). */
 export function writeLosses(img: RgbImage, format: string): string[] {
-  return flattens(img, format as WriteFormat) && img.alpha!.some((a) => a < 1) ? ['transparency flattened onto white (JPEG has none)'] : [];
+  const losses: string[] = [];
+  if (flattens(img, format as WriteFormat) && img.alpha!.some((a) => a < 1)) losses.push('transparency flattened onto white (JPEG has none)');
+  // libvips writes no EXIF into TIFF: the camera, lens, date and exposure would go without a word
+  if (FORMAT_ALIASES[format] === 'tiff' && img.meta?.exif && exifTiff(img.meta.exif)) losses.push('EXIF (camera, lens, date, exposure) not kept: Restora cannot write EXIF into TIFF');
+  return losses;
 }
 
 /**
@@ -254,7 +281,8 @@ export function writeLosses(img: RgbImage, format: string): string[] {
  * profile cannot be used and sRGB is embedded.
  * Resolution: `meta.density` (pixels per inch) is written as is (JPEG/WebP: EXIF; PNG: pHYs and
  * EXIF; TIFF: XResolution/YResolution in inches; AVIF: EXIF); without one, PNG and TIFF get 72.
- * EXIF: spliced in for JPEG, PNG and WebP with orientation 1 (and the resolution). XMP: kept (orientation 1), with
+ * EXIF: spliced in for JPEG, PNG and WebP with orientation 1 (and the resolution), carried into AVIF by
+ * libvips; TIFF gets none (libvips cannot write it there: `writeLosses` says so). XMP: kept (orientation 1), with
  * `opts.history` added to its processing history (a new packet when the source had none).
  * Alpha: kept for PNG, TIFF, WebP, AVIF; JPEG has none, so transparent pixels are flattened on white.
  */
@@ -274,6 +302,12 @@ export async function encodeImage(img: RgbImage, format: WriteFormat, opts: Omit
   const greySpace = depth === 16 ? 'grey16' : 'b-w';
   const raw = planarToInterleaved(grey ? greyPlanes(img.data, width * height) : img.data, alpha, width, height, depth);
   const rawInput = { raw: { width, height, channels: alpha ? 4 : 3 }, limitInputPixels: false } as const;
+  let density = meta?.density && meta.density > 0 ? meta.density : DEFAULT_DENSITY[format];
+  const sourceExif = meta?.exif ? exifTiff(meta.exif) : undefined;
+  // libvips writes the image's resolution into the EXIF it carries into AVIF, 25.4 dpi when none
+  // was set: the block's own resolution, else 72
+  if (!density && format === 'avif' && sourceExif) density = safeExifResolution(sourceExif) ?? 72;
+  const exif = outputExif(img, density);
   const greyIcc = greyOut && meta?.icc && iccIsGrey(meta.icc) ? meta.icc : undefined;
   const greyIccAsIs = !!greyIcc && meta?.bitDepth === 16;
   let s: Sharp;
@@ -283,6 +317,11 @@ export async function encodeImage(img: RgbImage, format: WriteFormat, opts: Omit
       // through a PNG that carries it, and sharp keeps the input's profile untouched
       const carrier = await sharp(raw, rawInput).toColourspace(greySpace).png({ compressionLevel: 0 }).toBuffer();
       s = sharp(spliceIccPng(carrier, greyIcc), { limitInputPixels: false }).keepIccProfile();
+    } else if (format === 'avif' && exif) {
+      // libvips writes into AVIF the EXIF its input carries (there is no splicing it in afterwards,
+      // as for JPEG, PNG and WebP): the pixels go through a PNG that carries the block
+      const carrier = await sharp(raw, rawInput).png({ compressionLevel: 0 }).toBuffer();
+      s = sharp(spliceExifPng(carrier, exif), { limitInputPixels: false }).keepExif();
     } else {
       s = sharp(raw, rawInput);
     }
@@ -304,7 +343,6 @@ export async function encodeImage(img: RgbImage, format: WriteFormat, opts: Omit
   const sourceXmp = meta?.xmp && meta.xmp.length ? xmpResetOrientation(meta.xmp.toString('utf8')) : undefined;
   const xmp = opts.history ? xmpAddHistory(sourceXmp, opts.history) : sourceXmp;
   if (xmp?.trim()) s = s.withXmp(xmp);
-  const density = meta?.density && meta.density > 0 ? meta.density : DEFAULT_DENSITY[format];
   if (density) s = s.withDensity(density); // sharp also writes a small EXIF block (resolution, orientation 1)
   switch (format) {
     case 'png':
@@ -329,20 +367,11 @@ export async function encodeImage(img: RgbImage, format: WriteFormat, opts: Omit
   } catch (e) {
     throw new RestoraError('E_WRITE', `could not encode the image as ${format.toUpperCase()} (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
   }
-  const tiff = meta?.exif ? exifTiff(meta.exif) : undefined;
-  if (tiff) {
-    // replaces the EXIF block sharp wrote for the density, so it must say the density too
-    let fixed = setExifPixelSize(setExifOrientation(tiff, 1), width, height);
-    if (density) {
-      try {
-        fixed = setExifResolution(fixed, density);
-      } catch {
-        // a block we cannot parse keeps its own resolution tags; the pixels and the rest still go out
-      }
-    }
-    if (format === 'jpeg') out = spliceExifJpeg(out, fixed);
-    else if (format === 'png') out = spliceExifPng(out, fixed);
-    else if (format === 'webp') out = spliceExifWebp(out, fixed, width, height);
+  if (exif) {
+    // replaces the EXIF block sharp wrote for the density, so it says the density too
+    if (format === 'jpeg') out = spliceExifJpeg(out, exif);
+    else if (format === 'png') out = spliceExifPng(out, exif);
+    else if (format === 'webp') out = spliceExifWebp(out, exif, width, height);
   }
   return out;
 }
