@@ -22,9 +22,21 @@ const entry = path.join(root, 'app', 'cli', 'main.ts');
 const child = spawn(process.execPath, [...process.execArgv, '--import', loader, entry, ...process.argv.slice(2)], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
 
 // The child shares our terminal, so Ctrl-C already reaches it; forward what arrives otherwise
-// (kill <pid>, a parent's SIGTERM) so it can cancel cleanly.
+// (kill <pid>, a parent's SIGTERM) so it can cancel cleanly. The first SIGINT/SIGTERM goes as a
+// message, which the child acts on only if it did not get the signal itself: after its first one
+// the child lets the next end it at once (app/cli/main.ts), so a copy sent as a signal would turn
+// one Ctrl-C into a hard stop. Later ones go as the signal: a second Ctrl-C or kill quits at once.
+let relayed = false;
 const forward = (sig) => () => {
-  if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (!relayed && (sig === 'SIGINT' || sig === 'SIGTERM') && child.connected) {
+    relayed = true;
+    child.send({ restoraSignal: sig }, (e) => {
+      if (e) child.kill(sig);
+    });
+    return;
+  }
+  child.kill(sig);
 };
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']) process.on(sig, forward(sig));
 

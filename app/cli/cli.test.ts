@@ -412,6 +412,84 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     expect(rep.done + rep.skipped).toBe(6);
   }, 120_000);
 
+  it('one Ctrl-C to the whole process group (as a terminal sends it) still cancels cleanly: the launcher\'s copy is not a second one', async () => {
+    for (let i = 0; i < 6; i++) await photo(path.join(dir, 'grp', `f${i}.png`), 30 + i, 160, 128);
+    const args = ['denoise', path.join(dir, 'grp'), '--out', path.join(dir, 'grp-out'), '--sigma', '10', '--threads', '1', '--tile', '32', '--json'];
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, RESTORA_MODELS_DIR: fixtureModels, RESTORA_DATA_DIR: path.join(dir, 'data') },
+      stdio: ['ignore', 'pipe', 'ignore'],
+      detached: true, // its own process group, as a terminal's foreground job
+    });
+    let out = '';
+    let sent = false;
+    const end = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (s: string) => {
+        out += s;
+        if (!sent && s.includes('"status":"done"')) {
+          sent = true;
+          process.kill(-child.pid!, 'SIGINT');
+        }
+      });
+      child.on('close', (code, signal) => resolve({ code, signal }));
+    });
+    expect(sent).toBe(true);
+    expect(end).toEqual({ code: 130, signal: null }); // cancelled, with its report; not killed
+    expect(BatchReport.parse(jsonLines(out).pop()).cancelled).toBe(true);
+  }, 60_000);
+
+  const shipped = path.join(repo, 'models');
+  it.runIf(existsSync(path.join(shipped, 'restora-upscale-x2', 'model.onnx')))(
+    'a second Ctrl-C quits at once, even in the middle of a tile (killed by SIGINT); nothing partial is left and the rerun resumes',
+    async () => {
+      // the shipped x2 upscaler takes seconds per 1024 px tile on one thread, and a tile's inference
+      // blocks the CLI's thread: a JS handler would only run once the tile ends
+      const src = path.join(dir, 'hard');
+      await photo(path.join(src, 'a-small.png'), 40, 64, 48);
+      await photo(path.join(src, 'b-big.png'), 41, 1100, 1100);
+      const out = path.join(dir, 'hard-out');
+      const args = ['upscale', src, '--scale', '2', '--out', out, '--threads', '1', '--json'];
+      const child = spawn(process.execPath, [bin, ...args], {
+        env: { ...process.env, RESTORA_MODELS_DIR: shipped, RESTORA_DATA_DIR: path.join(dir, 'data') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
+      let stdout = '';
+      let stderr = '';
+      let second = 0;
+      const end = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
+        child.stdout.setEncoding('utf8').on('data', (s: string) => {
+          stdout += s;
+          // the small photo is done: the big one's first tile starts now; Ctrl-C during it
+          if (s.includes('"status":"done"')) setTimeout(() => process.kill(-child.pid!, 'SIGINT'), 300);
+        });
+        child.stderr.setEncoding('utf8').on('data', (s: string) => {
+          stderr += s;
+          // the first was handled when that tile ended; the next tile has begun: Ctrl-C again
+          if (!second && stderr.includes('Cancelling')) {
+            second = Date.now();
+            process.kill(-child.pid!, 'SIGINT');
+          }
+        });
+        child.on('close', (code, signal) => resolve({ code, signal, at: Date.now() }));
+      });
+      expect(second, stderr).toBeGreaterThan(0);
+      expect({ code: end.code, signal: end.signal }).toEqual({ code: null, signal: 'SIGINT' }); // a shell says 130
+      expect(end.at - second).toBeLessThan(1500); // not after the tile (seconds)
+      expect(jsonLines(stdout).map((l) => `${path.basename(String(l.input))} ${l.status}`)).toEqual(['a-small.png done']); // ended there: no summary
+      // the small photo's output is whole, the big one has none, not even half of one
+      expect((await readdir(out)).filter((f) => !f.startsWith('.'))).toEqual(['a-small.png']);
+      expect((await sharp(path.join(out, 'a-small.png')).metadata()).width).toBe(128);
+      // the rerun (the tiny fixture upscaler, to be quick: same command, same journal) skips the done one
+      const r = await restora(args);
+      expect(r.code, r.stderr).toBe(0);
+      const rep = BatchReport.parse(jsonLines(r.stdout).pop());
+      expect(rep).toMatchObject({ done: 1, skipped: 1, failed: 0 });
+      expect((await readdir(out)).filter((f) => f.endsWith('.png')).sort()).toEqual(['a-small.png', 'b-big.png']);
+      expect((await readdir(out)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    },
+    60_000,
+  );
+
   it('a server whose launcher is killed with SIGKILL stops too, freeing its port', async () => {
     const child = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
       env: { ...process.env, RESTORA_MODELS_DIR: fixtureModels, RESTORA_DATA_DIR: path.join(dir, 'data') },

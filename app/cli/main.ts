@@ -1,6 +1,7 @@
 // The `restora` command: headless batch work, model management, eval and bench, web mode.
 // Exit status: 0 all files done, 1 some failed (or a command failed), 2 usage error, 130 cancelled
-// with Ctrl-C (or SIGTERM).
+// with Ctrl-C (or SIGTERM); a second one ends the process at once (killed by that signal: a
+// shell reports 130 for SIGINT).
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,36 @@ const io: Io = { stdout: process.stdout, stderr: process.stderr };
 
 /** Restora's version, from its package.json (the one bin/restora.js runs this file from). */
 export const version = restoraVersion;
+
+/**
+ * Whether this process has had SIGINT or SIGTERM (from the terminal, a kill, or relayed by
+ * bin/restora.js): the launcher's relay of a signal this process already had is not delivered again.
+ */
+let interrupted = false;
+
+/**
+ * Call `handler` on the first SIGINT or SIGTERM, then let the next one end the process at once:
+ * the listeners are removed, so the kernel's default action applies (killed by the signal; a
+ * shell says 130 for SIGINT). A handler could not do that: a tile's inference runs on this thread
+ * (onnxruntime-node's run is synchronous) and blocks it for seconds, so no JS runs before the tile
+ * ends. What a stop at any moment leaves is safe: outputs are published whole or not at all, the
+ * next run removes this process's temp files (isStaleTemp) and resumes from the journal.
+ * Returns the function that removes the listeners when the work ends normally.
+ */
+function onFirstInterrupt(handler: (sig: NodeJS.Signals) => void): () => void {
+  const off = () => {
+    process.off('SIGINT', once);
+    process.off('SIGTERM', once);
+  };
+  function once(sig: NodeJS.Signals) {
+    interrupted = true;
+    off();
+    handler(sig);
+  }
+  process.on('SIGINT', once);
+  process.on('SIGTERM', once);
+  return off;
+}
 
 function say(s: string): void {
   io.stdout.write(s);
@@ -52,22 +83,12 @@ async function runBatchCommand(cmd: BatchCommand): Promise<number> {
     throw e;
   }
   const ac = new AbortController();
-  let interrupts = 0;
-  let firstAt = 0;
-  const onSignal = () => {
-    // one Ctrl-C arrives twice, from the terminal and forwarded by bin/restora.js: count it once
-    if (interrupts === 1 && Date.now() - firstAt < 300) return;
-    interrupts++;
-    if (interrupts === 1) {
-      firstAt = Date.now();
-      ac.abort();
-      warn('\nCancelling: the current file stops after its current tile (press Ctrl-C again to quit at once).\n');
-    } else {
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  let cancelledBySignal = false;
+  const stopListening = onFirstInterrupt(() => {
+    cancelledBySignal = true;
+    ac.abort();
+    warn('\nCancelling: the current file stops after its current tile (press Ctrl-C again to quit at once).\n');
+  });
   const progress = new BatchProgress({ stdout: io.stdout, stderr: io.stderr, json: cmd.json });
   try {
     const report = await engine.runBatch({
@@ -88,11 +109,10 @@ async function runBatchCommand(cmd: BatchCommand): Promise<number> {
     } else {
       say(human);
     }
-    if (report.cancelled && interrupts > 0) return 130; // as a shell reports a Ctrl-C
+    if (report.cancelled && cancelledBySignal) return 130; // as a shell reports a Ctrl-C
     return report.failed > 0 || report.cancelled || report.total === 0 ? 1 : 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     await engine.close();
   }
 }
@@ -249,11 +269,7 @@ async function runServe(cmd: Extract<Command, { kind: 'serve' }>): Promise<numbe
   say(`Restora web mode: ${server.url}\n`);
   if (!cmd.json) warn('Open the address above in a browser on this machine. Press Ctrl-C to stop.\n');
   else say(JSON.stringify({ url: server.url, port: server.port }) + '\n');
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await new Promise<void>((resolve) => onFirstInterrupt(() => resolve()));
   await server.close();
   return 0;
 }
@@ -344,6 +360,17 @@ if (isEntry) {
   // on SIGTERM (a batch cancels after its current tile, a server closes), and leave soon after
   if (process.send) {
     process.channel?.unref();
+    // the launcher relays the first SIGINT/SIGTERM it gets as a message, not as the signal: a Ctrl-C
+    // in a terminal reaches this process too (one process group), and a second copy as a signal
+    // would find the listeners gone and end the batch at once. Sent to the launcher alone
+    // (kill -INT <pid>), it is handled here now: by the listeners at once (a signal sent to this
+    // process would wait for the next turn of the loop, after the next tile), else as the signal
+    process.on('message', (m: unknown) => {
+      const sig = (m as { restoraSignal?: unknown } | null)?.restoraSignal;
+      if ((sig !== 'SIGINT' && sig !== 'SIGTERM') || interrupted) return;
+      if (process.listenerCount(sig) > 0) process.emit(sig, sig);
+      else process.kill(process.pid, sig);
+    });
     process.on('disconnect', () => {
       process.kill(process.pid, 'SIGTERM');
       setTimeout(() => process.exit(143), 5000).unref();
