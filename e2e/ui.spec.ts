@@ -281,6 +281,40 @@ test('a long queue scrolls in its own panel: the page stays the window, the phot
   expect(await page.locator('aside[aria-label="Photos"]').evaluate((el) => getComputedStyle(el).opacity)).toBe('1');
 });
 
+test('the keyboard keeps its place: arrows move between queue rows, S keeps the focus in the viewer, Cancel batch does not drop it', async ({ app: page, work, served }) => {
+  const dir = path.join(work, 'keys');
+  const side = served.shipped ? 1200 : 2000;
+  const files = await makePhotos(dir, ['k1.png', 'k2.png', 'k3.png', 'k4.png'], { seed: 80, sigma: 10, width: side, height: Math.round(side * 0.75) });
+  await addPath(page, dir);
+  await expect(page.locator('li[data-path]')).toHaveCount(4);
+  const main = (f: string) => row(page, f).locator('button.main');
+  await main(files[0]).focus();
+  await page.keyboard.press('ArrowDown');
+  await expect(main(files[1])).toBeFocused();
+  await page.keyboard.press('End');
+  await expect(main(files[3])).toBeFocused();
+  await page.keyboard.press('ArrowUp');
+  await expect(main(files[2])).toBeFocused();
+  await page.keyboard.press('Home');
+  await expect(main(files[0])).toBeFocused();
+  // S swaps slider and side by side: the focus stays in the viewer (it fell to the page)
+  await page.getByTestId('compare-pane').focus();
+  await page.keyboard.press('s');
+  await expect(page.getByTestId('compare-pane-after')).toBeVisible();
+  await expect(page.getByTestId('compare-pane')).toBeFocused();
+  await page.keyboard.press('s');
+  await expect(page.getByTestId('after-layer')).toBeVisible();
+  await expect(page.getByTestId('compare-pane')).toBeFocused();
+  // Cancel batch pressed with Enter: it stays focused while the batch stops, and then Run has the focus
+  await page.getByRole('button', { name: /^Run on 4 photos/ }).click();
+  const cancel = page.getByRole('button', { name: 'Cancel batch' }).first();
+  await expect(cancel).toHaveAttribute('aria-disabled', 'false'); // the engine has named the batch
+  await cancel.focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('status').filter({ hasText: /^Cancelled · / })).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByRole('button', { name: /^Run on \d photos?/ })).toBeFocused();
+});
+
 test('a notice never covers a control: it sits at the foot of the recipe panel, whose steps scroll above it and the pinned Run', async ({ app: page, work }) => {
   const file = path.join(work, 'notice.jpg');
   await makePhoto(file, { seed: 10, width: 300, height: 200 });
