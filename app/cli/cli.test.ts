@@ -194,7 +194,7 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     expect([meta.width, meta.height]).toEqual([96, 80]);
     // the output says what made it, in its XMP processing history: Restora's version, each step with its model
     const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string };
-    const ev = /<rdf:li rdf:parseType="Resource"[^>]*>(.*?)<\/rdf:li>/.exec(meta.xmpAsString ?? '')?.[1] ?? '';
+    const ev = /<rdf:li [^>]*rdf:parseType="Resource"[^>]*>(.*?)<\/rdf:li>/.exec(meta.xmpAsString ?? '')?.[1] ?? '';
     expect(ev).toContain(`<stEvt:softwareAgent>Restora ${pkg.version}</stEvt:softwareAgent>`);
     expect(ev).toMatch(/<stEvt:parameters>denoise σ 10\.0 \(tiny-denoise\) → upscale ×2 \(tiny-upscale-x2\)<\/stEvt:parameters>/);
     // --grain: the fill gets the photo's grain (its fine detail around the hole); the done line says so

@@ -363,8 +363,10 @@ if (isEntry) {
     // the launcher relays the first SIGINT/SIGTERM it gets as a message, not as the signal: a Ctrl-C
     // in a terminal reaches this process too (one process group), and a second copy as a signal
     // would find the listeners gone and end the batch at once. Sent to the launcher alone
-    // (kill -INT <pid>), it is handled here now: by the listeners at once (a signal sent to this
-    // process would wait for the next turn of the loop, after the next tile), else as the signal
+    // (kill -INT <pid>), the message is read when the loop next turns (after the tile running now, as
+    // a signal's handler would be), and then cancels as the first signal does. A second kill to the
+    // launcher during that same tile arrives as a signal while the listeners are still there: it too
+    // cancels after the tile instead of ending the process at once (a Ctrl-C in the terminal does)
     process.on('message', (m: unknown) => {
       const sig = (m as { restoraSignal?: unknown } | null)?.restoraSignal;
       if ((sig !== 'SIGINT' && sig !== 'SIGTERM') || interrupted) return;

@@ -243,7 +243,8 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
         return { path: out, region: clamped };
       }
       const crop = await decode(file, { maxPixels, region: { left: clamped.x, top: clamped.y, width: clamped.width, height: clamped.height } });
-      await writeImageFile(crop, out, { format: 'png', bitDepth: 8 });
+      // the pixels as decoded (sRGB), without the photo's profile, EXIF or XMP: a picture for the screen, as the previews' crops are
+      await writeImageFile({ width: crop.width, height: crop.height, data: crop.data, ...(crop.alpha ? { alpha: crop.alpha } : {}) }, out, { format: 'png', bitDepth: 8 });
       cache.used(await fsp.stat(out).then((st) => st.size, () => 0));
       return { path: out, region: clamped };
     },

@@ -344,7 +344,8 @@ describe('runBatch', () => {
       if (name === 'batch.progress') progress.push({ ...(p as EventPayload<'batch.progress'>), done: fileDone.length });
       if (name === 'file.progress' && (p as EventPayload<'file.progress'>).status === 'done') fileDone.push((p as EventPayload<'file.progress'>).input);
     };
-    const report = await runBatch(fakeCore({ tileDelayMs: 20 }), { files: [path.join(dir, 'in')], recipe, output: { dir: path.join(dir, 'out') }, onEvent });
+    // 50 ms a tile: the three headers (read beside the work, a few ms) are in long before a.png is done
+    const report = await runBatch(fakeCore({ tileDelayMs: 50 }), { files: [path.join(dir, 'in')], recipe, output: { dir: path.join(dir, 'out') }, onEvent });
     expect(report.done).toBe(3);
     expect(fileDone[0]).toBe(a);
     // right after a.png (32 x 32) is done: by count a third of the work, by size 1024 of 67,584 pixels

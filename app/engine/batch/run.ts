@@ -417,43 +417,66 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
   let stopAll: ErrorInfo | undefined; // disk full / read-only: no point in going on
   const eta = new EtaEstimator();
   // the photos to process, and their sizes read from their headers beside the work (a few ms each): the ETA
-  // and the progress weigh what is left by it, so a 24 MP photo left is not counted as a 1 MP one
+  // and the progress weigh what is left by it, so a 24 MP photo left is not counted as a 1 MP one. Running
+  // totals keep each event's cost flat however many files the batch has.
   const toRun = (p: Planned) => !p.skip && !p.refused;
-  const megapixels: (number | undefined)[] = new Array(planned.length);
+  const sizes: (number | undefined)[] = new Array(planned.length);
+  const runCount = planned.filter(toRun).length;
+  let knownMp = 0;
+  let knownCount = 0;
+  let endedUpTo = 0; // every file before this index has ended
+  let endedCount = 0; // of those, the ones to run
+  let endedKnownMp = 0;
+  let endedKnownCount = 0;
+  let batchOver = false;
+  const sized = (j: number, mp: number) => {
+    sizes[j] = mp;
+    knownMp += mp;
+    knownCount++;
+    if (j < endedUpTo) {
+      endedKnownMp += mp;
+      endedKnownCount++;
+    }
+  };
   void (async () => {
-    for (let i = 0; i < planned.length; i++) {
-      if (opts.signal?.aborted) return;
-      if (!toRun(planned[i]) || megapixels[i] !== undefined) continue;
+    for (let j = 0; j < planned.length; j++) {
+      if (batchOver || opts.signal?.aborted) return;
+      if (!toRun(planned[j]) || sizes[j] !== undefined) continue;
       // a header that cannot be read: that photo fails at once when its turn comes (its run says why)
-      const h = await probeImage(planned[i].file.path).catch(() => undefined);
-      if (megapixels[i] === undefined) megapixels[i] = h ? (h.width * h.height) / 1e6 : 0;
+      const h = await probeImage(planned[j].file.path).catch(() => undefined);
+      if (sizes[j] === undefined) sized(j, h ? (h.width * h.height) / 1e6 : 0);
     }
   })();
-  const rest = (i: number): RestOfBatch => {
-    const r: RestOfBatch = { files: 0, sized: 0, megapixels: 0 };
-    for (let j = i + 1; j < planned.length; j++) {
-      if (!toRun(planned[j])) continue;
-      r.files++;
-      const mp = megapixels[j];
+  const endUpTo = (to: number) => {
+    for (; endedUpTo < to; endedUpTo++) {
+      if (!toRun(planned[endedUpTo])) continue;
+      endedCount++;
+      const mp = sizes[endedUpTo];
       if (mp !== undefined) {
-        r.sized++;
-        r.megapixels += mp;
+        endedKnownMp += mp;
+        endedKnownCount++;
       }
     }
-    return r;
   };
-  // progress by size once every photo's is known (by count until then), never backwards: files go one at a
-  // time, so those before `i` have ended, and `i` itself too unless it is the one running (`current`)
+  /** The files to run after `i` (its own run under way when `running`): how many, how many of known size, their size. */
+  const rest = (i: number, running: boolean): RestOfBatch => {
+    endUpTo(running ? i : i + 1);
+    const self = running && i >= 0 && toRun(planned[i]);
+    const selfMp = self ? sizes[i] : undefined;
+    return {
+      files: runCount - endedCount - (self ? 1 : 0),
+      sized: knownCount - endedKnownCount - (selfMp !== undefined ? 1 : 0),
+      megapixels: knownMp - endedKnownMp - (selfMp ?? 0),
+    };
+  };
+  // progress by size once every photo's is known (by count until then), never backwards
   let shownProgress = 0;
   const progressAt = (i: number, current?: { progress: number }): number => {
     if (!total) return 1;
     let frac = (finished + (current?.progress ?? 0)) / total;
-    const sizes = planned.map((p, j) => (toRun(p) ? megapixels[j] : 0));
-    const all = sizes.reduce((a: number, b) => a + (b ?? NaN), 0);
-    if (Number.isFinite(all) && all > 0) {
-      let ended = 0;
-      for (let j = 0; j < Math.min(planned.length, current ? i : i + 1); j++) ended += sizes[j]!;
-      frac = (ended + (current && i >= 0 ? current.progress * sizes[i]! : 0)) / all;
+    if (knownCount === runCount && knownMp > 0) {
+      endUpTo(current ? i : i + 1);
+      frac = (endedKnownMp + (current && i >= 0 && toRun(planned[i]) ? current.progress * (sizes[i] ?? 0) : 0)) / knownMp;
     }
     shownProgress = Math.max(shownProgress, Math.min(1, frac));
     return shownProgress;
@@ -466,7 +489,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       done: done + skipped,
       failed,
       progress: progressAt(i, current),
-      etaSeconds: eta.estimate(rest(i), current),
+      etaSeconds: eta.estimate(rest(i, !!current), current),
     };
     emit('batch.progress', payload);
   };
@@ -568,6 +591,9 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
             const cand = numbered(p.natural!, ++k);
             if (claimed.has(pathKey(cand)) || (await isInput(cand))) continue;
             claimed.add(pathKey(cand));
+            // the journal names the file the bytes (their hash already recorded) are about to take
+            entry.output = cand;
+            await flush(false);
             return cand;
           }
         },
@@ -622,6 +648,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
     }
     batchProgress(i);
   }
+  batchOver = true; // the headers not read yet are not needed any more
   await flush(true);
 
   const report: BatchReport = {

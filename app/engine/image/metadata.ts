@@ -5,6 +5,7 @@
 // Resolution: for JPEG and WebP sharp stores the density only in EXIF, so the spliced block
 // replaces the one sharp wrote and gets its XResolution/YResolution set to the density.
 import zlib from 'node:zlib';
+import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 
 const EXIF_HEADER = Buffer.from('Exif\0\0', 'latin1');
 
@@ -180,52 +181,56 @@ export interface XmpHistoryEvent {
   when: Date;
 }
 
-const xmlText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const NS_XMLNS = 'http://www.w3.org/2000/xmlns/';
+const EMPTY_PACKET = `<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="${NS_RDF}"></rdf:RDF></x:xmpmeta><?xpacket end="w"?>`;
 
-/** The prefix `xmp` binds to namespace `ns` (the first declaration), if any. */
-function prefixOf(xmp: string, ns: string): string | undefined {
-  const esc = ns.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  return new RegExp(`xmlns:([A-Za-z_][\\w.-]*)\\s*=\\s*["']${esc}["']`).exec(xmp)?.[1];
-}
+const elements = (parent: Element, ns: string, local: string): Element[] =>
+  Array.from(parent.childNodes as ArrayLike<Node>).filter((n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === local);
 
 /**
  * `xmp` (the source's packet, or none) with `ev` added to its processing history, as Photoshop and
- * Lightroom keep theirs: an `rdf:li` appended to an existing `xmpMM:History`, else a new history in
- * an `rdf:Description` of its own; a whole new packet when the source had none. Everything else in the
- * packet is kept as it is. A packet this cannot place the entry in (no `rdf:RDF`) is returned unchanged.
+ * Lightroom keep theirs: an `rdf:li` appended to the photo's own `xmpMM:History` (one directly under a
+ * top-level `rdf:Description`, not one of the documents a Photoshop file keeps in its pantry), else a new
+ * history in an `rdf:Description` of its own; a whole new packet when the source had none. The packet is
+ * read as XML (namespaces by URI, whatever their prefixes); everything else in it is kept. A packet that
+ * is not well-formed XML, or has no `rdf:RDF`, is returned unchanged.
  */
 export function xmpAddHistory(xmp: string | undefined, ev: XmpHistoryEvent): string {
-  // declared on the entry itself when it goes into a packet whose own prefixes may differ
-  const entry = (decl: string) =>
-    `<rdf:li rdf:parseType="Resource"${decl}>` +
-    '<stEvt:action>edited</stEvt:action>' +
-    '<stEvt:changed>/</stEvt:changed>' +
-    `<stEvt:parameters>${xmlText(ev.parameters)}</stEvt:parameters>` +
-    `<stEvt:softwareAgent>${xmlText(ev.software)}</stEvt:softwareAgent>` +
-    `<stEvt:when>${ev.when.toISOString().replace(/\.\d{3}Z$/, 'Z')}</stEvt:when>` +
-    '</rdf:li>';
-  const li = entry(` xmlns:rdf="${NS_RDF}" xmlns:stEvt="${NS_EVT}"`);
-  const description = (decl: string) => `<rdf:Description rdf:about=""${decl} xmlns:xmpMM="${NS_MM}" xmlns:stEvt="${NS_EVT}"><xmpMM:History><rdf:Seq>${entry('')}</rdf:Seq></xmpMM:History></rdf:Description>`;
-  if (!xmp || !xmp.trim()) {
-    return `<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="${NS_RDF}">${description('')}</rdf:RDF></x:xmpmeta><?xpacket end="w"?>`;
-  }
-  const rdf = prefixOf(xmp, NS_RDF) ?? 'rdf';
-  const mm = prefixOf(xmp, NS_MM);
-  if (mm) {
-    // a history already there (an edited photo): the new entry goes at its end
-    const empty = new RegExp(`<${mm}:History\\s*/>`).exec(xmp);
-    if (empty) return xmp.slice(0, empty.index) + `<${mm}:History><${rdf}:Seq>${li}</${rdf}:Seq></${mm}:History>` + xmp.slice(empty.index + empty[0].length);
-    const open = new RegExp(`<${mm}:History[\\s>]`).exec(xmp);
-    if (open) {
-      const close = xmp.indexOf(`</${mm}:History>`, open.index);
-      const seqEnd = xmp.lastIndexOf(`</${rdf}:Seq>`, close);
-      if (close < 0 || seqEnd < open.index) return xmp;
-      return xmp.slice(0, seqEnd) + li + xmp.slice(seqEnd);
+  const source = xmp && xmp.trim() ? xmp : EMPTY_PACKET;
+  let broken = false;
+  const doc = new DOMParser({ errorHandler: { warning: () => undefined, error: () => (broken = true), fatalError: () => (broken = true) } }).parseFromString(source.replace(/^\uFEFF/, ''), 'text/xml');
+  const rdf = doc?.getElementsByTagNameNS(NS_RDF, 'RDF')[0];
+  if (broken || !doc || !rdf) return xmp ?? '';
+  const el = (ns: string, name: string, text?: string): Element => {
+    const e = doc.createElementNS(ns, name);
+    if (text !== undefined) e.appendChild(doc.createTextNode(text));
+    return e;
+  };
+  const li = el(NS_RDF, 'rdf:li');
+  li.setAttributeNS(NS_XMLNS, 'xmlns:stEvt', NS_EVT);
+  li.setAttributeNS(NS_RDF, 'rdf:parseType', 'Resource');
+  li.appendChild(el(NS_EVT, 'stEvt:action', 'edited'));
+  li.appendChild(el(NS_EVT, 'stEvt:changed', '/'));
+  li.appendChild(el(NS_EVT, 'stEvt:parameters', ev.parameters));
+  li.appendChild(el(NS_EVT, 'stEvt:softwareAgent', ev.software));
+  li.appendChild(el(NS_EVT, 'stEvt:when', ev.when.toISOString().replace(/\.\d{3}Z$/, 'Z')));
+  const history = elements(rdf, NS_RDF, 'Description').flatMap((d) => elements(d, NS_MM, 'History'))[0];
+  if (history) {
+    let seq = elements(history, NS_RDF, 'Seq')[0];
+    if (!seq) {
+      if (Array.from(history.childNodes as ArrayLike<Node>).some((n) => n.nodeType === 1)) return xmp ?? ''; // not a sequence: left as it is
+      seq = history.appendChild(el(NS_RDF, 'rdf:Seq'));
     }
+    seq.appendChild(li);
+  } else {
+    const d = el(NS_RDF, 'rdf:Description');
+    d.setAttributeNS(NS_RDF, 'rdf:about', '');
+    const h = el(NS_MM, 'xmpMM:History');
+    h.appendChild(el(NS_RDF, 'rdf:Seq')).appendChild(li);
+    d.appendChild(h);
+    rdf.appendChild(d);
   }
-  const end = xmp.lastIndexOf(`</${rdf}:RDF>`);
-  if (end < 0) return xmp;
-  return xmp.slice(0, end) + description(` xmlns:rdf="${NS_RDF}"`) + xmp.slice(end);
+  return new XMLSerializer().serializeToString(doc);
 }
 
 /**

@@ -103,8 +103,24 @@ describe('xmpAddHistory: what made an output, in its XMP processing history', ()
     expect(historyOf(xmpAddHistory(lr.replace(/<mm:History>[\s\S]*<\/mm:History>/, '<mm:History/>'), ev))).toEqual([want]);
   });
 
+  it("goes into the photo's own history, not one a Photoshop pantry keeps for a placed document; an empty sequence is filled in", () => {
+    const pantry =
+      '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/" xmlns:stEvt="http://ns.adobe.com/xap/1.0/sType/ResourceEvent#">' +
+      '<xmpMM:Pantry><rdf:Bag><rdf:li rdf:parseType="Resource"><xmpMM:InstanceID>xmp.iid:placed</xmpMM:InstanceID><xmpMM:History><rdf:Seq><rdf:li rdf:parseType="Resource"><stEvt:action>created</stEvt:action><stEvt:softwareAgent>Placed doc</stEvt:softwareAgent></rdf:li></rdf:Seq></xmpMM:History></rdf:li></rdf:Bag></xmpMM:Pantry>' +
+      '<xmpMM:History><rdf:Seq><rdf:li rdf:parseType="Resource"><stEvt:action>saved</stEvt:action><stEvt:softwareAgent>Adobe Photoshop 25.0</stEvt:softwareAgent></rdf:li></rdf:Seq></xmpMM:History>' +
+      '</rdf:Description></rdf:RDF></x:xmpmeta>';
+    const out = xmpAddHistory(pantry, ev);
+    const doc = new DOMParser().parseFromString(out, 'text/xml');
+    const histories = Array.from({ length: doc.getElementsByTagNameNS('http://ns.adobe.com/xap/1.0/mm/', 'History').length }, (_, i) => doc.getElementsByTagNameNS('http://ns.adobe.com/xap/1.0/mm/', 'History')[i]);
+    const agents = (h: Element) => Array.from({ length: h.getElementsByTagNameNS('http://ns.adobe.com/xap/1.0/sType/ResourceEvent#', 'softwareAgent').length }, (_, i) => h.getElementsByTagNameNS('http://ns.adobe.com/xap/1.0/sType/ResourceEvent#', 'softwareAgent')[i].textContent);
+    expect(histories.map(agents)).toEqual([['Placed doc'], ['Adobe Photoshop 25.0', 'Restora 1.2.3']]);
+    const emptySeq = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"><xmpMM:History><rdf:Seq/></xmpMM:History></rdf:Description></rdf:RDF></x:xmpmeta>';
+    expect(historyOf(xmpAddHistory(emptySeq, ev))).toEqual([want]);
+  });
+
   it('leaves a packet it cannot place the entry in as it was', () => {
     expect(xmpAddHistory('<not-xmp/>', ev)).toBe('<not-xmp/>');
+    expect(xmpAddHistory('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF', ev)).toBe('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF');
   });
 });
 
@@ -313,7 +329,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('publish without hard links (FAT, some shares): looks before it renames, so an existing file is still kept', async () => {
-    for (const code of ['EPERM', 'ENOTSUP', 'EXDEV', 'ENOSYS']) {
+    for (const code of ['EPERM', 'ENOTSUP', 'EXDEV', 'ENOSYS', 'EISDIR', 'EACCES']) {
       vi.spyOn(fsp, 'link').mockRejectedValue(Object.assign(new Error(`${code}: link`), { code }));
       fs.writeFileSync(p(`fat-${code}.png`), 'not ours');
       const out = await writeFileAtomic(p(`fat-${code}.png`), 'mine', { nextName: () => p(`fat-${code}-1.png`) });

@@ -98,8 +98,13 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** link() errors that mean the file system has no hard links (FAT/exFAT cards, some network shares). */
-const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS']);
+/**
+ * link() errors that are about the target, not about hard links: these are the write's own failure. Any
+ * other error means this file system has no hard links as we use them (FAT/exFAT cards say EPERM on
+ * Linux and EISDIR on Windows, nodejs/node#65817; network and FUSE mounts say ENOTSUP, EXDEV, ENOSYS,
+ * EACCES...), and the look-then-rename fallback publishes instead.
+ */
+const LINK_FAILS_THE_WRITE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'ENOENT', 'ENAMETOOLONG']);
 
 async function exists(p: string): Promise<boolean> {
   try {
@@ -142,7 +147,7 @@ async function publishExclusive(tmp: string, file: string, publish: Publish): Pr
         target = await next(target);
         continue;
       }
-      if (!NO_HARD_LINKS.has(code)) throw e;
+      if (LINK_FAILS_THE_WRITE.has(code)) throw e;
     }
     if (linked) {
       await fsp.unlink(tmp).catch(() => undefined); // left behind, it is a stale temp the next run removes

@@ -170,7 +170,9 @@ describe('needsRun', () => {
     expect(needsRun(bad, 'k1')).toBe(false);
     // a passing failure (the engine busy) is not "can't read"; a photo run since is counted as it stands
     expect(needsRun({ ...bad, infoError: { code: 'E_INTERNAL' as const, message: 'x' } }, 'k1')).toBe(true);
-    expect(needsRun({ ...bad, status: 'failed' as const }, 'k1')).toBe(true);
+    // Run on selected tried it and it failed: still left out of Run on N (it was counted again)
+    expect(needsRun({ ...bad, status: 'failed' as const }, 'k1')).toBe(false);
+    expect(needsRun({ status: 'failed' as const }, 'k1')).toBe(true); // a failure of a photo that could be read is tried again
   });
 
   it('a photo done with this very recipe is done; done with other settings, or not done, it needs a run', () => {

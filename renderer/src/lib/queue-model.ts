@@ -102,9 +102,12 @@ export function ignoredNote(ignored: Ignored | undefined): string | undefined {
 /** Codes of a photo whose header could not be read when it was added: it would only fail, so Run leaves it out. */
 const UNREADABLE = new Set(['E_DECODE', 'E_UNSUPPORTED', 'E_TOO_LARGE', 'E_NOT_FOUND']);
 
-/** A photo that could not be read when it was shown (not run yet): "Can't read", left out of Run (adding it again tries again). */
+/**
+ * A photo that could not be read when it was shown: "Can't read", left out of Run on N, also after Run on
+ * selected has tried it and failed (adding it again reads it again).
+ */
 export function unreadable(item: Pick<QueueItem, 'status' | 'infoError'>): boolean {
-  return item.status === 'ready' && !!item.infoError && UNREADABLE.has(item.infoError.code);
+  return (item.status === 'ready' || item.status === 'failed') && !!item.infoError && UNREADABLE.has(item.infoError.code);
 }
 
 export function needsRun(item: Pick<QueueItem, 'status' | 'outputKey' | 'infoError'> & { path?: string }, key: string): boolean {

@@ -169,7 +169,6 @@ export class CompareState {
     return r ? { recipe: r, key: this.recipe.key(), kind: 'preview' } : null;
   }
 
-  /** Tiles for this photo and what the after side shows, oldest first (newer ones drawn on top). */
   /**
    * How much of the visible part the original is shown in full detail when the view is zoomed past the
    * display copy: 'all' (a preview's crop covers it, or the copy is enough), 'part' (a crop covers some
@@ -185,6 +184,7 @@ export class CompareState {
     return tiles.some(overlaps) ? 'part' : 'none';
   }
 
+  /** Tiles for this photo and what the after side shows, oldest first (newer ones drawn on top). */
   get visibleTiles(): Tile[] {
     const path = this.image?.path;
     const src = this.afterSource;
@@ -232,9 +232,9 @@ export class CompareState {
     }
     const recipe = src.recipe;
     const seen = visibleRegion(this.view, this.pane, img);
-    // a large view at fit waits for a zoom or P; zoomed past the display copy (100 % on a HiDPI screen
-    // shows 4x the pixels) the centre is previewed, so that 100 % always shows true pixels there
-    if (!manual && seen.width * seen.height > AUTO_PREVIEW_MAX_AREA * 1.2 && !needsFullRes(this.view, img.displayScale, this.dpr)) return;
+    // a large view waits for a zoom or P; at 100 % and past (on a HiDPI screen 100 % shows 4x the
+    // pixels) the centre is previewed, so that 100 % always shows true pixels there
+    if (!manual && seen.width * seen.height > AUTO_PREVIEW_MAX_AREA * 1.2 && !(needsFullRes(this.view, img.displayScale, this.dpr) && this.view.zoom * this.dpr >= 0.99)) return;
     const maxSide = manual ? MANUAL_PREVIEW_MAX_SIDE : AUTO_PREVIEW_MAX_SIDE;
     const region = capRegion(seen, maxSide, img);
     const clipped = region.width < seen.width || region.height < seen.height;
