@@ -180,6 +180,27 @@ test("at 100 % the mask is painted over the photo's true pixels, not its enlarge
   expect(Math.abs(d.shown - d.natural)).toBeLessThan(2);
 });
 
+test('an Inpaint step on a grainy photo says the fill would be smooth without Match grain', async ({ app: page, work }) => {
+  const grainy = path.join(work, 'grainy.png');
+  const clean = path.join(work, 'clean.png');
+  await makePhoto(grainy, { seed: 33, sigma: 14, width: 320, height: 240 });
+  await makePhoto(clean, { seed: 34, sigma: 0, width: 320, height: 240 });
+  await addPath(page, grainy);
+  await addPath(page, clean);
+  await page.getByRole('button', { name: '+ Inpaint' }).click();
+  await row(page, grainy).getByRole('button').first().click();
+  const hint = page.getByTestId('grain-hint');
+  await expect(hint).toHaveText(/^This photo has grain \(Auto reads σ \d+\.\d\): without Match grain the fill is a smooth patch in it\.$/, { timeout: 30_000 });
+  await page.locator('li.step[data-task="inpaint"]').getByRole('checkbox', { name: /Match grain/ }).check();
+  await expect(hint).toHaveCount(0);
+  await page.locator('li.step[data-task="inpaint"]').getByRole('checkbox', { name: /Match grain/ }).uncheck();
+  await expect(hint).toBeVisible();
+  // a clean photo: nothing to say
+  await row(page, clean).getByRole('button').first().click();
+  await page.waitForTimeout(1500); // its reading is asked for 0.6 s after it is shown
+  await expect(hint).toHaveCount(0);
+});
+
 test('the very same mask used again, or Run on selected after a Run, makes nothing twice', async ({ app: page, work }) => {
   const dir = path.join(work, 'spots');
   const [a] = await makePhotos(dir, ['a.png', 'b.png'], { seed: 81, width: 320, height: 240 });
