@@ -154,6 +154,23 @@ describe('runTiled with a stand-in model', () => {
     expect(calls).toBe(2);
   });
 
+  it('a cancel whose event comes while a tile runs is seen before the next tile, even when the run blocks and resolves at once', async () => {
+    // onnxruntime-node's run holds the thread for the whole tile: a Ctrl-C or a Cancel message is a
+    // macrotask, handled only when the loop turns; without a turn between tiles the whole image ran first
+    const img = randomImage(100, 60, 9);
+    const ac = new AbortController();
+    let calls = 0;
+    const run = (f: Record<string, TileTensor>) => {
+      calls++;
+      if (calls === 1) setImmediate(() => ac.abort()); // arrives during the first tile
+      const until = Date.now() + 5;
+      while (Date.now() < until); // busy, as a native run is
+      return Promise.resolve(nearest(1)(f)).then((x) => x);
+    };
+    await expect(runTiled({ width: 100, height: 60, inputs: { image: { channels: 3, data: img } }, scale: 1, sizeMultiple: 4, tile: 32, overlap: 8, run, signal: ac.signal })).rejects.toMatchObject({ code: 'E_CANCELLED' });
+    expect(calls).toBe(1);
+  });
+
   it('constant planes are fed without a full-size map', async () => {
     const img = randomImage(40, 40, 2);
     let seen = -1;

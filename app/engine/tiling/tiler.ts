@@ -223,6 +223,10 @@ export async function runTiled(o: TileRunOptions): Promise<Float32Array> {
   for (let iy = 0; iy < py.starts.length; iy++) {
     const y0 = py.starts[iy];
     for (let ix = 0; ix < px.starts.length; ix++) {
+      // let the event loop turn before each tile: a model's run can block this thread and resolve at once,
+      // and a cancel (Ctrl-C, the window's Cancel, a preview replaced) is only seen if its event is handled
+      // between tiles, not after the whole image (a few microseconds against a tile's hundreds of ms)
+      if (o.signal) await new Promise<void>((r) => setImmediate(r));
       if (o.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
       const x0 = px.starts[ix];
       const cols = new Int32Array(tw);
@@ -235,6 +239,7 @@ export async function runTiled(o: TileRunOptions): Promise<Float32Array> {
       // pass k sees the window turned by symmetry k (k 0: as it is), and its result is turned back
       let res: Float32Array = new Float32Array(0);
       for (let k = 0; k < passes; k++) {
+        if (k > 0 && o.signal) await new Promise<void>((r) => setImmediate(r));
         if (k > 0 && o.signal?.aborted) throw new RestoraError('E_CANCELLED', 'cancelled');
         const tr = (k & 4) !== 0; // transposed: the model sees a th x tw window
         const turned: Record<string, TileTensor> = {};
