@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { addPath, expect, row, shot, test } from './support/fixtures.ts';
-import { listFiles, makePhoto, makeTruncatedJpeg, snapshot } from './support/photos.ts';
+import { listFiles, makePhoto, makePhotos, makeTruncatedJpeg, snapshot } from './support/photos.ts';
 
 const IMAGE = /\.(jpe?g|png|tiff?|webp)$/i;
 
@@ -82,6 +82,30 @@ test('a folder of five photos with one corrupt file gives four outputs and one c
   // and it is still not counted in Run on N
   await expect(row(page, broken).getByTestId('status')).toHaveText('Can’t read');
   await expect(page.getByRole('button', { name: 'All photos done' })).toBeVisible();
+});
+
+test('Skip leaves one photo of a running batch untouched, the running one or one still waiting, and the batch goes on', async ({ app: page, work, served }) => {
+  const dir = path.join(work, 'skip');
+  const side = served.shipped ? 1200 : 2000;
+  const files = await makePhotos(dir, ['s1.png', 's2.png', 's3.png', 's4.png'], { seed: 90, sigma: 10, width: side, height: Math.round(side * 0.75) });
+  await addPath(page, dir);
+  await expect(page.locator('li[data-path]')).toHaveCount(4);
+  await page.getByRole('button', { name: /^Run on 4 photos/ }).click();
+  // the last one, still waiting
+  await row(page, files[3]).locator('button.main').click();
+  await row(page, files[3]).getByRole('button', { name: 'Skip s4.png in this batch' }).click();
+  // the first, while it runs
+  await expect(row(page, files[0]).getByTestId('status')).toHaveText('Processing', { timeout: 30_000 });
+  await row(page, files[0]).locator('button.main').click();
+  await row(page, files[0]).getByRole('button', { name: 'Skip s1.png in this batch' }).click();
+  await expect(page.getByRole('status').filter({ hasText: /^Finished · 2 done/ })).toBeVisible({ timeout: 120_000 });
+  for (const f of [files[0], files[3]]) await expect(row(page, f).getByTestId('status')).toHaveText('Cancelled');
+  for (const f of [files[1], files[2]]) await expect(row(page, f).getByTestId('status')).toHaveText('Done');
+  expect(listFiles(path.join(dir, 'restored')).filter((f) => f.endsWith('.png')).map((f) => path.basename(f)).sort()).toEqual(['s2-restored.png', 's3-restored.png']);
+  // a later Run does the two
+  await page.getByRole('button', { name: /^Run on 2 photos/ }).click();
+  await expect(page.getByRole('status').filter({ hasText: /^Finished · 2 done/ })).toBeVisible({ timeout: 120_000 });
+  for (const f of files) await expect(row(page, f).getByTestId('status')).toHaveText('Done');
 });
 
 test('a change of output format makes done photos to do again, in a file of the new format beside the first', async ({ app: page, work }) => {

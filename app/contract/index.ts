@@ -443,6 +443,12 @@ export const calls = {
     }),
     result: z.object({ batchId: z.string() }),
   },
+  /**
+   * Leave one photo of a running batch untouched and go on with the others: a photo not started yet is
+   * not started, the running one stops after its current tile. It is reported cancelled (a later Run
+   * does it). ok: false when no such batch runs or the photo is not in it.
+   */
+  'batch.skip': { args: z.object({ batchId: z.string(), path: z.string().min(1) }), result: z.object({ ok: z.boolean() }) },
   /** Soft cancel stops between tiles; hard kills the worker (Electron host restarts it). */
   'batch.cancel': { args: z.object({ batchId: z.string(), hard: z.boolean().default(false) }), result: z.object({ ok: z.boolean() }) },
   'settings.get': { args: z.object({}), result: Settings },

@@ -75,6 +75,24 @@ export interface BatchOptions extends RunOptions {
   resume?: boolean; // default true: reuse the journal beside the outputs
   batchId?: string;
   onEvent?: <N extends 'file.progress' | 'batch.progress'>(name: N, payload: EventPayload<N>) => void;
+  /** Photos to leave untouched while the batch runs (batch.skip): not started, or stopped after the current tile; reported cancelled. */
+  skips?: SkipList;
+}
+
+/**
+ * The photos of a running batch the user asked to skip. `add` may come at any time: a photo not started
+ * is left out when its turn comes, the running one stops after its current tile (`onAdd`, set by the batch).
+ */
+export class SkipList {
+  readonly paths = new Set<string>();
+  onAdd?: (path: string) => void;
+  add(path: string): void {
+    this.paths.add(path);
+    this.onAdd?.(path);
+  }
+  has(path: string): boolean {
+    return this.paths.has(path);
+  }
 }
 
 export interface Engine {

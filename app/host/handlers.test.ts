@@ -259,6 +259,21 @@ describe('batches', () => {
     expect(await call('batch.cancel', { batchId })).toEqual({ ok: false });
   });
 
+  it('skip hands the photo to the running batch; an unknown batch or a photo not in it is not ok', async () => {
+    engine.hold = true;
+    const r = (await call('files.add', { paths: [path.join(dir, 'shoot')] })) as { files: { path: string }[] };
+    const [first, second] = r.files.map((f) => f.path);
+    const { batchId } = (await call('batch.start', { files: [first], recipe: [{ task: 'denoise' }] })) as { batchId: string };
+    await waitFor(() => emitted.some((e) => e.name === 'file.progress'));
+    expect(await call('batch.skip', { batchId: 'nope', path: first })).toEqual({ ok: false });
+    expect(await call('batch.skip', { batchId, path: second })).toEqual({ ok: false }); // not in this batch
+    expect(await call('batch.skip', { batchId, path: first })).toEqual({ ok: true });
+    const opts = engine.calls.find((c) => c.name === 'runBatch')!.args[0] as { skips: { has(p: string): boolean } };
+    expect(opts.skips.has(first)).toBe(true);
+    await call('batch.cancel', { batchId });
+    await waitFor(() => emitted.some((e) => e.name === 'batch.done'));
+  });
+
   it('a batch the engine throws on still ends with one batch.done listing every file as failed', async () => {
     engine.runBatch = async () => {
       throw new RestoraError('E_MODEL', 'no denoise model is installed');

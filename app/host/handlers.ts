@@ -43,7 +43,7 @@ import {
   type SavedWork,
   type calls,
 } from '../contract/index.ts';
-import type { Engine } from '../engine/api.ts';
+import { SkipList, type Engine } from '../engine/api.ts';
 import { isImagePath, OUTPUT_DIR_NAME, rootOf } from '../engine/batch/index.ts';
 import { writeFileAtomic } from '../engine/image/writer.ts';
 import { isInside, realPath } from './grants.ts';
@@ -90,7 +90,7 @@ export function isPng(bytes: Uint8Array): boolean {
 export function createHandlers(engine: Engine, ctx: HandlerContext, opts: HandlerOptions): Handlers {
   const store = createStore(opts.dataDir);
   // running batches, with what a reloaded page needs to show them going on (work.load's `running`)
-  const batches = new Map<string, { ac: AbortController; files: string[]; recipe: Recipe; finished: Map<string, FileProgress>; progress?: BatchProgress }>();
+  const batches = new Map<string, { ac: AbortController; skips: SkipList; files: string[]; recipe: Recipe; finished: Map<string, FileProgress>; progress?: BatchProgress }>();
   // running previews the window named, for preview.cancel
   const previews = new Map<string, AbortController>();
   // folders the user dropped or picked: valid output folders and places to reveal
@@ -403,7 +403,8 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
       for (const r of roots ?? []) if (!dirAllowed(r)) forbid(abs(r), 'is not a folder you added');
       const batchId = crypto.randomUUID();
       const ac = new AbortController();
-      const entry = { ac, files: inputs, recipe, finished: new Map<string, FileProgress>(), progress: undefined as BatchProgress | undefined };
+      const skips = new SkipList();
+      const entry = { ac, skips, files: inputs, recipe, finished: new Map<string, FileProgress>(), progress: undefined as BatchProgress | undefined };
       batches.set(batchId, entry);
       const started = Date.now();
       const out = output.dir ? { ...output, dir: abs(output.dir) } : output;
@@ -428,6 +429,7 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
             runtime,
             resume,
             signal: ac.signal,
+            skips,
             onEvent: (ev, payload) => {
               if (ev === 'file.progress') {
                 let fp = payload as EventPayload<'file.progress'>;
@@ -457,6 +459,14 @@ export function createHandlers(engine: Engine, ctx: HandlerContext, opts: Handle
         ctx.emit('batch.done', report);
       })();
       return { batchId };
+    },
+
+    'batch.skip': async ({ batchId, path: p }) => {
+      const b = batches.get(batchId);
+      const file = abs(p);
+      if (!b || !b.files.includes(file) || b.finished.has(file)) return { ok: false };
+      b.skips.add(file);
+      return { ok: true };
     },
 
     'batch.cancel': async ({ batchId }) => {

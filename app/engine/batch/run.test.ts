@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventPayload, StepUsed } from '../../contract/index.ts';
-import type { BatchOptions, EngineCore } from '../api.ts';
+import { SkipList, type BatchOptions, type EngineCore } from '../api.ts';
 import { decode } from '../image/decode.ts';
 import { readJournal } from './journal.ts';
 import { writerFormat } from './naming.ts';
@@ -332,6 +332,26 @@ describe('runBatch', () => {
     // resume: false starts afresh, and never overwrites the earlier outputs
     const fresh = await runBatch(fakeCore(), { ...opts, files: [inputs[0]], resume: false });
     expect(path.basename(fresh.files[0].output!)).toBe('a-r-1.png');
+  });
+
+  it('a photo skipped while the batch runs is left untouched (not started, or stopped after its tile), and the batch goes on', async () => {
+    const [a, b, c, d] = await photos(['a.png', 'b.png', 'c.png', 'd.png']);
+    const skips = new SkipList();
+    const onEvent: BatchOptions['onEvent'] = (name, p) => {
+      const f = p as EventPayload<'file.progress'>;
+      // b is skipped while it runs (its first tile), d before its turn
+      if (name === 'file.progress' && f.input === b && f.status === 'running' && f.progress > 0) skips.add(b);
+      if (name === 'file.progress' && f.input === a && f.status === 'done') skips.add(d);
+    };
+    const core = fakeCore({ tileDelayMs: 30 });
+    const report = await runBatch(core, { files: [a, b, c, d], recipe, output: { dir: path.join(dir, 'out') }, onEvent, skips });
+    expect(report.files.map((f) => [path.basename(f.input), f.status])).toEqual([['a.png', 'done'], ['b.png', 'cancelled'], ['c.png', 'done'], ['d.png', 'cancelled']]);
+    expect(report.cancelled).toBe(false);
+    expect(core.reads).not.toContain(d); // never started
+    expect((await readdir(path.join(dir, 'out'))).filter((f) => f.endsWith('.png')).sort()).toEqual(['a.png', 'c.png']); // with --out the names stay
+    // a rerun does the skipped ones
+    const again = await runBatch(fakeCore(), { files: [a, b, c, d], recipe, output: { dir: path.join(dir, 'out') } });
+    expect(again.files.map((f) => f.status)).toEqual(['skipped', 'done', 'skipped', 'done']);
   });
 
   it('progress and ETA weigh the photos left by their size: a 256 px photo left is 64 times a 32 px one', async () => {

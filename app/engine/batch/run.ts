@@ -532,8 +532,9 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       batchProgress(i);
       continue;
     }
-    if (cancelled || opts.signal?.aborted) {
-      cancelled = true;
+    if (cancelled || opts.signal?.aborted || opts.skips?.has(p.file.path)) {
+      // the whole batch cancelled, or this photo skipped by the user (the batch goes on): left untouched
+      if (!opts.skips?.has(p.file.path)) cancelled = true;
       entry.status = 'cancelled';
       finished++;
       reports.push({ input: p.file.path, status: 'cancelled' });
@@ -541,6 +542,11 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       continue;
     }
 
+    // the photo's own stop: the batch's cancel, or a skip of this photo while it runs
+    const fileAc = new AbortController();
+    const stopFile = () => fileAc.abort(new RestoraError('E_CANCELLED', `${path.basename(p.file.path)} was skipped`));
+    if (opts.skips) opts.skips.onAdd = (added) => added === p.file.path && stopFile();
+    const fileSignal = opts.signal ? AbortSignal.any([opts.signal, fileAc.signal]) : fileAc.signal;
     const started = performance.now();
     let megapixels: number | undefined;
     fileEvent(i, p, 'running', 0);
@@ -552,7 +558,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       const srcDepth = img.meta?.bitDepth ?? 8;
       let lastEmit = 0;
       const runOpts: RunOptions = {
-        signal: opts.signal,
+        signal: fileSignal,
         runtime: opts.runtime,
         onProgress: (pr) => {
           const frac = pr.total > 0 ? Math.min(1, pr.done / pr.total) : 0;
@@ -629,8 +635,8 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       const error = errorWithFile(e, p.file.path);
       const seconds = (performance.now() - started) / 1000;
       finished++;
-      if (error.code === 'E_CANCELLED' || opts.signal?.aborted) {
-        cancelled = true;
+      if (error.code === 'E_CANCELLED' || opts.signal?.aborted || fileAc.signal.aborted) {
+        if (!fileAc.signal.aborted || opts.signal?.aborted) cancelled = true; // a skipped photo: the batch goes on
         entry.status = 'cancelled';
         reports.push({ input: p.file.path, status: 'cancelled', seconds });
         fileEvent(i, p, 'cancelled', 0);

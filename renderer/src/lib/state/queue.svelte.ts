@@ -369,6 +369,22 @@ export class QueueState {
     }
   }
 
+  /**
+   * Leave one photo of the running batch untouched and go on with the others (a slow 24 MP photo, one
+   * added by mistake): not started, or stopped after its current tile. It ends "Cancelled", its earlier
+   * result kept; a later Run does it.
+   */
+  async skip(path: string): Promise<void> {
+    const b = this.batch;
+    if (!b?.running || !b.id || !b.paths.includes(path)) return;
+    try {
+      const r = await this.session.api.call('batch.skip', { batchId: b.id, path });
+      if (!r.ok) this.session.notify('That photo is already finished.', 'info');
+    } catch (e) {
+      this.session.error(e);
+    }
+  }
+
   /** Where outputs go: the settings' folder, else where the last batch wrote, else "<input>/restored". */
   outputFolder(): string | undefined {
     if (this.session.settings.outputDir) return this.session.settings.outputDir;
