@@ -315,6 +315,25 @@ test('the keyboard keeps its place: arrows move between queue rows, S keeps the 
   await expect(page.getByRole('button', { name: /^Run on \d photos?/ })).toBeFocused();
 });
 
+test('Clear all can be undone until a photo is added', async ({ app: page, work }) => {
+  const files = await makePhotos(path.join(work, 'c'), ['c1.png', 'c2.png'], { seed: 95, width: 160, height: 120 });
+  await addPath(page, path.join(work, 'c'));
+  await expect(page.locator('li[data-path]')).toHaveCount(2);
+  await row(page, files[1]).locator('button.main').click();
+  await page.getByRole('button', { name: /^Clear all/ }).click();
+  await expect(page.locator('li[data-path]')).toHaveCount(0);
+  const cleared = page.getByRole('status').filter({ hasText: 'Cleared 2 photos' });
+  await expect(cleared).toBeVisible();
+  await cleared.getByRole('button', { name: 'Undo' }).click();
+  await expect(page.locator('li[data-path]')).toHaveCount(2);
+  await expect(row(page, files[1])).toHaveClass(/selected/);
+  // cleared again and a photo added: the undo is gone
+  await page.getByRole('button', { name: /^Clear all/ }).click();
+  await addPath(page, files[0]);
+  await expect(page.locator('li[data-path]')).toHaveCount(1);
+  await expect(page.getByRole('button', { name: 'Undo' })).toHaveCount(0);
+});
+
 test('a notice never covers a control: it sits at the foot of the recipe panel, whose steps scroll above it and the pinned Run', async ({ app: page, work }) => {
   const file = path.join(work, 'notice.jpg');
   await makePhoto(file, { seed: 10, width: 300, height: 200 });

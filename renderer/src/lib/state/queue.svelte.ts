@@ -91,6 +91,7 @@ export class QueueState {
     try {
       const { files, errors, ignored } = await this.session.api.call('files.add', { paths: clean, recursive });
       let added = 0;
+      if (files.length) this.lastCleared = null;
       for (const f of files) {
         const known = this.#index.get(f.path);
         if (known) {
@@ -178,8 +179,14 @@ export class QueueState {
     if (this.selected && !this.#index.has(this.selected)) this.selected = this.items[0]?.path ?? null;
   }
 
+  /** What Clear all took away, until Undo or the next photo added (Clear all has no confirmation) */
+  lastCleared = $state.raw<{ items: QueueItem[]; selected: string | null } | null>(null);
+
   clearAll(): void {
     if (this.batch?.running) return;
+    if (this.items.length) this.lastCleared = { items: this.items, selected: this.selected };
+    // the note of what came back from last time speaks of a queue that is gone now
+    this.session.notices = this.session.notices.filter((n) => !n.text.startsWith('Your queue from last time is back'));
     this.items = [];
     this.#reindex();
     this.selected = null;
@@ -187,6 +194,17 @@ export class QueueState {
     this.resumable = null;
     this.cleared = true;
     this.onRemoved?.();
+  }
+
+  /** Put back what Clear all took away (offered until a photo is added). */
+  undoClear(): void {
+    const c = this.lastCleared;
+    if (!c || this.batch?.running || this.items.length) return;
+    this.lastCleared = null;
+    this.items = c.items;
+    this.#reindex();
+    this.selected = c.selected && this.#index.has(c.selected) ? c.selected : (this.items[0]?.path ?? null);
+    this.cleared = false;
   }
 
   /** Display copy info of the input (thumbnail, compare, mask painter), loaded once. */
