@@ -694,7 +694,7 @@ describe('runBatch', () => {
     const isRoot = process.getuid?.() === 0;
     const mount = path.resolve('/media/card');
     const err = (code: string, p: string) => Object.assign(new Error(`${code}: ${p}`), { code, path: p });
-    const fakeFs = (o: { access: string | null; plain: string | null; recursiveOnce?: boolean }): DirFs & { calls: string[] } => {
+    const fakeFs = (o: { access: string | null; plain: string | null; recursiveOnce?: boolean; probe?: string }): DirFs & { calls: string[] } => {
       const dirs = new Set([path.parse(mount).root, path.dirname(mount), mount]);
       const calls: string[] = [];
       let recursiveFails = true;
@@ -723,6 +723,10 @@ describe('runBatch', () => {
           calls.push(`access ${p}`);
           if (o.access) throw err(o.access, p);
         },
+        async probe(p) {
+          calls.push(`probe ${p}`);
+          if (o.probe) throw err(o.probe, p);
+        },
       };
     };
     const out = path.join(mount, 'restored', 'sub');
@@ -746,6 +750,11 @@ describe('runBatch', () => {
     const gone = path.resolve('/nowhere-restora-test/a/b');
     const e3 = await makeOutputDir(gone, { ...fakeFs({ access: null, plain: null }), stat: async (p) => { throw err('ENOENT', p); } }).catch((e: unknown) => e);
     expect(outputDirProblem(gone, e3)).toMatchObject({ code: 'E_WRITE', message: `the output folder ${gone} cannot be created (ENOENT)` });
+    // a folder that is there but refuses files (mode 555 for a user who is not root): read-only before any work
+    const existing = fakeFs({ access: null, plain: null, recursiveOnce: true, probe: 'EACCES' });
+    const e4 = await makeOutputDir(out, existing).catch((e: unknown) => e);
+    expect(existing.calls.at(-1)).toBe(`probe ${out}`);
+    expect(outputDirProblem(out, e4)).toEqual({ code: 'E_READ_ONLY', message: `the output folder ${out} is read-only`, file: out });
   });
 
   it('resumes after kill -9 mid-batch: no half-written file under a final name, only the missing files redone', async () => {

@@ -20,7 +20,8 @@
 // - Running the same command again (same inputs as given, recipe and output options) resumes: done
 //   outputs are verified (exists, size, SHA-256; input size and mtime unchanged) and skipped.
 import { constants, readFileSync, readlinkSync, type Stats } from 'node:fs';
-import { access, mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { access, mkdir, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import {
   BatchReport,
@@ -88,8 +89,20 @@ export interface DirFs {
   mkdir(p: string, o?: { recursive?: boolean }): Promise<unknown>;
   stat(p: string): Promise<Pick<Stats, 'isDirectory'>>;
   access(p: string, mode: number): Promise<void>;
+  /** Create and remove an empty file in folder `d`: whether a file can really be written there. */
+  probe(d: string): Promise<void>;
 }
-const nodeDirFs: DirFs = { mkdir, stat, access };
+const nodeDirFs: DirFs = {
+  mkdir,
+  stat,
+  access,
+  async probe(d) {
+    // named as the writer's temp files: one a crash leaves is removed by the next run (isStaleTemp)
+    const f = path.join(d, `.restora-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+    await writeFile(f, '', { flag: 'wx' });
+    await unlink(f).catch(() => undefined);
+  },
+};
 
 /**
  * Make an output folder and the folders above it. On a read-only mount Node's recursive mkdir
@@ -107,6 +120,9 @@ export async function makeOutputDir(d: string, fs: DirFs = nodeDirFs): Promise<v
   }
   const st = await fs.stat(d);
   if (!st.isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+  // a folder that is there but cannot be written (mode 555, another user's, ACLs): known before any
+  // photo is processed, not after the first one's minutes of work
+  await fs.probe(d);
 }
 
 async function probeNearestFolder(d: string, original: unknown, fs: DirFs): Promise<void> {
