@@ -72,6 +72,20 @@ describe('expand', () => {
     expect(errors[1].message).toContain('notes.txt');
   });
 
+  it('a name that is not UTF-8 is said as such (E_UNSUPPORTED, rename it), not as a file that "does not exist"; the rest is walked', async () => {
+    const old = path.join(dir, 'old-archive');
+    await mkdir(old);
+    await writeFile(path.join(old, 'good.jpg'), 'x');
+    // "café.jpg" saved as Latin-1 (0xE9), as an old Windows or SMB archive has it
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(Buffer.concat([Buffer.from(old + '/caf'), Buffer.from([0xe9]), Buffer.from('.jpg')]), 'x');
+    const r = await expand([old], true);
+    expect(r.files.map((f) => f.rel)).toEqual(['good.jpg']);
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0].code).toBe('E_UNSUPPORTED');
+    expect(r.errors[0].message).toMatch(/caf\uFFFD\.jpg cannot be opened: its name is not valid UTF-8 .* rename it and add it again$/);
+  });
+
   it('keeps a file reached twice only once', async () => {
     const root = path.join(dir, 'trip');
     const { files } = await expand([path.join(root, 'a.jpg'), root], false);

@@ -121,7 +121,18 @@ export async function expand(
       const dir = stack.pop()!;
       let names: string[];
       try {
-        names = (await readdir(dir.abs)).sort();
+        // read as bytes: a name that is not UTF-8 (an old Windows or network drive's archive) comes out of a
+        // plain readdir with its bad bytes replaced, a path that then "does not exist"; say what it is instead
+        names = [];
+        for (const raw of await readdir(dir.abs, { encoding: 'buffer' })) {
+          const name = raw.toString('utf8');
+          if (Buffer.from(name, 'utf8').equals(raw)) names.push(name);
+          else if (!name.startsWith('.')) {
+            const shown = path.join(dir.abs, name);
+            errors.push({ code: 'E_UNSUPPORTED', message: `${shown} cannot be opened: its name is not valid UTF-8 (made on an old system or a network drive); rename it and add it again`, file: shown });
+          }
+        }
+        names.sort();
       } catch (e) {
         errors.push(notFound(dir.abs, e));
         continue;
