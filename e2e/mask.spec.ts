@@ -201,6 +201,24 @@ test('an Inpaint step on a grainy photo says the fill would be smooth without Ma
   await expect(hint).toHaveCount(0);
 });
 
+test('with the keyboard alone the crosshair reaches the edge of a photo that fits the pane, and paints there', async ({ app: page, work }) => {
+  const file = path.join(work, 'edge.png');
+  await makePhoto(file, { seed: 41, width: 400, height: 300 });
+  await addPath(page, file);
+  await page.getByRole('button', { name: 'Paint a mask on edge.png' }).click();
+  await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '400');
+  await page.getByLabel('Brush size in pixels').fill('20');
+  const pane = page.getByTestId('mask-pane');
+  await pane.focus();
+  // the left edge to the crosshair (the photo stayed centred: one blob in its middle was all it could paint)
+  for (let i = 0; i < 12; i++) await page.keyboard.press('Shift+ArrowLeft');
+  await page.keyboard.down('Enter');
+  await page.keyboard.up('Enter');
+  const alphaAt = (x: number, y: number) => page.getByTestId('mask-canvas').evaluate((c: HTMLCanvasElement, [px, py]) => c.getContext('2d')!.getImageData(px, py, 1, 1).data[3], [x, y]);
+  await expect.poll(() => alphaAt(2, 150)).toBeGreaterThan(0); // painted at the left edge
+  expect(await alphaAt(200, 150)).toBe(0); // not in the middle
+});
+
 test('the very same mask used again, or Run on selected after a Run, makes nothing twice', async ({ app: page, work }) => {
   const dir = path.join(work, 'spots');
   const [a] = await makePhotos(dir, ['a.png', 'b.png'], { seed: 81, width: 320, height: 240 });

@@ -11,6 +11,8 @@ export interface PanZoomOptions {
   /** Whether a pointerdown starts a pan (default: primary button). Return false to let the pane paint. */
   panWith?: (e: PointerEvent) => boolean;
   onChange?: () => void;
+  /** The arrow keys may bring any point of the photo, edges included, to the pane's centre (the mask painter's crosshair). */
+  freeKeys?: boolean;
 }
 
 /** Inputs that take no text: shortcuts with letters, Ctrl+Z and Ctrl+Enter are the window's while one has focus. */
@@ -108,16 +110,16 @@ export function panZoom(node: HTMLElement, initial: PanZoomOptions) {
         next = zoomTo(v, 1 / dpr, undefined, img, pane, dpr);
         break;
       case 'ArrowLeft':
-        next = panBy(v, step, 0, img, pane, dpr);
+        next = panBy(v, step, 0, img, pane, dpr, o.freeKeys);
         break;
       case 'ArrowRight':
-        next = panBy(v, -step, 0, img, pane, dpr);
+        next = panBy(v, -step, 0, img, pane, dpr, o.freeKeys);
         break;
       case 'ArrowUp':
-        next = panBy(v, 0, step, img, pane, dpr);
+        next = panBy(v, 0, step, img, pane, dpr, o.freeKeys);
         break;
       case 'ArrowDown':
-        next = panBy(v, 0, -step, img, pane, dpr);
+        next = panBy(v, 0, -step, img, pane, dpr, o.freeKeys);
         break;
     }
     if (next) {

@@ -41,6 +41,17 @@ describe('viewport', () => {
     expect(small.cy).toBe(2000);
   });
 
+  it('free panning (the mask painter\'s arrow keys) brings any point of the photo, corners included, to the pane\'s centre', () => {
+    const z = zoomTo(fitView(big, pane), 1, undefined, big, pane);
+    expect(panBy(z, 1e6, 1e6, big, pane, 1, true)).toMatchObject({ cx: 0, cy: 0 });
+    expect(panBy(z, -1e6, -1e6, big, pane, 1, true)).toMatchObject({ cx: 6000, cy: 4000 });
+    // a photo smaller than the pane moves too (it stayed centred, so the crosshair could not leave its middle)
+    const tiny = { width: 400, height: 300 };
+    const fit = fitView(tiny, pane);
+    expect(panBy(fit, 1e6, 0, tiny, pane, 1, true).cx).toBe(0);
+    expect(panBy(fit, 1e6, 0, tiny, pane).cx).toBe(200);
+  });
+
   it('a 1:1 view of a 24 MP photo shows a pane-sized region, which is what previews process', () => {
     const v = zoomTo(fitView(big, pane), 1, undefined, big, pane);
     const r = visibleRegion(v, pane, big);

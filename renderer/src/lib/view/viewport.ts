@@ -35,11 +35,13 @@ export function fitView(image: Size, pane: Size, dpr = 1): View {
 }
 
 /** Keep the zoom in range and the image from leaving the pane: a centred image stays centred. */
-export function clampView(v: View, image: Size, pane: Size, dpr = 1): View {
+export function clampView(v: View, image: Size, pane: Size, dpr = 1, free = false): View {
   const zoom = Math.min(MAX_ZOOM / dpr, Math.max(minZoom(image, pane, dpr), v.zoom));
   const halfW = pane.width / 2 / zoom;
   const halfH = pane.height / 2 / zoom;
-  const clampAxis = (c: number, half: number, extent: number) => (half * 2 >= extent ? extent / 2 : Math.min(extent - half, Math.max(half, c)));
+  // free: the pane's centre may go anywhere on the photo, edges and corners included (the mask painter's
+  // keyboard crosshair sits there); else the photo fills the pane, or is centred when it is smaller
+  const clampAxis = (c: number, half: number, extent: number) => (free ? Math.min(extent, Math.max(0, c)) : half * 2 >= extent ? extent / 2 : Math.min(extent - half, Math.max(half, c)));
   return { zoom, cx: clampAxis(v.cx, halfW, image.width), cy: clampAxis(v.cy, halfH, image.height) };
 }
 
@@ -60,8 +62,8 @@ export function zoomTo(v: View, zoom: number, at: { x: number; y: number } | und
 }
 
 /** Move the view by a drag of (dx, dy) CSS pixels (the image follows the pointer). */
-export function panBy(v: View, dx: number, dy: number, image: Size, pane: Size, dpr = 1): View {
-  return clampView({ zoom: v.zoom, cx: v.cx - dx / v.zoom, cy: v.cy - dy / v.zoom }, image, pane, dpr);
+export function panBy(v: View, dx: number, dy: number, image: Size, pane: Size, dpr = 1, free = false): View {
+  return clampView({ zoom: v.zoom, cx: v.cx - dx / v.zoom, cy: v.cy - dy / v.zoom }, image, pane, dpr, free);
 }
 
 /** CSS transform placing a true-size stage (width x height px) so that the view is shown. */
