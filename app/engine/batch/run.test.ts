@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -352,6 +353,25 @@ describe('runBatch', () => {
     // a rerun does the skipped ones
     const again = await runBatch(fakeCore(), { files: [a, b, c, d], recipe, output: { dir: path.join(dir, 'out') } });
     expect(again.files.map((f) => f.status)).toEqual(['skipped', 'done', 'skipped', 'done']);
+  });
+
+  it('a photo saved over while it is processed gets its result with a note, and the next run makes it again', async () => {
+    const [a, b] = await photos(['a.png', 'b.png']);
+    const core = fakeCore({
+      onRead: (f) => {
+        if (f === b) {
+          const later = new Date(Date.now() + 5000);
+          utimesSync(b, later, later); // an editor saves it as the batch reads it
+        }
+      },
+    });
+    const out = path.join(dir, 'out');
+    const first = await runBatch(core, { files: [a, b], recipe, output: { dir: out } });
+    expect(first.files.map((f) => f.status)).toEqual(['done', 'done']);
+    expect(first.files[0].notes).toBeUndefined();
+    expect(first.files[1].notes).toEqual(['the photo changed while it was processed: this result is of the version read at the start; Run again for the new one']);
+    const again = await runBatch(fakeCore(), { files: [a, b], recipe, output: { dir: out } });
+    expect(again.files.map((f) => f.status)).toEqual(['skipped', 'done']);
   });
 
   it('progress and ETA weigh the photos left by their size: a 256 px photo left is 64 times a 32 px one', async () => {

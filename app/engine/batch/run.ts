@@ -599,6 +599,10 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       // said with the file: what a step could not do as asked (grain with no photo around the hole, an
       // out-of-memory retry), and what the output cannot keep (transparency in a JPEG)
       const notes = [...trace.flatMap((t) => (t.note ? [`${t.task}: ${t.note}`] : [])), ...writeLosses(out, format)];
+      // the photo saved over while it was processed (an editor, a sync client): the result is of what was
+      // read, and the journal keeps the size and time seen at the start, so the next Run makes it again
+      const now = await statOrNull(p.file.path);
+      if (now && (now.size !== entry.inputSize || now.mtimeMs !== entry.inputMtimeMs)) notes.push('the photo changed while it was processed: this result is of the version read at the start; Run again for the new one');
       const steps = trace.flatMap((t) => { const r = StepUsed.safeParse(t); return r.success ? [r.data] : []; });
       // the output says what made it, in its XMP processing history (what photo apps show as its history)
       const history = { software: `Restora ${restoraVersion()}`, parameters: historyParameters(steps), when: new Date() };
