@@ -283,8 +283,10 @@ test('a long queue scrolls in its own panel: the page stays the window, the phot
 
 test('the keyboard keeps its place: arrows move between queue rows, S keeps the focus in the viewer, Cancel batch does not drop it', async ({ app: page, work, served }) => {
   const dir = path.join(work, 'keys');
-  const side = served.shipped ? 1200 : 2000;
-  const files = await makePhotos(dir, ['k1.png', 'k2.png', 'k3.png', 'k4.png'], { seed: 80, sigma: 10, width: side, height: Math.round(side * 0.75) });
+  // small photos, and a large last one (8 MP: the batch is still running when Cancel is pressed)
+  const files = await makePhotos(dir, ['k1.png', 'k2.png', 'k3.png'], { seed: 80, sigma: 10, width: 600, height: 450 });
+  files.push(path.join(dir, 'k4.png'));
+  await makePhoto(files[3], { seed: 84, sigma: 10, width: served.shipped ? 3264 : 4800, height: served.shipped ? 2448 : 3600 });
   await addPath(page, dir);
   await expect(page.locator('li[data-path]')).toHaveCount(4);
   const main = (f: string) => row(page, f).locator('button.main');
