@@ -96,6 +96,8 @@ test('Skip leaves one photo of a running batch untouched, the running one or one
   // the last one, still waiting
   await row(page, files[3]).locator('button.main').click();
   await row(page, files[3]).getByRole('button', { name: 'Skip s4.png in this batch' }).click();
+  // until its turn it says it will be skipped
+  await expect(row(page, files[3]).getByRole('button', { name: 'Skip s4.png in this batch' })).toHaveText('Skipping…');
   // the first, while it runs
   await expect(row(page, files[0]).getByTestId('status')).toHaveText('Processing', { timeout: 30_000 });
   await row(page, files[0]).locator('button.main').click();

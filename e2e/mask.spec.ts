@@ -188,7 +188,9 @@ test('an Inpaint step on a grainy photo says the fill would be smooth without Ma
   await addPath(page, grainy);
   await addPath(page, clean);
   await page.getByRole('button', { name: '+ Inpaint' }).click();
+  // painting a mask on it: that is where a fill is being made (photos only browsed past are not read)
   await row(page, grainy).getByRole('button').first().click();
+  await row(page, grainy).getByRole('button', { name: 'Paint a mask on grainy.png' }).click();
   const hint = page.getByTestId('grain-hint');
   await expect(hint).toHaveText(/^This photo has grain \(Auto reads σ \d+\.\d\): without Match grain the fill is a smooth patch in it\.$/, { timeout: 30_000 });
   await page.locator('li.step[data-task="inpaint"]').getByRole('checkbox', { name: /Match grain/ }).check();
@@ -197,6 +199,7 @@ test('an Inpaint step on a grainy photo says the fill would be smooth without Ma
   await expect(hint).toBeVisible();
   // a clean photo: nothing to say
   await row(page, clean).getByRole('button').first().click();
+  await row(page, clean).getByRole('button', { name: 'Paint a mask on clean.png' }).click();
   await page.waitForTimeout(1500); // its reading is asked for 0.6 s after it is shown
   await expect(hint).toHaveCount(0);
 });

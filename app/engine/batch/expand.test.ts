@@ -79,8 +79,10 @@ describe('expand', () => {
     // "café.jpg" saved as Latin-1 (0xE9), as an old Windows or SMB archive has it
     const { writeFileSync } = await import('node:fs');
     writeFileSync(Buffer.concat([Buffer.from(old + '/caf'), Buffer.from([0xe9]), Buffer.from('.jpg')]), 'x');
+    writeFileSync(Buffer.concat([Buffer.from(old + '/r'), Buffer.from([0xe9]), Buffer.from('sum')]), 'x'); // not a photo: left out and counted
     const r = await expand([old], true);
     expect(r.files.map((f) => f.rel)).toEqual(['good.jpg']);
+    expect(r.ignored).toMatchObject({ files: 1, byExtension: { '(none)': 1 } });
     expect(r.errors).toHaveLength(1);
     expect(r.errors[0].code).toBe('E_UNSUPPORTED');
     expect(r.errors[0].message).toMatch(/caf\uFFFD\.jpg cannot be opened: its name is not valid UTF-8 .* rename it and add it again$/);

@@ -127,9 +127,14 @@ export async function expand(
         for (const raw of await readdir(dir.abs, { encoding: 'buffer' })) {
           const name = raw.toString('utf8');
           if (Buffer.from(name, 'utf8').equals(raw)) names.push(name);
-          else if (!name.startsWith('.')) {
+          else if (!name.startsWith('.') && isImagePath(name)) {
             const shown = path.join(dir.abs, name);
             errors.push({ code: 'E_UNSUPPORTED', message: `${shown} cannot be opened: its name is not valid UTF-8 (made on an old system or a network drive); rename it and add it again`, file: shown });
+          } else if (!name.startsWith('.')) {
+            // not a photo (or a folder): left out as other files are, and counted
+            const ext = path.extname(name).toLowerCase() || '(none)';
+            ignored.files++;
+            ignored.byExtension[ext] = (ignored.byExtension[ext] ?? 0) + 1;
           }
         }
         names.sort();

@@ -13,7 +13,7 @@ import { SkipList, type BatchOptions, type EngineCore } from '../api.ts';
 import { decode } from '../image/decode.ts';
 import { readJournal } from './journal.ts';
 import { writerFormat } from './naming.ts';
-import { type DirFs, isStaleTemp, makeOutputDir, outputDirProblem, pidAlive, procShowsOurPids, runBatch, withRoots } from './run.ts';
+import { type DirFs, isStaleTemp, makeOutputDir, outputDirProblem, pidAlive, probeOutputDir, procShowsOurPids, runBatch, withRoots } from './run.ts';
 import { fakeCore, makeTestImage } from './testing/fake-core.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -369,9 +369,23 @@ describe('runBatch', () => {
     const first = await runBatch(core, { files: [a, b], recipe, output: { dir: out } });
     expect(first.files.map((f) => f.status)).toEqual(['done', 'done']);
     expect(first.files[0].notes).toBeUndefined();
-    expect(first.files[1].notes).toEqual(['the photo changed while it was processed: this result is of the version read at the start; Run again for the new one']);
+    expect(first.files[1].notes).toEqual(['the photo changed while it was processed: this result is of the version read before; run it again (Run on selected) for the new one']);
     const again = await runBatch(fakeCore(), { files: [a, b], recipe, output: { dir: out } });
     expect(again.files.map((f) => f.status)).toEqual(['skipped', 'done']);
+    // saved over before its turn (while a.png is read): its result is of the new version, no note, and a rerun skips it
+    const [c, d] = await photos(['c.png', 'd.png'], 'in2');
+    const early = fakeCore({
+      onRead: (f) => {
+        if (f === c) {
+          const later = new Date(Date.now() + 9000);
+          utimesSync(d, later, later);
+        }
+      },
+    });
+    const out2 = path.join(dir, 'out2');
+    const third = await runBatch(early, { files: [c, d], recipe, output: { dir: out2 } });
+    expect(third.files.map((f) => f.notes)).toEqual([undefined, undefined]);
+    expect((await runBatch(fakeCore(), { files: [c, d], recipe, output: { dir: out2 } })).files.map((f) => f.status)).toEqual(['skipped', 'skipped']);
   });
 
   it('progress and ETA weigh the photos left by their size: a 256 px photo left is 64 times a 32 px one', async () => {
@@ -772,7 +786,8 @@ describe('runBatch', () => {
     expect(outputDirProblem(gone, e3)).toMatchObject({ code: 'E_WRITE', message: `the output folder ${gone} cannot be created (ENOENT)` });
     // a folder that is there but refuses files (mode 555 for a user who is not root): read-only before any work
     const existing = fakeFs({ access: null, plain: null, recursiveOnce: true, probe: 'EACCES' });
-    const e4 = await makeOutputDir(out, existing).catch((e: unknown) => e);
+    await makeOutputDir(out, existing);
+    const e4 = await probeOutputDir(out, existing).catch((e: unknown) => e);
     expect(existing.calls.at(-1)).toBe(`probe ${out}`);
     expect(outputDirProblem(out, e4)).toEqual({ code: 'E_READ_ONLY', message: `the output folder ${out} is read-only`, file: out });
   });

@@ -120,8 +120,14 @@ export async function makeOutputDir(d: string, fs: DirFs = nodeDirFs): Promise<v
   }
   const st = await fs.stat(d);
   if (!st.isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
-  // a folder that is there but cannot be written (mode 555, another user's, ACLs): known before any
-  // photo is processed, not after the first one's minutes of work
+}
+
+/**
+ * Whether files can really be written in output folder `d` (it may be there and refuse them: mode 555,
+ * another user's, ACLs): an empty file made and removed. Asked of the folders that will receive a photo
+ * to run, so that it is known before any photo is processed, not after the first one's minutes of work.
+ */
+export async function probeOutputDir(d: string, fs: Pick<DirFs, 'probe'> = nodeDirFs): Promise<void> {
   await fs.probe(d);
 }
 
@@ -384,6 +390,23 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
     if (!p.skip) cleanDirs.add(path.dirname(chosen));
   }
 
+  // ---- the folders that will receive a photo to run can really be written (a rerun of a finished batch on
+  // a folder made read-only since asks nothing): a few at a time, a cancel heard between them
+  const toProbe = [...new Set(planned.filter((p) => !p.skip && !p.refused).map((p) => outDirOf(p.file)))];
+  for (let k = 0; k < toProbe.length && !opts.signal?.aborted; k += 8) {
+    await Promise.all(
+      toProbe.slice(k, k + 8).map((d) =>
+        probeOutputDir(d).catch((e: unknown) => {
+          const problem = outputDirProblem(d, e);
+          for (const p of planned) {
+            if (p.skip || p.refused || outDirOf(p.file) !== d) continue;
+            p.refused = { ...problem, message: `${path.basename(p.file.path)} was not processed: ${problem.message}`, file: p.file.path };
+          }
+        }),
+      ),
+    );
+  }
+
   // ---- the journal, written before any work
   const journal: JournalData = {
     version: 1,
@@ -568,6 +591,13 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
     fileEvent(i, p, 'running', 0);
     batchProgress(i, { progress: 0 });
     try {
+      // the photo as it is when read: the result is of this version (the journal records it), and a
+      // change while it is processed is told apart from one made before its turn
+      const read = await statOrNull(p.file.path);
+      if (read) {
+        entry.inputSize = read.size;
+        entry.inputMtimeMs = read.mtimeMs;
+      }
       let img: RgbImage | undefined = await core.readImage(p.file.path);
       megapixels = (img.width * img.height) / 1e6;
       const srcFormat = img.meta?.format;
@@ -601,8 +631,8 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       const notes = [...trace.flatMap((t) => (t.note ? [`${t.task}: ${t.note}`] : [])), ...writeLosses(out, format)];
       // the photo saved over while it was processed (an editor, a sync client): the result is of what was
       // read, and the journal keeps the size and time seen at the start, so the next Run makes it again
-      const now = await statOrNull(p.file.path);
-      if (now && (now.size !== entry.inputSize || now.mtimeMs !== entry.inputMtimeMs)) notes.push('the photo changed while it was processed: this result is of the version read at the start; Run again for the new one');
+      const now = read && (await statOrNull(p.file.path));
+      if (read && now && (now.size !== read.size || now.mtimeMs !== read.mtimeMs)) notes.push('the photo changed while it was processed: this result is of the version read before; run it again (Run on selected) for the new one');
       const steps = trace.flatMap((t) => { const r = StepUsed.safeParse(t); return r.success ? [r.data] : []; });
       // the output says what made it, in its XMP processing history (what photo apps show as its history)
       const history = { software: `Restora ${restoraVersion()}`, parameters: historyParameters(steps), when: new Date() };
@@ -655,7 +685,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
       const error = errorWithFile(e, p.file.path);
       const seconds = (performance.now() - started) / 1000;
       finished++;
-      if (error.code === 'E_CANCELLED' || opts.signal?.aborted || fileAc.signal.aborted) {
+      if (error.code === 'E_CANCELLED' || opts.signal?.aborted) {
         if (!fileAc.signal.aborted || opts.signal?.aborted) cancelled = true; // a skipped photo: the batch goes on
         entry.status = 'cancelled';
         reports.push({ input: p.file.path, status: 'cancelled', seconds });

@@ -91,7 +91,10 @@ export class QueueState {
     try {
       const { files, errors, ignored } = await this.session.api.call('files.add', { paths: clean, recursive });
       let added = 0;
-      if (files.length) this.lastCleared = null;
+      if (files.length && this.lastCleared) {
+        this.lastCleared = null;
+        this.cleared = true; // the Undo offer ends: the queue from before (its missing photos too) is forgotten
+      }
       for (const f of files) {
         const known = this.#index.get(f.path);
         if (known) {
@@ -179,12 +182,15 @@ export class QueueState {
     if (this.selected && !this.#index.has(this.selected)) this.selected = this.items[0]?.path ?? null;
   }
 
-  /** What Clear all took away, until Undo or the next photo added (Clear all has no confirmation) */
-  lastCleared = $state.raw<{ items: QueueItem[]; selected: string | null } | null>(null);
+  /**
+   * What Clear all took away, until Undo or the next photo added (Clear all has no confirmation). Until
+   * then the photos missing at the start (an unplugged drive) are kept in work.json too (`cleared` waits).
+   */
+  lastCleared = $state.raw<{ items: QueueItem[]; selected: string | null; resumable: SavedWork['batch'] | null; addErrors: ErrorInfo[] } | null>(null);
 
   clearAll(): void {
     if (this.batch?.running) return;
-    if (this.items.length) this.lastCleared = { items: this.items, selected: this.selected };
+    if (this.items.length) this.lastCleared = { items: this.items, selected: this.selected, resumable: this.resumable, addErrors: this.addErrors };
     // the note of what came back from last time speaks of a queue that is gone now
     this.session.notices = this.session.notices.filter((n) => !n.text.startsWith('Your queue from last time is back'));
     this.items = [];
@@ -192,7 +198,8 @@ export class QueueState {
     this.selected = null;
     this.addErrors = [];
     this.resumable = null;
-    this.cleared = true;
+    // the missing photos are forgotten once the Undo offer ends (a photo added), not now
+    if (!this.lastCleared) this.cleared = true;
     this.onRemoved?.();
   }
 
@@ -202,6 +209,8 @@ export class QueueState {
     if (!c || this.batch?.running || this.items.length) return;
     this.lastCleared = null;
     this.items = c.items;
+    this.resumable = c.resumable;
+    this.addErrors = c.addErrors;
     this.#reindex();
     this.selected = c.selected && this.#index.has(c.selected) ? c.selected : (this.items[0]?.path ?? null);
     this.cleared = false;
@@ -345,6 +354,7 @@ export class QueueState {
     this.lastReport = report;
     if (b) {
       b.running = false;
+      this.skipping = [];
       b.cancelling = false;
       b.done = report.done;
       b.failed = report.failed;
@@ -392,12 +402,16 @@ export class QueueState {
    * added by mistake): not started, or stopped after its current tile. It ends "Cancelled", its earlier
    * result kept; a later Run does it.
    */
+  /** Photos of the running batch the user skipped that have not ended yet (their row says "Skipping…") */
+  skipping = $state<string[]>([]);
+
   async skip(path: string): Promise<void> {
     const b = this.batch;
-    if (!b?.running || !b.id || !b.paths.includes(path)) return;
+    if (!b?.running || !b.id || !b.paths.includes(path) || this.skipping.includes(path)) return;
     try {
       const r = await this.session.api.call('batch.skip', { batchId: b.id, path });
       if (!r.ok) this.session.notify('That photo is already finished.', 'info');
+      else this.skipping = [...this.skipping, path];
     } catch (e) {
       this.session.error(e);
     }

@@ -11,7 +11,7 @@ export interface PanZoomOptions {
   /** Whether a pointerdown starts a pan (default: primary button). Return false to let the pane paint. */
   panWith?: (e: PointerEvent) => boolean;
   onChange?: () => void;
-  /** The arrow keys may bring any point of the photo, edges included, to the pane's centre (the mask painter's crosshair). */
+  /** The arrow keys and drags may bring any point of the photo, edges included, to the pane's centre (the mask painter's crosshair). */
   freeKeys?: boolean;
 }
 
@@ -75,7 +75,7 @@ export function panZoom(node: HTMLElement, initial: PanZoomOptions) {
     const dy = e.clientY - drag.y;
     drag.x = e.clientX;
     drag.y = e.clientY;
-    change(panBy(o.get(), dx, dy, img, o.pane(), o.dpr()));
+    change(panBy(o.get(), dx, dy, img, o.pane(), o.dpr(), o.freeKeys));
   }
 
   function onUp(e: PointerEvent) {
