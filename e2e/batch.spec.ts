@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { addPath, expect, row, shot, test } from './support/fixtures.ts';
-import { listFiles, makePhoto, makePhotos, makeTruncatedJpeg, snapshot } from './support/photos.ts';
+import { listFiles, makeBatchWithALargePhoto, makePhoto, makeTruncatedJpeg, snapshot } from './support/photos.ts';
 
 const IMAGE = /\.(jpe?g|png|tiff?|webp)$/i;
 
@@ -86,10 +86,8 @@ test('a folder of five photos with one corrupt file gives four outputs and one c
 
 test('Skip leaves one photo of a running batch untouched, the running one or one still waiting, and the batch goes on', async ({ app: page, work, served }) => {
   const dir = path.join(work, 'skip');
-  // the first is large (8 MP: seconds of work, time enough to skip it while it runs), the others small
-  const files = await makePhotos(dir, ['s2.png', 's3.png', 's4.png'], { seed: 90, sigma: 10, width: 600, height: 450 });
-  files.unshift(path.join(dir, 's1.png'));
-  await makePhoto(files[0], { seed: 89, sigma: 10, width: served.shipped ? 3264 : 4800, height: served.shipped ? 2448 : 3600 });
+  // the first is large: time enough to skip it while it runs
+  const files = await makeBatchWithALargePhoto(dir, ['s1.png', 's2.png', 's3.png', 's4.png'], 's1.png', { seed: 89, shipped: served.shipped });
   await addPath(page, dir);
   await expect(page.locator('li[data-path]')).toHaveCount(4);
   await page.getByRole('button', { name: /^Run on 4 photos/ }).click();

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { addPath, expect, row, shot, test } from './support/fixtures.ts';
-import { maskCoverage, strokeAcross } from './support/mask.ts';
+import { maskCoverage, openMaskOn, strokeAcross } from './support/mask.ts';
 import { listFiles, makePhoto, makePhotos, rawRgb, snapshot } from './support/photos.ts';
 
 const coverage = maskCoverage;
@@ -205,11 +205,7 @@ test('an Inpaint step on a grainy photo says the fill would be smooth without Ma
 });
 
 test('with the keyboard alone the crosshair reaches the edge of a photo that fits the pane, and paints there', async ({ app: page, work }) => {
-  const file = path.join(work, 'edge.png');
-  await makePhoto(file, { seed: 41, width: 400, height: 300 });
-  await addPath(page, file);
-  await page.getByRole('button', { name: 'Paint a mask on edge.png' }).click();
-  await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '400');
+  await openMaskOn(page, path.join(work, 'edge.png'), { seed: 41, width: 400, height: 300 });
   await page.getByLabel('Brush size in pixels').fill('20');
   const pane = page.getByTestId('mask-pane');
   await pane.focus();
@@ -259,11 +255,7 @@ test('the very same mask used again, or Run on selected after a Run, makes nothi
 });
 
 test('the lasso fills what it outlines (and with the eraser clears it), as one undoable edit', async ({ app: page, work }) => {
-  const file = path.join(work, 'wall.png');
-  await makePhoto(file, { seed: 44, width: 400, height: 300 });
-  await addPath(page, file);
-  await page.getByRole('button', { name: 'Paint a mask on wall.png' }).click();
-  await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', '400');
+  await openMaskOn(page, path.join(work, 'wall.png'), { seed: 44, width: 400, height: 300 });
   await page.getByRole('button', { name: /^Lasso \(L\)/ }).click();
   await expect(page.getByRole('button', { name: /^Lasso \(L\)/ })).toHaveAttribute('aria-pressed', 'true');
   const pane = (await page.getByTestId('mask-pane').boundingBox())!;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { addPath, expect, row, shot, test } from './support/fixtures.ts';
-import { makePhoto, makePhotos } from './support/photos.ts';
+import { makeBatchWithALargePhoto, makePhoto, makePhotos } from './support/photos.ts';
 
 const INTERACTIVE = new Set(['button', 'checkbox', 'combobox', 'link', 'listbox', 'menuitem', 'radio', 'slider', 'spinbutton', 'switch', 'tab', 'textbox', 'searchbox', 'application']);
 
@@ -283,10 +283,8 @@ test('a long queue scrolls in its own panel: the page stays the window, the phot
 
 test('the keyboard keeps its place: arrows move between queue rows, S keeps the focus in the viewer, Cancel batch does not drop it', async ({ app: page, work, served }) => {
   const dir = path.join(work, 'keys');
-  // small photos, and a large last one (8 MP: the batch is still running when Cancel is pressed)
-  const files = await makePhotos(dir, ['k1.png', 'k2.png', 'k3.png'], { seed: 80, sigma: 10, width: 600, height: 450 });
-  files.push(path.join(dir, 'k4.png'));
-  await makePhoto(files[3], { seed: 84, sigma: 10, width: served.shipped ? 3264 : 4800, height: served.shipped ? 2448 : 3600 });
+  // a large last one: the batch is still running when Cancel is pressed
+  const files = await makeBatchWithALargePhoto(dir, ['k1.png', 'k2.png', 'k3.png', 'k4.png'], 'k4.png', { seed: 80, shipped: served.shipped });
   await addPath(page, dir);
   await expect(page.locator('li[data-path]')).toHaveCount(4);
   const main = (f: string) => row(page, f).locator('button.main');

@@ -1,5 +1,16 @@
 // Painting in the mask view, as the e2e tests do it: one stroke across the pane, and the coverage it reports.
+import path from 'node:path';
 import type { Page } from '@playwright/test';
+import { addPath, expect } from './fixtures.ts';
+import { makePhoto, type PhotoOptions } from './photos.ts';
+
+/** A new photo `file` (made by makePhoto), added to the queue and open in the mask view, its mask laid out. */
+export async function openMaskOn(page: Page, file: string, photo: PhotoOptions & { width: number }): Promise<void> {
+  await makePhoto(file, photo);
+  await addPath(page, file);
+  await page.getByRole('button', { name: `Paint a mask on ${path.basename(file)}` }).click();
+  await expect(page.getByTestId('mask-canvas')).toHaveAttribute('width', String(photo.width));
+}
 
 /** The share of the photo the mask covers, in %, as the mask view says it. */
 export async function maskCoverage(page: Page): Promise<number> {

@@ -114,6 +114,22 @@ export async function makePhotos(dir: string, names: string[], o: PhotoOptions &
   return files;
 }
 
+/**
+ * A batch with time in it: small photos `names` (600 x 450) in `dir`, and `large` among them at 8 MP (12 MP
+ * with the fixture models), seconds of work, so that a click made while the batch runs lands in it.
+ * Their paths, in the order of `names`.
+ */
+export async function makeBatchWithALargePhoto(dir: string, names: string[], large: string, o: { seed: number; shipped: boolean }): Promise<string[]> {
+  const files: string[] = [];
+  for (const [i, n] of names.entries()) {
+    const f = path.join(dir, n);
+    const big = n === large;
+    await makePhoto(f, { seed: o.seed + i, sigma: 10, width: big ? (o.shipped ? 3264 : 4800) : 600, height: big ? (o.shipped ? 2448 : 3600) : 450 });
+    files.push(f);
+  }
+  return files;
+}
+
 /** A JPEG cut off at 40 %: what a crashed card reader leaves. */
 export async function makeTruncatedJpeg(file: string): Promise<void> {
   const buf = await sharp(scene(320, 240, 99), { raw: { width: 320, height: 240, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
