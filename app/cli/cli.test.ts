@@ -1,6 +1,7 @@
 // The real command, spawned as users run it (bin/restora.js), on tiny fixtures: the fixture models
 // of test/fixtures/models (RESTORA_MODELS_DIR) and 48x40 images made here.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -24,6 +25,19 @@ interface Run {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * `restora args` as a child left running (for signals and kills): the fixture models unless `models`, stdout
+ * piped, stderr piped only when asked, in a process group of its own when `detached` (a terminal's job).
+ */
+function startRestora(args: string[], o: { models?: string; stderr?: boolean; detached?: boolean } = {}): ChildProcess & { stdout: Readable; stderr: Readable } {
+  // stderr is there only when asked for (piped); the tests read it only then
+  return spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, RESTORA_MODELS_DIR: o.models ?? fixtureModels, RESTORA_DATA_DIR: path.join(dir, 'data') },
+    stdio: ['ignore', 'pipe', o.stderr ? 'pipe' : 'ignore'],
+    ...(o.detached ? { detached: true } : {}),
+  }) as ChildProcess & { stdout: Readable; stderr: Readable };
 }
 
 function restora(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<Run> {
@@ -389,10 +403,7 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
   it('Ctrl-C (SIGINT) cancels after the current tile and exits 130; the rerun finishes the rest', async () => {
     for (let i = 0; i < 6; i++) await photo(path.join(dir, 'int', `f${i}.png`), 20 + i, 160, 128);
     const args = ['denoise', path.join(dir, 'int'), '--out', path.join(dir, 'int-out'), '--sigma', '10', '--threads', '1', '--tile', '32', '--json'];
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, RESTORA_MODELS_DIR: fixtureModels, RESTORA_DATA_DIR: path.join(dir, 'data') },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const child = startRestora(args);
     let sent = false;
     const code = await new Promise<number | null>((resolve) => {
       child.stdout.setEncoding('utf8').on('data', (s: string) => {
@@ -415,11 +426,7 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
   it('one Ctrl-C to the whole process group (as a terminal sends it) still cancels cleanly: the launcher\'s copy is not a second one', async () => {
     for (let i = 0; i < 6; i++) await photo(path.join(dir, 'grp', `f${i}.png`), 30 + i, 160, 128);
     const args = ['denoise', path.join(dir, 'grp'), '--out', path.join(dir, 'grp-out'), '--sigma', '10', '--threads', '1', '--tile', '32', '--json'];
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, RESTORA_MODELS_DIR: fixtureModels, RESTORA_DATA_DIR: path.join(dir, 'data') },
-      stdio: ['ignore', 'pipe', 'ignore'],
-      detached: true, // its own process group, as a terminal's foreground job
-    });
+    const child = startRestora(args, { detached: true }); // its own process group, as a terminal's foreground job
     let out = '';
     let sent = false;
     const end = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -448,11 +455,7 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
       await photo(path.join(src, 'b-big.png'), 41, 1100, 1100);
       const out = path.join(dir, 'hard-out');
       const args = ['upscale', src, '--scale', '2', '--out', out, '--threads', '1', '--json'];
-      const child = spawn(process.execPath, [bin, ...args], {
-        env: { ...process.env, RESTORA_MODELS_DIR: shipped, RESTORA_DATA_DIR: path.join(dir, 'data') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      });
+      const child = startRestora(args, { models: shipped, stderr: true, detached: true });
       let stdout = '';
       let stderr = '';
       let second = 0;
@@ -491,10 +494,7 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
   );
 
   it('a server whose launcher is killed with SIGKILL stops too, freeing its port', async () => {
-    const child = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
-      env: { ...process.env, RESTORA_MODELS_DIR: fixtureModels, RESTORA_DATA_DIR: path.join(dir, 'data') },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const child = startRestora(['serve', '--port', '0']);
     const url = await new Promise<string>((resolve, reject) => {
       child.stdout.setEncoding('utf8').on('data', (s: string) => {
         const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(s);
@@ -520,11 +520,7 @@ describe.skipIf(!haveModels)('restora (with the fixture models)', () => {
     for (let i = 0; i < 6; i++) inputs.push(await photo(path.join(dir, 'k', `f${i}.png`), 10 + i, 160, 128));
     const out = path.join(dir, 'k-out');
     const args = ['denoise', path.join(dir, 'k'), '--out', out, '--sigma', '10', '--threads', '1', '--tile', '32', '--json'];
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, RESTORA_MODELS_DIR: fixtureModels, RESTORA_DATA_DIR: path.join(dir, 'data') },
-      stdio: ['ignore', 'pipe', 'ignore'],
-      detached: true,
-    });
+    const child = startRestora(args, { detached: true });
     let done = 0;
     await new Promise<void>((resolve) => {
       child.stdout.setEncoding('utf8').on('data', (s: string) => {
