@@ -65,6 +65,14 @@ const alignDown = (v: number, m: number) => Math.floor(v / m) * m;
  * addModel), `dataDir` (caches under <dataDir>/cache). `runtime` sets the default provider,
  * threads and tile for every run (each call may override them).
  */
+/** `region` cut to the image's size (`h`); one that starts outside it is E_USAGE naming the file. */
+function clampRegion(region: Region, h: { width: number; height: number }, file: string): Region {
+  if (region.x >= h.width || region.y >= h.height) {
+    throw new RestoraError('E_USAGE', `region ${region.x},${region.y} is outside ${path.basename(file)} (${h.width} x ${h.height})`, file);
+  }
+  return { x: region.x, y: region.y, width: Math.min(region.width, h.width - region.x), height: Math.min(region.height, h.height - region.y) };
+}
+
 export async function createEngine(opts: EngineOptions & EngineInternals = {}): Promise<EngineImpl> {
   const dataDir = opts.dataDir ?? defaultDataDir();
   const modelsDir = opts.modelsDir ?? defaultModelsDir();
@@ -175,14 +183,8 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
       const t0 = performance.now();
       const steps = parseRecipe(recipe);
       const h = await probeImage(file, { maxPixels });
-      const x = Math.min(region.x, h.width - 1);
-      const y = Math.min(region.y, h.height - 1);
-      if (region.x >= h.width || region.y >= h.height) {
-        throw new RestoraError('E_USAGE', `region ${region.x},${region.y} is outside ${path.basename(file)} (${h.width} x ${h.height})`, file);
-      }
-      const w = Math.min(region.width, h.width - x);
-      const hh = Math.min(region.height, h.height - y);
-      const clamped: Region = { x, y, width: w, height: hh };
+      const clamped = clampRegion(region, h, file);
+      const { x, y, width: w, height: hh } = clamped;
       // context around the region so that the crop's result matches the full run's, and an origin
       // aligned to every model's size multiple (tiles of the full run start on those multiples)
       const plan = planRecipe(ctx, w, hh, steps, { ...defaults, ...o.runtime });
@@ -231,10 +233,7 @@ export async function createEngine(opts: EngineOptions & EngineInternals = {}): 
 
     async imageRegion(file, region) {
       const h = await probeImage(file, { maxPixels });
-      if (region.x >= h.width || region.y >= h.height) {
-        throw new RestoraError('E_USAGE', `region ${region.x},${region.y} is outside ${path.basename(file)} (${h.width} x ${h.height})`, file);
-      }
-      const clamped: Region = { x: region.x, y: region.y, width: Math.min(region.width, h.width - region.x), height: Math.min(region.height, h.height - region.y) };
+      const clamped = clampRegion(region, h, file);
       const k = key(path.resolve(file), h.mtimeMs, h.size, clamped, 'original');
       const out = path.join(cacheDir, 'region', `${k}.png`);
       if (await fsp.stat(out).catch(() => undefined)) {

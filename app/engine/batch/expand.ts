@@ -89,6 +89,13 @@ export async function expand(
     files.push({ path: abs, size: st.size, rel });
   };
 
+  /** A file in a folder that is not a photo Restora reads: left out, and counted by its extension ('.cr2' -> 12, '(none)'). */
+  const leaveOut = (name: string): void => {
+    const ext = path.extname(name).toLowerCase() || '(none)';
+    ignored.files++;
+    ignored.byExtension[ext] = (ignored.byExtension[ext] ?? 0) + 1;
+  };
+
   for (const given of paths) {
     const abs = path.resolve(given);
     let st: Stats;
@@ -131,10 +138,7 @@ export async function expand(
             const shown = path.join(dir.abs, name);
             errors.push({ code: 'E_UNSUPPORTED', message: `${shown} cannot be opened: its name is not valid UTF-8 (made on an old system or a network drive); rename it and add it again`, file: shown });
           } else if (!name.startsWith('.')) {
-            // not a photo (or a folder): left out as other files are, and counted
-            const ext = path.extname(name).toLowerCase() || '(none)';
-            ignored.files++;
-            ignored.byExtension[ext] = (ignored.byExtension[ext] ?? 0) + 1;
+            leaveOut(name); // not a photo (or a folder): left out as other files are, and counted
           }
         }
         names.sort();
@@ -181,9 +185,7 @@ export async function expand(
           seenFiles.add(childReal);
           found.push({ path: childAbs, size: cst.size, rel: childRel });
         } else if (cst.isFile() && !name.startsWith(JOURNAL_PREFIX)) {
-          const ext = path.extname(name).toLowerCase() || '(none)'; // '.cr2' -> 12, '(none)': no extension
-          ignored.files++;
-          ignored.byExtension[ext] = (ignored.byExtension[ext] ?? 0) + 1;
+          leaveOut(name);
         }
       }
       // push in reverse so that the walk visits sub-folders in name order
