@@ -4,7 +4,7 @@
 // downsized for big photos) and, where the view is zoomed past it or nothing has been processed
 // yet, full-resolution crops of exactly the visible part from preview.region (before and after).
 import { aboveNoiseFrom, RestoraError, type Recipe, type Region } from '../../../../app/contract/index.ts';
-import { capRegion, contains, fitView, needsFullRes, visibleRegion, type Size, type View } from '../view/viewport.ts';
+import { capRegion, contains, fitView, intersects, needsFullRes, visibleRegion, type Size, type View } from '../view/viewport.ts';
 import { estimatedSigma, modelOf, sigmaToStrength, strengthLevels } from '../recipe.ts';
 import { recipePart } from '../queue-model.ts';
 import type { QueueState } from './queue.svelte.ts';
@@ -180,8 +180,7 @@ export class CompareState {
     const seen = visibleRegion(this.view, this.pane, img);
     const tiles = this.visibleTiles;
     if (tiles.some((t) => contains(t.region, seen))) return 'all';
-    const overlaps = (t: Tile) => t.region.x < seen.x + seen.width && seen.x < t.region.x + t.region.width && t.region.y < seen.y + seen.height && seen.y < t.region.y + t.region.height;
-    return tiles.some(overlaps) ? 'part' : 'none';
+    return tiles.some((t) => intersects(t.region, seen)) ? 'part' : 'none';
   }
 
   /** Tiles for this photo and what the after side shows, oldest first (newer ones drawn on top). */

@@ -104,6 +104,11 @@ export function needsFullRes(v: View, displayScale: number, dpr = 1): boolean {
   return v.zoom * dpr > displayScale * 1.01;
 }
 
+/** True when regions `a` and `b` share some pixels. */
+export function intersects(a: Region, b: Region): boolean {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
+
 /** True when `inner` lies within `outer` (both in true pixels). */
 export function contains(outer: Region, inner: Region): boolean {
   return inner.x >= outer.x && inner.y >= outer.y && inner.x + inner.width <= outer.x + outer.width && inner.y + inner.height <= outer.y + outer.height;
