@@ -159,6 +159,11 @@ export function outputDirProblem(d: string, e: unknown): ErrorInfo {
   return { code, message: `the output folder ${d} ${why}`, file: d };
 }
 
+/** Whether `file` holds the bytes whose hash was recorded (`hash`); a file that cannot be read does not. */
+async function holds(file: string, hash: string | undefined): Promise<boolean> {
+  return !!hash && (await hashFile(file).catch(() => '')) === hash;
+}
+
 async function statOrNull(p: string): Promise<Stats | null> {
   try {
     return await stat(p);
@@ -319,7 +324,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
   }
   const isRestoraOutput = async (p: string): Promise<boolean> => {
     const h = restoraMade.get(pathKey(p));
-    return !!h && (await hashFile(p).catch(() => '')) === h;
+    return holds(p, h);
   };
 
   // ---- plan: claim an output path for every file before any pixel is processed
@@ -353,7 +358,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
     if (prev?.output && !claimed.has(pathKey(prev.output)) && !(await isInput(prev.output))) {
       const ost = await statOrNull(prev.output);
       if (prev.status === 'done' && ost) {
-        const intact = ost.size === prev.outputSize && (await hashFile(prev.output).catch(() => '')) === prev.outputHash;
+        const intact = ost.size === prev.outputSize && (await holds(prev.output, prev.outputHash));
         if (intact && inputSame && !redoFinished) {
           Object.assign(entry, { status: 'done', output: prev.output, outputSize: prev.outputSize, outputHash: prev.outputHash, seconds: prev.seconds, ...recorded(prev) });
           p.skip = true;
@@ -365,7 +370,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
         // an output changed by someone else since is left alone: a new name below
       } else if (!ost) {
         chosen = prev.output; // claimed by an earlier run, nothing there yet
-      } else if (prev.status !== 'done' && prev.outputHash && ost.size === prev.outputSize && (await hashFile(prev.output).catch(() => '')) === prev.outputHash) {
+      } else if (prev.status !== 'done' && prev.outputHash && ost.size === prev.outputSize && (await holds(prev.output, prev.outputHash))) {
         // claimed and not recorded as done, but the bytes there are the ones that run recorded just
         // before publishing them (it stopped before recording the file as done): redone in place.
         // Anything else there came from elsewhere and is left alone: a new name below
@@ -641,7 +646,7 @@ export async function runBatch(core: EngineCore, opts: BatchOptions): Promise<Ba
         // names are claimed at the start, but a file can take one since (another batch writing into
         // this folder, the user): only what this batch may replace is replaced, anything else keeps
         // its name and the output takes the next free number
-        mayReplace: async (t) => (!!p.own && pathKey(t) === pathKey(p.own.path) && (await hashFile(t).catch(() => '')) === p.own.hash) || (output.overwrite && (await isRestoraOutput(t))),
+        mayReplace: async (t) => (!!p.own && pathKey(t) === pathKey(p.own.path) && (await holds(t, p.own.hash))) || (output.overwrite && (await isRestoraOutput(t))),
         nextName: async () => {
           for (;;) {
             const cand = numbered(p.natural!, ++k);
