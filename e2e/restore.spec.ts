@@ -169,6 +169,9 @@ test('after a crash mid-batch, one Run finishes that batch and then the photos a
   await expect(page.getByText(new RegExp(`^Finished · ${n} done`))).toBeVisible({ timeout: 120_000 });
   expect(kept, 'the window kept the running batch').not.toBeNull();
   const { forgetMissing: _, ...crashed } = kept!;
+  // the window's save of the finished batch is in (half a second after it ends): else it could land after
+  // the crash's state is written below and overwrite it (CI saw that once)
+  await expect.poll(() => saved(served)?.items.every((i) => i.status === 'done') ?? false).toBe(true);
   await page.route('**/api/call/work.save', (r) => r.abort()); // the window is gone: nothing saved after this
   fs.writeFileSync(path.join(served.dataDir, 'work.json'), JSON.stringify(crashed));
   await page.reload();
